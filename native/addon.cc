@@ -1,0 +1,78 @@
+// Addon entry: exports the native helpers the TypeScript layer uses.
+#include <napi.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include "crc32c.h"
+
+namespace {
+
+// crc32c(view: ArrayBufferView, offset?: number, length?: number, seed?: number): number
+// Works on Buffers and views over SharedArrayBuffers without copying.
+Napi::Value Crc32c(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) {
+    Napi::TypeError::New(env, "crc32c: expected a Uint8Array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+  const uint8_t* base = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  size_t total = ta.ByteLength();
+  size_t off = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+  size_t len = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : total - (off < total ? off : total);
+  if (off > total || len > total - off) {
+    Napi::RangeError::New(env, "crc32c: range outside the view").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint32_t seed = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Uint32Value() : 0;
+  // seed is a previous digest (or 0): continue from its register value.
+  uint32_t crc = nvmetd::crc32c_update(seed ^ 0xFFFFFFFFu, base + off, len) ^ 0xFFFFFFFFu;
+  return Napi::Number::New(env, crc);
+}
+
+Napi::Value Crc32cHardware(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), nvmetd::crc32c_hardware());
+}
+
+// setAffinity(cpus: number[]): pins the calling thread.
+Napi::Value SetAffinity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) {
+    Napi::TypeError::New(env, "setAffinity: expected an array of cpu numbers").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array arr = info[0].As<Napi::Array>();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    uint32_t cpu = arr.Get(i).As<Napi::Number>().Uint32Value();
+    if (cpu < CPU_SETSIZE) CPU_SET(cpu, &set);
+  }
+  int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  return Napi::Number::New(env, rc);
+}
+
+// getAffinity(): number[] of the calling thread.
+Napi::Value GetAffinity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  Napi::Array out = Napi::Array::New(env);
+  if (pthread_getaffinity_np(pthread_self(), sizeof(set), &set) != 0) return out;
+  uint32_t n = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+    if (CPU_ISSET(cpu, &set)) out.Set(n++, Napi::Number::New(env, cpu));
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("crc32c", Napi::Function::New(env, Crc32c));
+  exports.Set("crc32cHardware", Napi::Function::New(env, Crc32cHardware));
+  exports.Set("setAffinity", Napi::Function::New(env, SetAffinity));
+  exports.Set("getAffinity", Napi::Function::New(env, GetAffinity));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(nvmetd_native, Init)

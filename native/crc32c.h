@@ -1,0 +1,14 @@
+// CRC32C (Castagnoli) used by NVMe/TCP header and data digests.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace nvmetd {
+// Raw update: crc is the running (already inverted) register value.
+uint32_t crc32c_update(uint32_t crc, const uint8_t* data, size_t len);
+// Full digest of one buffer: init 0xFFFFFFFF, final xor 0xFFFFFFFF.
+inline uint32_t crc32c(const uint8_t* data, size_t len) {
+  return crc32c_update(0xFFFFFFFFu, data, len) ^ 0xFFFFFFFFu;
+}
+bool crc32c_hardware();
+}  // namespace nvmetd

@@ -1,0 +1,20 @@
+// Loads the C++ addon built by node-gyp during `npm install`.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export interface NativeAddon {
+  /** CRC32C of view[offset, offset+length), continuing from `seed` (a previous digest, or 0). */
+  crc32c(view: Uint8Array, offset?: number, length?: number, seed?: number): number;
+  crc32cHardware(): boolean;
+  /** Pins the calling thread to the given CPUs; returns 0 or an errno. */
+  setAffinity(cpus: number[]): number;
+  getAffinity(): number[];
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// dist/src/native -> project root
+const root = path.resolve(here, '..', '..', '..');
+const require = createRequire(import.meta.url);
+
+export const native: NativeAddon = require(path.join(root, 'build', 'Release', 'nvmetd_native.node')) as NativeAddon;
