@@ -1,0 +1,43 @@
+// The namespace backend interface: batched, asynchronous, zero-copy.
+//
+// The transport submits operations while it parses one batch of received PDUs and then calls
+// `kick()` once, so an engine that can (io_uring) turns a whole batch into one system call.
+// Completion is signalled by calling `req.backendDone(result)` on the request that was passed in:
+// result >= 0 is success (bytes moved, or 0), result < 0 is a negated errno. No closure is
+// created per I/O: the request object is a preallocated slot that implements BackendRequest.
+//
+// Buffers passed to submitRead/submitWrite belong to the caller and stay untouched until backendDone.
+
+export interface BackendRequest {
+  backendDone(result: number): void;
+}
+
+export interface Backend {
+  /** 'ram', 'file', 'block' */
+  readonly kind: string;
+  /** Human-readable engine name for logs ("ram", "io_uring(sqpoll)", "fs-threadpool", ...). */
+  readonly engine: string;
+  /** Capacity in bytes (a multiple of the namespace block size). */
+  readonly sizeBytes: number;
+  /** Whether discard really deallocates (reads of deallocated blocks return zeroes). */
+  readonly discardZeroes: boolean;
+
+  submitRead(req: BackendRequest, offset: number, dst: Uint8Array): void;
+  /** fua: the data is durable when backendDone is called. */
+  submitWrite(req: BackendRequest, offset: number, src: Uint8Array, fua: boolean): void;
+  submitFlush(req: BackendRequest): void;
+  submitDiscard(req: BackendRequest, offset: number, length: number): void;
+  submitWriteZeroes(req: BackendRequest, offset: number, length: number): void;
+
+  /**
+   * A read-only view of [offset, offset+length) when the backend holds the data in memory
+   * contiguously (RAM), so a read can be sent without a copy; null otherwise.
+   */
+  view(offset: number, length: number): Uint8Array | null;
+
+  /** Submits everything queued since the last kick (one system call for an io_uring engine). */
+  kick(): void;
+
+  /** Flushes and releases the backing; pending operations complete first. */
+  close(): Promise<void>;
+}

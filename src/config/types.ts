@@ -1,0 +1,97 @@
+// The normalized target configuration: what `nvmetd serve` runs. The JSON file format (see schema.ts)
+// maps onto these types one to one, with defaults filled in by the loader.
+
+export type AddressFamily = 'ipv4' | 'ipv6';
+
+export interface RamBacking {
+  type: 'ram';
+  /** Size in bytes (the file format also accepts strings such as "1GiB"). */
+  size: number;
+}
+export interface FileBacking {
+  type: 'file';
+  path: string;
+  /** Size in bytes; when the file is shorter it is extended (sparse), when absent the file's size is used. */
+  size?: number;
+  /** Buffered I/O through the page cache (like the kernel target's buffered_io) instead of O_DIRECT. */
+  buffered?: boolean;
+}
+export interface BlockBacking {
+  type: 'block';
+  path: string;
+  buffered?: boolean;
+}
+export type Backing = RamBacking | FileBacking | BlockBacking;
+
+export interface NamespaceConfig {
+  nsid: number;
+  backing: Backing;
+  /** Logical block size: 512 or 4096. */
+  blockSize: 512 | 4096;
+  /** RFC 4122 text form. Stable across restarts: derived from subsystem NQN + nsid when not given. */
+  uuid: string;
+  /** 32 hex digits. */
+  nguid: string;
+  /** 16 hex digits. */
+  eui64: string;
+  readOnly: boolean;
+  enabled: boolean;
+}
+
+export interface SubsystemConfig {
+  nqn: string;
+  serial: string;
+  model: string;
+  firmware: string;
+  allowAnyHost: boolean;
+  /** Host NQNs admitted when allowAnyHost is false. */
+  allowedHosts: string[];
+  maxNamespaces: number;
+  cntlidMin: number;
+  cntlidMax: number;
+  namespaces: NamespaceConfig[];
+}
+
+export interface ReferralConfig {
+  address: string;
+  port: number;
+  family: AddressFamily;
+  /** Port id reported in the discovery log entry. */
+  portId: number;
+}
+
+export interface PortConfig {
+  id: number;
+  /** Address to listen on ("0.0.0.0", "::", "127.0.0.1", ...). */
+  address: string;
+  port: number;
+  family: AddressFamily;
+  /** Address and port written into discovery log entries (defaults to address/port). */
+  advertiseAddress?: string;
+  advertisePort?: number;
+  /** NQNs of the subsystems exposed on this port. */
+  subsystems: string[];
+  referrals: ReferralConfig[];
+  /** In-capsule data size offered on I/O queues (bytes). */
+  inlineDataSize: number;
+  /** Largest queue size (entries) a host may ask for on an I/O queue. */
+  maxQueueSize: number;
+  /** MAXH2CDATA offered in ICResp (bytes). */
+  maxH2CData: number;
+}
+
+export interface HostConfig {
+  nqn: string;
+}
+
+export interface TargetConfig {
+  hosts: HostConfig[];
+  ports: PortConfig[];
+  subsystems: SubsystemConfig[];
+  /** Log level for pino. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** Seconds a new connection may stay silent before its ICReq arrives. */
+  icreqTimeout: number;
+  /** Max data transfer size in bytes (power of two, >= 4096). */
+  mdts: number;
+}
