@@ -1,0 +1,147 @@
+// RAM namespace: memory allocated lazily in 1 MiB chunks, so a large namespace costs only what is written.
+// Unwritten and deallocated ranges read as zeroes. Completions are delivered in kick(), in submission order.
+import type { Backend, BackendRequest } from './backend.js';
+
+const CHUNK_SHIFT = 20;
+const CHUNK_SIZE = 1 << CHUNK_SHIFT;
+const ZEROES = new Uint8Array(CHUNK_SIZE);
+
+export class RamBackend implements Backend {
+  readonly kind = 'ram';
+  readonly engine = 'ram';
+  readonly discardZeroes = true;
+  readonly sizeBytes: number;
+  readonly #chunks: (Uint8Array | undefined)[];
+  // Completed-but-not-yet-signalled requests, drained by kick(). Reused arrays: no allocation per I/O.
+  readonly #doneReq: BackendRequest[] = [];
+  readonly #doneRes: number[] = [];
+  #doneCount = 0;
+
+  constructor(sizeBytes: number) {
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) throw new RangeError(`RAM size must be a positive integer, got ${sizeBytes}`);
+    this.sizeBytes = sizeBytes;
+    this.#chunks = new Array(Math.ceil(sizeBytes / CHUNK_SIZE));
+  }
+
+  /** Bytes of memory actually allocated. */
+  get allocatedBytes(): number {
+    let n = 0;
+    for (const c of this.#chunks) if (c) n += c.length;
+    return n;
+  }
+
+  #chunkFor(index: number): Uint8Array {
+    let c = this.#chunks[index];
+    if (!c) {
+      const len = Math.min(CHUNK_SIZE, this.sizeBytes - index * CHUNK_SIZE);
+      c = new Uint8Array(len);
+      this.#chunks[index] = c;
+    }
+    return c;
+  }
+
+  #done(req: BackendRequest, result: number): void {
+    const i = this.#doneCount++;
+    this.#doneReq[i] = req;
+    this.#doneRes[i] = result;
+  }
+
+  #inRange(offset: number, length: number): boolean {
+    return offset >= 0 && length >= 0 && offset + length <= this.sizeBytes;
+  }
+
+  view(offset: number, length: number): Uint8Array | null {
+    if (!this.#inRange(offset, length)) return null;
+    const index = Math.floor(offset / CHUNK_SIZE);
+    const start = offset - index * CHUNK_SIZE;
+    if (start + length > CHUNK_SIZE) return null;
+    const c = this.#chunks[index];
+    return c ? c.subarray(start, start + length) : ZEROES.subarray(0, length);
+  }
+
+  #copyOut(offset: number, dst: Uint8Array): void {
+    let pos = 0;
+    while (pos < dst.length) {
+      const abs = offset + pos;
+      const index = Math.floor(abs / CHUNK_SIZE);
+      const start = abs - index * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - start, dst.length - pos);
+      const c = this.#chunks[index];
+      if (c) dst.set(c.subarray(start, start + n), pos);
+      else dst.fill(0, pos, pos + n);
+      pos += n;
+    }
+  }
+
+  #copyIn(offset: number, src: Uint8Array): void {
+    let pos = 0;
+    while (pos < src.length) {
+      const abs = offset + pos;
+      const index = Math.floor(abs / CHUNK_SIZE);
+      const start = abs - index * CHUNK_SIZE;
+      const n = Math.min(CHUNK_SIZE - start, src.length - pos);
+      this.#chunkFor(index).set(src.subarray(pos, pos + n), start);
+      pos += n;
+    }
+  }
+
+  #zero(offset: number, length: number): void {
+    let pos = 0;
+    while (pos < length) {
+      const abs = offset + pos;
+      const index = Math.floor(abs / CHUNK_SIZE);
+      const start = abs - index * CHUNK_SIZE;
+      const c = this.#chunks[index];
+      const n = Math.min((c ? c.length : CHUNK_SIZE) - start, length - pos);
+      if (c) {
+        if (start === 0 && n === c.length) this.#chunks[index] = undefined;
+        else c.fill(0, start, start + n);
+      }
+      pos += n;
+    }
+  }
+
+  submitRead(req: BackendRequest, offset: number, dst: Uint8Array): void {
+    if (!this.#inRange(offset, dst.length)) return this.#done(req, -22);
+    this.#copyOut(offset, dst);
+    this.#done(req, dst.length);
+  }
+
+  submitWrite(req: BackendRequest, offset: number, src: Uint8Array, _fua: boolean): void {
+    if (!this.#inRange(offset, src.length)) return this.#done(req, -22);
+    this.#copyIn(offset, src);
+    this.#done(req, src.length);
+  }
+
+  submitFlush(req: BackendRequest): void {
+    this.#done(req, 0);
+  }
+
+  submitDiscard(req: BackendRequest, offset: number, length: number): void {
+    if (!this.#inRange(offset, length)) return this.#done(req, -22);
+    this.#zero(offset, length);
+    this.#done(req, 0);
+  }
+
+  submitWriteZeroes(req: BackendRequest, offset: number, length: number): void {
+    this.submitDiscard(req, offset, length);
+  }
+
+  kick(): void {
+    // A completion may submit more work (and kick again); drain until nothing is left.
+    let i = 0;
+    while (i < this.#doneCount) {
+      const req = this.#doneReq[i]!;
+      const res = this.#doneRes[i]!;
+      this.#doneReq[i] = undefined as unknown as BackendRequest;
+      i++;
+      req.backendDone(res);
+    }
+    this.#doneCount = 0;
+  }
+
+  async close(): Promise<void> {
+    this.kick();
+    this.#chunks.fill(undefined);
+  }
+}
