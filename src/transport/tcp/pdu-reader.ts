@@ -1,0 +1,219 @@
+// Receive state machine for NVMe/TCP PDUs: turns a TCP byte stream, cut anywhere, into PDUs.
+//
+// Headers (at most 128 + 4 bytes) are gathered into one reused buffer; PDU data is copied once,
+// straight from the socket's chunks into a destination the sink provides (the command's buffer),
+// while the data digest is computed over each piece in place. A PDU split over many reads and many
+// PDUs in one read are the same code path. Used by the target and by the initiator (role picks
+// which PDU types may arrive).
+import { CH, DIGEST_LEN, FES, HLEN, PduFlags, PduType } from '../../spec/pdu.js';
+import { crc32c, crc32cUpdate } from '../../native/crc32c.js';
+
+export const enum RecvState {
+  /** Gathering the common header and the PDU-specific header (+ header digest). */
+  HEADER,
+  /** Skipping padding between the header and PDO. */
+  PAD,
+  /** Copying PDU data into the sink's buffer. */
+  DATA,
+  /** Gathering the 4-byte data digest. */
+  DDGST,
+  /** A fatal error was reported; everything after is ignored. */
+  ERROR,
+}
+
+export interface PduSink {
+  /**
+   * A complete, verified header has arrived. For a PDU with data, return the buffer that receives
+   * exactly `dataLen` bytes; return null to stop (the sink has reported an error and will close).
+   * `hdr` is valid only during the call and the matching onPdu.
+   */
+  onHeader(hdr: Buffer, dataLen: number): Uint8Array | null;
+  /** The whole PDU has arrived. `ddgstOk` is false when the data digest did not match. */
+  onPdu(hdr: Buffer, data: Uint8Array | null, ddgstOk: boolean): void;
+  /** A fatal transport error: the caller should send a TermReq (fes, fei, offending header) and close. */
+  onFatal(fes: number, fei: number, hdr: Buffer, reason: string): void;
+}
+
+export interface ReaderOptions {
+  /** PDU types the peer may send. */
+  accept: readonly number[];
+  /** Largest PLEN accepted (header + data + digests). */
+  maxPlen: number;
+}
+
+const MAX_HEADER = 128 + DIGEST_LEN;
+
+export class PduReader {
+  state: RecvState = RecvState.HEADER;
+  hdgst = false;
+  ddgst = false;
+  readonly #accept = new Uint8Array(256);
+  #maxPlen: number;
+  readonly #sink: PduSink;
+  readonly #hdr = Buffer.alloc(MAX_HEADER);
+  /** Bytes gathered into #hdr so far. */
+  #hdrHave = 0;
+  /** Header bytes needed (CH first, then hlen + digest). */
+  #hdrNeed: number = CH.size;
+  #padLeft = 0;
+  #data: Uint8Array | null = null;
+  #dataLen = 0;
+  #dataHave = 0;
+  #hasDdgst = false;
+  #crc = 0;
+  readonly #ddgst = Buffer.alloc(DIGEST_LEN);
+  #ddgstHave = 0;
+
+  constructor(sink: PduSink, options: ReaderOptions) {
+    this.#sink = sink;
+    for (const t of options.accept) this.#accept[t] = 1;
+    this.#maxPlen = options.maxPlen;
+  }
+
+  setMaxPlen(n: number): void {
+    this.#maxPlen = n;
+  }
+
+  /** Feeds one received chunk. Returns when the chunk is consumed or a fatal error stopped parsing. */
+  push(chunk: Buffer): void {
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end) {
+      switch (this.state) {
+        case RecvState.HEADER: {
+          const n = Math.min(this.#hdrNeed - this.#hdrHave, end - pos);
+          chunk.copy(this.#hdr, this.#hdrHave, pos, pos + n);
+          this.#hdrHave += n;
+          pos += n;
+          if (this.#hdrHave === this.#hdrNeed) this.#headerProgress();
+          break;
+        }
+        case RecvState.PAD: {
+          const n = Math.min(this.#padLeft, end - pos);
+          this.#padLeft -= n;
+          pos += n;
+          if (this.#padLeft === 0) this.#afterPad();
+          break;
+        }
+        case RecvState.DATA: {
+          const n = Math.min(this.#dataLen - this.#dataHave, end - pos);
+          const dst = this.#data!;
+          dst.set(chunk.subarray(pos, pos + n), this.#dataHave);
+          if (this.#hasDdgst) this.#crc = crc32cUpdate(this.#crc, chunk, pos, n);
+          this.#dataHave += n;
+          pos += n;
+          if (this.#dataHave === this.#dataLen) this.#afterData();
+          break;
+        }
+        case RecvState.DDGST: {
+          const n = Math.min(DIGEST_LEN - this.#ddgstHave, end - pos);
+          chunk.copy(this.#ddgst, this.#ddgstHave, pos, pos + n);
+          this.#ddgstHave += n;
+          pos += n;
+          if (this.#ddgstHave === DIGEST_LEN) this.#deliver(this.#ddgst.readUInt32LE(0) === this.#crc);
+          break;
+        }
+        case RecvState.ERROR:
+          return;
+      }
+    }
+  }
+
+  #fatal(fes: number, fei: number, reason: string): void {
+    this.state = RecvState.ERROR;
+    this.#sink.onFatal(fes, fei, this.#hdr.subarray(0, Math.max(this.#hdrHave, CH.size)), reason);
+  }
+
+  /** Called each time #hdrNeed bytes are gathered: first the CH, then the full header. */
+  #headerProgress(): void {
+    const h = this.#hdr;
+    const type = h[CH.pduType]!;
+    const hlen = h[CH.hlen]!;
+    const plen = h.readUInt32LE(CH.plen);
+    if (this.#hdrNeed === CH.size) {
+      if (!this.#accept[type]) return this.#fatal(FES.INVALID_PDU_HEADER_FIELD, CH.pduType, `unexpected PDU type 0x${type.toString(16)}`);
+      const want = (HLEN as Record<number, number>)[type]!;
+      if (hlen !== want) return this.#fatal(FES.INVALID_PDU_HEADER_FIELD, CH.hlen, `PDU type 0x${type.toString(16)}: HLEN ${hlen}, expected ${want}`);
+      const digested = this.hdgst && type !== PduType.ICReq && type !== PduType.ICResp && type !== PduType.H2CTermReq && type !== PduType.C2HTermReq;
+      const flags = h[CH.flags]!;
+      if (digested !== ((flags & PduFlags.HDGSTF) !== 0) && type !== PduType.H2CTermReq && type !== PduType.C2HTermReq) {
+        return this.#fatal(FES.INVALID_PDU_HEADER_FIELD, CH.flags, `header digest flag ${flags & PduFlags.HDGSTF ? 'set' : 'missing'} against the negotiated setting`);
+      }
+      const hdrTotal = hlen + (digested ? DIGEST_LEN : 0);
+      if (plen < hdrTotal) return this.#fatal(FES.INVALID_PDU_HEADER_FIELD, CH.plen, `PLEN ${plen} shorter than the header (${hdrTotal})`);
+      if (plen > this.#maxPlen) return this.#fatal(FES.DATA_TRANSFER_LIMIT_EXCEEDED, CH.plen, `PLEN ${plen} beyond the maximum ${this.#maxPlen}`);
+      this.#hdrNeed = hdrTotal;
+      if (this.#hdrHave < this.#hdrNeed) return;
+    }
+    // Full header (and header digest) gathered.
+    const digested = this.#hdrNeed > hlen;
+    if (digested) {
+      const got = h.readUInt32LE(hlen);
+      const want = crc32c(h, 0, hlen);
+      if (got !== want) return this.#fatal(FES.HEADER_DIGEST_ERROR, 0, `header digest mismatch (got 0x${got.toString(16)}, computed 0x${want.toString(16)})`);
+    }
+    const hdrTotal = this.#hdrNeed;
+    if (plen === hdrTotal) {
+      this.#dataLen = 0;
+      this.#hasDdgst = false;
+      this.#deliver(true);
+      return;
+    }
+    const pdo = h[CH.pdo]!;
+    const flags = h[CH.flags]!;
+    const hasDdgst = (flags & PduFlags.DDGSTF) !== 0;
+    if (hasDdgst !== (this.ddgst && type !== PduType.H2CTermReq && type !== PduType.C2HTermReq)) {
+      return this.#fatal(FES.INVALID_PDU_HEADER_FIELD, CH.flags, `data digest flag ${hasDdgst ? 'set' : 'missing'} against the negotiated setting`);
+    }
+    const dataStart = type === PduType.H2CTermReq || type === PduType.C2HTermReq ? hdrTotal : pdo;
+    if (dataStart < hdrTotal) return this.#fatal(FES.INVALID_PDU_HEADER_FIELD, CH.pdo, `PDO ${pdo} inside the header (${hdrTotal} bytes)`);
+    const dataLen = plen - dataStart - (hasDdgst ? DIGEST_LEN : 0);
+    if (dataLen <= 0) return this.#fatal(FES.INVALID_PDU_HEADER_FIELD, CH.plen, `PLEN ${plen} leaves no room for data after PDO ${pdo}`);
+    this.#hasDdgst = hasDdgst;
+    this.#dataLen = dataLen;
+    this.#padLeft = dataStart - hdrTotal;
+    if (this.#padLeft > 0) this.state = RecvState.PAD;
+    else this.#afterPad();
+  }
+
+  #afterPad(): void {
+    const dst = this.#sink.onHeader(this.#hdr, this.#dataLen);
+    if (dst === null) {
+      this.state = RecvState.ERROR;
+      return;
+    }
+    this.#data = dst;
+    this.#dataHave = 0;
+    this.#crc = 0;
+    this.state = RecvState.DATA;
+  }
+
+  #afterData(): void {
+    if (this.#hasDdgst) {
+      this.#ddgstHave = 0;
+      this.state = RecvState.DDGST;
+    } else {
+      this.#deliver(true);
+    }
+  }
+
+  #deliver(ddgstOk: boolean): void {
+    const data = this.#dataLen > 0 ? this.#data : null;
+    // Reset before the callback: the sink may change digests/limits (ICReq) or stop the reader.
+    this.#data = null;
+    this.#hdrHave = 0;
+    this.#hdrNeed = CH.size;
+    this.state = RecvState.HEADER;
+    if (data === null) {
+      // No data: onHeader was never called for this PDU.
+      this.#sink.onPdu(this.#hdr, null, true);
+    } else {
+      this.#sink.onPdu(this.#hdr, data, ddgstOk);
+    }
+  }
+
+  /** Stops parsing (after a fatal error sent by the owner). */
+  stop(): void {
+    this.state = RecvState.ERROR;
+  }
+}
