@@ -1,0 +1,77 @@
+// Outgoing bytes of one connection, gathered per batch and written with one corked writev.
+//
+// PDU headers are carved from an append-only arena chunk: adjacent headers merge into one piece, so a
+// batch of 32 responses is one 768-byte write. Regions handed to the socket are never reused (the
+// socket may still hold them); a fresh 64 KiB chunk replaces a full one. Payloads (read data) are
+// queued as views, not copied.
+import type { Socket } from 'node:net';
+
+const ARENA_SIZE = 64 * 1024;
+
+export class OutQueue {
+  #chunk = Buffer.allocUnsafe(ARENA_SIZE);
+  #pos = 0;
+  /** Start of the header piece being extended, or -1 when none is open. */
+  #openStart = -1;
+  readonly #pieces: Uint8Array[] = [];
+  #count = 0;
+  #bytes = 0;
+
+  /** Reserves n bytes of header space; write the fields into `buf` at the returned offset. */
+  header(n: number): number {
+    if (this.#pos + n > ARENA_SIZE) {
+      this.#closePiece();
+      this.#chunk = Buffer.allocUnsafe(ARENA_SIZE);
+      this.#pos = 0;
+    }
+    if (this.#openStart < 0) this.#openStart = this.#pos;
+    const at = this.#pos;
+    this.#pos += n;
+    this.#bytes += n;
+    return at;
+  }
+
+  /** The arena chunk that header() offsets refer to (valid until the next header() call). */
+  get buf(): Buffer {
+    return this.#chunk;
+  }
+
+  /** Queues a payload view (not copied: it must stay unchanged until written). */
+  data(view: Uint8Array): void {
+    this.#closePiece();
+    this.#pieces[this.#count++] = view;
+    this.#bytes += view.length;
+  }
+
+  #closePiece(): void {
+    if (this.#openStart >= 0) {
+      this.#pieces[this.#count++] = this.#chunk.subarray(this.#openStart, this.#pos);
+      this.#openStart = -1;
+    }
+  }
+
+  get pendingBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Writes everything queued; returns false when the socket's buffer is over its high-water mark. */
+  flush(socket: Socket): boolean {
+    this.#closePiece();
+    const n = this.#count;
+    if (n === 0) return true;
+    let ok = true;
+    if (n === 1) {
+      ok = socket.write(this.#pieces[0]!);
+    } else {
+      socket.cork();
+      for (let i = 0; i < n; i++) ok = socket.write(this.#pieces[i]!);
+      socket.uncork();
+    }
+    for (let i = 0; i < n; i++) this.#pieces[i] = EMPTY;
+    this.#count = 0;
+    this.#bytes = 0;
+    return ok;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
