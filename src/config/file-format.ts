@@ -1,0 +1,66 @@
+// The JSON config file as written by people (and by `nvmetd config import-nvmetcli`): TargetConfig with
+// optional fields and friendly sizes. schema.ts describes the same shape for validators and editors;
+// normalize.ts turns it into a TargetConfig.
+import type { AddressFamily, TargetConfig } from './types.js';
+
+export type SizeInput = number | string;
+
+export type BackingInput =
+  | { type: 'ram'; size: SizeInput }
+  | { type: 'file'; path: string; size?: SizeInput; buffered?: boolean }
+  | { type: 'block'; path: string; buffered?: boolean };
+
+export interface NamespaceInput {
+  nsid?: number;
+  backing: BackingInput;
+  blockSize?: 512 | 4096;
+  uuid?: string;
+  nguid?: string;
+  eui64?: string;
+  readOnly?: boolean;
+  enabled?: boolean;
+}
+
+export interface SubsystemInput {
+  nqn: string;
+  serial?: string;
+  model?: string;
+  firmware?: string;
+  allowAnyHost?: boolean;
+  allowedHosts?: string[];
+  maxNamespaces?: number;
+  cntlidMin?: number;
+  cntlidMax?: number;
+  namespaces?: NamespaceInput[];
+}
+
+export interface ReferralInput {
+  address: string;
+  port?: number;
+  family?: AddressFamily;
+  portId?: number;
+}
+
+export interface PortInput {
+  id?: number;
+  address?: string;
+  port?: number;
+  family?: AddressFamily;
+  advertiseAddress?: string;
+  advertisePort?: number;
+  subsystems?: string[];
+  referrals?: ReferralInput[];
+  inlineDataSize?: SizeInput;
+  maxQueueSize?: number;
+  maxH2CData?: SizeInput;
+}
+
+export interface ConfigFile {
+  $schema?: string;
+  logLevel?: TargetConfig['logLevel'];
+  icreqTimeout?: number;
+  mdts?: SizeInput;
+  hosts?: { nqn: string }[];
+  ports?: PortInput[];
+  subsystems: SubsystemInput[];
+}
