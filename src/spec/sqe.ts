@@ -23,6 +23,13 @@ export const SQE = {
   cdw15: 60,
 } as const;
 
+/** SQE byte 1 (flags): PSDT in bits 7:6. Fabrics commands use SGLs; 01b = SGL, MPTR the address of a contiguous buffer. */
+export const Psdt = {
+  SGL_MPTR_CONTIG: 0x40,
+  SGL_MPTR_SGL: 0x80,
+  mask: 0xc0,
+} as const;
+
 /** SGL descriptor within DPTR (offsets from SQE.dptr). */
 export const SGL = {
   address: 0, // u64
