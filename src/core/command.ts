@@ -1,0 +1,50 @@
+// What the controller logic sees of one command and of the queue it arrived on. The transport
+// implements both (src/transport/tcp/), so the core never touches sockets or PDUs.
+import type { BackendRequest } from '../backend/backend.js';
+import type { PortConfig } from '../config/types.js';
+import type { Controller } from './controller.js';
+import type { Namespace } from './namespace.js';
+
+export interface Command extends BackendRequest {
+  /** The 64-byte SQE (a copy owned by the command slot). */
+  readonly sqe: Buffer;
+  readonly queue: HostQueue;
+  /** Data length from the SGL descriptor. */
+  readonly dataLen: number;
+  /** Host-to-controller data, complete when the command executes (write-direction commands). */
+  inData: Uint8Array | null;
+  /** Controller-to-host data: sent before the completion. */
+  outData: Uint8Array | null;
+  status: number;
+  dw0: number;
+  dw1: number;
+  /** Namespace an I/O command addresses (set by the I/O path). */
+  ns: Namespace | null;
+  /** Scratch for multi-step I/O (compare). */
+  stage: number;
+  /** A pooled buffer of n bytes, owned by this command until it completes (released then). */
+  buffer(n: number): Uint8Array;
+  /** Sends outData (if any) and the completion; the command slot is then free. */
+  complete(): void;
+  /** What the backend completion should do (set by the I/O path before submitting). */
+  onBackend: ((cmd: Command, result: number) => void) | null;
+}
+
+/** One host queue (a TCP connection), as the controller logic sees it. */
+export interface HostQueue {
+  /** 0 for the admin queue. Valid after Connect. */
+  qid: number;
+  ctrl: Controller | null;
+  /** Entries in the SQ (Connect SQSIZE + 1). */
+  sqEntries: number;
+  sqflowDisabled: boolean;
+  readonly port: PortConfig;
+  /** "address:port" of the host, for logs. */
+  readonly peer: string;
+  /** Local address the host connected to (for wildcard listeners in the discovery log). */
+  readonly localAddress: string;
+  /** Commands received on this queue, for the statistics. */
+  readonly id: number;
+  /** Tears the connection down (controller teardown, fatal error). */
+  close(reason: string): void;
+}

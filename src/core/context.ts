@@ -1,0 +1,83 @@
+// Target-wide state shared by every queue: subsystems, ports, live controllers, the discovery
+// generation counter.
+import type { PortConfig, TargetConfig } from '../config/types.js';
+import type { Logger } from '../util/log.js';
+import type { BackendRequest } from '../backend/backend.js';
+import { DISCOVERY_NQN } from '../spec/discovery.js';
+import type { Controller } from './controller.js';
+import type { Subsystem } from './subsystem.js';
+
+export class TargetContext {
+  readonly config: TargetConfig;
+  readonly log: Logger;
+  readonly subsystems = new Map<string, Subsystem>();
+  readonly discoveryNqn = DISCOVERY_NQN;
+  readonly #discoveryControllers = new Set<Controller>();
+  /** Discovery log generation counter: bumped on every change of what the log may show. */
+  genctr = 1n;
+  /** Host-wide counters for the SMART log: power cycles, unsafe shutdowns. */
+  readonly startedAt = Date.now();
+
+  constructor(config: TargetConfig, log: Logger) {
+    this.config = config;
+    this.log = log;
+  }
+
+  /** Subsystems a port exposes. */
+  portSubsystems(port: PortConfig): Subsystem[] {
+    const out: Subsystem[] = [];
+    for (const nqn of port.subsystems) {
+      const s = this.subsystems.get(nqn);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  addController(ctrl: Controller): void {
+    if (ctrl.subsys) ctrl.subsys.controllers.set(ctrl.cntlid, ctrl);
+    else this.#discoveryControllers.add(ctrl);
+  }
+
+  removeController(ctrl: Controller): void {
+    if (ctrl.subsys) {
+      if (ctrl.subsys.controllers.get(ctrl.cntlid) === ctrl) ctrl.subsys.controllers.delete(ctrl.cntlid);
+    } else {
+      this.#discoveryControllers.delete(ctrl);
+    }
+  }
+
+  discoveryControllers(): Iterable<Controller> {
+    return this.#discoveryControllers;
+  }
+
+  /** Bumps the generation counter and tells persistent discovery controllers. */
+  discoveryChanged(): void {
+    this.genctr++;
+    for (const c of this.#discoveryControllers) c.discoveryChanged();
+  }
+
+  /** Flushes every namespace of a subsystem. */
+  flushNamespaces(subsys: Subsystem): Promise<void> {
+    const all = [...subsys.namespaces.values()].map(
+      (ns) =>
+        new Promise<void>((resolve) => {
+          const req: BackendRequest = {
+            backendDone: (res: number) => {
+              if (res < 0) this.log.error({ nsid: ns.nsid, errno: -res }, 'flush failed');
+              resolve();
+            },
+          };
+          ns.backend.submitFlush(req);
+          ns.backend.kick();
+        }),
+    );
+    return Promise.all(all).then(() => undefined);
+  }
+
+  /** The controller ids in use across subsystems, for logs. */
+  controllerCount(): number {
+    let n = this.#discoveryControllers.size;
+    for (const s of this.subsystems.values()) n += s.controllers.size;
+    return n;
+  }
+}

@@ -1,0 +1,300 @@
+// One controller (dynamic model: created by an admin-queue Connect, gone with its admin queue or when
+// its keep-alive timer expires). Owns properties (CC/CSTS), features, keep alive, asynchronous events,
+// the error log and the changed-namespace list. Admin command handlers live in admin/.
+import type { Logger } from '../util/log.js';
+import type { Command, HostQueue } from './command.js';
+import type { Subsystem } from './subsystem.js';
+import type { TargetContext } from './context.js';
+import { Cap, Cc, Csts, nvmeVersion, Prop } from '../spec/properties.js';
+import { AecBits, AsyncEvent, ERROR_LOG_ENTRY_SIZE, LogId } from '../spec/log.js';
+
+export const MAX_IO_QUEUES = 128;
+/** AERL is 0's based: up to AERL + 1 outstanding Asynchronous Event Requests. */
+export const AERL = 3;
+/** ELPE is 0's based. */
+export const ELPE = 63;
+/** Keep alive granularity reported in KAS, in 100 ms units. */
+export const KAS = 10;
+export const NVME_VERSION = nvmeVersion(1, 3, 0);
+/** CAP.TO in 500 ms units: how long a host waits for CSTS.RDY. */
+const CAP_TO = 30;
+/** Changed Namespace List entries before it overflows to 0xFFFFFFFF. */
+const CHANGED_NS_MAX = 1024;
+
+export interface ErrorLogEntry {
+  count: bigint;
+  sqid: number;
+  cid: number;
+  status: number;
+  /** Parameter error location: byte in bits 7:0, bit in 10:8. */
+  location: number;
+  lba: bigint;
+  nsid: number;
+}
+
+export class Controller {
+  readonly cntlid: number;
+  readonly subsys: Subsystem | null;
+  readonly ctx: TargetContext;
+  readonly hostnqn: string;
+  readonly hostid: Uint8Array;
+  readonly queues = new Map<number, HostQueue>();
+  readonly log: Logger;
+  /** MQES + 1 of this controller: the port's max queue size. */
+  readonly maxQueueEntries: number;
+
+  cc = 0;
+  csts = 0;
+  /** Keep alive timeout in ms (0: none). */
+  kato: number;
+  /** Negotiated with Set Features / Number of Queues (count of I/O queues, not 0's based). */
+  ioQueues = MAX_IO_QUEUES;
+  ioQueuesSet = false;
+  /** Async Event Configuration (feature 0x0B). */
+  aec = 0;
+  volatileWriteCache = true;
+  /** Other features kept as plain dwords, keyed by FID. */
+  readonly featureDw = new Map<number, number>();
+  /** Timestamp feature: host-set ms value and when it was set. */
+  timestampBase = 0;
+  timestampSetAt = 0;
+
+  readonly #aerCmds: Command[] = [];
+  readonly #pendingEvents: number[] = [];
+  /** Log pages whose event was reported and not yet read (masks further events of the kind). */
+  readonly #maskedLogs = new Set<number>();
+  #changedNs: number[] = [];
+  readonly errorLog: ErrorLogEntry[] = [];
+  errorCount = 0n;
+  #kaTimer: NodeJS.Timeout | null = null;
+  #lastTraffic = 0;
+  #dead = false;
+
+  constructor(opts: {
+    cntlid: number;
+    subsys: Subsystem | null;
+    ctx: TargetContext;
+    hostnqn: string;
+    hostid: Uint8Array;
+    kato: number;
+    maxQueueEntries: number;
+  }) {
+    this.cntlid = opts.cntlid;
+    this.subsys = opts.subsys;
+    this.ctx = opts.ctx;
+    this.hostnqn = opts.hostnqn;
+    this.hostid = opts.hostid;
+    this.kato = opts.kato;
+    this.maxQueueEntries = opts.maxQueueEntries;
+    this.log = opts.ctx.log.child({ cntlid: this.cntlid, subnqn: this.subsysNqn, hostnqn: this.hostnqn });
+    this.#startKeepAlive();
+  }
+
+  get isDiscovery(): boolean {
+    return this.subsys === null;
+  }
+
+  get subsysNqn(): string {
+    return this.subsys ? this.subsys.nqn : this.ctx.discoveryNqn;
+  }
+
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  get ready(): boolean {
+    return (this.csts & Csts.RDY) !== 0;
+  }
+
+  // --- properties ---------------------------------------------------------------------------
+
+  /** CAP as two dwords [lo, hi]. */
+  cap(): [number, number] {
+    const mqes = (this.maxQueueEntries - 1) & Cap.mqesMask;
+    const lo = mqes | Cap.CQR | (CAP_TO << Cap.toShift);
+    const hi = Cap.hiCssNvm; // DSTRD 0, MPSMIN 0 (4 KiB), MPSMAX 0
+    return [lo >>> 0, hi >>> 0];
+  }
+
+  /** Returns [lo, hi] or null for an unknown offset. */
+  propertyGet(offset: number, size8: boolean): [number, number] | null {
+    switch (offset) {
+      case Prop.CAP:
+        return size8 ? this.cap() : [this.cap()[0], 0];
+      case Prop.VS:
+        return [NVME_VERSION, 0];
+      case Prop.CC:
+        return [this.cc >>> 0, 0];
+      case Prop.CSTS:
+        return [this.csts >>> 0, 0];
+      case Prop.INTMS:
+      case Prop.INTMC:
+      case Prop.NSSR:
+        return [0, 0];
+      default:
+        return null;
+    }
+  }
+
+  /** Returns false for an offset that is not writable. */
+  propertySet(offset: number, value: number): boolean {
+    if (offset !== Prop.CC) return false;
+    const old = this.cc;
+    this.cc = value >>> 0;
+    const enable = (value & Cc.EN) !== 0;
+    if (enable && !(old & Cc.EN)) {
+      const iosqes = (value & Cc.iosqesMask) >>> Cc.iosqesShift;
+      const iocqes = (value & Cc.iocqesMask) >>> Cc.iocqesShift;
+      const mps = (value & Cc.mpsMask) >>> Cc.mpsShift;
+      const css = (value & Cc.cssMask) >>> Cc.cssShift;
+      const valid = (this.isDiscovery || (iosqes === 6 && iocqes === 4)) && mps === 0 && (css === 0 || css === 6 || css === 7);
+      if (!valid) {
+        this.log.warn({ cc: value.toString(16) }, 'CC.EN set with invalid CC fields: controller fatal status');
+        this.csts |= Csts.CFS;
+        return true;
+      }
+      this.csts = (this.csts & ~Csts.shstMask) | Csts.RDY;
+      this.log.info('controller enabled');
+    } else if (!enable && old & Cc.EN) {
+      this.csts &= ~(Csts.RDY | Csts.CFS);
+      this.log.info('controller disabled');
+    }
+    const shn = (value & Cc.shnMask) >>> Cc.shnShift;
+    if (shn !== 0 && ((old & Cc.shnMask) >>> Cc.shnShift) === 0) this.#shutdown();
+    return true;
+  }
+
+  #shutdown(): void {
+    this.csts = (this.csts & ~Csts.shstMask) | Csts.SHST_OCCURRING;
+    this.log.info('shutdown requested: flushing namespaces');
+    const done = (): void => {
+      this.csts = (this.csts & ~(Csts.shstMask | Csts.RDY)) | Csts.SHST_COMPLETE;
+    };
+    if (!this.subsys) return done();
+    this.ctx.flushNamespaces(this.subsys).then(done, (err: unknown) => {
+      this.log.error({ err }, 'flush during shutdown failed');
+      done();
+    });
+  }
+
+  // --- keep alive -----------------------------------------------------------------------------
+
+  /** Any command on any of the controller's queues counts as keep-alive traffic (CTRATT.TBKAS). */
+  traffic(): void {
+    this.#lastTraffic = Date.now();
+  }
+
+  setKato(ms: number): void {
+    this.kato = ms;
+    this.#startKeepAlive();
+  }
+
+  #startKeepAlive(): void {
+    if (this.#kaTimer) clearInterval(this.#kaTimer);
+    this.#kaTimer = null;
+    this.#lastTraffic = Date.now();
+    if (this.kato === 0) return;
+    // Hosts send a Keep Alive every KATO/2 (or KATO on older hosts); allow KATO plus a half on top.
+    const limit = this.kato + Math.max(this.kato / 2, 1000);
+    const tick = Math.max(100, Math.min(1000, this.kato / 4));
+    this.#kaTimer = setInterval(() => {
+      if (Date.now() - this.#lastTraffic > limit) {
+        this.log.warn({ kato: this.kato }, 'keep alive timeout expired: tearing down the controller');
+        this.teardown('keep alive timeout');
+      }
+    }, tick);
+    this.#kaTimer.unref();
+  }
+
+  // --- queues and teardown ------------------------------------------------------------------
+
+  attachQueue(q: HostQueue): void {
+    this.queues.set(q.qid, q);
+  }
+
+  detachQueue(q: HostQueue): void {
+    if (this.queues.get(q.qid) !== q) return;
+    this.queues.delete(q.qid);
+    if (q.qid === 0) this.teardown('admin queue closed');
+  }
+
+  /** Closes every queue and forgets the controller. In-flight commands are dropped with their queues. */
+  teardown(reason: string): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    if (this.#kaTimer) clearInterval(this.#kaTimer);
+    this.#kaTimer = null;
+    this.#aerCmds.length = 0;
+    this.ctx.removeController(this);
+    for (const q of [...this.queues.values()]) q.close(`controller ${this.cntlid} torn down: ${reason}`);
+    this.queues.clear();
+    this.log.info({ reason }, 'controller removed');
+  }
+
+  // --- asynchronous events --------------------------------------------------------------------
+
+  /** Queues an AER command; returns false when the limit is exceeded. */
+  addAer(cmd: Command): boolean {
+    if (this.#aerCmds.length > AERL) return false;
+    this.#aerCmds.push(cmd);
+    this.#deliverEvents();
+    return true;
+  }
+
+  /** Takes an outstanding AER out of the queue (for Abort). */
+  takeAer(cid: number): Command | null {
+    const i = this.#aerCmds.findIndex((c) => c.sqe.readUInt16LE(2) === cid);
+    if (i < 0) return null;
+    return this.#aerCmds.splice(i, 1)[0]!;
+  }
+
+  #raise(type: number, info: number, logPage: number, enableBit: number): void {
+    if (!(this.aec & enableBit)) return;
+    if (this.#maskedLogs.has(logPage)) return;
+    this.#maskedLogs.add(logPage);
+    this.#pendingEvents.push((type & 7) | ((info & 0xff) << 8) | ((logPage & 0xff) << 16));
+    this.#deliverEvents();
+  }
+
+  #deliverEvents(): void {
+    while (this.#pendingEvents.length > 0 && this.#aerCmds.length > 0) {
+      const cmd = this.#aerCmds.shift()!;
+      cmd.dw0 = this.#pendingEvents.shift()!;
+      cmd.complete();
+    }
+  }
+
+  /** Reading a log page (without RAE) re-arms its event. */
+  logPageRead(lid: number, retain: boolean): void {
+    if (retain) return;
+    this.#maskedLogs.delete(lid);
+    if (lid === LogId.ChangedNsList) this.#changedNs = [];
+  }
+
+  namespaceChanged(nsid: number): void {
+    if (this.#changedNs.length < CHANGED_NS_MAX) {
+      if (!this.#changedNs.includes(nsid)) this.#changedNs.push(nsid);
+    } else {
+      this.#changedNs = [0xffffffff];
+    }
+    this.#raise(AsyncEvent.TYPE_NOTICE, AsyncEvent.NOTICE_NS_ATTR_CHANGED, LogId.ChangedNsList, AecBits.NS_ATTR);
+  }
+
+  discoveryChanged(): void {
+    this.#raise(AsyncEvent.TYPE_NOTICE, AsyncEvent.NOTICE_DISC_LOG_CHANGE, LogId.Discovery, AecBits.DISC_LOG_CHANGE);
+  }
+
+  changedNamespaces(): readonly number[] {
+    return this.#changedNs;
+  }
+
+  // --- error log ------------------------------------------------------------------------------
+
+  recordError(sqid: number, cid: number, status: number, nsid: number, location = 0xffff, lba = 0n): void {
+    this.errorCount++;
+    this.errorLog.unshift({ count: this.errorCount, sqid, cid, status, location, lba, nsid });
+    if (this.errorLog.length > ELPE + 1) this.errorLog.length = ELPE + 1;
+  }
+}
+
+export { ERROR_LOG_ENTRY_SIZE };

@@ -1,0 +1,54 @@
+// An NVM subsystem: its namespaces, its allowed hosts, and the controllers hosts have created on it.
+import type { SubsystemConfig } from '../config/types.js';
+import type { Namespace } from './namespace.js';
+import type { Controller } from './controller.js';
+
+export class Subsystem {
+  readonly nqn: string;
+  readonly config: SubsystemConfig;
+  readonly namespaces = new Map<number, Namespace>();
+  readonly controllers = new Map<number, Controller>();
+  readonly #allowed: Set<string>;
+  #nextCntlid: number;
+
+  constructor(config: SubsystemConfig) {
+    this.nqn = config.nqn;
+    this.config = config;
+    this.#allowed = new Set(config.allowedHosts);
+    this.#nextCntlid = config.cntlidMin;
+  }
+
+  hostAllowed(hostnqn: string): boolean {
+    return this.config.allowAnyHost || this.#allowed.has(hostnqn);
+  }
+
+  /** Active namespace ids in increasing order. */
+  activeNsids(): number[] {
+    return [...this.namespaces.keys()].sort((a, b) => a - b);
+  }
+
+  /** Next free controller id in [cntlidMin, cntlidMax], or -1 when all are taken. */
+  allocateCntlid(): number {
+    const { cntlidMin, cntlidMax } = this.config;
+    const span = cntlidMax - cntlidMin + 1;
+    for (let i = 0; i < span; i++) {
+      const id = this.#nextCntlid;
+      this.#nextCntlid = id >= cntlidMax ? cntlidMin : id + 1;
+      if (!this.controllers.has(id)) return id;
+    }
+    return -1;
+  }
+
+  addNamespace(ns: Namespace): void {
+    this.namespaces.set(ns.nsid, ns);
+    for (const c of this.controllers.values()) c.namespaceChanged(ns.nsid);
+  }
+
+  removeNamespace(nsid: number): Namespace | undefined {
+    const ns = this.namespaces.get(nsid);
+    if (!ns) return undefined;
+    this.namespaces.delete(nsid);
+    for (const c of this.controllers.values()) c.namespaceChanged(nsid);
+    return ns;
+  }
+}
