@@ -1,0 +1,68 @@
+// The nvmetd command line. Each command lives in its own file; this one wires them with commander and
+// turns errors into exit codes: 2 for bad usage or a bad config (one line on stderr, no stack trace),
+// 1 for runtime failures.
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/errors.js';
+import { packageVersion } from '../config/version.js';
+import { importNvmetcliCommand, schemaCommand, validateCommand } from './config-commands.js';
+import { EXIT_FAILURE, EXIT_USAGE, UsageError } from './errors.js';
+import { serveCommand } from './serve.js';
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+export function buildProgram(): Command {
+  const program = new Command('nvmetd')
+    .description('User-space NVMe over TCP target')
+    .version(packageVersion())
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('serve')
+    .description('start the target from a config file, or zero-config from --ram/--file')
+    .option('--config <file>', 'JSON config file (see `nvmetd config schema`)')
+    .option('--ram <size>', 'zero-config: RAM namespace (nsid 1) of this size, e.g. 1GiB')
+    .option('--file <path>', 'zero-config: file or block device namespace (next nsid); repeatable', collect)
+    .option('--listen <addr:port>', 'zero-config: listen address, e.g. 0.0.0.0:4420 or [::1]:4420 (default 127.0.0.1:4420); repeatable', collect)
+    .option('--nqn <nqn>', 'zero-config: subsystem NQN (default nqn.2026-11.io.nvmetd:default)')
+    .option('--block-size <bytes>', 'zero-config: logical block size, 512 or 4096 (default 512)')
+    .option('--allow-host <nqn>', 'zero-config: admit only this host NQN; repeatable (default: any host)', collect)
+    .option('--advertise <addr>', 'zero-config: address written into discovery log entries')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (overrides the config file)')
+    .action(serveCommand);
+
+  const config = program.command('config').description('config file tools');
+  config
+    .command('import-nvmetcli <file>')
+    .description('print an nvmetd config for a kernel target config saved by nvmetcli (/etc/nvmet/config.json)')
+    .action(importNvmetcliCommand);
+  config
+    .command('validate <file>')
+    .description('check a config file; exit 2 with the reason when it is bad')
+    .option('--normalized', 'print the config with every default filled in')
+    .action(validateCommand);
+  config.command('schema').description('print the JSON Schema of the config file').action(schemaCommand);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has printed its message (or the help) already.
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+    } else if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`nvmetd: ${err.message}\n`);
+      process.exitCode = EXIT_USAGE;
+    } else {
+      const e = err as Error;
+      process.stderr.write(`nvmetd: ${e?.message ?? String(err)}\n`);
+      if (process.env.NVMETD_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
+      // Whatever was half started (listeners, files) must not keep the process alive.
+      process.exit(EXIT_FAILURE);
+    }
+  }
+}
+
+await main(process.argv);

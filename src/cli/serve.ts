@@ -1,0 +1,105 @@
+// `nvmetd serve`: load or build the config, start the target, print the nvme-cli lines, and shut down
+// cleanly on SIGINT/SIGTERM (a second signal forces exit 1).
+import type { EventEmitter } from 'node:events';
+import { loadConfigFile } from '../config/load.js';
+import type { TargetConfig } from '../config/types.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { connectHints } from './connect-hint.js';
+import { EXIT_FAILURE, EXIT_OK, UsageError } from './errors.js';
+import { loadStartTarget, type StartTarget } from './target-loader.js';
+import { checkLogLevel, zeroConfig, type ZeroConfigOptions } from './zero-config.js';
+
+export interface ServeOptions extends ZeroConfigOptions {
+  config?: string;
+}
+
+/** Options as commander hands them over: repeatable options are absent when not given. */
+export type ServeArgs = Omit<ServeOptions, 'file' | 'listen' | 'allowHost'> &
+  Partial<Pick<ServeOptions, 'file' | 'listen' | 'allowHost'>>;
+
+export async function serveCommand(args: ServeArgs): Promise<void> {
+  const o: ServeOptions = { ...args, file: args.file ?? [], listen: args.listen ?? [], allowHost: args.allowHost ?? [] };
+  const config = await serveConfig(o);
+  const log = createLogger(config.logLevel);
+  const startTarget = await loadStartTarget();
+  await runServe(config, {
+    startTarget,
+    log,
+    print: (line) => process.stdout.write(`${line}\n`),
+    signals: process,
+    exit: (code) => process.exit(code),
+  });
+}
+
+export async function serveConfig(o: ServeOptions): Promise<TargetConfig> {
+  const zeroConfigUsed = o.ram !== undefined || o.file.length > 0 || o.listen.length > 0 || o.nqn !== undefined ||
+    o.blockSize !== undefined || o.allowHost.length > 0 || o.advertise !== undefined;
+  if (o.config !== undefined) {
+    if (zeroConfigUsed) {
+      throw new UsageError('--config cannot be combined with --ram, --file, --listen, --nqn, --block-size, --allow-host or --advertise');
+    }
+    const level = checkLogLevel(o.logLevel);
+    const config = await loadConfigFile(o.config);
+    return level === undefined ? config : { ...config, logLevel: level };
+  }
+  if (o.ram === undefined && o.file.length === 0) {
+    throw new UsageError('serve needs --config FILE, or --ram SIZE and/or --file PATH for a zero-config start');
+  }
+  return zeroConfig(o);
+}
+
+export interface ServeDeps {
+  startTarget: StartTarget;
+  log: Logger;
+  /** One line of plain text for the user (stdout). */
+  print: (line: string) => void;
+  /** Where SIGINT/SIGTERM arrive (process). */
+  signals: EventEmitter;
+  exit: (code: number) => void;
+}
+
+/** Starts the target and resolves once it is running; the exit happens from the signal handlers. */
+export async function runServe(config: TargetConfig, deps: ServeDeps): Promise<void> {
+  const { log } = deps;
+  const now: { state: 'starting' | 'running' | 'stopping' } = { state: 'starting' };
+  let target: Awaited<ReturnType<StartTarget>> | undefined;
+
+  const stop = (): void => {
+    now.state = 'stopping';
+    target!.close().then(
+      () => {
+        log.info('target closed');
+        deps.exit(EXIT_OK);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        deps.exit(EXIT_FAILURE);
+      },
+    );
+  };
+  const onSignal = (signal: string): void => {
+    if (now.state === 'stopping') {
+      log.warn({ signal }, 'second signal: exiting without waiting for the shutdown');
+      deps.exit(EXIT_FAILURE);
+      return;
+    }
+    log.info({ signal }, 'shutting down: closing listeners, completing in-flight I/O, flushing files');
+    if (now.state === 'running') stop();
+    else now.state = 'stopping'; // still starting: stop as soon as the target is up
+  };
+  deps.signals.on('SIGINT', () => onSignal('SIGINT'));
+  deps.signals.on('SIGTERM', () => onSignal('SIGTERM'));
+
+  try {
+    target = await deps.startTarget(config, log);
+  } catch (err) {
+    log.error({ err }, 'the target failed to start');
+    throw err;
+  }
+  if (now.state === 'stopping') {
+    stop();
+    return;
+  }
+  now.state = 'running';
+  for (const line of connectHints(config, target.addresses)) deps.print(line);
+}
