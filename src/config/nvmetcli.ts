@@ -22,6 +22,7 @@ import { ConfigError } from './errors.js';
 import type { ConfigFile, NamespaceInput, PortInput, ReferralInput, SubsystemInput } from './file-format.js';
 import { readJsonFile } from './load.js';
 import { nqnProblem } from './nqn.js';
+import { configSchema } from './schema.js';
 
 export interface NvmetcliImport {
   config: ConfigFile;
@@ -84,8 +85,8 @@ class Importer {
     if (ports.length === 0) this.warn('/ports', 'no TCP port to import: nvmetd will listen on its default 127.0.0.1:4420');
     const config: ConfigFile = {
       ...(hosts.length > 0 ? { hosts } : {}),
-      ...(ports.length > 0 ? { ports } : {}),
-      subsystems,
+      ...(ports.length > 0 ? { ports: ports.map((p) => inSchemaOrder(p, 'port')) } : {}),
+      subsystems: subsystems.map((s) => inSchemaOrder(s, 'subsystem')),
     };
     for (const s of subsystems) {
       const problem = nqnProblem(s.nqn);
@@ -348,6 +349,22 @@ class Importer {
       }
     }
   }
+}
+
+/** A copy of `obj` with its keys in the order the schema lists them (and nested objects likewise). */
+function inSchemaOrder<T extends object>(obj: T, definition: keyof typeof configSchema.definitions): T {
+  const def = configSchema.definitions[definition] as { properties: Record<string, unknown> };
+  const nested: Record<string, keyof typeof configSchema.definitions> = {
+    referrals: 'referral', namespaces: 'namespace',
+  };
+  const out: Record<string, unknown> = {};
+  for (const key of [...Object.keys(def.properties), ...Object.keys(obj)]) {
+    if (key in out || !(key in obj)) continue;
+    const value = (obj as Record<string, unknown>)[key];
+    const sub = nested[key];
+    out[key] = sub && Array.isArray(value) ? value.map((v: object) => inSchemaOrder(v, sub)) : value;
+  }
+  return out as T;
 }
 
 /** Logical block size of a block device from sysfs, when the device exists on this machine. */
