@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include "crc32c.h"
+#include "uring.h"
 
 namespace {
 
@@ -70,6 +71,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32cHardware", Napi::Function::New(env, Crc32cHardware));
   exports.Set("setAffinity", Napi::Function::New(env, SetAffinity));
   exports.Set("getAffinity", Napi::Function::New(env, GetAffinity));
+  nvmetd::InitUring(env, exports);
   return exports;
 }
 

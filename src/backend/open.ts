@@ -1,18 +1,28 @@
 // Chooses and opens the backend for one namespace, and says once which engine it runs on.
+//
+// File and block namespaces run on the thread's io_uring engine where io_uring works, else on Node's fs
+// thread pool. The engine is chosen by `opts` and the environment (see engineOptionsFromEnv):
+//   NVMETD_ENGINE=fs|uring|auto   NVMETD_URING_MODE=sqpoll|iopoll|interrupt   NVMETD_URING_ENTRIES=256
+//   NVMETD_URING_SIMULATE=unavailable,refuse-sqpoll,refuse-iopoll,no-direct,no-fallocate,no-blkioctl
 import type { NamespaceConfig } from '../config/types.js';
 import type { Logger } from '../util/log.js';
 import type { Backend } from './backend.js';
 import { RamBackend } from './ram.js';
 import { FileBackend } from './file.js';
+import { UringBackend } from './uring.js';
+import { engineOptionsFromEnv, sharedUringEngine, type EngineOptions } from './uring-engine.js';
 
-export async function openBackend(ns: NamespaceConfig, log: Logger): Promise<Backend> {
+export async function openBackend(ns: NamespaceConfig, log: Logger, opts: EngineOptions = {}): Promise<Backend> {
   const b = ns.backing;
   let backend: Backend;
   if (b.type === 'ram') {
     backend = new RamBackend(b.size - (b.size % ns.blockSize));
   } else {
+    const eo = engineOptionsFromEnv(opts);
     const size = b.type === 'file' ? b.size : undefined;
-    backend = await FileBackend.open({ path: b.path, kind: b.type, size, blockSize: ns.blockSize, readOnly: ns.readOnly });
+    const o = { path: b.path, kind: b.type, size, blockSize: ns.blockSize, readOnly: ns.readOnly };
+    const engine = eo.engine === 'fs' ? null : await sharedUringEngine(eo, log);
+    backend = engine ? await UringBackend.open({ ...o, buffered: b.buffered ?? false }, engine, log) : await FileBackend.open(o);
   }
   log.info(
     { nsid: ns.nsid, kind: backend.kind, engine: backend.engine, sizeBytes: backend.sizeBytes, path: b.type === 'ram' ? undefined : b.path },
