@@ -1,0 +1,256 @@
+// NVM I/O commands: Read, Write, Flush, Compare, Write Zeroes, Dataset Management.
+// Each validates, submits to the namespace backend, and completes from the backend's callback.
+// No allocation per I/O: data buffers come from the command slot's pool, callbacks are module-level.
+import type { Command } from './command.js';
+import type { TargetContext } from './context.js';
+import type { Namespace } from './namespace.js';
+import { errnoToNvmeStatus } from '../backend/errno.js';
+import { Cdw12, Dsm, IoOpc, IoSqe } from '../spec/opcodes.js';
+import {
+  S_COMPARE_FAILURE,
+  S_INVALID_FIELD,
+  S_INVALID_NS,
+  S_INVALID_OPCODE,
+  S_LBA_OUT_OF_RANGE,
+  S_SEQUENCE_ERROR,
+  S_SGL_LENGTH_INVALID,
+  S_WRITE_PROTECTED,
+} from '../spec/status.js';
+
+const NSID_ALL = 0xffffffff;
+
+export function executeIo(cmd: Command, ctx: TargetContext): void {
+  const ctrl = cmd.queue.ctrl;
+  if (!ctrl || !ctrl.subsys) {
+    cmd.status = S_SEQUENCE_ERROR;
+    return cmd.complete();
+  }
+  ctrl.traffic();
+  if (!ctrl.ready) {
+    cmd.status = S_SEQUENCE_ERROR;
+    return cmd.complete();
+  }
+  const sqe = cmd.sqe;
+  const opcode = sqe[0]!;
+  const nsid = sqe.readUInt32LE(4);
+  if (opcode === IoOpc.Flush && nsid === NSID_ALL) return flushAll(cmd);
+  const ns = ctrl.subsys.namespaces.get(nsid);
+  if (!ns) {
+    ctrl.log.warn({ nsid, opcode }, 'I/O to an unknown namespace');
+    return fail(cmd, S_INVALID_NS, nsid);
+  }
+  cmd.ns = ns;
+  switch (opcode) {
+    case IoOpc.Read:
+      return read(cmd, ns, ctx);
+    case IoOpc.Write:
+      return write(cmd, ns, ctx);
+    case IoOpc.Flush:
+      cmd.onBackend = onFlushDone;
+      ns.backend.submitFlush(cmd);
+      return;
+    case IoOpc.Compare:
+      return compare(cmd, ns, ctx);
+    case IoOpc.WriteZeroes:
+      return writeZeroes(cmd, ns);
+    case IoOpc.DatasetManagement:
+      return datasetManagement(cmd, ns);
+    default:
+      ctrl.log.warn({ opcode: `0x${opcode.toString(16)}`, nsid }, 'unsupported I/O opcode');
+      return fail(cmd, S_INVALID_OPCODE, nsid);
+  }
+}
+
+function fail(cmd: Command, status: number, nsid: number, lba = 0n): void {
+  cmd.status = status;
+  cmd.queue.ctrl?.recordError(cmd.queue.qid, cmd.sqe.readUInt16LE(2), status, nsid, 0xffff, lba);
+  cmd.complete();
+}
+
+/** Validates SLBA/NLB against the namespace; returns the byte length, or -1 after failing the command. */
+function lbaRange(cmd: Command, ns: Namespace, checkMdts: boolean, ctx: TargetContext): number {
+  const slba = cmd.sqe.readBigUInt64LE(IoSqe.slba);
+  const nlb = (cmd.sqe.readUInt32LE(IoSqe.cdw12) & 0xffff) + 1;
+  if (slba + BigInt(nlb) > BigInt(ns.nlb)) {
+    cmd.queue.ctrl?.log.warn({ nsid: ns.nsid, slba: slba.toString(), nlb, nsze: ns.nlb }, 'LBA out of range');
+    fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, slba);
+    return -1;
+  }
+  const len = nlb << ns.lbaShift;
+  if (checkMdts) {
+    if (len > ctx.config.mdts) {
+      fail(cmd, S_INVALID_FIELD, ns.nsid, slba);
+      return -1;
+    }
+    if (len !== cmd.dataLen) {
+      cmd.queue.ctrl?.log.warn({ nsid: ns.nsid, len, sglLen: cmd.dataLen }, 'transfer length differs from the SGL length');
+      fail(cmd, S_SGL_LENGTH_INVALID, ns.nsid, slba);
+      return -1;
+    }
+  }
+  return len;
+}
+
+function offsetOf(cmd: Command, ns: Namespace): number {
+  return Number(cmd.sqe.readBigUInt64LE(IoSqe.slba)) * ns.blockSize;
+}
+
+function backendFailed(cmd: Command, result: number, op: 'read' | 'write' | 'other'): boolean {
+  if (result >= 0) return false;
+  const ns = cmd.ns!;
+  ns.mediaErrors++;
+  cmd.queue.ctrl?.log.error({ nsid: ns.nsid, errno: -result, op }, 'backend I/O failed');
+  fail(cmd, errnoToNvmeStatus(-result, op), ns.nsid, cmd.sqe.readBigUInt64LE(IoSqe.slba));
+  return true;
+}
+
+// --- Read -------------------------------------------------------------------------------------
+
+function read(cmd: Command, ns: Namespace, ctx: TargetContext): void {
+  const len = lbaRange(cmd, ns, true, ctx);
+  if (len < 0) return;
+  ns.readCommands++;
+  ns.blocksRead512 += len / 512;
+  const offset = offsetOf(cmd, ns);
+  const view = ns.backend.view(offset, len);
+  if (view) {
+    cmd.outData = view;
+    return cmd.complete();
+  }
+  const buf = cmd.buffer(len);
+  cmd.outData = buf;
+  cmd.onBackend = onReadDone;
+  ns.backend.submitRead(cmd, offset, buf);
+}
+
+function onReadDone(cmd: Command, result: number): void {
+  if (backendFailed(cmd, result, 'read')) {
+    cmd.outData = null;
+    return;
+  }
+  cmd.complete();
+}
+
+// --- Write ------------------------------------------------------------------------------------
+
+function write(cmd: Command, ns: Namespace, ctx: TargetContext): void {
+  if (ns.readOnly) return fail(cmd, S_WRITE_PROTECTED, ns.nsid);
+  const len = lbaRange(cmd, ns, true, ctx);
+  if (len < 0) return;
+  const data = cmd.inData;
+  if (!data || data.length !== len) return fail(cmd, S_SGL_LENGTH_INVALID, ns.nsid);
+  ns.writeCommands++;
+  ns.blocksWritten512 += len / 512;
+  const fua = (cmd.sqe.readUInt32LE(IoSqe.cdw12) & Cdw12.FUA) !== 0;
+  cmd.onBackend = onWriteDone;
+  ns.backend.submitWrite(cmd, offsetOf(cmd, ns), data, fua);
+}
+
+function onWriteDone(cmd: Command, result: number): void {
+  if (backendFailed(cmd, result, 'write')) return;
+  cmd.complete();
+}
+
+// --- Flush ------------------------------------------------------------------------------------
+
+function onFlushDone(cmd: Command, result: number): void {
+  if (backendFailed(cmd, result, 'other')) return;
+  cmd.complete();
+}
+
+function flushAll(cmd: Command): void {
+  const namespaces = cmd.queue.ctrl!.subsys!.namespaces;
+  if (namespaces.size === 0) return cmd.complete();
+  cmd.stage = namespaces.size;
+  cmd.onBackend = onMultiDone;
+  for (const ns of namespaces.values()) {
+    ns.backend.submitFlush(cmd);
+    ns.backend.kick();
+  }
+}
+
+/** Completion of a command made of several backend operations (cmd.stage counts them down). */
+function onMultiDone(cmd: Command, result: number): void {
+  if (result < 0 && cmd.status === 0) {
+    cmd.status = errnoToNvmeStatus(-result, 'write');
+    cmd.queue.ctrl?.log.error({ errno: -result }, 'backend operation failed');
+  }
+  if (--cmd.stage === 0) cmd.complete();
+}
+
+// --- Compare ----------------------------------------------------------------------------------
+
+function compare(cmd: Command, ns: Namespace, ctx: TargetContext): void {
+  const len = lbaRange(cmd, ns, true, ctx);
+  if (len < 0) return;
+  const data = cmd.inData;
+  if (!data || data.length !== len) return fail(cmd, S_SGL_LENGTH_INVALID, ns.nsid);
+  const offset = offsetOf(cmd, ns);
+  const view = ns.backend.view(offset, len);
+  if (view) return finishCompare(cmd, view);
+  const buf = cmd.buffer(len);
+  cmd.outData = null;
+  cmd.stage = 0;
+  // Keep the read buffer reachable for the callback without a closure.
+  compareBuffers.set(cmd, buf);
+  cmd.onBackend = onCompareRead;
+  ns.backend.submitRead(cmd, offset, buf);
+}
+
+const compareBuffers = new WeakMap<Command, Uint8Array>();
+
+function onCompareRead(cmd: Command, result: number): void {
+  const buf = compareBuffers.get(cmd)!;
+  compareBuffers.delete(cmd);
+  if (backendFailed(cmd, result, 'read')) return;
+  finishCompare(cmd, buf);
+}
+
+function finishCompare(cmd: Command, stored: Uint8Array): void {
+  const data = cmd.inData!;
+  if (Buffer.compare(data, stored) !== 0) {
+    cmd.status = S_COMPARE_FAILURE;
+    cmd.queue.ctrl?.log.debug({ nsid: cmd.ns!.nsid }, 'compare mismatch');
+  }
+  cmd.complete();
+}
+
+// --- Write Zeroes / Dataset Management --------------------------------------------------------
+
+function writeZeroes(cmd: Command, ns: Namespace): void {
+  if (ns.readOnly) return fail(cmd, S_WRITE_PROTECTED, ns.nsid);
+  const slba = cmd.sqe.readBigUInt64LE(IoSqe.slba);
+  const nlb = (cmd.sqe.readUInt32LE(IoSqe.cdw12) & 0xffff) + 1;
+  if (slba + BigInt(nlb) > BigInt(ns.nlb)) return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, slba);
+  ns.writeCommands++;
+  cmd.onBackend = onWriteDone;
+  ns.backend.submitWriteZeroes(cmd, Number(slba) * ns.blockSize, nlb * ns.blockSize);
+}
+
+function datasetManagement(cmd: Command, ns: Namespace): void {
+  const nr = (cmd.sqe.readUInt32LE(40) & 0xff) + 1;
+  const attributes = cmd.sqe.readUInt32LE(44);
+  const data = cmd.inData;
+  if (!data || data.length < nr * Dsm.rangeSize) return fail(cmd, S_SGL_LENGTH_INVALID, ns.nsid);
+  if (!(attributes & Dsm.ATTR_DEALLOCATE)) return cmd.complete(); // hints only
+  if (ns.readOnly) return fail(cmd, S_WRITE_PROTECTED, ns.nsid);
+  const view = Buffer.from(data.buffer, data.byteOffset, data.length);
+  const nlbTotal = BigInt(ns.nlb);
+  for (let i = 0; i < nr; i++) {
+    const at = i * Dsm.rangeSize;
+    const len = BigInt(view.readUInt32LE(at + Dsm.rangeLength));
+    const slba = view.readBigUInt64LE(at + Dsm.rangeSlba);
+    if (slba + len > nlbTotal) return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, slba);
+  }
+  cmd.stage = 0;
+  for (let i = 0; i < nr; i++) if (view.readUInt32LE(i * Dsm.rangeSize + Dsm.rangeLength) > 0) cmd.stage++;
+  if (cmd.stage === 0) return cmd.complete();
+  cmd.onBackend = onMultiDone;
+  for (let i = 0; i < nr; i++) {
+    const at = i * Dsm.rangeSize;
+    const len = view.readUInt32LE(at + Dsm.rangeLength);
+    if (len === 0) continue;
+    const slba = Number(view.readBigUInt64LE(at + Dsm.rangeSlba));
+    ns.backend.submitDiscard(cmd, slba * ns.blockSize, len * ns.blockSize);
+  }
+}
