@@ -34,7 +34,8 @@ export function parseJsonText(text: string, source: string): unknown {
     const { line, column } = lineColumn(text, offset);
     const reason = String((err as Error).message)
       .replace(/ in JSON at position \d+.*$/s, '')
-      .replace(/, ".*" is not valid JSON$/s, '');
+      .replace(/, (\.\.\.)?".*" is not valid JSON$/s, '')
+      .replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
     throw new ConfigError(`${source}:${line}:${column}: invalid JSON: ${reason}`, source);
   }
 }
