@@ -427,12 +427,17 @@ export class TcpQueue implements HostQueue, PduSink {
       const view = len === data.length ? data : data.subarray(0, len);
       const success = this.sqflowDisabled;
       writeC2HData(out, this.#hdgst, this.#ddgst, req.cid, 0, view, PduFlags.DATA_LAST | (success ? PduFlags.DATA_SUCCESS : 0));
-      if (!success) writeCapsuleResp(out, this.#hdgst, req.dw0, req.dw1, this.#sqhd, this.qid, req.cid, 0);
+      if (!success) writeCapsuleResp(out, this.#hdgst, req.dw0, req.dw1, this.#sqhdField(), this.qid, req.cid, 0);
     } else {
-      writeCapsuleResp(out, this.#hdgst, req.dw0, req.dw1, this.#sqhd, this.qid, req.cid, req.status);
+      writeCapsuleResp(out, this.#hdgst, req.dw0, req.dw1, this.#sqhdField(), this.qid, req.cid, req.status);
     }
     this.#freeRequest(req, true);
     this.#scheduleFlush();
+  }
+
+  /** SQHD for a CQE: 0xFFFF once the host disabled SQ flow control (that is how Connect confirms it). */
+  #sqhdField(): number {
+    return this.sqflowDisabled ? 0xffff : this.#sqhd;
   }
 
   /** Frees a slot whose response will never be sent (queue closed). */
