@@ -395,12 +395,20 @@ Napi::Value Ring::PrepRw(const Napi::CallbackInfo& info, OpKind kind) {
     Napi::RangeError::New(env, "ring: bad slot, file or buffer").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
-  uint8_t* ptr = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  // napi_get_typedarray_info gives the element pointer for views over ArrayBuffers and SharedArrayBuffers.
+  void* data = nullptr;
+  size_t count = 0;
+  napi_typedarray_type type;
+  if (napi_get_typedarray_info(env, info[2], &type, &count, &data, nullptr, nullptr) != napi_ok ||
+      (type != napi_uint8_array && type != napi_int8_array && type != napi_uint8_clamped_array)) {
+    Napi::TypeError::New(env, "ring: expected a Uint8Array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint8_t* ptr = static_cast<uint8_t*>(data);
   Op& op = ops_[slot];
   op.kind = kind;
   op.user = ptr;
-  op.len = static_cast<uint32_t>(ta.ByteLength());
+  op.len = static_cast<uint32_t>(count);
   op.done = 0;
   op.off = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());
   op.file = static_cast<int32_t>(file);

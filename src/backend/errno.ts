@@ -1,28 +1,43 @@
-// Maps a backend errno to the NVMe completion status the host should see.
-import { Generic, Media, SCT, status } from '../spec/status.js';
+// Backend results to NVMe status: a backend reports -errno, the controller answers with a status field.
+//
+// The value returned is the 15-bit Status Field of the completion without the phase bit:
+// (SCT << 8) | SC. Codes checked against the Linux tree's include/linux/nvme.h:
+//   NVME_SC_INTERNAL 0x006, NVME_SC_NS_WRITE_PROTECTED 0x020, NVME_SC_CAP_EXCEEDED 0x081,
+//   NVME_SC_WRITE_FAULT 0x280, NVME_SC_READ_ERROR 0x281.
+import { constants as osConstants } from 'node:os';
 
-const EPERM = 1;
-const EIO = 5;
-const EACCES = 13;
-const ENOSPC = 28;
-const EROFS = 30;
-const EDQUOT = 122;
+const E = osConstants.errno;
 
+/** Status Code Types. */
+export const SCT_GENERIC = 0x0;
+export const SCT_MEDIA = 0x2;
+
+export const NVME_STATUS_SUCCESS = 0x000;
+/** Generic: Internal Error. */
+export const NVME_STATUS_INTERNAL = (SCT_GENERIC << 8) | 0x06;
+/** Generic: Namespace is Write Protected. */
+export const NVME_STATUS_NS_WRITE_PROTECTED = (SCT_GENERIC << 8) | 0x20;
+/** Generic (NVM command set): Capacity Exceeded. */
+export const NVME_STATUS_CAPACITY_EXCEEDED = (SCT_GENERIC << 8) | 0x81;
+/** Media and Data Integrity: Write Fault. */
+export const NVME_STATUS_WRITE_FAULT = (SCT_MEDIA << 8) | 0x80;
+/** Media and Data Integrity: Unrecovered Read Error. */
+export const NVME_STATUS_UNRECOVERED_READ_ERROR = (SCT_MEDIA << 8) | 0x81;
+
+/**
+ * Status for a failed backend operation. `errno` may be given negated (as backends report it) or not.
+ * op: 'read' for Read/Compare data transfers, 'write' for Write (and Write Zeroes/Deallocate when the caller
+ * treats them as writes), 'other' for Flush and the rest.
+ */
 export function errnoToNvmeStatus(errno: number, op: 'read' | 'write' | 'other'): number {
-  switch (errno) {
-    case EIO:
-      if (op === 'read') return status(SCT.MEDIA, Media.UNRECOVERED_READ_ERROR);
-      if (op === 'write') return status(SCT.MEDIA, Media.WRITE_FAULT);
-      return status(SCT.GENERIC, Generic.INTERNAL_ERROR);
-    case ENOSPC:
-    case EDQUOT:
-      return status(SCT.GENERIC, Generic.CAPACITY_EXCEEDED, true);
-    case EROFS:
-    case EACCES:
-    case EPERM:
-      if (op === 'write') return status(SCT.GENERIC, Generic.NS_WRITE_PROTECTED, true);
-      return status(SCT.GENERIC, Generic.INTERNAL_ERROR);
-    default:
-      return status(SCT.GENERIC, Generic.INTERNAL_ERROR);
+  const e = Math.abs(errno);
+  if (e === 0) return NVME_STATUS_SUCCESS;
+  if (e === E.EIO) {
+    if (op === 'read') return NVME_STATUS_UNRECOVERED_READ_ERROR;
+    if (op === 'write') return NVME_STATUS_WRITE_FAULT;
+    return NVME_STATUS_INTERNAL;
   }
+  if (e === E.ENOSPC) return NVME_STATUS_CAPACITY_EXCEEDED;
+  if (op === 'write' && (e === E.EROFS || e === E.EACCES || e === E.EPERM)) return NVME_STATUS_NS_WRITE_PROTECTED;
+  return NVME_STATUS_INTERNAL;
 }

@@ -274,7 +274,7 @@ export class UringEngine {
 
   /** Submits everything queued (one io_uring_enter per ring at most) and delivers what is already done. */
   kick(): void {
-    if (this.#closed) return;
+    // Also after close: results decided at submission (-EBADF) still have to be delivered.
     if (this.#dirtyRw) {
       this.#dirtyRw = false;
       this.rw.submit();
