@@ -69,10 +69,12 @@ export async function runServe(config: TargetConfig, deps: ServeDeps): Promise<v
     target!.close().then(
       () => {
         log.info('target closed');
+        log.flush();
         deps.exit(EXIT_OK);
       },
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
+        log.flush();
         deps.exit(EXIT_FAILURE);
       },
     );
@@ -80,6 +82,7 @@ export async function runServe(config: TargetConfig, deps: ServeDeps): Promise<v
   const onSignal = (signal: string): void => {
     if (now.state === 'stopping') {
       log.warn({ signal }, 'second signal: exiting without waiting for the shutdown');
+      log.flush();
       deps.exit(EXIT_FAILURE);
       return;
     }
