@@ -57,12 +57,14 @@ export function writeCapsuleResp(
 
 /**
  * C2HData header for `data` (queued as a view after it), with the data digest after the data.
- * flags: DATA_LAST and/or DATA_SUCCESS.
+ * flags: DATA_LAST and/or DATA_SUCCESS. `align` is the host's PDU data alignment ((HPDA + 1) * 4):
+ * the data starts at the first multiple of it after the header, zero padded.
  */
 export function writeC2HData(
   q: OutQueue,
   hdgst: boolean,
   ddgst: boolean,
+  align: number,
   cid: number,
   datao: number,
   data: Uint8Array,
@@ -70,8 +72,9 @@ export function writeC2HData(
 ): void {
   const hlen = HLEN[PduType.C2HData];
   const hdrTotal = hlen + (hdgst ? DIGEST_LEN : 0);
-  const plen = hdrTotal + data.length + (ddgst ? DIGEST_LEN : 0);
-  const at = q.header(hdrTotal);
+  const pdo = Math.ceil(hdrTotal / align) * align;
+  const plen = pdo + data.length + (ddgst ? DIGEST_LEN : 0);
+  const at = q.header(pdo);
   const buf = q.buf;
   commonHeader(
     buf,
@@ -79,9 +82,10 @@ export function writeC2HData(
     PduType.C2HData,
     flags | (hdgst ? PduFlags.HDGSTF : 0) | (ddgst ? PduFlags.DDGSTF : 0),
     hlen,
-    hdrTotal,
+    pdo,
     plen,
   );
+  if (pdo > hdrTotal) buf.fill(0, at + hdrTotal, at + pdo);
   buf.writeUInt16LE(cid, at + DATA.cccid);
   buf.writeUInt16LE(0, at + DATA.ttag);
   buf.writeUInt32LE(datao, at + DATA.offset);

@@ -78,6 +78,8 @@ export class TcpQueue implements HostQueue, PduSink {
   readonly #out = new OutQueue();
   #hdgst = false;
   #ddgst = false;
+  /** The host's PDU data alignment, (HPDA + 1) * 4 bytes. */
+  #hpdaAlign = 4;
   /** SQ head pointer reported in each CQE. */
   #sqhd = 0;
   readonly #slots: Request[] = [];
@@ -242,6 +244,7 @@ export class TcpQueue implements HostQueue, PduSink {
     if (this.#icTimer) clearTimeout(this.#icTimer);
     this.#icTimer = null;
     writeICResp(this.#out, 0, digest, this.port.maxH2CData);
+    this.#hpdaAlign = (hpda + 1) * 4;
     this.#hdgst = (digest & 1) !== 0;
     this.#ddgst = (digest & 2) !== 0;
     this.#reader.hdgst = this.#hdgst;
@@ -426,7 +429,7 @@ export class TcpQueue implements HostQueue, PduSink {
       const len = Math.min(data.length, req.dataLen);
       const view = len === data.length ? data : data.subarray(0, len);
       const success = this.sqflowDisabled;
-      writeC2HData(out, this.#hdgst, this.#ddgst, req.cid, 0, view, PduFlags.DATA_LAST | (success ? PduFlags.DATA_SUCCESS : 0));
+      writeC2HData(out, this.#hdgst, this.#ddgst, this.#hpdaAlign, req.cid, 0, view, PduFlags.DATA_LAST | (success ? PduFlags.DATA_SUCCESS : 0));
       if (!success) writeCapsuleResp(out, this.#hdgst, req.dw0, req.dw1, this.#sqhdField(), this.qid, req.cid, 0);
     } else {
       writeCapsuleResp(out, this.#hdgst, req.dw0, req.dw1, this.#sqhdField(), this.qid, req.cid, req.status);
