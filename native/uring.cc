@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -154,6 +155,9 @@ class Ring : public Napi::ObjectWrap<Ring> {
   int32_t* compl_ = nullptr;
   uint32_t compl_mask_ = 0;
   Napi::FunctionReference on_complete_;
+  // Async context for MakeCallback, so promise jobs and nextTicks queued by completions run right after
+  // the batch (as after any other I/O callback).
+  std::unique_ptr<Napi::AsyncContext> async_ctx_;
   uint32_t inflight_ = 0;
   uv_poll_t* poll_ = nullptr;
   bool polling_ref_ = false;
@@ -209,6 +213,7 @@ Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info), env_(
   compl_[1] = 0;
   compl_[2] = static_cast<int32_t>(compl_mask_);
   on_complete_ = Napi::Persistent(cb.As<Napi::Function>());
+  async_ctx_ = std::make_unique<Napi::AsyncContext>(env, "nvmetd:io_uring");
   ops_.resize(cap);
 
   io_uring_params p;
@@ -301,7 +306,7 @@ Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info), env_(
       Napi::Error::New(env, "io_uring: no event loop").ThrowAsJavaScriptException();
       return;
     }
-    poll_ = new uv_poll_t;
+    poll_ = static_cast<uv_poll_t*>(malloc(sizeof(uv_poll_t)));
     uv_poll_init(loop, poll_, event_fd_);
     poll_->data = this;
     uv_poll_start(poll_, UV_READABLE, PollCb);
@@ -318,7 +323,10 @@ void Ring::Close() {
   data_ = nullptr;
   if (poll_) {
     uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    // The close callback may run after this addon is unloaded (a worker thread's loop closes its handles
+    // after the env, and with it the addon, is gone), so it must not be addon code: the handle is malloc'd
+    // and the callback is libc's free, which takes the handle pointer as its only argument.
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), reinterpret_cast<uv_close_cb>(reinterpret_cast<void (*)()>(&free)));
     poll_ = nullptr;
   }
   if (sqes_) munmap(sqes_, sqes_len_);
@@ -654,7 +662,7 @@ void Ring::Notify() {
   }
   Napi::HandleScope scope(env_);
   in_callback_ = true;
-  on_complete_.Call({});
+  on_complete_.MakeCallback(Value(), {}, *async_ctx_);
   in_callback_ = false;
   UpdateRef();
 }
