@@ -1,0 +1,478 @@
+// Interop suite runner: the real Linux NVMe/TCP host (kernel nvme-tcp, nvme-cli, fio) in a QEMU guest
+// (TCG, user-mode networking) against nvmetd on this machine's loopback, or, with --reference, against
+// the kernel's own nvmet-tcp inside the guest. See test/interop/README.md.
+//
+//   npm run test:interop [-- --reference] [-- --release trixie] [-- --only "discover connect-plain"]
+import { ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CpioEntry, CpioWriter, withParents } from './cpio.js';
+import { checkIdentify, compareWithReference, HostCheck, InteropConfig } from './checks.js';
+import { cacheDirFor, ensureGuestImage, GuestImage, Release, RELEASES } from './setup.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = join(here, '..', '..', '..');
+const srcDir = join(repoRoot, 'test', 'interop');
+
+interface Options {
+  reference: boolean;
+  release: Release;
+  only: string;
+  timeoutSec: number;
+  memory: string;
+  cpus: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    reference: ['1', 'true', 'yes'].includes((process.env.NVMETD_INTEROP_REFERENCE ?? '').toLowerCase()),
+    release: (process.env.NVMETD_INTEROP_RELEASE ?? 'bookworm') as Release,
+    only: process.env.NVMETD_INTEROP_ONLY ?? '',
+    timeoutSec: Number(process.env.NVMETD_INTEROP_TIMEOUT ?? 2700),
+    memory: process.env.NVMETD_INTEROP_MEMORY ?? '2G',
+    cpus: Number(process.env.NVMETD_INTEROP_CPUS ?? 2),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--reference') o.reference = true;
+    else if (a === '--release') o.release = argv[++i] as Release;
+    else if (a.startsWith('--release=')) o.release = a.slice(10) as Release;
+    else if (a === '--only') o.only = argv[++i];
+    else if (a.startsWith('--only=')) o.only = a.slice(7);
+    else if (a === '--timeout') o.timeoutSec = Number(argv[++i]);
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: node dist/test/interop/run.js [--reference] [--release bookworm|trixie] [--only "names"] [--timeout sec]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  if (!RELEASES.includes(o.release)) throw new Error(`unknown release ${o.release}; one of ${RELEASES.join(', ')}`);
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Child processes: each in its own process group, always killed on the way out.
+const children = new Set<ChildProcess>();
+function killGroup(p: ChildProcess | undefined, sig: NodeJS.Signals = 'SIGKILL'): void {
+  if (!p || p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return;
+  try {
+    process.kill(-p.pid, sig);
+  } catch {
+    try { p.kill(sig); } catch { /* gone */ }
+  }
+}
+function killAll(): void {
+  for (const c of children) killGroup(c);
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    console.log(`\ninterrupted (${sig}): stopping QEMU and targets`);
+    killAll();
+    process.exit(130);
+  });
+}
+process.on('uncaughtException', (e) => {
+  console.error(e);
+  killAll();
+  process.exit(1);
+});
+
+function spawnGroup(cmd: string, args: string[], opts: { cwd?: string; stdin?: 'pipe' | 'ignore' }): ChildProcess {
+  const p = spawn(cmd, args, { cwd: opts.cwd, detached: true, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  children.add(p);
+  p.on('exit', () => children.delete(p));
+  return p;
+}
+
+function waitExit(p: ChildProcess, ms: number): Promise<boolean> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    p.once('exit', () => { clearTimeout(t); resolve(true); });
+  });
+}
+
+function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect({ host, port });
+    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    s.setTimeout(1000, () => done(false));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// nvmetd on the host.
+class Target {
+  proc?: ChildProcess;
+  starts = 0;
+  constructor(private configPath: string, private logPath: string, private host: string, private port: number) {}
+
+  async start(): Promise<void> {
+    this.starts++;
+    appendFileSync(this.logPath, `\n=== interop: start #${this.starts} at ${new Date().toISOString()} ===\n`);
+    const p = spawnGroup(process.execPath, [join(repoRoot, 'bin', 'nvmetd.js'), 'serve', '--config', this.configPath], { cwd: repoRoot });
+    this.proc = p;
+    p.stdout!.on('data', (d: Buffer) => appendFileSync(this.logPath, d));
+    p.stderr!.on('data', (d: Buffer) => appendFileSync(this.logPath, d));
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (p.exitCode !== null || p.signalCode !== null) {
+        throw new Error(`nvmetd exited (${p.exitCode ?? p.signalCode}) before listening:\n${this.tail(15)}`);
+      }
+      if (await portOpen(this.host, this.port)) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`nvmetd did not listen on ${this.host}:${this.port} within 30s:\n${this.tail(15)}`);
+  }
+
+  async stop(sig: NodeJS.Signals): Promise<void> {
+    const p = this.proc;
+    if (!p) return;
+    appendFileSync(this.logPath, `\n=== interop: ${sig} at ${new Date().toISOString()} ===\n`);
+    killGroup(p, sig);
+    if (!(await waitExit(p, 10_000))) {
+      killGroup(p, 'SIGKILL');
+      await waitExit(p, 5_000);
+    }
+    this.proc = undefined;
+  }
+
+  tail(n: number): string {
+    if (!existsSync(this.logPath)) return '(no target log)';
+    const lines = readFileSync(this.logPath, 'utf8').trimEnd().split('\n');
+    return lines.slice(-n).join('\n');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+function interopConfig(o: Options, runDir: string): InteropConfig {
+  const mib = 1024 * 1024;
+  return {
+    mode: o.reference ? 'reference' : 'nvmetd',
+    release: o.release,
+    taddr: o.reference ? '127.0.0.1' : '10.0.2.2',
+    tport: 4420,
+    hostPort: Number(process.env.NVMETD_INTEROP_PORT ?? 4420),
+    subnqn: 'nqn.2026-11.io.nvmetd:interop',
+    serial: 'nvmetd-interop-01',
+    model: 'nvmetd interop',
+    hosts: [
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e01', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e01' },
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e02', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e02' },
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e03', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e03' },
+    ],
+    namespaces: [
+      { nsid: 1, kind: 'ram', blockSize: 512, size: 256 * mib, uuid: '6e766d65-7464-4000-8000-696e7465726f', nguid: '6e766d6574640001696e7465726f7031' },
+      {
+        nsid: 2, kind: 'file', blockSize: 4096, size: 256 * mib, uuid: '6e766d65-7464-4000-8000-696e74657232', nguid: '6e766d6574640002696e7465726f7032',
+        path: join(runDir, 'ns2.img'),
+      },
+    ],
+  };
+}
+
+function nvmetdConfigJson(c: InteropConfig): string {
+  const cfg = {
+    ports: [{ id: 1, address: '127.0.0.1', port: c.hostPort, advertiseAddress: '10.0.2.2', advertisePort: c.tport, subsystems: [c.subnqn] }],
+    subsystems: [{
+      nqn: c.subnqn,
+      serial: c.serial,
+      model: c.model,
+      allowAnyHost: false,
+      allowedHosts: [c.hosts[0].nqn, c.hosts[1].nqn],
+      namespaces: c.namespaces.map((n) => ({
+        nsid: n.nsid,
+        backing: n.kind === 'ram' ? { type: 'ram', size: n.size } : { type: 'file', path: n.path, size: n.size },
+        blockSize: n.blockSize,
+        uuid: n.uuid,
+        nguid: n.nguid,
+      })),
+    }],
+  };
+  return JSON.stringify(cfg, null, 2) + '\n';
+}
+
+function guestEnv(c: InteropConfig, o: Options): string {
+  const fioSize = process.env.NVMETD_INTEROP_FIO_SIZE ?? '64M';
+  const kv: Record<string, string | number> = {
+    MODE: c.mode, TADDR: c.taddr, TPORT: c.tport, SUBNQN: c.subnqn, SERIAL: c.serial, MODEL: c.model,
+    HOSTNQN1: c.hosts[0].nqn, HOSTID1: c.hosts[0].id, HOSTNQN2: c.hosts[1].nqn, HOSTID2: c.hosts[1].id,
+    HOSTNQN3: c.hosts[2].nqn, HOSTID3: c.hosts[2].id,
+    FIO_SIZE: fioSize, FIO_IODEPTH: 16, KILL_FIO_SIZE: process.env.NVMETD_INTEROP_KILL_FIO_SIZE ?? '32M', KILL_AFTER: 6, KILL_DOWNTIME: 3,
+    KATO: 5, IDLE_SECS: 17, CTRL_LOSS_TMO: 180, RECONNECT_DELAY: 2, REQUEST_TIMEOUT: 120,
+    ONLY: o.only,
+  };
+  c.namespaces.forEach((n, i) => {
+    const p = `NS${i + 1}_`;
+    kv[p + 'NSID'] = n.nsid; kv[p + 'BS'] = n.blockSize; kv[p + 'SIZE'] = n.size; kv[p + 'KIND'] = n.kind;
+    kv[p + 'UUID'] = n.uuid; kv[p + 'NGUID'] = n.nguid;
+  });
+  return Object.entries(kv).map(([k, v]) => `${k}='${String(v).replace(/'/g, '')}'`).join('\n') + '\n';
+}
+
+function buildRunInitrd(img: GuestImage, c: InteropConfig, o: Options, runDir: string): string {
+  const overlay = join(runDir, 'overlay.cpio');
+  const w = new CpioWriter(overlay);
+  const g = (f: string) => readFileSync(join(srcDir, 'guest', f));
+  const entries: CpioEntry[] = [
+    { kind: 'file', path: 'init', data: g('init.sh'), mode: 0o755 },
+    { kind: 'file', path: 'interop/lib.sh', data: g('lib.sh') },
+    { kind: 'file', path: 'interop/scenarios.sh', data: g('scenarios.sh'), mode: 0o755 },
+    { kind: 'file', path: 'interop/reference-target.sh', data: g('reference-target.sh') },
+    { kind: 'file', path: 'interop/env.sh', data: Buffer.from(guestEnv(c, o)) },
+  ];
+  for (const e of withParents(entries)) w.add(e);
+  w.close();
+  const initrd = join(runDir, 'initrd.cpio');
+  copyFileSync(img.initrd, initrd);
+  appendFileSync(initrd, readFileSync(overlay));
+  return initrd;
+}
+
+// ---------------------------------------------------------------------------------------------------
+interface Result {
+  name: string;
+  status: 'PASS' | 'FAIL' | 'SKIP';
+  detail: string;
+  log: string[];
+}
+
+async function main(): Promise<number> {
+  const o = parseArgs(process.argv.slice(2));
+  const t0 = Date.now();
+  const cache = cacheDirFor(repoRoot);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const runDir = join(cache, 'runs', `${stamp}-${o.reference ? 'reference' : 'nvmetd'}-${o.release}`);
+  mkdirSync(join(runDir, 'artifacts'), { recursive: true });
+  const say = (s: string) => console.log(s);
+  say(`# interop: mode=${o.reference ? 'reference (kernel nvmet-tcp in the guest)' : 'nvmetd'} release=${o.release} run dir ${runDir}`);
+
+  let img: GuestImage;
+  try {
+    img = ensureGuestImage(o.release, cache, (m) => say(`# setup: ${m}`));
+  } catch (e) {
+    say(`FAIL setup: ${(e as Error).message}`);
+    if (o.release !== 'bookworm') say(`# the ${o.release} guest could not be prepared; bookworm is the default and supported release`);
+    say('0 passed, 1 failed');
+    return 1;
+  }
+  say(`# guest: kernel ${img.kernelVersion}, nvme-cli ${img.nvmeCliVersion}, fio ${img.fioVersion} (setup ${((Date.now() - t0) / 1000).toFixed(0)}s)`);
+
+  const cfg = interopConfig(o, runDir);
+  const results: Result[] = [];
+  const report = (r: Result) => {
+    results.push(r);
+    say(`${r.status} ${r.name}${r.detail ? (r.status === 'PASS' ? ` ${r.detail}` : `: ${r.detail}`) : ''}`);
+    for (const l of r.log) say(`    ${l}`);
+  };
+
+  let target: Target | undefined;
+  if (!o.reference) {
+    const configPath = join(runDir, 'nvmetd.json');
+    writeFileSync(configPath, nvmetdConfigJson(cfg));
+    target = new Target(configPath, join(runDir, 'nvmetd.log'), '127.0.0.1', cfg.hostPort);
+    if (!existsSync(join(repoRoot, 'dist', 'src', 'cli', 'main.js'))) {
+      report({ name: 'target-start', status: 'FAIL', detail: 'dist/src/cli/main.js missing: run npm run build', log: [] });
+      say('0 passed, 1 failed');
+      return 1;
+    }
+    try {
+      await target.start();
+      say(`# nvmetd listening on 127.0.0.1:${cfg.hostPort} (log ${join(runDir, 'nvmetd.log')})`);
+    } catch (e) {
+      report({ name: 'target-start', status: 'FAIL', detail: (e as Error).message, log: [] });
+      say('0 passed, 1 failed');
+      return 1;
+    }
+  }
+
+  const initrd = buildRunInitrd(img, cfg, o, runDir);
+  const qemuArgs = [
+    '-accel', 'tcg', '-machine', 'q35', '-cpu', 'max', '-smp', String(o.cpus), '-m', o.memory,
+    '-kernel', img.kernel, '-initrd', initrd,
+    '-append', 'console=ttyS0,115200 panic=1 oops=panic loglevel=4 rdinit=/init net.ifnames=0 biosdevname=0 tsc=unstable',
+    '-display', 'none', '-vga', 'none', '-no-reboot', '-monitor', 'none',
+    '-chardev', 'stdio,id=con0,signal=off', '-serial', 'chardev:con0',
+    '-netdev', 'user,id=n0,ipv6=off', '-device', 'virtio-net-pci,netdev=n0',
+  ];
+  writeFileSync(join(runDir, 'qemu-cmdline.txt'), ['qemu-system-x86_64', ...qemuArgs].join(' ') + '\n');
+  const consoleLog = join(runDir, 'console.log');
+  const qemu = spawnGroup('qemu-system-x86_64', qemuArgs, { stdin: 'pipe' });
+  say(`# QEMU started (pid ${qemu.pid}); console log ${consoleLog}`);
+
+  let plan: string[] = [];
+  const logs = new Map<string, string[]>();
+  let booted = false;
+  let done = false;
+  const files = new Map<string, string[]>();
+  let curFile: string | undefined;
+  let pending = '';
+  let requestChain: Promise<void> = Promise.resolve();
+
+  const ack = (id: string, text: string) => {
+    if (qemu.stdin && !qemu.stdin.destroyed) qemu.stdin.write(`ACK ${id} ${text}\n`);
+  };
+  const handleRequest = (id: string, action: string) => {
+    requestChain = requestChain.then(async () => {
+      say(`# guest request ${id}: ${action}`);
+      try {
+        if (!target) throw new Error('no host target in reference mode');
+        if (action === 'restart-target') { await target.stop('SIGTERM'); await target.start(); }
+        else if (action === 'kill-target') await target.stop('SIGKILL');
+        else if (action === 'start-target') await target.start();
+        else throw new Error(`unknown action ${action}`);
+        say(`# ${action} done`);
+        ack(id, 'ok');
+      } catch (e) {
+        const msg = (e as Error).message.replace(/\s+/g, ' ').slice(0, 300);
+        say(`# ${action} failed: ${msg}`);
+        ack(id, `error ${msg}`);
+      }
+    });
+  };
+
+  const onLine = (raw: string) => {
+    const line = raw.replace(/\r/g, '');
+    const m = line.match(/INTEROP (\S+)\s?(.*)$/);
+    if (!m) return;
+    const [, kind, rest] = m;
+    switch (kind) {
+      case 'BOOTED':
+        booted = true;
+        say(`# guest booted (${rest}) after ${((Date.now() - t0) / 1000).toFixed(0)}s`);
+        break;
+      case 'PLAN':
+        plan = rest.split(/\s+/).filter(Boolean);
+        break;
+      case 'INFO':
+        say(`# guest: ${rest}`);
+        break;
+      case 'LOG': {
+        const sp = rest.indexOf(' ');
+        const name = rest.slice(0, sp);
+        const list = logs.get(name) ?? [];
+        list.push(rest.slice(sp + 1));
+        logs.set(name, list);
+        break;
+      }
+      case 'PASS': case 'FAIL': case 'SKIP': {
+        const mm = rest.match(/^([^\s:]+):?\s*(.*)$/)!;
+        const name = mm[1];
+        const detail = mm[2].replace(/^:\s*/, '');
+        const log = kind === 'FAIL' ? [...(logs.get(name) ?? [])] : [];
+        if (kind === 'FAIL' && target) {
+          log.push('nvmetd log (tail):');
+          for (const l of target.tail(20).split('\n')) log.push(`  ${l}`);
+        }
+        report({ name, status: kind, detail, log });
+        break;
+      }
+      case 'FILE-BEGIN':
+        curFile = rest.trim();
+        files.set(curFile, []);
+        break;
+      case 'B64':
+        if (curFile) files.get(curFile)!.push(rest.trim());
+        break;
+      case 'FILE-END': {
+        const [name, bytes] = rest.trim().split(/\s+/);
+        const data = Buffer.from((files.get(name) ?? []).join(''), 'base64');
+        if (String(data.length) !== bytes) say(`# artifact ${name}: got ${data.length} bytes, guest said ${bytes}`);
+        writeFileSync(join(runDir, 'artifacts', name), data);
+        curFile = undefined;
+        break;
+      }
+      case 'REQUEST': {
+        const [id, action] = rest.trim().split(/\s+/);
+        handleRequest(id, action);
+        break;
+      }
+      case 'DONE':
+        done = true;
+        break;
+      default:
+        break;
+    }
+  };
+  qemu.stdout!.on('data', (d: Buffer) => {
+    appendFileSync(consoleLog, d);
+    pending += d.toString('latin1');
+    let i;
+    while ((i = pending.indexOf('\n')) >= 0) {
+      onLine(pending.slice(0, i));
+      pending = pending.slice(i + 1);
+    }
+  });
+  qemu.stderr!.on('data', (d: Buffer) => appendFileSync(join(runDir, 'qemu-stderr.log'), d));
+
+  const finished = await waitExit(qemu, o.timeoutSec * 1000);
+  if (!finished) say(`# timeout after ${o.timeoutSec}s: killing QEMU`);
+  killGroup(qemu);
+  await waitExit(qemu, 5000);
+  if (pending) onLine(pending);
+  await requestChain;
+  if (target) await target.stop('SIGTERM');
+
+  if (!booted) {
+    const tail = existsSync(consoleLog) ? readFileSync(consoleLog, 'latin1').trimEnd().split('\n').slice(-25) : [];
+    report({ name: 'boot', status: 'FAIL', detail: 'the guest never reached /init', log: tail });
+  }
+  const reported = new Set(results.map((r) => r.name));
+  for (const p of plan) {
+    if (!reported.has(p)) {
+      report({ name: p, status: 'FAIL', detail: `not reported by the guest (${done ? 'skipped' : finished ? 'guest stopped early' : 'suite timed out'})`, log: [] });
+    }
+  }
+  if (booted && plan.length === 0) report({ name: 'plan', status: 'FAIL', detail: 'the guest printed no scenario plan', log: [] });
+
+  // Host-side checks of what nvme-cli printed.
+  const art = join(runDir, 'artifacts');
+  if (existsSync(join(art, 'id-ctrl.json'))) {
+    const checks: HostCheck[] = checkIdentify(cfg, art);
+    const refDir = join(srcDir, 'reference', o.release);
+    if (!o.reference) {
+      checks.push(...compareWithReference(art, refDir, join(srcDir, 'expected-differences.md')));
+    }
+    for (const c of checks) report({ name: c.name, status: c.skip ? 'SKIP' : c.ok ? 'PASS' : 'FAIL', detail: c.detail, log: c.log ?? [] });
+    if (o.reference) saveReference(art, refDir, say);
+  } else if (!o.only || /collect-identify/.test(o.only)) {
+    report({ name: 'identify-checks', status: 'FAIL', detail: 'no identify data was collected from the guest', log: [] });
+  }
+
+  const passed = results.filter((r) => r.status === 'PASS').length;
+  const failed = results.filter((r) => r.status === 'FAIL').length;
+  const skipped = results.filter((r) => r.status === 'SKIP').length;
+  say(`# total ${((Date.now() - t0) / 1000).toFixed(0)}s; artifacts in ${runDir}`);
+  say(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  return failed > 0 ? 1 : 0;
+}
+
+const REFERENCE_FILES = [
+  'discover.json', 'discover.txt', 'id-ctrl.json', 'id-ctrl.txt', 'id-ctrl.bin',
+  'id-ns-1.json', 'id-ns-1.txt', 'id-ns-1.bin', 'id-ns-2.json', 'id-ns-2.txt', 'id-ns-2.bin',
+  'ns-descs-1.json', 'ns-descs-1.txt', 'ns-descs-2.json', 'ns-descs-2.txt',
+  'nvme-list.json', 'nvme-list.txt', 'nvmet-configfs.txt', 'versions.txt', 'block-sysfs.txt',
+];
+
+function saveReference(art: string, refDir: string, say: (s: string) => void): void {
+  mkdirSync(refDir, { recursive: true });
+  let n = 0;
+  for (const f of REFERENCE_FILES) {
+    if (existsSync(join(art, f))) { copyFileSync(join(art, f), join(refDir, f)); n++; }
+  }
+  say(`# saved ${n} reference files to ${refDir}`);
+}
+
+main().then((code) => {
+  killAll();
+  process.exit(code);
+}, (e) => {
+  console.error(e);
+  killAll();
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+});
