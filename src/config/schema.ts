@@ -100,7 +100,7 @@ export const configSchema = {
           items: { $ref: '#/definitions/referral' },
         },
         inlineDataSize: size('In-capsule data size offered on I/O queues: a multiple of 16, at most 1MiB. Default 8192.'),
-        maxQueueSize: { description: 'Largest I/O queue size (entries) a host may ask for. Default 128.', type: 'integer', minimum: 16, maximum: 65536 },
+        maxQueueSize: { description: 'Largest I/O queue size (entries) a host may ask for. Default 128.', type: 'integer', minimum: 32, maximum: 65536 },
         maxH2CData: size('MAXH2CDATA offered in ICResp: a multiple of 4, at least 4096, at most 1GiB. Default 131072.'),
       },
     },

@@ -74,7 +74,7 @@ const cases: [string, unknown, string][] = [
   ['inline data not a multiple of 16', { subsystems: [], ports: [{ inlineDataSize: 1000 }] }, '/ports/0/inlineDataSize: must be a multiple of 16 from 0 to 1MiB (got 1000)'],
   ['inline data above 1MiB', { subsystems: [], ports: [{ inlineDataSize: '2MiB' }] }, '/ports/0/inlineDataSize: must be a multiple of 16 from 0 to 1MiB (got 2097152)'],
   ['maxH2CData too small', { subsystems: [], ports: [{ maxH2CData: 1024 }] }, '/ports/0/maxH2CData: must be a multiple of 4 from 4096 to 1GiB (got 1024)'],
-  ['maxQueueSize too small', { subsystems: [], ports: [{ maxQueueSize: 8 }] }, '/ports/0/maxQueueSize: must be an integer from 16 to 65536'],
+  ['maxQueueSize too small', { subsystems: [], ports: [{ maxQueueSize: 16 }] }, '/ports/0/maxQueueSize: must be an integer from 32 to 65536'],
   ['referral address', { subsystems: [], ports: [{ referrals: [{ address: 'peer' }] }] }, '/ports/0/referrals/0/address: "peer" is not an IPv4 or IPv6 address'],
   ['referral without address', { subsystems: [], ports: [{ referrals: [{ port: 4420 }] }] }, '/ports/0/referrals/0/address: is required'],
   ['advertise address', { subsystems: [], ports: [{ advertiseAddress: 'my.host' }] }, '/ports/0/advertiseAddress: "my.host" is not an IPv4 or IPv6 address'],
