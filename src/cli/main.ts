@@ -57,8 +57,9 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = EXIT_USAGE;
     } else {
       const e = err as Error;
-      process.stderr.write(`nvmetd: ${e?.message ?? String(err)}\n`);
-      if (process.env.NVMETD_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
+      const message = String(e?.message ?? err);
+      if (process.env.NVMETD_DEBUG) process.stderr.write(`nvmetd: ${e?.stack ?? message}\n`);
+      else process.stderr.write(`nvmetd: ${message.split('\n')[0]} (NVMETD_DEBUG=1 for details)\n`);
       // Whatever was half started (listeners, files) must not keep the process alive.
       process.exit(EXIT_FAILURE);
     }
