@@ -35,7 +35,10 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
     const addresses: { address: string; port: number }[] = [];
     for (const pc of config.ports) {
       const l = new TcpListener(pc, ctx);
-      addresses.push(await l.listen());
+      const bound = await l.listen();
+      // Port 0 asks for any free port: from now on the config (and the discovery log) says which.
+      if (pc.port === 0) pc.port = bound.port;
+      addresses.push(bound);
       listeners.push(l);
       log.info({ port: pc.id, address: pc.address, tcpPort: addresses.at(-1)!.port, subsystems: pc.subsystems }, 'listening');
     }
