@@ -4,6 +4,7 @@ import type { BackendRequest } from '../backend/backend.js';
 import type { PortConfig } from '../config/types.js';
 import type { Controller } from './controller.js';
 import type { Namespace } from './namespace.js';
+import type { Logger } from '../util/log.js';
 
 export interface Command extends BackendRequest {
   /** The 64-byte SQE (a copy owned by the command slot). */
@@ -30,11 +31,30 @@ export interface Command extends BackendRequest {
   onBackend: ((cmd: Command, result: number) => void) | null;
 }
 
+/**
+ * What the I/O command path needs of a controller. On the thread that owns the controller this is
+ * the Controller itself; on an I/O worker thread it is a stand-in that forwards to the owner.
+ */
+export interface IoController {
+  readonly cntlid: number;
+  readonly log: Logger;
+  /** CSTS.RDY */
+  readonly ready: boolean;
+  /** The namespaces of the controller's subsystem. */
+  readonly namespaces: ReadonlyMap<number, Namespace>;
+  /** Keep-alive traffic seen on an I/O queue. */
+  traffic(): void;
+  recordError(sqid: number, cid: number, status: number, nsid: number, location?: number, lba?: bigint): void;
+}
+
 /** One host queue (a TCP connection), as the controller logic sees it. */
 export interface HostQueue {
   /** 0 for the admin queue. Valid after Connect. */
   qid: number;
+  /** The controller, on the thread that owns it (admin queues and unsharded I/O queues). */
   ctrl: Controller | null;
+  /** The controller as the I/O path sees it (set with ctrl, or by the worker that adopted the queue). */
+  ioCtrl: IoController | null;
   /** Entries in the SQ (Connect SQSIZE + 1). */
   sqEntries: number;
   sqflowDisabled: boolean;

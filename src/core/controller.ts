@@ -2,7 +2,8 @@
 // its keep-alive timer expires). Owns properties (CC/CSTS), features, keep alive, asynchronous events,
 // the error log and the changed-namespace list. Admin command handlers live in admin/.
 import type { Logger } from '../util/log.js';
-import type { Command, HostQueue } from './command.js';
+import type { Command, HostQueue, IoController } from './command.js';
+import type { Namespace } from './namespace.js';
 import type { Subsystem } from './subsystem.js';
 import type { TargetContext } from './context.js';
 import { Cap, Cc, Csts, nvmeVersion, Prop } from '../spec/properties.js';
@@ -32,7 +33,9 @@ export interface ErrorLogEntry {
   nsid: number;
 }
 
-export class Controller {
+const NO_NAMESPACES: ReadonlyMap<number, Namespace> = new Map();
+
+export class Controller implements IoController {
   readonly cntlid: number;
   readonly subsys: Subsystem | null;
   readonly ctx: TargetContext;
@@ -96,6 +99,10 @@ export class Controller {
 
   get subsysNqn(): string {
     return this.subsys ? this.subsys.nqn : this.ctx.discoveryNqn;
+  }
+
+  get namespaces(): ReadonlyMap<number, Namespace> {
+    return this.subsys ? this.subsys.namespaces : NO_NAMESPACES;
   }
 
   get dead(): boolean {

@@ -42,6 +42,8 @@ export function executeFabrics(cmd: Command, ctx: TargetContext): void {
   const fctype = cmd.sqe[FabricsSqe.fctype]!;
   const q = cmd.queue;
   if (fctype === FabricsType.Connect) return connect(cmd, ctx);
+  // An I/O queue adopted by a worker thread has only the I/O view of its controller.
+  if (fctype === FabricsType.Disconnect && q.ioCtrl) return cmd.complete();
   if (!q.ctrl) {
     cmd.status = S_SEQUENCE_ERROR;
     return cmd.complete();
@@ -159,6 +161,7 @@ function connect(cmd: Command, ctx: TargetContext): void {
     ctx.addController(ctrl);
     q.qid = 0;
     q.ctrl = ctrl;
+    q.ioCtrl = ctrl;
     q.sqEntries = sqsize + 1;
     q.sqflowDisabled = (cattr & ConnectAttr.DISABLE_SQFLOW) !== 0;
     ctrl.attachQueue(q);
@@ -196,6 +199,7 @@ function connect(cmd: Command, ctx: TargetContext): void {
   }
   q.qid = qid;
   q.ctrl = ctrl;
+  q.ioCtrl = ctrl;
   q.sqEntries = sqsize + 1;
   q.sqflowDisabled = (cattr & ConnectAttr.DISABLE_SQFLOW) !== 0;
   ctrl.attachQueue(q);

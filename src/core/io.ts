@@ -20,8 +20,8 @@ import {
 const NSID_ALL = 0xffffffff;
 
 export function executeIo(cmd: Command, ctx: TargetContext): void {
-  const ctrl = cmd.queue.ctrl;
-  if (!ctrl || !ctrl.subsys) {
+  const ctrl = cmd.queue.ioCtrl;
+  if (!ctrl) {
     cmd.status = S_SEQUENCE_ERROR;
     return cmd.complete();
   }
@@ -34,7 +34,7 @@ export function executeIo(cmd: Command, ctx: TargetContext): void {
   const opcode = sqe[0]!;
   const nsid = sqe.readUInt32LE(4);
   if (opcode === IoOpc.Flush && nsid === NSID_ALL) return flushAll(cmd);
-  const ns = ctrl.subsys.namespaces.get(nsid);
+  const ns = ctrl.namespaces.get(nsid);
   if (!ns) {
     ctrl.log.warn({ nsid, opcode }, 'I/O to an unknown namespace');
     return fail(cmd, S_INVALID_NS, nsid);
@@ -63,7 +63,7 @@ export function executeIo(cmd: Command, ctx: TargetContext): void {
 
 function fail(cmd: Command, status: number, nsid: number, lba = 0n): void {
   cmd.status = status;
-  cmd.queue.ctrl?.recordError(cmd.queue.qid, cmd.sqe.readUInt16LE(2), status, nsid, 0xffff, lba);
+  cmd.queue.ioCtrl?.recordError(cmd.queue.qid, cmd.sqe.readUInt16LE(2), status, nsid, 0xffff, lba);
   cmd.complete();
 }
 
@@ -72,7 +72,7 @@ function lbaRange(cmd: Command, ns: Namespace, checkMdts: boolean, ctx: TargetCo
   const slba = cmd.sqe.readBigUInt64LE(IoSqe.slba);
   const nlb = (cmd.sqe.readUInt32LE(IoSqe.cdw12) & 0xffff) + 1;
   if (slba + BigInt(nlb) > BigInt(ns.nlb)) {
-    cmd.queue.ctrl?.log.warn({ nsid: ns.nsid, slba: slba.toString(), nlb, nsze: ns.nlb }, 'LBA out of range');
+    cmd.queue.ioCtrl?.log.warn({ nsid: ns.nsid, slba: slba.toString(), nlb, nsze: ns.nlb }, 'LBA out of range');
     fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, slba);
     return -1;
   }
@@ -83,7 +83,7 @@ function lbaRange(cmd: Command, ns: Namespace, checkMdts: boolean, ctx: TargetCo
       return -1;
     }
     if (len !== cmd.dataLen) {
-      cmd.queue.ctrl?.log.warn({ nsid: ns.nsid, len, sglLen: cmd.dataLen }, 'transfer length differs from the SGL length');
+      cmd.queue.ioCtrl?.log.warn({ nsid: ns.nsid, len, sglLen: cmd.dataLen }, 'transfer length differs from the SGL length');
       fail(cmd, S_SGL_LENGTH_INVALID, ns.nsid, slba);
       return -1;
     }
@@ -99,7 +99,7 @@ function backendFailed(cmd: Command, result: number, op: 'read' | 'write' | 'oth
   if (result >= 0) return false;
   const ns = cmd.ns!;
   ns.mediaErrors++;
-  cmd.queue.ctrl?.log.error({ nsid: ns.nsid, errno: -result, op }, 'backend I/O failed');
+  cmd.queue.ioCtrl?.log.error({ nsid: ns.nsid, errno: -result, op }, 'backend I/O failed');
   fail(cmd, errnoToNvmeStatus(-result, op), ns.nsid, cmd.sqe.readBigUInt64LE(IoSqe.slba));
   return true;
 }
@@ -159,7 +159,7 @@ function onFlushDone(cmd: Command, result: number): void {
 }
 
 function flushAll(cmd: Command): void {
-  const namespaces = cmd.queue.ctrl!.subsys!.namespaces;
+  const namespaces = cmd.queue.ioCtrl!.namespaces;
   if (namespaces.size === 0) return cmd.complete();
   cmd.stage = namespaces.size;
   cmd.onBackend = onMultiDone;
@@ -173,7 +173,7 @@ function flushAll(cmd: Command): void {
 function onMultiDone(cmd: Command, result: number): void {
   if (result < 0 && cmd.status === 0) {
     cmd.status = errnoToNvmeStatus(-result, 'write');
-    cmd.queue.ctrl?.log.error({ errno: -result }, 'backend operation failed');
+    cmd.queue.ioCtrl?.log.error({ errno: -result }, 'backend operation failed');
   }
   if (--cmd.stage === 0) cmd.complete();
 }
@@ -210,7 +210,7 @@ function finishCompare(cmd: Command, stored: Uint8Array): void {
   const data = cmd.inData!;
   if (Buffer.compare(data, stored) !== 0) {
     cmd.status = S_COMPARE_FAILURE;
-    cmd.queue.ctrl?.log.debug({ nsid: cmd.ns!.nsid }, 'compare mismatch');
+    cmd.queue.ioCtrl?.log.debug({ nsid: cmd.ns!.nsid }, 'compare mismatch');
   }
   cmd.complete();
 }

@@ -8,7 +8,7 @@
 // Connection states: CONNECTING (waiting for ICReq) -> LIVE -> CLOSED.
 import type { Socket } from 'node:net';
 import type { PortConfig } from '../../config/types.js';
-import type { HostQueue } from '../../core/command.js';
+import type { HostQueue, IoController } from '../../core/command.js';
 import type { Controller } from '../../core/controller.js';
 import type { TargetContext } from '../../core/context.js';
 import type { Backend } from '../../backend/backend.js';
@@ -70,6 +70,7 @@ export class TcpQueue implements HostQueue, PduSink {
   log: Logger;
   qid = 0;
   ctrl: Controller | null = null;
+  ioCtrl: IoController | null = null;
   sqflowDisabled = false;
   #sqEntries = 0;
 
@@ -404,7 +405,7 @@ export class TcpQueue implements HostQueue, PduSink {
     req.state = ReqState.EXECUTING;
     try {
       const opcode = req.sqe[SQE.opcode]!;
-      if (!this.ctrl || this.qid === 0) executeAdmin(req, this.ctx);
+      if (this.qid === 0 || !this.ioCtrl) executeAdmin(req, this.ctx);
       else if (opcode === AdminOpc.Fabrics) executeFabrics(req, this.ctx);
       else executeIo(req, this.ctx);
       if (req.ns) this.#touched.add(req.ns.backend);

@@ -2,7 +2,7 @@
 import { createLogger } from '../../../src/util/log.js';
 import { normalizeConfig } from '../../../src/config/index.js';
 import type { TargetConfig } from '../../../src/config/types.js';
-import type { Command, HostQueue } from '../../../src/core/command.js';
+import type { Command, HostQueue, IoController } from '../../../src/core/command.js';
 import type { Controller } from '../../../src/core/controller.js';
 import { TargetContext } from '../../../src/core/context.js';
 import { Namespace } from '../../../src/core/namespace.js';
@@ -52,6 +52,7 @@ export function makeContext(config = makeConfig()): TargetContext {
 export class FakeQueue implements HostQueue {
   qid = 0;
   ctrl: Controller | null = null;
+  ioCtrl: IoController | null = null;
   sqEntries = 0;
   sqflowDisabled = false;
   readonly peer = '127.0.0.1:1';
