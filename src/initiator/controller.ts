@@ -27,6 +27,8 @@ export interface ConnectOptions {
   kato?: number;
   /** I/O queues to create (0 for a discovery controller or admin-only sessions). Default 1. */
   ioQueues?: number;
+  /** Extra I/O queues to ask for in Number of Queues but leave unconnected (raw-mode tests connect them). */
+  extraIoQueues?: number;
   /** Entries per I/O queue. Default 32. */
   queueSize?: number;
   /** Entries of the admin queue. Default 32. */
@@ -146,8 +148,9 @@ export class Controller {
     this.id = parseIdentifyController(idr.data!);
 
     const want = o.ioQueues ?? 1;
-    if (want === 0) return;
-    const nq = expectOk('Set Features (Number of Queues)', await this.setFeatures(FeatureId.NumberOfQueues, ((want - 1) << 16) | (want - 1)));
+    const ask = want + (o.extraIoQueues ?? 0);
+    if (ask === 0) return;
+    const nq = expectOk('Set Features (Number of Queues)', await this.setFeatures(FeatureId.NumberOfQueues, ((ask - 1) << 16) | (ask - 1)));
     const granted = Math.min(want, (nq.dw0 & 0xffff) + 1, (nq.dw0 >>> 16) + 1);
     const queueSize = o.queueSize ?? 32;
     const inCapsule = o.inCapsuleDataSize ?? Math.max(0, this.id.ioccsz * 16 - 64);

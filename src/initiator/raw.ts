@@ -160,11 +160,16 @@ export class RawConnection implements PduSink {
     return this.icresp!;
   }
 
-  /** Sends a CapsuleCmd for `sqe` (CID and SGL as given) with optional in-capsule data. */
-  capsule(sqe: Buffer, cid: number, o: { inCapsule?: Uint8Array; transport?: number } = {}): void {
+  /** A CapsuleCmd for `sqe` (CID and SGL set here) with optional in-capsule data, with this link's digests. */
+  buildCapsule(sqe: Buffer, cid: number, o: { inCapsule?: Uint8Array; transport?: number } = {}): Buffer {
     const sgl: SglSpec = o.inCapsule ? { inCapsule: o.inCapsule.length } : o.transport !== undefined ? { transport: o.transport } : null;
     prepareSqe(sqe, cid, sgl);
-    this.send(buildCapsuleCmd(sqe, o.inCapsule ?? null, this.link));
+    return buildCapsuleCmd(sqe, o.inCapsule ?? null, this.link);
+  }
+
+  /** Sends buildCapsule(...). */
+  capsule(sqe: Buffer, cid: number, o: { inCapsule?: Uint8Array; transport?: number } = {}): void {
+    this.send(this.buildCapsule(sqe, cid, o));
   }
 
   /** Waits for the CapsuleResp of a command (skipping nothing: the next PDU must be it). */

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Controller } from '../../src/initiator/controller.js';
-import { Generic, Media, SCT } from '../../src/spec/status.js';
+import { Media, SCT } from '../../src/spec/status.js';
 import { MiB, pattern, testConfig, withTarget, type Running } from './helpers.js';
 
 const DIGESTS: [string, { hdgst: boolean; ddgst: boolean }][] = [
@@ -159,6 +159,9 @@ test('io: with SQ flow control disabled, reads may complete by C2HData SUCCESS; 
       const back = Buffer.alloc(4096);
       const r = await off.read(1, 0, 8, back);
       assert.ok(r.ok && back.equals(data));
+      assert.equal(r.viaDataSuccess, true, 'the read completed by C2HData SUCCESS (no CapsuleResp)');
+      // The next command on the queue must not be confused by a stray CapsuleResp for that read.
+      assert.ok((await off.flush(1)).ok);
       assert.equal(q.successWithSqFlow, 0);
     } finally {
       await off.disconnect();
@@ -227,61 +230,6 @@ test('io: the callback path (acquire/send) reuses slots without promises', async
       });
       assert.equal(failed, 0);
       assert.equal(q.inFlight, 0, 'every slot back in the pool');
-    } finally {
-      await c.disconnect();
-    }
-  });
-});
-
-test('io: out-of-range LBA -> LBA Out of Range; NSID 0 and unknown NSID -> Invalid Namespace or Format', async () => {
-  await withTarget(testConfig({ namespaces: [{ size: 1 * MiB }] }), async (t) => {
-    const c = await Controller.connect(t.opts());
-    try {
-      const blocks = (1 * MiB) / 512;
-      const buf = Buffer.alloc(4096);
-      const past = await c.read(1, blocks - 4, 8, buf);
-      assert.equal(past.sct, SCT.GENERIC, past.name);
-      assert.equal(past.sc, Generic.LBA_OUT_OF_RANGE, past.name);
-      const wpast = await c.write(1, blocks, 1, Buffer.alloc(512));
-      assert.equal(wpast.code, Generic.LBA_OUT_OF_RANGE, wpast.name);
-      const zpast = await c.writeZeroes(1, blocks - 1, 2);
-      assert.equal(zpast.code, Generic.LBA_OUT_OF_RANGE, zpast.name);
-      const huge = await c.read(1, 2n ** 63n, 1, Buffer.alloc(512));
-      assert.equal(huge.code, Generic.LBA_OUT_OF_RANGE, `SLBA 2^63: ${huge.name}`);
-      const last = await c.read(1, blocks - 1, 1, Buffer.alloc(512));
-      assert.ok(last.ok, `last block is in range: ${last.name}`);
-      for (const nsid of [0, 2, 0xfffffffe]) {
-        const r = await c.read(nsid, 0, 1, Buffer.alloc(512));
-        assert.equal(r.sct, SCT.GENERIC, `read NSID ${nsid}: ${r.name}`);
-        assert.equal(r.sc, Generic.INVALID_NAMESPACE, `read NSID ${nsid}: ${r.name}`);
-        const w = await c.write(nsid, 0, 1, Buffer.alloc(512));
-        assert.equal(w.code, Generic.INVALID_NAMESPACE, `write NSID ${nsid}: ${w.name}`);
-      }
-      // The queue is still fine.
-      assert.ok((await c.read(1, 0, 1, Buffer.alloc(512))).ok);
-    } finally {
-      await c.disconnect();
-    }
-  });
-});
-
-test('io: unknown I/O opcode and unknown admin opcode -> Invalid Command Opcode', async () => {
-  await withTarget(testConfig(), async (t) => {
-    const c = await Controller.connect(t.opts());
-    try {
-      const { bare } = await import('../../src/initiator/sqe-build.js');
-      for (const opc of [0x7e, 0xf0, 0x83]) {
-        const r = await c.submitIo((sqe) => bare(sqe, opc, 1));
-        assert.equal(r.sct, SCT.GENERIC, `I/O opcode 0x${opc.toString(16)}: ${r.name}`);
-        assert.equal(r.sc, Generic.INVALID_OPCODE, `I/O opcode 0x${opc.toString(16)}: ${r.name}`);
-        assert.ok(r.dnr, 'DNR set');
-      }
-      for (const opc of [0x03, 0x7e, 0xc1]) {
-        const r = await c.submitAdmin((sqe) => bare(sqe, opc));
-        assert.equal(r.code, Generic.INVALID_OPCODE, `admin opcode 0x${opc.toString(16)}: ${r.name}`);
-      }
-      assert.ok((await c.keepAlive()).ok, 'admin queue still works');
-      assert.ok((await c.flush(1)).ok, 'I/O queue still works');
     } finally {
       await c.disconnect();
     }
