@@ -6,6 +6,7 @@ import { ConfigError } from '../config/errors.js';
 import { packageVersion } from '../config/version.js';
 import { importNvmetcliCommand, schemaCommand, validateCommand } from './config-commands.js';
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from './errors.js';
+import { registerPerf } from './perf.js';
 import { serveCommand } from './serve.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -42,6 +43,8 @@ export function buildProgram(): Command {
     .option('--normalized', 'print the config with every default filled in')
     .action(validateCommand);
   config.command('schema').description('print the JSON Schema of the config file').action(schemaCommand);
+
+  registerPerf(program);
   return program;
 }
 
