@@ -2,6 +2,10 @@
 #include <napi.h>
 #include <pthread.h>
 #include <sched.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cerrno>
 
 #include "crc32c.h"
 #include "uring.h"
@@ -66,11 +70,31 @@ Napi::Value GetAffinity(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// dupFd(fd): a close-on-exec duplicate of a descriptor, or -errno. Lets a worker thread own a
+// connection accepted on the main thread: the main thread closes its copy, the worker wraps the dup.
+Napi::Value DupFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "dupFd: expected a descriptor number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  return Napi::Number::New(env, copy < 0 ? -errno : copy);
+}
+
+// gettid(): the kernel thread id of the calling thread (for logs and affinity checks).
+Napi::Value GetTid(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(syscall(SYS_gettid)));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32c", Napi::Function::New(env, Crc32c));
   exports.Set("crc32cHardware", Napi::Function::New(env, Crc32cHardware));
   exports.Set("setAffinity", Napi::Function::New(env, SetAffinity));
   exports.Set("getAffinity", Napi::Function::New(env, GetAffinity));
+  exports.Set("dupFd", Napi::Function::New(env, DupFd));
+  exports.Set("gettid", Napi::Function::New(env, GetTid));
   nvmetd::InitUring(env, exports);
   return exports;
 }

@@ -10,6 +10,10 @@ export interface NativeAddon {
   /** Pins the calling thread to the given CPUs; returns 0 or an errno. */
   setAffinity(cpus: number[]): number;
   getAffinity(): number[];
+  /** A close-on-exec duplicate of fd, or a negated errno. */
+  dupFd(fd: number): number;
+  /** Kernel thread id of the calling thread. */
+  gettid(): number;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
