@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -680,7 +681,8 @@ void Ring::UpdateRef() {
 void Ring::OnPoll() {
   if (closed_) return;
   uint64_t v;
-  while (read(event_fd_, &v, sizeof(v)) > 0) {
+  // One read resets the eventfd counter (it is not a semaphore eventfd).
+  if (read(event_fd_, &v, sizeof(v)) < 0) {
   }
   Reap(false);
   Notify();
@@ -688,10 +690,30 @@ void Ring::OnPoll() {
 
 // submit(): publishes queued SQEs, then collects what already completed (page-cache hits complete inline).
 // Returns the number of final results now waiting in the completion ring, or -errno.
+// submit(spinUs = 0): with spinUs > 0 and nothing completed yet, watches the CQ (no system calls) for up to
+// spinUs microseconds before returning: trades CPU for latency, like a poll-mode driver.
 Napi::Value Ring::JsSubmit(const Napi::CallbackInfo& info) {
   if (closed_) return Napi::Number::New(info.Env(), -EBADF);
   int r = Submit();
   if (r < 0) return Napi::Number::New(info.Env(), r);
+  uint32_t spin_us = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
+  if (spin_us > 0 && inflight_ > blk_inflight_ && !iopoll_ && load_acquire(cq_ktail_) == *cq_khead_) {
+    timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const int64_t limit = static_cast<int64_t>(spin_us) * 1000;
+    for (uint32_t i = 0;; i++) {
+      if (load_acquire(cq_ktail_) != *cq_khead_) break;
+      if ((i & 63) == 63) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) > limit) break;
+      }
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#elif defined(__aarch64__)
+      asm volatile("yield");
+#endif
+    }
+  }
   Reap(false);
   UpdateRef();
   return Napi::Number::New(info.Env(), static_cast<uint32_t>(compl_[1] - compl_[0]));

@@ -10,8 +10,11 @@ export interface NativeRing {
   fallocate(slot: number, file: number, mode: number, offset: number, length: number): void;
   /** which: 0 BLKDISCARD, 1 BLKZEROOUT; runs on the libuv thread pool. */
   blkIoctl(slot: number, fd: number, which: 0 | 1, offset: number, length: number): void;
-  /** Publishes queued SQEs (one io_uring_enter at most) and collects inline completions. */
-  submit(): number;
+  /**
+   * Publishes queued SQEs (one io_uring_enter at most) and collects inline completions; with spinUs > 0,
+   * first watches the completion queue for up to that long when nothing has completed yet.
+   */
+  submit(spinUs?: number): number;
   /** Collects completions; poll=true polls the device first (IOPOLL). */
   reap(poll?: boolean): number;
   /** memAlign: non-zero when the descriptor is O_DIRECT (buffers must be aligned to it). */
