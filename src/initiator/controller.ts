@@ -25,6 +25,8 @@ export interface ConnectOptions {
   ddgst?: boolean;
   /** Keep alive timeout in ms sent in the admin Connect (0 = off). When set, keep alives are sent every kato/2. */
   kato?: number;
+  /** Send those keep alives (default true); false lets KATO expire (tests). */
+  sendKeepAlives?: boolean;
   /** I/O queues to create (0 for a discovery controller or admin-only sessions). Default 1. */
   ioQueues?: number;
   /** Extra I/O queues to ask for in Number of Queues but leave unconnected (raw-mode tests connect them). */
@@ -137,7 +139,7 @@ export class Controller {
     });
     expectOk('admin Connect', r);
     this.cntlid = r.dw0 & 0xffff;
-    if ((o.kato ?? 0) > 0) this.#startKeepAlive(o.kato!);
+    if ((o.kato ?? 0) > 0 && o.sendKeepAlives !== false) this.#startKeepAlive(o.kato!);
     if (o.adminOnly) return;
 
     this.cap = await this.propertyGetValue(Prop.CAP, true);

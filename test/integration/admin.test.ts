@@ -210,3 +210,47 @@ test('discovery: the discovery controller refuses Set Features Number of Queues 
     }
   });
 });
+
+test('admin: CC.SHN normal shutdown -> CSTS.SHST shutdown complete', async () => {
+  await withTarget(testConfig(), async (t) => {
+    const c = await Controller.connect(t.opts({ ioQueues: 0 }));
+    try {
+      const cc = Number(await c.propertyGetValue(Prop.CC, false));
+      const set = await c.propertySet(Prop.CC, (cc & ~Cc.shnMask) | (1 << Cc.shnShift));
+      assert.ok(set.ok, set.name);
+      let shst = -1;
+      const until = Date.now() + 3000;
+      while (Date.now() < until) {
+        shst = Number(await c.propertyGetValue(Prop.CSTS, false)) & Csts.shstMask;
+        if (shst === Csts.SHST_COMPLETE) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(shst, Csts.SHST_COMPLETE, `CSTS.SHST 0x${shst.toString(16)}`);
+    } finally {
+      await c.disconnect();
+    }
+  });
+});
+
+test('admin: KATO is enforced: a silent host loses its controller, a host sending keep alives keeps it', async () => {
+  await withTarget(testConfig(), async (t) => {
+    const silent = await Controller.connect(t.opts({ kato: 1000, sendKeepAlives: false }));
+    const alive = await Controller.connect(t.opts({ kato: 1000 }));
+    try {
+      const start = Date.now();
+      const closed = await Promise.race([
+        Promise.all([silent.admin.closed, silent.io[0]!.closed]).then(() => true),
+        new Promise<false>((r) => setTimeout(() => r(false), 6000)),
+      ]);
+      assert.ok(closed, 'the silent host\'s admin and I/O connections were closed after KATO');
+      assert.ok(Date.now() - start >= 900, 'not before KATO');
+      await assert.rejects(silent.read(1, 0, 1, Buffer.alloc(512)));
+      // The host that kept sending Keep Alive is still served.
+      assert.equal(alive.admin.isClosed, false);
+      assert.ok((await alive.read(1, 0, 1, Buffer.alloc(512))).ok);
+    } finally {
+      silent.destroy();
+      await alive.disconnect();
+    }
+  });
+});

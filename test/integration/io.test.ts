@@ -4,8 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Controller } from '../../src/initiator/controller.js';
+import * as S from '../../src/initiator/sqe-build.js';
+import { buildH2CData } from '../../src/initiator/pdu-build.js';
+import { DATA, PduType } from '../../src/spec/pdu.js';
+import { IoOpc } from '../../src/spec/opcodes.js';
+import { MiB, SUBNQN, pattern, testConfig, withTarget, type Running } from './helpers.js';
 import { Media, SCT } from '../../src/spec/status.js';
-import { MiB, pattern, testConfig, withTarget, type Running } from './helpers.js';
 
 const DIGESTS: [string, { hdgst: boolean; ddgst: boolean }][] = [
   ['no digests', { hdgst: false, ddgst: false }],
@@ -231,6 +235,48 @@ test('io: the callback path (acquire/send) reuses slots without promises', async
       assert.equal(failed, 0);
       assert.equal(q.inFlight, 0, 'every slot back in the pool');
     } finally {
+      await c.disconnect();
+    }
+  });
+});
+
+test('io: the target honours MAXR2T 0 (one R2T outstanding per command) and sends R2Ts within the transfer', async () => {
+  await withTarget(testConfig({ maxH2CData: 4096 }), async (t) => {
+    const c = await Controller.connect(t.opts({ extraIoQueues: 1 }));
+    const raw = await t.raw();
+    try {
+      await raw.icreq({ maxr2t: 0 });
+      const cqe = await raw.connect({ qid: 2, queueSize: 32, hostid: c.hostid, cntlid: c.cntlid, subnqn: SUBNQN, hostnqn: c.hostnqn });
+      assert.equal(cqe.status, 0);
+      const total = 64 * 1024;
+      const data = pattern(total, 12);
+      raw.capsule(S.readWrite(Buffer.alloc(64), IoOpc.Write, 1, 0, total / 512), 1, { transport: total });
+      let covered = 0;
+      for (;;) {
+        const { hdr } = await raw.expectPdu(PduType.R2T);
+        const r2to = hdr.readUInt32LE(DATA.offset);
+        const r2tl = hdr.readUInt32LE(DATA.length);
+        assert.equal(hdr.readUInt16LE(DATA.cccid), 1);
+        assert.equal(r2to, covered, 'R2Ts ask for the data in order');
+        assert.ok(r2tl > 0 && r2to + r2tl <= total, `R2T ${r2to}+${r2tl} within the ${total}-byte transfer`);
+        // Nothing else may arrive while this R2T is unanswered.
+        await assert.rejects(raw.next(200), /nothing from the controller/, 'a second R2T while one is outstanding');
+        const ttag = hdr.readUInt16LE(DATA.ttag);
+        for (let off = r2to; off < r2to + r2tl; off += 4096) {
+          const len = Math.min(4096, r2to + r2tl - off);
+          raw.send(buildH2CData(1, ttag, off, data.subarray(off, off + len), off + len === r2to + r2tl, raw.link));
+        }
+        covered += r2tl;
+        if (covered === total) break;
+      }
+      const done = await raw.response();
+      assert.equal(done.cid, 1);
+      assert.equal(done.status, 0);
+      const back = Buffer.alloc(total);
+      assert.ok((await c.read(1, 0, total / 512, back)).ok);
+      assert.ok(back.equals(data));
+    } finally {
+      raw.close();
       await c.disconnect();
     }
   });
