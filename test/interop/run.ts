@@ -202,7 +202,7 @@ function guestEnv(c: InteropConfig, o: Options): string {
     MODE: c.mode, TADDR: c.taddr, TPORT: c.tport, SUBNQN: c.subnqn, SERIAL: c.serial, MODEL: c.model,
     HOSTNQN1: c.hosts[0].nqn, HOSTID1: c.hosts[0].id, HOSTNQN2: c.hosts[1].nqn, HOSTID2: c.hosts[1].id,
     HOSTNQN3: c.hosts[2].nqn, HOSTID3: c.hosts[2].id,
-    FIO_SIZE: fioSize, FIO_IODEPTH: 16, KILL_FIO_SIZE: process.env.NVMETD_INTEROP_KILL_FIO_SIZE ?? '32M', KILL_AFTER: 6, KILL_DOWNTIME: 3,
+    FIO_SIZE: fioSize, FIO_IODEPTH: 16, KILL_FIO_SIZE: process.env.NVMETD_INTEROP_KILL_FIO_SIZE ?? '128M', KILL_AFTER: 5, KILL_DOWNTIME: 3,
     KATO: 5, IDLE_SECS: 17, CTRL_LOSS_TMO: 180, RECONNECT_DELAY: 2, REQUEST_TIMEOUT: 120,
     ONLY: o.only,
   };

@@ -123,7 +123,15 @@ ns_dev() { # ctrl nsid
 connect() { # hostnqn hostid [args...]
   hq=$1; hid=$2; shift 2
   echo "+ nvme connect -t tcp -a $TADDR -s $TPORT -n $SUBNQN -q $hq -I $hid $*"
-  nvme connect -t tcp -a "$TADDR" -s "$TPORT" -n "$SUBNQN" -q "$hq" -I "$hid" "$@" > /tmp/connect.out 2>&1
+  if [ "$1" = --raw ]; then
+    # The kernel's own interface, as nvme-cli uses it. nvme-cli 2.3 refuses a second connection to the
+    # same address and subsystem even for another host NQN ("already connected", -D does not help).
+    opts="transport=tcp,traddr=$TADDR,trsvcid=$TPORT,nqn=$SUBNQN,hostnqn=$hq,hostid=$hid,keep_alive_tmo=$KATO,ctrl_loss_tmo=$CTRL_LOSS_TMO,reconnect_delay=$RECONNECT_DELAY"
+    echo "+ echo $opts > /dev/nvme-fabrics"
+    ( printf '%s' "$opts" > /dev/nvme-fabrics ) > /tmp/connect.out 2>&1
+  else
+    nvme connect -t tcp -a "$TADDR" -s "$TPORT" -n "$SUBNQN" -q "$hq" -I "$hid" "$@" > /tmp/connect.out 2>&1
+  fi
   rc=$?
   cat /tmp/connect.out
   [ $rc -eq 0 ] || { echo "nvme connect: exit $rc: $(tr '\n' ' ' < /tmp/connect.out)" > /tmp/connect.err; return 1; }

@@ -127,7 +127,14 @@ scn_write_zeroes() {
     make_pattern /tmp/wz.p $((16 * bs))
     write_pattern "$d" /tmp/wz.p "$off" "$bs"
     echo "+ nvme write-zeroes $d -s $((lba + 4)) -c 7"
-    nvme write-zeroes "$d" -s $((lba + 4)) -c 7 > /tmp/wz.out 2>&1 || die "nvme write-zeroes on $d failed: $(tr '\n' ' ' < /tmp/wz.out)"
+    if ! nvme write-zeroes "$d" -s $((lba + 4)) -c 7 > /tmp/wz.out 2>&1; then
+      if [ "$MODE" = reference ] && [ "$nsid" = "$NS2_NSID" ]; then
+        # The kernel's file backend zeroes with fallocate(FALLOC_FL_ZERO_RANGE), which tmpfs lacks.
+        echo "kernel file backend: $(tr '\n' ' ' < /tmp/wz.out)" > /tmp/wz.skip
+        continue
+      fi
+      die "nvme write-zeroes on $d failed: $(tr '\n' ' ' < /tmp/wz.out)"
+    fi
     cat /tmp/wz.out
     read_region "$d" "$off" $((16 * bs)) "$bs" /tmp/wz.r
     dd if=/tmp/wz.p of=/tmp/wz.x bs="$bs" count=4 2>/dev/null
@@ -138,6 +145,7 @@ scn_write_zeroes() {
       die "$d (nsid $nsid, ${bs}-byte blocks): after write-zeroes of LBAs $((lba + 4))..$((lba + 11)) the read-back differs from zeros/neighbours: $(cat /tmp/wz.cmp)"
     fi
   done
+  [ -f /tmp/wz.skip ] && skip "namespace $NS1_NSID passed; namespace $NS2_NSID (file in tmpfs) is refused by the kernel target: $(cat /tmp/wz.skip)"
   note "8 blocks zeroed on each namespace, neighbours intact"
 }
 
@@ -209,7 +217,7 @@ scn_shared_namespace() {
   da=$(dev1)
   make_pattern /tmp/sh.x $((256 * 1024))
   write_pattern "$da" /tmp/sh.x $((136 * MiB)) 65536
-  must_connect "$HOSTNQN2" "$HOSTID2" $MAIN_OPTS
+  must_connect "$HOSTNQN2" "$HOSTID2" --raw
   b=$CTRL
   [ "$(ctrl_state "$a")" = live ] || die "host 1's controller $a is $(ctrl_state "$a") once host 2 connected"
   echo "host1 $a cntlid=$(cat /sys/class/nvme/$a/cntlid) host2 $b cntlid=$(cat /sys/class/nvme/$b/cntlid)"
@@ -220,7 +228,7 @@ scn_shared_namespace() {
   [ "$(md5 /tmp/sh.x)" = "$(md5 /tmp/sh.r)" ] || die "host 2 does not read what host 1 wrote"
   make_pattern /tmp/sh.y $((256 * 1024))
   write_pattern "$(dev1)" /tmp/sh.y $((136 * MiB)) 65536
-  need_main
+  must_connect "$HOSTNQN1" "$HOSTID1" --raw
   c=$CTRL
   disconnect_ctrl "$b" || die "cannot disconnect host 2"
   CTRL=$c
@@ -247,9 +255,9 @@ scn_kill_during_fio() {
   need_main
   d=$(dev2)
   make_pattern /tmp/kf.p $((4 * MiB))
-  write_pattern "$d" /tmp/kf.p $((144 * MiB)) 65536
+  write_pattern "$d" /tmp/kf.p $((240 * MiB)) 65536
   nvme flush "$d" || die "nvme flush failed"
-  ( run_fio kill-fio "$d" randwrite 4k $((160 * MiB)) "$KILL_FIO_SIZE" > /tmp/kf.fio.log 2>&1; echo $? > /tmp/kf.fio.rc ) < /dev/null &
+  ( run_fio kill-fio "$d" randwrite 4k 0 "$KILL_FIO_SIZE" > /tmp/kf.fio.log 2>&1; echo $? > /tmp/kf.fio.rc ) < /dev/null &
   fpid=$!
   sleep "$KILL_AFTER"
   [ -f /tmp/kf.fio.rc ] && { cat /tmp/kf.fio.log; die "fio ended before the target was killed; raise KILL_FIO_SIZE"; }
@@ -258,12 +266,14 @@ scn_kill_during_fio() {
   i=0; st=live
   while [ $i -lt 30 ]; do st=$(ctrl_state "$old"); [ "$st" != live ] && break; sleep 1; i=$((i + 1)); done
   echo "controller $old state after the kill: $st (${i}s)"
+  killnote="'$st' ${i}s after the kill"
   [ "$st" != live ] || die "the host did not notice the target was killed (still live after 30s)"
   sleep "$KILL_DOWNTIME"
   request start-target || die "the host could not start the target again"
   i=0
   while [ $i -lt 120 ]; do st=$(ctrl_state "$old"); [ "$st" = live ] && break; sleep 1; i=$((i + 1)); done
   echo "controller $old state after the restart: $st (${i}s)"
+  killnote="$killnote, live again ${i}s after the restart"
   dmesg | grep -iE 'nvme|reconnect' | tail -n 20
   [ "$st" = live ] || die "the host did not reconnect on its own within 120s (state $st)"
   i=0
@@ -272,15 +282,17 @@ scn_kill_during_fio() {
   cat /tmp/kf.fio.log
   [ "$(cat /tmp/kf.fio.rc)" = 0 ] || die "fio across the kill failed: $(grep -E 'err=|verify|fio:|error' /tmp/fio.kill-fio.out | head -n 4 | tr '\n' ' ')"
   CTRL=$old
-  read_region "$(dev2)" $((144 * MiB)) $((4 * MiB)) 65536 /tmp/kf.r
+  read_region "$(dev2)" $((240 * MiB)) $((4 * MiB)) 65536 /tmp/kf.r
   [ "$(md5 /tmp/kf.p)" = "$(md5 /tmp/kf.r)" ] || die "flushed data changed across the kill"
-  note "reconnected on its own, fio verify passed, flushed 4 MiB intact"
+  note "$killnote; fio verify passed, flushed 4 MiB intact"
 }
 
 scn_allow_list_refused() {
+  disconnect_all # else nvme-cli 2.3 answers "already connected" without asking the target
   echo "+ nvme connect -t tcp -a $TADDR -s $TPORT -n $SUBNQN -q $HOSTNQN3 (not allowed)"
   nvme connect -t tcp -a "$TADDR" -s "$TPORT" -n "$SUBNQN" -q "$HOSTNQN3" -I "$HOSTID3" > /tmp/al.out 2>&1
   rc=$?
+  grep -q 'already connected' /tmp/al.out && die "nvme-cli refused on its own (already connected), the target was not asked"
   cat /tmp/al.out
   dmesg | tail -n 5
   c=$(find_ctrl "$HOSTNQN3") && { disconnect_ctrl "$c"; die "host $HOSTNQN3 (not on the allow-list) got controller $c"; }
