@@ -1,10 +1,23 @@
 // RAM namespace: memory allocated lazily in 1 MiB chunks, so a large namespace costs only what is written.
 // Unwritten and deallocated ranges read as zeroes. Completions are delivered in kick(), in submission order.
+//
+// A shared RAM namespace (for I/O queues spread over worker threads) lives in SharedArrayBuffers
+// made once for the whole size; the kernel backs their pages only when first written, so the cost
+// is still what is written. Every thread builds its own RamBackend over the same buffers.
 import type { Backend, BackendRequest } from './backend.js';
 
 const CHUNK_SHIFT = 20;
 const CHUNK_SIZE = 1 << CHUNK_SHIFT;
 const ZEROES = new Uint8Array(CHUNK_SIZE);
+/** Largest single SharedArrayBuffer used for a shared namespace. */
+const SHARED_SEGMENT = 1024 * CHUNK_SIZE;
+
+/** SharedArrayBuffers for a shared RAM namespace of `sizeBytes`. */
+export function allocateSharedRam(sizeBytes: number): SharedArrayBuffer[] {
+  const out: SharedArrayBuffer[] = [];
+  for (let at = 0; at < sizeBytes; at += SHARED_SEGMENT) out.push(new SharedArrayBuffer(Math.min(SHARED_SEGMENT, sizeBytes - at)));
+  return out;
+}
 
 export class RamBackend implements Backend {
   readonly kind = 'ram';
@@ -17,10 +30,23 @@ export class RamBackend implements Backend {
   readonly #doneRes: number[] = [];
   #doneCount = 0;
 
-  constructor(sizeBytes: number) {
+  /** Chunks can be dropped on deallocation (false when they are views of shared memory). */
+  readonly #private: boolean;
+
+  constructor(sizeBytes: number, shared?: readonly SharedArrayBuffer[]) {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) throw new RangeError(`RAM size must be a positive integer, got ${sizeBytes}`);
     this.sizeBytes = sizeBytes;
     this.#chunks = new Array(Math.ceil(sizeBytes / CHUNK_SIZE));
+    this.#private = !shared;
+    if (shared) {
+      let index = 0;
+      for (const sab of shared) {
+        for (let at = 0; at < sab.byteLength; at += CHUNK_SIZE) {
+          this.#chunks[index++] = new Uint8Array(sab, at, Math.min(CHUNK_SIZE, sab.byteLength - at));
+        }
+      }
+      if (index !== this.#chunks.length) throw new RangeError('shared RAM buffers do not match the namespace size');
+    }
   }
 
   /** Bytes of memory actually allocated. */
@@ -94,7 +120,7 @@ export class RamBackend implements Backend {
       const c = this.#chunks[index];
       const n = Math.min((c ? c.length : CHUNK_SIZE) - start, length - pos);
       if (c) {
-        if (start === 0 && n === c.length) this.#chunks[index] = undefined;
+        if (start === 0 && n === c.length && this.#private) this.#chunks[index] = undefined;
         else c.fill(0, start, start + n);
       }
       pos += n;
@@ -142,6 +168,6 @@ export class RamBackend implements Backend {
 
   async close(): Promise<void> {
     this.kick();
-    this.#chunks.fill(undefined);
+    if (this.#private) this.#chunks.fill(undefined);
   }
 }

@@ -3,7 +3,7 @@
 // No allocation per I/O: data buffers come from the command slot's pool, callbacks are module-level.
 import type { Command } from './command.js';
 import type { TargetContext } from './context.js';
-import type { Namespace } from './namespace.js';
+import { NsStat, type Namespace } from './namespace.js';
 import { errnoToNvmeStatus } from '../backend/errno.js';
 import { Cdw12, Dsm, IoOpc, IoSqe } from '../spec/opcodes.js';
 import {
@@ -98,7 +98,7 @@ function offsetOf(cmd: Command, ns: Namespace): number {
 function backendFailed(cmd: Command, result: number, op: 'read' | 'write' | 'other'): boolean {
   if (result >= 0) return false;
   const ns = cmd.ns!;
-  ns.mediaErrors++;
+  ns.stats[NsStat.MEDIA_ERRORS]++;
   cmd.queue.ioCtrl?.log.error({ nsid: ns.nsid, errno: -result, op }, 'backend I/O failed');
   fail(cmd, errnoToNvmeStatus(-result, op), ns.nsid, cmd.sqe.readBigUInt64LE(IoSqe.slba));
   return true;
@@ -109,8 +109,8 @@ function backendFailed(cmd: Command, result: number, op: 'read' | 'write' | 'oth
 function read(cmd: Command, ns: Namespace, ctx: TargetContext): void {
   const len = lbaRange(cmd, ns, true, ctx);
   if (len < 0) return;
-  ns.readCommands++;
-  ns.blocksRead512 += len / 512;
+  ns.stats[NsStat.READS]++;
+  ns.stats[NsStat.READ_512] += len / 512;
   const offset = offsetOf(cmd, ns);
   const view = ns.backend.view(offset, len);
   if (view) {
@@ -139,8 +139,8 @@ function write(cmd: Command, ns: Namespace, ctx: TargetContext): void {
   if (len < 0) return;
   const data = cmd.inData;
   if (!data || data.length !== len) return fail(cmd, S_SGL_LENGTH_INVALID, ns.nsid);
-  ns.writeCommands++;
-  ns.blocksWritten512 += len / 512;
+  ns.stats[NsStat.WRITES]++;
+  ns.stats[NsStat.WRITTEN_512] += len / 512;
   const fua = (cmd.sqe.readUInt32LE(IoSqe.cdw12) & Cdw12.FUA) !== 0;
   cmd.onBackend = onWriteDone;
   ns.backend.submitWrite(cmd, offsetOf(cmd, ns), data, fua);
@@ -222,7 +222,7 @@ function writeZeroes(cmd: Command, ns: Namespace): void {
   const slba = cmd.sqe.readBigUInt64LE(IoSqe.slba);
   const nlb = (cmd.sqe.readUInt32LE(IoSqe.cdw12) & 0xffff) + 1;
   if (slba + BigInt(nlb) > BigInt(ns.nlb)) return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, slba);
-  ns.writeCommands++;
+  ns.stats[NsStat.WRITES]++;
   cmd.onBackend = onWriteDone;
   ns.backend.submitWriteZeroes(cmd, Number(slba) * ns.blockSize, nlb * ns.blockSize);
 }

@@ -9,6 +9,22 @@ export function hexBytes(hex: string, size: number): Uint8Array {
   return out;
 }
 
+/** I/O counters kept per namespace (for the SMART / Health log), one slot per thread. */
+export const NsStat = {
+  READS: 0,
+  WRITES: 1,
+  /** Data read and written, in 512-byte units. */
+  READ_512: 2,
+  WRITTEN_512: 3,
+  MEDIA_ERRORS: 4,
+  FIELDS: 5,
+} as const;
+
+/** Counter storage for `threads` slots: shareable with worker threads. */
+export function allocateNsStats(threads: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(threads * NsStat.FIELDS * 8);
+}
+
 export class Namespace {
   readonly nsid: number;
   readonly blockSize: number;
@@ -19,15 +35,15 @@ export class Namespace {
   readonly eui64: Uint8Array;
   readonly readOnly: boolean;
   readonly config: NamespaceConfig;
-  /** Counters for the SMART / Health log. */
-  readCommands = 0;
-  writeCommands = 0;
-  /** In 512-byte units, as the SMART log counts data units (of 1000 such units). */
-  blocksRead512 = 0;
-  blocksWritten512 = 0;
-  mediaErrors = 0;
+  /** This thread's counters (NsStat fields): one writer per slot, no atomics needed. */
+  readonly stats: Float64Array;
+  /** Every thread's slots, summed by total(). */
+  readonly #allStats: Float64Array;
 
-  constructor(config: NamespaceConfig, backend: Backend) {
+  /** `statsSab`/`slot`: shared counters when I/O queues run on several threads (slot 0: owner). */
+  constructor(config: NamespaceConfig, backend: Backend, statsSab?: SharedArrayBuffer, slot = 0) {
+    this.#allStats = new Float64Array(statsSab ?? new ArrayBuffer(NsStat.FIELDS * 8));
+    this.stats = this.#allStats.subarray(slot * NsStat.FIELDS, (slot + 1) * NsStat.FIELDS);
     this.config = config;
     this.nsid = config.nsid;
     this.blockSize = config.blockSize;
@@ -37,6 +53,13 @@ export class Namespace {
     this.nguid = hexBytes(config.nguid, 16);
     this.eui64 = hexBytes(config.eui64, 8);
     this.readOnly = config.readOnly;
+  }
+
+  /** A counter summed over every thread. */
+  total(field: number): number {
+    let n = 0;
+    for (let i = field; i < this.#allStats.length; i += NsStat.FIELDS) n += this.#allStats[i]!;
+    return n;
   }
 
   /** Number of logical blocks (NSZE). */

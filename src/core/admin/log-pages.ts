@@ -4,6 +4,7 @@ import type { Command } from '../command.js';
 import type { Controller } from '../controller.js';
 import { ELPE } from '../controller.js';
 import { buildDiscoveryLog } from '../discovery-log.js';
+import { NsStat } from '../namespace.js';
 import { AdminOpc, IoOpc } from '../../spec/opcodes.js';
 import {
   CHANGED_NS_LOG_SIZE,
@@ -125,11 +126,11 @@ function smartLog(ctrl: Controller, nsid: number): Buffer {
   let mediaErrors = 0;
   for (const ns of ctrl.subsys!.namespaces.values()) {
     if (!all && ns.nsid !== nsid) continue;
-    reads += ns.readCommands;
-    writes += ns.writeCommands;
-    read512 += ns.blocksRead512;
-    written512 += ns.blocksWritten512;
-    mediaErrors += ns.mediaErrors;
+    reads += ns.total(NsStat.READS);
+    writes += ns.total(NsStat.WRITES);
+    read512 += ns.total(NsStat.READ_512);
+    written512 += ns.total(NsStat.WRITTEN_512);
+    mediaErrors += ns.total(NsStat.MEDIA_ERRORS);
   }
   b[Smart.criticalWarning] = 0;
   b.writeUInt16LE(273 + 25, Smart.temperature); // 25 C in Kelvin
