@@ -104,7 +104,12 @@ export function statusName(s: number): string {
   const tables: Record<number, Record<string, number>> = { 0: Generic, 1: CmdSpecific, 2: Media };
   const table = tables[sct];
   if (table) {
-    for (const [k, v] of Object.entries(table)) if (v === sc) return `${k}(sct=${sct},sc=0x${sc.toString(16)})`;
+    // Command-specific codes are reused by different commands (0x82: Write To Read Only Range for
+    // I/O, Connect Invalid Parameters for Connect): name every meaning.
+    const names = Object.entries(table)
+      .filter(([, v]) => v === sc)
+      .map(([k]) => k);
+    if (names.length > 0) return `${names.join('/')}(sct=${sct},sc=0x${sc.toString(16)})`;
   }
   return `sct=${sct},sc=0x${sc.toString(16)}`;
 }
