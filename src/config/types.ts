@@ -84,6 +84,25 @@ export interface HostConfig {
   nqn: string;
 }
 
+export type QueuePolicy = 'round-robin' | 'per-controller' | 'map';
+export type PollMode = 'event' | 'poll' | 'adaptive';
+
+/** How I/O queues are spread over worker threads and cores. */
+export interface ShardConfig {
+  /** I/O worker threads; 0 keeps every queue on the main thread. */
+  workers: number;
+  /** CPUs the workers are pinned to (worker i on cores[i % length]); empty: not pinned. */
+  cores: number[];
+  /** CPU the main thread (controllers, admin queues, accept) is pinned to; -1: not pinned. */
+  mainCore: number;
+  /** round-robin over I/O queues, all queues of a controller on one worker, or an explicit qid map. */
+  policy: QueuePolicy;
+  /** policy 'map': I/O queue id -> worker index (queues not listed go round robin). */
+  map: Record<string, number>;
+  /** event-driven (idle target ~0% CPU), poll (busy-poll, 100% of each worker's core), adaptive. */
+  mode: PollMode;
+}
+
 export interface TargetConfig {
   hosts: HostConfig[];
   ports: PortConfig[];
@@ -94,4 +113,6 @@ export interface TargetConfig {
   icreqTimeout: number;
   /** Max data transfer size in bytes (power of two, >= 4096). */
   mdts: number;
+  /** Worker threads and pinning; absent: I/O queues on the main thread. */
+  shard?: ShardConfig;
 }

@@ -63,6 +63,9 @@ export class PduReader {
   #crc = 0;
   readonly #ddgst = Buffer.alloc(DIGEST_LEN);
   #ddgstHave = 0;
+  /** Set by detach(): stop after the current PDU and keep the bytes that follow. */
+  #detaching = false;
+  #leftover: Buffer | null = null;
 
   constructor(sink: PduSink, options: ReaderOptions) {
     this.#sink = sink;
@@ -79,6 +82,11 @@ export class PduReader {
     let pos = 0;
     const end = chunk.length;
     while (pos < end) {
+      if (this.#detaching && this.state === RecvState.HEADER && this.#hdrHave === 0) {
+        const rest = chunk.subarray(pos);
+        this.#leftover = this.#leftover ? Buffer.concat([this.#leftover, rest]) : Buffer.from(rest);
+        return;
+      }
       switch (this.state) {
         case RecvState.HEADER: {
           const n = Math.min(this.#hdrNeed - this.#hdrHave, end - pos);
@@ -210,6 +218,25 @@ export class PduReader {
     } else {
       this.#sink.onPdu(this.#hdr, data, ddgstOk);
     }
+  }
+
+  /**
+   * Stops at the next PDU boundary (the connection is moving to another thread); bytes received
+   * after it are kept for takeLeftover().
+   */
+  detach(): void {
+    this.#detaching = true;
+  }
+
+  /** Undoes detach(): parsing continues here after all. */
+  resumeAfterDetach(): void {
+    this.#detaching = false;
+  }
+
+  takeLeftover(): Buffer | null {
+    const l = this.#leftover;
+    this.#leftover = null;
+    return l;
   }
 
   /** Stops parsing (after a fatal error sent by the owner). */

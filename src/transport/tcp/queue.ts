@@ -28,6 +28,9 @@ import {
   status,
 } from '../../spec/status.js';
 import type { Logger } from '../../util/log.js';
+import type { QueueHandoff } from '../../shard/messages.js';
+import { native } from '../../native/addon.js';
+import { StatField, threadStats } from '../../shard/stats.js';
 import { BufferPool } from './buffer-pool.js';
 import { OutQueue } from './out-queue.js';
 import { PduReader, type PduSink } from './pdu-reader.js';
@@ -37,6 +40,8 @@ import { ReqState, Request, XferDir } from './request.js';
 const enum QueueState {
   CONNECTING,
   LIVE,
+  /** Connected I/O queue moving to a worker thread: nothing more is read here. */
+  MOVING,
   CLOSED,
 }
 
@@ -64,8 +69,8 @@ export class TcpQueue implements HostQueue, PduSink {
   readonly socket: Socket;
   readonly port: PortConfig;
   readonly ctx: TargetContext;
-  readonly peer: string;
-  readonly localAddress: string;
+  peer: string;
+  localAddress: string;
   readonly pool: BufferPool;
   log: Logger;
   qid = 0;
@@ -99,11 +104,16 @@ export class TcpQueue implements HostQueue, PduSink {
   /** Backends touched during this batch, kicked once at its end. */
   readonly #touched = new Set<Backend>();
   #onIdle: (() => void) | null = null;
+  /** The connection now belongs to a worker thread. */
+  #movedAway = false;
   /** The command whose in-capsule data is being received (between onHeader and onPdu). */
   #capsuleReq: Request | null = null;
   readonly #scratch = Buffer.alloc(256);
+  readonly #stats = threadStats();
+  /** Commands completed on this queue. */
+  commands = 0;
 
-  constructor(socket: Socket, port: PortConfig, ctx: TargetContext, onClose: (q: TcpQueue) => void) {
+  constructor(socket: Socket, port: PortConfig, ctx: TargetContext, onClose: (q: TcpQueue) => void, adopted?: QueueHandoff, ioCtrl?: IoController) {
     this.socket = socket;
     this.port = port;
     this.ctx = ctx;
@@ -115,6 +125,7 @@ export class TcpQueue implements HostQueue, PduSink {
       accept: [PduType.ICReq, PduType.H2CTermReq, PduType.CapsuleCmd, PduType.H2CData],
       maxPlen: this.#maxPlen(),
     });
+    this.#stats.f[StatField.QUEUES]++;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => this.#onDrain());
@@ -125,6 +136,25 @@ export class TcpQueue implements HostQueue, PduSink {
       this.#closeState('connection closed by peer');
       onClose(this);
     });
+    if (adopted && ioCtrl) {
+      // A connected I/O queue handed over by the main thread: resume where it stopped.
+      this.#icTimer = null;
+      this.peer = adopted.peer;
+      this.localAddress = adopted.localAddress;
+      this.log = ctx.log.child({ peer: this.peer, queue: adopted.queueId, cntlid: adopted.cntlid, qid: adopted.qid });
+      this.qid = adopted.qid;
+      this.ioCtrl = ioCtrl;
+      this.sqEntries = adopted.sqEntries;
+      this.#sqhd = adopted.sqhd;
+      this.sqflowDisabled = adopted.sqflowDisabled;
+      this.#hdgst = this.#reader.hdgst = adopted.hdgst;
+      this.#ddgst = this.#reader.ddgst = adopted.ddgst;
+      this.#hpdaAlign = adopted.hpdaAlign;
+      this.#state = QueueState.LIVE;
+      const leftover = adopted.leftover;
+      if (leftover && leftover.length > 0) setImmediate(() => this.#onData(Buffer.from(leftover)));
+      return;
+    }
     this.#icTimer = setTimeout(() => {
       this.log.warn({ timeout: ctx.config.icreqTimeout }, 'no ICReq received in time: closing the connection');
       this.close('ICReq timeout');
@@ -150,6 +180,11 @@ export class TcpQueue implements HostQueue, PduSink {
 
   #onData(chunk: Buffer): void {
     if (this.#state === QueueState.CLOSED) return;
+    if (this.#state === QueueState.MOVING) {
+      // Read before the socket stopped: keep it for the worker.
+      this.#reader.push(chunk);
+      return;
+    }
     this.#inBatch = true;
     try {
       this.#reader.push(chunk);
@@ -269,7 +304,9 @@ export class TcpQueue implements HostQueue, PduSink {
     req.reset();
     hdr.copy(req.sqe, 0, CAPSULE_SQE_OFFSET, CAPSULE_SQE_OFFSET + 64);
     req.cid = req.sqe.readUInt16LE(SQE.cid);
+    req.t0 = performance.now();
     this.#inflight++;
+    this.#stats.f[StatField.INFLIGHT]++;
     return req;
   }
 
@@ -409,6 +446,9 @@ export class TcpQueue implements HostQueue, PduSink {
       else if (opcode === AdminOpc.Fabrics) executeFabrics(req, this.ctx);
       else executeIo(req, this.ctx);
       if (req.ns) this.#touched.add(req.ns.backend);
+      else if (opcode === AdminOpc.Fabrics && this.qid > 0 && this.ctrl && this.ctx.sharder && this.#state === QueueState.LIVE) {
+        if (this.ctx.sharder.shouldMove(this.qid, this.ctrl.cntlid)) this.#startMove();
+      }
     } catch (err) {
       this.log.error({ err, cid: req.cid }, 'internal error executing a command');
       if (req.state === ReqState.EXECUTING) {
@@ -426,6 +466,8 @@ export class TcpQueue implements HostQueue, PduSink {
     if (this.#state === QueueState.CLOSED) return this.dropRequest(req);
     const out = this.#out;
     const data = req.outData;
+    this.commands++;
+    this.#stats.complete((performance.now() - req.t0) * 1000, data && req.status === 0 ? Math.min(data.length, req.dataLen) : 0, req.inData ? req.inData.length : 0, req.status !== 0);
     if (data && req.status === 0) {
       const len = Math.min(data.length, req.dataLen);
       const view = len === data.length ? data : data.subarray(0, len);
@@ -464,6 +506,7 @@ export class TcpQueue implements HostQueue, PduSink {
     req.ns = null;
     this.#free.push(req);
     this.#inflight--;
+    this.#stats.f[StatField.INFLIGHT]--;
   }
 
   #scheduleFlush(): void {
@@ -504,10 +547,72 @@ export class TcpQueue implements HostQueue, PduSink {
     }
   }
 
+  // --- moving to a worker thread -----------------------------------------------------------
+
+  /**
+   * The I/O queue just connected and belongs on a worker. Stop reading at the PDU boundary, let the
+   * Connect response reach the kernel, then give a duplicate of the descriptor to the worker and
+   * close ours (closing a duplicate does not end the TCP connection).
+   */
+  #startMove(): void {
+    this.#state = QueueState.MOVING;
+    this.#reader.detach();
+    this.socket.pause();
+    const handle = (this.socket as unknown as { _handle?: { fd?: number; readStop?: () => number } })._handle;
+    handle?.readStop?.();
+    // Runs after the current batch is flushed (the Connect response is queued before this).
+    setImmediate(() => {
+      this.#flush();
+      this.socket.write(EMPTY, () => this.#finishMove(handle?.fd ?? -1));
+    });
+  }
+
+  #finishMove(fd: number): void {
+    const ctrl = this.ctrl;
+    const sharder = this.ctx.sharder;
+    if (this.#state !== QueueState.MOVING || !ctrl || !sharder) return;
+    const dup = fd >= 0 ? native.dupFd(fd) : -1;
+    if (dup < 0) {
+      this.log.error({ fd, errno: -dup }, 'cannot duplicate the connection descriptor: the queue stays on the main thread');
+      this.#state = QueueState.LIVE;
+      const leftover = this.#reader.takeLeftover();
+      this.#reader.resumeAfterDetach();
+      this.socket.resume();
+      (this.socket as unknown as { _handle?: { readStart?: () => number } })._handle?.readStart?.();
+      if (leftover) this.#onData(leftover);
+      return;
+    }
+    const state: QueueHandoff = {
+      queueId: this.id,
+      fd: dup,
+      peer: this.peer,
+      localAddress: this.localAddress,
+      portId: this.port.id,
+      subnqn: ctrl.subsysNqn,
+      cntlid: ctrl.cntlid,
+      hostnqn: ctrl.hostnqn,
+      qid: this.qid,
+      sqEntries: this.#sqEntries,
+      sqhd: this.#sqhd,
+      sqflowDisabled: this.sqflowDisabled,
+      hdgst: this.#hdgst,
+      ddgst: this.#ddgst,
+      hpdaAlign: this.#hpdaAlign,
+      leftover: this.#reader.takeLeftover(),
+    };
+    // From here the worker owns the connection; this object only closes its own descriptor.
+    this.#state = QueueState.CLOSED;
+    this.#movedAway = true;
+    this.#stats.f[StatField.QUEUES]--;
+    sharder.move(this, dup, state);
+    this.socket.destroy();
+  }
+
   // --- teardown -----------------------------------------------------------------------------
 
   #closeState(reason: string): void {
     if (this.#state === QueueState.CLOSED) return;
+    this.#stats.f[StatField.QUEUES]--;
     this.#state = QueueState.CLOSED;
     if (this.#icTimer) clearTimeout(this.#icTimer);
     this.#icTimer = null;
@@ -527,8 +632,17 @@ export class TcpQueue implements HostQueue, PduSink {
   }
 
   close(reason: string): void {
+    if (this.#movedAway) return;
     if (this.#state !== QueueState.CLOSED) this.#closeState(reason);
     this.socket.destroy();
+  }
+
+  get movedAway(): boolean {
+    return this.#movedAway;
+  }
+
+  get sqhd(): number {
+    return this.#sqhd;
   }
 
   /** Resolves when no command of this queue is waiting on a backend. */

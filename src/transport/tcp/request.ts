@@ -39,6 +39,8 @@ export class Request implements Command {
   ns: Namespace | null = null;
   stage = 0;
   onBackend: ((cmd: Command, result: number) => void) | null = null;
+  /** performance.now() when the capsule arrived, for the latency histogram. */
+  t0 = 0;
   /** H2C bytes received so far (R2T path). */
   h2cReceived = 0;
   /** The data digest of an H2C PDU failed: the command completes with a transport error. */

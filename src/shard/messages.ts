@@ -1,0 +1,63 @@
+// Control-plane messages between the main thread (controller owner) and the I/O workers.
+// Per-I/O traffic never crosses threads; these are per-connection or per-controller events.
+import type { PollMode, TargetConfig } from '../config/types.js';
+
+/** Everything a worker needs to serve I/O queues on its own. */
+export interface WorkerInit {
+  index: number;
+  config: TargetConfig;
+  /** Cores this worker is pinned to (empty: not pinned). */
+  cores: number[];
+  mode: PollMode;
+  /** Shared memory of RAM namespaces, by "subnqn/nsid". */
+  ramShares: Record<string, SharedArrayBuffer[]>;
+  /** Shared namespace counters, by "subnqn/nsid"; this worker writes slot index + 1. */
+  nsStats: Record<string, SharedArrayBuffer>;
+  /** Worker -> main ring (keep-alive traffic, statistics). */
+  ring: SharedArrayBuffer;
+  /** Per-worker statistics the main thread reads at any time (see stats.ts). */
+  stats: SharedArrayBuffer;
+}
+
+/** The transport state of an I/O queue at the moment it changes threads. */
+export interface QueueHandoff {
+  /** Main-thread id of the queue (also the id used in later messages). */
+  queueId: number;
+  fd: number;
+  peer: string;
+  localAddress: string;
+  portId: number;
+  subnqn: string;
+  cntlid: number;
+  hostnqn: string;
+  qid: number;
+  sqEntries: number;
+  sqhd: number;
+  sqflowDisabled: boolean;
+  hdgst: boolean;
+  ddgst: boolean;
+  hpdaAlign: number;
+  /** Bytes received after the Connect capsule, not yet parsed. */
+  leftover: Uint8Array | null;
+}
+
+export type MainToWorker =
+  | { type: 'adopt'; handoff: QueueHandoff }
+  | { type: 'close-queue'; queueId: number; reason: string }
+  | { type: 'controller-ready'; subnqn: string; cntlid: number; ready: boolean }
+  | { type: 'shutdown' };
+
+export type WorkerToMain =
+  | { type: 'ready'; index: number; tid: number; affinity: number[] }
+  | { type: 'adopted'; queueId: number }
+  | { type: 'adopt-failed'; queueId: number; reason: string }
+  | { type: 'queue-closed'; queueId: number; reason: string }
+  | { type: 'error-record'; subnqn: string; cntlid: number; sqid: number; cid: number; status: number; nsid: number; lba: string }
+  | { type: 'idle'; inflight: number }
+  | { type: 'shutdown-done' };
+
+/** Ring record types (word 0). */
+export const RingMsg = {
+  /** [type, cntlid, nqnIndex]: keep-alive traffic on an I/O queue of that controller. */
+  TRAFFIC: 1,
+} as const;

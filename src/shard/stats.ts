@@ -1,0 +1,88 @@
+// Per-thread I/O statistics in a SharedArrayBuffer, written by the thread that does the I/O and read
+// by the main thread at any time (plain Float64 stores; a reader may see a value one update old).
+
+export const StatField = {
+  COMMANDS: 0,
+  BYTES_READ: 1,
+  BYTES_WRITTEN: 2,
+  ERRORS: 3,
+  QUEUES: 4,
+  INFLIGHT: 5,
+  /** Latency histogram: bucket i counts completions with latency in [2^i, 2^(i+1)) microseconds. */
+  HIST: 8,
+} as const;
+export const HIST_BUCKETS = 24;
+const FIELDS = StatField.HIST + HIST_BUCKETS;
+
+export class ThreadStats {
+  readonly sab: SharedArrayBuffer;
+  readonly f: Float64Array;
+
+  constructor(sab?: SharedArrayBuffer) {
+    this.sab = sab ?? new SharedArrayBuffer(FIELDS * 8);
+    this.f = new Float64Array(this.sab);
+  }
+
+  /** Records one completed command. */
+  complete(latencyUs: number, bytesRead: number, bytesWritten: number, failed: boolean): void {
+    const f = this.f;
+    f[StatField.COMMANDS]++;
+    f[StatField.BYTES_READ] += bytesRead;
+    f[StatField.BYTES_WRITTEN] += bytesWritten;
+    if (failed) f[StatField.ERRORS]++;
+    let b = latencyUs < 1 ? 0 : 31 - Math.clz32(latencyUs);
+    if (b >= HIST_BUCKETS) b = HIST_BUCKETS - 1;
+    f[StatField.HIST + b]++;
+  }
+
+  snapshot(): ThreadStatsSnapshot {
+    const f = this.f;
+    const hist: number[] = [];
+    for (let i = 0; i < HIST_BUCKETS; i++) hist.push(f[StatField.HIST + i]!);
+    return {
+      commands: f[StatField.COMMANDS]!,
+      bytesRead: f[StatField.BYTES_READ]!,
+      bytesWritten: f[StatField.BYTES_WRITTEN]!,
+      errors: f[StatField.ERRORS]!,
+      queues: f[StatField.QUEUES]!,
+      inflight: f[StatField.INFLIGHT]!,
+      latencyHistogramUs: hist,
+      latencyP50Us: percentile(hist, 0.5),
+      latencyP99Us: percentile(hist, 0.99),
+    };
+  }
+}
+
+export interface ThreadStatsSnapshot {
+  commands: number;
+  bytesRead: number;
+  bytesWritten: number;
+  errors: number;
+  queues: number;
+  inflight: number;
+  /** Bucket i: completions with latency in [2^i, 2^(i+1)) us. */
+  latencyHistogramUs: number[];
+  /** Upper bound of the bucket holding the percentile (us). */
+  latencyP50Us: number;
+  latencyP99Us: number;
+}
+
+function percentile(hist: number[], p: number): number {
+  const total = hist.reduce((a, b) => a + b, 0);
+  if (total === 0) return 0;
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    seen += hist[i]!;
+    if (seen >= total * p) return 2 ** (i + 1);
+  }
+  return 2 ** hist.length;
+}
+
+/** This thread's statistics (main thread or a worker), created on first use. */
+let current: ThreadStats | null = null;
+export function threadStats(): ThreadStats {
+  return (current ??= new ThreadStats());
+}
+export function setThreadStats(s: ThreadStats): void {
+  current = s;
+}
