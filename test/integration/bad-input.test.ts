@@ -483,3 +483,84 @@ test('bad input: a peer that connects and says nothing -> closed after the ICReq
   });
 });
 
+
+// ---- Further command errors named in issue 2 (Connect fields, MDTS, SGL length, read-only) ----
+
+test('bad input: I/O queue Connect with a QID beyond the negotiated queues or a bad SQSIZE -> Connect Invalid Parameters in the SQE', async () => {
+  await withTarget(testConfig({ maxQueueSize: 128 }), async (t) => {
+    const h = await healthy(t); // negotiated 2 I/O queues, qid 1 connected
+    try {
+      const cases: [string, { qid: number; queueSize: number }, number][] = [
+        ['QID beyond the negotiated number of queues', { qid: 3, queueSize: 32 }, 42],
+        ['QID already connected', { qid: 1, queueSize: 32 }, 42],
+        ['SQSIZE above the port maximum', { qid: 2, queueSize: 1024 }, 44],
+        ['SQSIZE 0 (a one-entry queue)', { qid: 2, queueSize: 1 }, 44],
+      ];
+      for (const [what, p, ipo] of cases) {
+        const raw = await t.raw();
+        try {
+          await raw.icreq();
+          const cqe = await raw.connect({ ...p, hostid: h.hostid, cntlid: h.cntlid, subnqn: SUBNQN, hostnqn: h.hostnqn });
+          assert.equal(cqe.status & 0x7ff, status(SCT.COMMAND_SPECIFIC, CmdSpecific.CONNECT_INVALID_PARAMETERS), `${what}: status 0x${cqe.status.toString(16)}`);
+          assert.equal((cqe.dw0 >>> 16) & 0xff, 0, `${what}: IATTR 0 (field in the SQE)`);
+          assert.equal(cqe.dw0 & 0xffff, ipo, `${what}: IPO`);
+        } finally {
+          raw.close();
+        }
+      }
+      await assertHealthy(h);
+    } finally {
+      await h.disconnect();
+    }
+  });
+});
+
+test('bad input: a transfer larger than MDTS -> Invalid Field in Command', async () => {
+  await withTarget(testConfig({ mdts: 256 * 1024, namespaces: [{ size: 8 * MiB }] }), async (t) => {
+    const c = await Controller.connect(t.opts());
+    try {
+      assert.equal(c.id!.mdts, 6, 'Identify MDTS: 256 KiB = 2^6 x 4 KiB pages');
+      const ok = await c.read(1, 0, 512, Buffer.alloc(256 * 1024));
+      assert.ok(ok.ok, `a read of exactly MDTS: ${ok.name}`);
+      const r = await c.read(1, 0, 1024, Buffer.alloc(512 * 1024));
+      assert.equal(r.code, Generic.INVALID_FIELD, `read of 2 x MDTS: ${r.name}`);
+      const w = await c.write(1, 0, 1024, Buffer.alloc(512 * 1024));
+      assert.equal(w.code, Generic.INVALID_FIELD, `write of 2 x MDTS: ${w.name}`);
+      assert.ok((await c.flush(1)).ok, 'the queue goes on');
+    } finally {
+      await c.disconnect();
+    }
+  });
+});
+
+test('bad input: SGL length different from NLB x block size -> Data SGL Length Invalid', async () => {
+  await withTarget(testConfig(), async (t) => {
+    const c = await Controller.connect(t.opts());
+    try {
+      const short = await c.submitIo((s) => S.readWrite(s, IoOpc.Read, 1, 0, 8), { dataIn: Buffer.alloc(2048) });
+      assert.equal(short.code, Generic.DATA_SGL_LENGTH_INVALID, `read, SGL shorter than 8 blocks: ${short.name}`);
+      const long = await c.submitIo((s) => S.readWrite(s, IoOpc.Write, 1, 0, 1), { dataOut: Buffer.alloc(1024) });
+      assert.equal(long.code, Generic.DATA_SGL_LENGTH_INVALID, `write, SGL longer than 1 block: ${long.name}`);
+      assert.ok((await c.read(1, 0, 8, Buffer.alloc(4096))).ok, 'the queue goes on');
+    } finally {
+      await c.disconnect();
+    }
+  });
+});
+
+test('bad input: a write to a read-only namespace -> Namespace is Write Protected', async () => {
+  await withTarget(testConfig({ namespaces: [{ nsid: 1 }, { nsid: 2, readOnly: true }] }), async (t) => {
+    const c = await Controller.connect(t.opts());
+    try {
+      const w = await c.write(2, 0, 1, Buffer.alloc(512, 1));
+      assert.equal(w.code, Generic.NS_WRITE_PROTECTED, `write: ${w.name}`);
+      const z = await c.writeZeroes(2, 0, 1);
+      assert.equal(z.code, Generic.NS_WRITE_PROTECTED, `write zeroes: ${z.name}`);
+      const d = await c.dsm(2, [{ slba: 0, nlb: 1 }]);
+      assert.equal(d.code, Generic.NS_WRITE_PROTECTED, `deallocate: ${d.name}`);
+      assert.ok((await c.read(2, 0, 1, Buffer.alloc(512))).ok, 'reads are fine');
+    } finally {
+      await c.disconnect();
+    }
+  });
+});

@@ -281,3 +281,25 @@ test('io: the target honours MAXR2T 0 (one R2T outstanding per command) and send
     }
   });
 });
+
+test('io: two hosts share one namespace: what one writes the other reads', async () => {
+  await withTarget(testConfig(), async (t) => {
+    const a = await Controller.connect(t.opts({ hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000000a' }));
+    const b = await Controller.connect(t.opts({ hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000000b' }));
+    try {
+      assert.notEqual(a.cntlid, b.cntlid, 'each host gets its own controller');
+      const data = pattern(8192, 21);
+      assert.ok((await a.write(1, 64, 16, data)).ok);
+      const back = Buffer.alloc(8192);
+      assert.ok((await b.read(1, 64, 16, back)).ok);
+      assert.ok(back.equals(data), 'host B sees host A\'s write');
+      const data2 = pattern(8192, 22);
+      assert.ok((await b.write(1, 64, 16, data2, { inCapsule: false })).ok);
+      assert.ok((await a.read(1, 64, 16, back)).ok);
+      assert.ok(back.equals(data2), 'host A sees host B\'s write');
+    } finally {
+      await a.disconnect();
+      await b.disconnect();
+    }
+  });
+});
