@@ -92,10 +92,11 @@ export class Histogram {
 
   /**
    * The value at percentile p (0..100): the highest value of the bucket holding the
-   * ceil(p% of count)-th smallest value, clamped to the exact min and max. 0 when empty.
+   * ceil(p% of count)-th smallest value, clamped to the exact min and max (p0 is the min). 0 when empty.
    */
   percentile(p: number): number {
     if (this.count === 0) return 0;
+    if (p <= 0) return this.min;
     const rank = Math.max(1, Math.ceil((Math.min(100, Math.max(0, p)) / 100) * this.count));
     let seen = 0;
     const c = this.counts;

@@ -1,0 +1,217 @@
+// `npm run bench`: the standard matrix against nvmetd (RAM namespace), nvmetd (file namespace) and
+// the C null target (the floor), point by point so each ratio compares numbers taken moments apart.
+// Writes bench/results/latest.{json,md,svg}.
+//
+// Options (or environment): --time S (BENCH_TIME, default 3), --warmup S (BENCH_WARMUP, default 0.5),
+// --only TEXT (points whose id contains TEXT), --targets ram,file,floor, --no-profile,
+// --out DIR (default bench/results).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { PerfReport } from '../src/perf/run.js';
+import { MATRIX, GOALS, type Point } from './matrix.js';
+import { newestProfile, summarizeProfile } from './profile.js';
+import { evaluateGoals, markdown, svg, type BenchResults, type PointResult } from './report.js';
+import { BUILD_DIR, NQN, NVMETD, ROOT, buildFloor, makeBackingFile, startTarget, type RunningTarget, type TargetSpec } from './targets.js';
+
+const NS_SIZE = 256 * 1024 * 1024;
+
+const ALL_TARGETS: TargetSpec[] = [
+  { name: 'ram', label: 'nvmetd RAM' },
+  { name: 'file', label: 'nvmetd file' },
+  { name: 'floor', label: 'C floor' },
+];
+
+interface Args {
+  time: number;
+  warmup: number;
+  only: string | null;
+  targets: string[];
+  profile: boolean;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = {
+    time: Number(process.env.BENCH_TIME ?? 3),
+    warmup: Number(process.env.BENCH_WARMUP ?? 0.5),
+    only: null,
+    targets: ALL_TARGETS.map((t) => t.name),
+    profile: true,
+    out: path.join(ROOT, 'bench', 'results'),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i + 1];
+    switch (argv[i]) {
+      case '--time':
+        a.time = Number(v);
+        i++;
+        break;
+      case '--warmup':
+        a.warmup = Number(v);
+        i++;
+        break;
+      case '--only':
+        a.only = v ?? null;
+        i++;
+        break;
+      case '--targets':
+        a.targets = (v ?? '').split(',').filter(Boolean);
+        i++;
+        break;
+      case '--no-profile':
+        a.profile = false;
+        break;
+      case '--out':
+        a.out = path.resolve(v ?? a.out);
+        i++;
+        break;
+      default:
+        throw new Error(`unknown option ${argv[i]} (see the head of bench/run.ts)`);
+    }
+  }
+  if (!(a.time > 0) || !(a.warmup >= 0)) throw new Error('--time must be > 0 and --warmup >= 0');
+  return a;
+}
+
+/** Runs `nvmetd perf --json` as a child process and returns its report. */
+function perf(port: number, p: Point, a: Args): Promise<PerfReport> {
+  const args = [
+    NVMETD, 'perf', '-a', '127.0.0.1', '-s', String(port), '-n', NQN,
+    '-w', p.workload, '-o', String(p.ioSize), '-q', String(p.qd), '--connections', String(p.connections),
+    '-t', String(a.time), '--warmup', String(a.warmup), '--json',
+    ...(p.digests ? ['--hdgst', '--ddgst'] : []),
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), (a.time + a.warmup + 30) * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      try {
+        const r = JSON.parse(out) as PerfReport;
+        if (code !== 0 && r.errors === 0) throw new Error(`exit code ${code}`);
+        resolve(r);
+      } catch (e) {
+        reject(new Error(`nvmetd perf failed (exit ${code}): ${err.trim() || (e as Error).message}`));
+      }
+    });
+  });
+}
+
+async function measure(t: RunningTarget, p: Point, a: Args): Promise<PointResult> {
+  const cpu0 = t.cpuSeconds();
+  const t0 = performance.now();
+  try {
+    const r = await perf(t.port, p, a);
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = t.cpuSeconds() - cpu0;
+    const res: PointResult = {
+      iops: r.iops,
+      mibps: r.mibps,
+      latAvgUs: r.latencyUs.avg,
+      latP50Us: r.latencyUs.p50,
+      latP99Us: r.latencyUs.p99,
+      latP999Us: r.latencyUs.p999,
+      latMaxUs: r.latencyUs.max,
+      errors: r.errors,
+      perfCpuPct: r.cpu.percent,
+      perfElu: r.jobs[0]?.elu ?? 0,
+      targetCpuPct: Number.isFinite(cpu) ? Math.round((cpu / wall) * 1000) / 10 : NaN,
+    };
+    if (r.errors > 0) res.failed = `${r.errors} I/O errors: ${r.firstError}`;
+    return res;
+  } catch (e) {
+    return { iops: 0, mibps: 0, latAvgUs: 0, latP50Us: 0, latP99Us: 0, latP999Us: 0, latMaxUs: 0, errors: 0, perfCpuPct: 0, perfElu: 0, targetCpuPct: 0, failed: (e as Error).message };
+  }
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const started = performance.now();
+  const log = (s: string): boolean => process.stderr.write(`${s}\n`);
+  const specs = ALL_TARGETS.filter((t) => a.targets.includes(t.name));
+  const points = MATRIX.filter((p) => a.only === null || p.id.includes(a.only));
+  log(`bench: ${points.length} points x ${specs.length} targets, ${a.warmup} s warmup + ${a.time} s each`);
+
+  let floorBin: string | undefined;
+  if (specs.some((s) => s.name === 'floor')) {
+    floorBin = buildFloor();
+    log(`built ${path.relative(ROOT, floorBin)}`);
+  }
+  const file = specs.some((s) => s.name === 'file') ? makeBackingFile(NS_SIZE) : undefined;
+
+  const results: BenchResults = {
+    date: new Date().toISOString(),
+    host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', node: process.version, kernel: os.release(), loadavgStart: os.loadavg(), loadavgEnd: [] },
+    settings: { time: a.time, warmup: a.warmup, nsSize: NS_SIZE },
+    targets: specs.map((s) => ({ name: s.name, label: s.label })),
+    points: [],
+    goals: [],
+    profiles: [],
+    durationSec: 0,
+  };
+
+  const running: RunningTarget[] = [];
+  try {
+    for (const s of specs) running.push(await startTarget(s, { size: NS_SIZE, ...(file ? { file } : {}), ...(floorBin ? { floorBin } : {}) }));
+    for (const p of points) {
+      const row: Record<string, PointResult> = {};
+      for (const t of running) {
+        const r = await measure(t, p, a);
+        row[t.spec.name] = r;
+        log(`${p.id.padEnd(28)} ${t.spec.label.padEnd(12)} ${r.failed ? `FAILED ${r.failed}` : `${String(r.iops).padStart(7)} IOPS ${r.mibps.toFixed(1).padStart(8)} MiB/s  lat avg ${r.latAvgUs.toFixed(1)} p99 ${r.latP99Us.toFixed(0)} us  cpu target ${r.targetCpuPct}% perf ${r.perfCpuPct}%`}`);
+      }
+      results.points.push({ ...p, results: row });
+    }
+  } finally {
+    await Promise.allSettled(running.map((t) => t.stop()));
+    if (file) fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }
+
+  // Profiles of nvmetd (RAM) at the goal points: what limits each number.
+  if (a.profile && specs.some((s) => s.name === 'ram')) {
+    for (const g of GOALS) {
+      const p = points.find((q) => q.id === g.point);
+      if (!p) continue;
+      const dir = path.join(BUILD_DIR, 'prof', p.id.replace(/\W+/g, '-'));
+      fs.rmSync(dir, { recursive: true, force: true });
+      const t = await startTarget({ name: 'ram', label: 'nvmetd RAM', profileDir: dir }, { size: NS_SIZE });
+      try {
+        await measure(t, p, a);
+      } finally {
+        await t.stop();
+      }
+      const prof = newestProfile(dir);
+      if (prof) {
+        const summary = summarizeProfile(prof);
+        summary.file = path.relative(ROOT, prof);
+        results.profiles.push({ point: p.id, target: 'nvmetd RAM', summary });
+        log(`profile ${p.id}: ${summary.functions.slice(0, 5).map((f) => `${f.name} ${f.selfPct}%`).join(', ')}`);
+      } else {
+        log(`profile ${p.id}: no .cpuprofile written`);
+      }
+    }
+  }
+
+  results.host.loadavgEnd = os.loadavg();
+  results.goals = evaluateGoals(results);
+  results.durationSec = Math.round((performance.now() - started) / 1000);
+  fs.mkdirSync(a.out, { recursive: true });
+  fs.writeFileSync(path.join(a.out, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  fs.writeFileSync(path.join(a.out, 'latest.md'), markdown(results));
+  fs.writeFileSync(path.join(a.out, 'latest.svg'), svg(results));
+  for (const g of results.goals) {
+    log(`goal: ${g.text}: ${Object.entries(g.results).map(([t, v]) => `${t} ${v ? `${v.ratio}x ${v.pass ? 'met' : 'MISSED'}` : 'n/a'}`).join(', ')}`);
+  }
+  log(`wrote ${path.relative(ROOT, a.out)}/latest.{json,md,svg} in ${results.durationSec} s`);
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`bench: ${e.message}\n`);
+  process.exit(1);
+});

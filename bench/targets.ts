@@ -1,0 +1,135 @@
+// The targets a benchmark run drives, each a child process on its own loopback port: nvmetd with a
+// RAM namespace, nvmetd with a file namespace, and the C null target (the floor), built here with cc.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (this file runs from dist/bench/). */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BUILD_DIR = path.join(ROOT, 'bench', '.build');
+export const NVMETD = path.join(ROOT, 'bin', 'nvmetd.js');
+export const NQN = 'nqn.2026-11.io.nvmetd:default';
+
+export interface TargetSpec {
+  /** Short name used in tables: ram, file, floor. */
+  name: string;
+  label: string;
+  /** CPU profile directory when profiling (nvmetd only). */
+  profileDir?: string;
+}
+
+export interface RunningTarget {
+  spec: TargetSpec;
+  port: number;
+  pid: number;
+  /** CPU seconds (user + system) used so far, from /proc; NaN where /proc is missing. */
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+/** A free loopback port (bound and released; the child binds it a moment later). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Compiles bench/null-target/null_target.c with cc -O2; returns the binary path. */
+export function buildFloor(): string {
+  fs.mkdirSync(BUILD_DIR, { recursive: true });
+  const src = path.join(ROOT, 'bench', 'null-target', 'null_target.c');
+  const out = path.join(BUILD_DIR, 'null_target');
+  const cc = process.env.CC ?? 'cc';
+  const r = spawnSync(cc, ['-O2', '-Wall', '-o', out, src], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cc} failed to build the null target:\n${r.stderr || r.error?.message}`);
+  return out;
+}
+
+/** A file of `size` bytes of non-zero data, so reads come from real page-cache pages, not holes. */
+export function makeBackingFile(size: number): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmetd-bench-'));
+  const file = path.join(dir, 'ns1.img');
+  const fd = fs.openSync(file, 'w');
+  const chunk = Buffer.alloc(4 * 1024 * 1024, 0x5a);
+  for (let at = 0; at < size; at += chunk.length) fs.writeSync(fd, chunk, 0, Math.min(chunk.length, size - at), at);
+  fs.closeSync(fd);
+  return file;
+}
+
+function procCpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+    return ticks / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
+}
+
+async function waitForPort(port: number, child: ChildProcess, what: string, timeoutMs = 15000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} before listening`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`${what} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGINT');
+  });
+}
+
+export async function startTarget(spec: TargetSpec, args: { size: number; file?: string; floorBin?: string }): Promise<RunningTarget> {
+  const port = await freePort();
+  let child: ChildProcess;
+  const stderr: string[] = [];
+  if (spec.name === 'floor') {
+    child = spawn(args.floorBin!, ['-a', '127.0.0.1', '-p', String(port), '-s', String(args.size), '-n', NQN], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } else {
+    const node = spec.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${spec.profileDir}`] : [];
+    const ns = spec.name === 'file' ? ['--file', args.file!] : ['--ram', String(args.size)];
+    child = spawn(process.execPath, [...node, NVMETD, 'serve', ...ns, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  }
+  child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+  try {
+    await waitForPort(port, child, spec.label);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new Error(`${(e as Error).message}\n${stderr.join('')}`);
+  }
+  return {
+    spec,
+    port,
+    pid: child.pid!,
+    cpuSeconds: () => procCpuSeconds(child.pid!),
+    stop: () => stopChild(child),
+  };
+}
