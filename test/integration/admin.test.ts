@@ -254,3 +254,21 @@ test('admin: KATO is enforced: a silent host loses its controller, a host sendin
     }
   });
 });
+
+test('admin: Asynchronous Event Requests beyond AERL+1 -> Asynchronous Event Request Limit Exceeded', async () => {
+  await withTarget(testConfig(), async (t) => {
+    const c = await Controller.connect(t.opts({ ioQueues: 0 }));
+    try {
+      const limit = c.id!.aerl + 1;
+      const pending = Array.from({ length: limit }, () => c.asyncEventRequest().catch(() => null));
+      const extra = await c.asyncEventRequest();
+      assert.equal(extra.sct, SCT.COMMAND_SPECIFIC, extra.name);
+      assert.equal(extra.sc, 0x05, `AER number ${limit + 1}: ${extra.name}`);
+      assert.ok((await c.keepAlive()).ok, 'the admin queue keeps working with AERs held');
+      await c.disconnect();
+      await Promise.all(pending);
+    } finally {
+      c.destroy();
+    }
+  });
+});

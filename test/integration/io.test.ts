@@ -303,3 +303,79 @@ test('io: two hosts share one namespace: what one writes the other reads', async
     }
   });
 });
+
+/** A TCP proxy that re-cuts the stream in both directions into small random pieces, one per tick. */
+async function splittingProxy(targetHost: string, targetPort: number, seed: number): Promise<{ port: number; close: () => void }> {
+  const net = await import('node:net');
+  let x = seed >>> 0 || 1;
+  const rnd = (): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+  const sockets = new Set<import('node:net').Socket>();
+  const pump = (from: import('node:net').Socket, to: import('node:net').Socket): void => {
+    const pending: Buffer[] = [];
+    let busy = false;
+    const drainSome = (): void => {
+      if (pending.length === 0) {
+        busy = false;
+        return;
+      }
+      busy = true;
+      const head = pending[0]!;
+      const n = Math.min(head.length, rnd() < 0.5 ? 1 + Math.floor(rnd() * 7) : 1 + Math.floor(rnd() * 3000));
+      to.write(head.subarray(0, n));
+      if (n === head.length) pending.shift();
+      else pending[0] = head.subarray(n);
+      setImmediate(drainSome);
+    };
+    from.on('data', (c: Buffer) => {
+      pending.push(c);
+      if (!busy) drainSome();
+    });
+    from.on('end', () => to.end());
+    from.on('error', () => to.destroy());
+  };
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: targetHost, port: targetPort });
+    sockets.add(client);
+    sockets.add(upstream);
+    pump(client, upstream);
+    pump(upstream, client);
+    upstream.on('close', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as import('node:net').AddressInfo).port,
+    close: () => {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+test('io: a whole session through a proxy that re-splits both directions (digests on)', async () => {
+  await withTarget(testConfig({ maxH2CData: 8192 }), async (t) => {
+    const proxy = await splittingProxy(t.host, t.port, 0x5eed);
+    try {
+      const c = await Controller.connect({ ...t.opts({ hdgst: true, ddgst: true }), port: proxy.port });
+      try {
+        for (const blocks of [1, 16, 17, 100]) {
+          const data = pattern(blocks * 512, blocks);
+          assert.ok((await c.write(1, 2000, blocks, data)).ok, `${blocks}-block write`);
+          const back = Buffer.alloc(blocks * 512);
+          assert.ok((await c.read(1, 2000, blocks, back)).ok, `${blocks}-block read`);
+          assert.ok(back.equals(data), `${blocks} blocks read back intact`);
+        }
+        assert.ok((await c.identifyController()).ok);
+      } finally {
+        await c.disconnect();
+      }
+    } finally {
+      proxy.close();
+    }
+  });
+});
