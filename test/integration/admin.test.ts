@@ -272,3 +272,28 @@ test('admin: Asynchronous Event Requests beyond AERL+1 -> Asynchronous Event Req
     }
   });
 });
+
+test('discovery and I/O over IPv6 loopback: the entry says ADRFAM IPv6 and traddr ::1', async () => {
+  const cfg = testConfig();
+  cfg.ports[0]!.address = '::1';
+  cfg.ports[0]!.family = 'ipv6';
+  await withTarget(cfg, async (t) => {
+    assert.equal(t.host, '::1');
+    const log = await discover({ host: t.host, port: t.port });
+    const e = log.entries.find((x) => x.subnqn === SUBNQN);
+    assert.ok(e);
+    assert.equal(e.adrfam, AdrFam.IPV6);
+    assert.equal(e.traddr, '::1');
+    assert.equal(e.trsvcid, String(t.port));
+    const c = await Controller.connect(t.opts());
+    try {
+      const data = pattern(4096, 6);
+      assert.ok((await c.write(1, 0, 8, data)).ok);
+      const back = Buffer.alloc(4096);
+      assert.ok((await c.read(1, 0, 8, back)).ok);
+      assert.ok(back.equals(data));
+    } finally {
+      await c.disconnect();
+    }
+  });
+});
