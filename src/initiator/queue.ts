@@ -415,7 +415,8 @@ export class HostQueue implements PduSink {
     const flags = hdr[CH.flags]!;
     const cid = hdr.readUInt16LE(DATA.cccid);
     const slot = this.#pool.lookup(cid);
-    if (slot === null) return; // reported in onHeader
+    // A C2HData with data was checked in onHeader; one without data was not.
+    if (slot === null) return this.#protocolError(FES.INVALID_PDU_HEADER_FIELD, DATA.cccid, hdr, `C2HData for cid ${cid}, which is not outstanding`);
     if (!ddgstOk) slot.ddgstError = true;
     slot.received += hdr.readUInt32LE(DATA.length);
     if (flags & PduFlags.DATA_SUCCESS) {
