@@ -1,15 +1,21 @@
-// Starting and stopping a target: open the namespaces' backends, build subsystems, listen on ports.
+// Starting and stopping a target: open the namespaces' backends, build subsystems, start the I/O
+// workers (when configured), listen on ports.
 import type { TargetConfig } from '../config/types.js';
 import type { Logger } from '../util/log.js';
-import { openBackend } from '../backend/open.js';
+import { native } from '../native/addon.js';
 import { TargetContext } from './context.js';
-import { Namespace } from './namespace.js';
-import { Subsystem } from './subsystem.js';
+import type { Namespace } from './namespace.js';
+import { buildSubsystems, type BuildOptions } from './build.js';
 import { TcpListener } from '../transport/tcp/listener.js';
+import { WorkerPool, type ShardInfo } from '../shard/pool.js';
+import { startPoller } from '../shard/poller.js';
+import { threadStats, type ThreadStatsSnapshot } from '../shard/stats.js';
 
 export interface Target {
   readonly addresses: { address: string; port: number }[];
   readonly ctx: TargetContext;
+  /** Statistics of the main thread and of each I/O worker, readable while running. */
+  stats(): { main: ThreadStatsSnapshot; workers: ShardInfo[] };
   close(): Promise<void>;
 }
 
@@ -18,19 +24,29 @@ const DRAIN_TIMEOUT_MS = 10_000;
 
 export async function startTarget(config: TargetConfig, log: Logger): Promise<Target> {
   const ctx = new TargetContext(config, log);
-  const opened: Namespace[] = [];
+  const shard = config.shard;
   const listeners: TcpListener[] = [];
+  let namespaces: Namespace[] = [];
+  let pool: WorkerPool | null = null;
   try {
-    for (const sc of config.subsystems) {
-      const subsys = new Subsystem(sc);
-      for (const nc of sc.namespaces) {
-        if (!nc.enabled) continue;
-        const backend = await openBackend(nc, log);
-        const ns = new Namespace(nc, backend);
-        opened.push(ns);
-        subsys.namespaces.set(ns.nsid, ns);
-      }
-      ctx.subsystems.set(subsys.nqn, subsys);
+    if (shard && shard.mainCore >= 0) {
+      const rc = native.setAffinity([shard.mainCore]);
+      if (rc !== 0) log.warn({ core: shard.mainCore, errno: rc }, 'could not pin the main thread');
+      else log.info({ core: shard.mainCore }, 'main thread pinned');
+    }
+    let build: BuildOptions = {};
+    if (shard && shard.workers > 0) {
+      pool = new WorkerPool(ctx, shard, log);
+      build = { ...pool.prepareShared(config), slot: 0 };
+    }
+    const built = await buildSubsystems(config, log, build);
+    namespaces = built.namespaces;
+    for (const s of built.subsystems) ctx.subsystems.set(s.nqn, s);
+    if (pool) {
+      await pool.start();
+      ctx.sharder = pool;
+    } else if (shard) {
+      startPoller(shard.mode);
     }
     const addresses: { address: string; port: number }[] = [];
     for (const pc of config.ports) {
@@ -40,25 +56,30 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
       if (pc.port === 0) pc.port = bound.port;
       addresses.push(bound);
       listeners.push(l);
-      log.info({ port: pc.id, address: pc.address, tcpPort: addresses.at(-1)!.port, subsystems: pc.subsystems }, 'listening');
+      log.info({ port: pc.id, address: pc.address, tcpPort: bound.port, subsystems: pc.subsystems }, 'listening');
     }
     let closing: Promise<void> | null = null;
+    const p = pool;
     return {
       addresses,
       ctx,
-      close: () => (closing ??= closeTarget(ctx, listeners, opened, log)),
+      stats: () => ({ main: threadStats().snapshot(), workers: p ? p.info() : [] }),
+      close: () => (closing ??= closeTarget(ctx, listeners, namespaces, p, log)),
     };
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.stopAccepting()));
-    await Promise.allSettled(opened.map((ns) => ns.backend.close()));
+    if (pool) await pool.stop().catch(() => undefined);
+    await Promise.allSettled(namespaces.map((ns) => ns.backend.close()));
     throw err;
   }
 }
 
-async function closeTarget(ctx: TargetContext, listeners: TcpListener[], namespaces: Namespace[], log: Logger): Promise<void> {
+async function closeTarget(ctx: TargetContext, listeners: TcpListener[], namespaces: Namespace[], pool: WorkerPool | null, log: Logger): Promise<void> {
   // 1. No new connections.
   const stopped = Promise.all(listeners.map((l) => l.stopAccepting()));
-  // 2. In-flight commands complete (their responses are sent), bounded in time.
+  // 2. Workers finish their in-flight commands, close their queues and flush; meanwhile the main
+  //    thread's queues finish theirs (bounded in time).
+  const workersDone = pool ? pool.stop() : Promise.resolve();
   const queues = listeners.flatMap((l) => [...l.queues]);
   const inflight = queues.reduce((n, q) => n + q.inflight, 0);
   if (inflight > 0) log.info({ inflight }, 'waiting for in-flight commands');
@@ -69,6 +90,7 @@ async function closeTarget(ctx: TargetContext, listeners: TcpListener[], namespa
   const drained = await Promise.race([Promise.all(queues.map((q) => q.whenIdle())).then(() => 'ok' as const), timeout]);
   clearTimeout(timer);
   if (drained === 'timeout') log.warn('in-flight commands did not finish in time; closing anyway');
+  await workersDone;
   // 3. Connections close, controllers go.
   for (const q of queues) q.close('target shutting down');
   await stopped;

@@ -31,6 +31,7 @@ import type { Logger } from '../../util/log.js';
 import type { QueueHandoff } from '../../shard/messages.js';
 import { native } from '../../native/addon.js';
 import { StatField, threadStats } from '../../shard/stats.js';
+import { noteActivity } from '../../shard/poller.js';
 import { BufferPool } from './buffer-pool.js';
 import { OutQueue } from './out-queue.js';
 import { PduReader, type PduSink } from './pdu-reader.js';
@@ -112,6 +113,8 @@ export class TcpQueue implements HostQueue, PduSink {
   readonly #stats = threadStats();
   /** Commands completed on this queue. */
   commands = 0;
+  /** Why the queue closed (null while open). */
+  closeReason: string | null = null;
 
   constructor(socket: Socket, port: PortConfig, ctx: TargetContext, onClose: (q: TcpQueue) => void, adopted?: QueueHandoff, ioCtrl?: IoController) {
     this.socket = socket;
@@ -186,6 +189,7 @@ export class TcpQueue implements HostQueue, PduSink {
       return;
     }
     this.#inBatch = true;
+    noteActivity();
     try {
       this.#reader.push(chunk);
       this.#kickBackends();
@@ -612,6 +616,7 @@ export class TcpQueue implements HostQueue, PduSink {
 
   #closeState(reason: string): void {
     if (this.#state === QueueState.CLOSED) return;
+    this.closeReason = reason;
     this.#stats.f[StatField.QUEUES]--;
     this.#state = QueueState.CLOSED;
     if (this.#icTimer) clearTimeout(this.#icTimer);

@@ -1,0 +1,268 @@
+// The I/O worker threads, seen from the main thread (which owns every controller).
+//
+// Each worker is a long-lived thread pinned to its core that owns the I/O queues handed to it for
+// their whole life. Per-I/O work never crosses threads: the main thread hears from a worker only
+// per connection (adopted, closed) and per controller (keep-alive traffic on a SharedArrayBuffer
+// ring, drained on a timer), and tells it only to close a queue or to shut down.
+// piscina's task pool does not fit this: its workers run short stateless tasks, while a shard here
+// owns sockets and rings for hours and must not be rebalanced behind the connection's back.
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { ShardConfig, TargetConfig } from '../config/types.js';
+import type { HostQueue } from '../core/command.js';
+import type { TargetContext, QueueSharder } from '../core/context.js';
+import { nsKey } from '../core/build.js';
+import { allocateSharedRam } from '../backend/ram.js';
+import { allocateNsStats } from '../core/namespace.js';
+import type { Logger } from '../util/log.js';
+import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './messages.js';
+import { RingMsg } from './messages.js';
+import { SpscRing } from './ring.js';
+import { RemoteQueue } from './remote.js';
+import { ThreadStats, type ThreadStatsSnapshot } from './stats.js';
+
+const WORKER_URL = new URL('./worker.js', import.meta.url);
+/** How often keep-alive traffic reported by workers is applied to the controllers. */
+const RING_DRAIN_MS = 100;
+const RING_CAPACITY = 1024;
+
+interface Shard {
+  index: number;
+  cores: number[];
+  worker: Worker;
+  ring: SpscRing;
+  stats: ThreadStats;
+  queues: Map<number, RemoteQueue>;
+  tid: number;
+  affinity: number[];
+  ready: Promise<void>;
+  exiting: boolean;
+}
+
+export interface ShardInfo {
+  index: number;
+  tid: number;
+  cores: number[];
+  affinity: number[];
+  queues: { queueId: number; cntlid: number; qid: number; peer: string }[];
+  stats: ThreadStatsSnapshot;
+}
+
+export class WorkerPool implements QueueSharder {
+  readonly #ctx: TargetContext;
+  readonly #cfg: ShardConfig;
+  readonly #log: Logger;
+  readonly #shards: Shard[] = [];
+  readonly #ramShares: Record<string, SharedArrayBuffer[]> = {};
+  readonly #nsStats: Record<string, SharedArrayBuffer> = {};
+  #rr = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #stopping = false;
+
+  constructor(ctx: TargetContext, cfg: ShardConfig, log: Logger) {
+    this.#ctx = ctx;
+    this.#cfg = cfg;
+    this.#log = log.child({ component: 'shards' });
+  }
+
+  /** Shared memory the main thread's namespaces must use too (build them after this). */
+  prepareShared(config: TargetConfig): { ramShares: Record<string, SharedArrayBuffer[]>; nsStats: Record<string, SharedArrayBuffer> } {
+    for (const sc of config.subsystems) {
+      for (const nc of sc.namespaces) {
+        const key = nsKey(sc.nqn, nc.nsid);
+        if (nc.backing.type === 'ram') this.#ramShares[key] = allocateSharedRam(nc.backing.size - (nc.backing.size % nc.blockSize));
+        this.#nsStats[key] = allocateNsStats(this.#cfg.workers + 1);
+      }
+    }
+    return { ramShares: this.#ramShares, nsStats: this.#nsStats };
+  }
+
+  async start(): Promise<void> {
+    for (let i = 0; i < this.#cfg.workers; i++) this.#spawn(i);
+    await Promise.all(this.#shards.map((s) => s.ready));
+    this.#timer = setInterval(() => this.#drainRings(), RING_DRAIN_MS);
+    this.#timer.unref();
+    this.#log.info(
+      { mode: this.#cfg.mode, policy: this.#cfg.policy, map: this.#cfg.map },
+      `I/O workers: ${this.#shards.map((s) => `worker ${s.index} (tid ${s.tid}) on cores [${s.affinity.join(',')}]`).join('; ')}`,
+    );
+  }
+
+  #coresFor(index: number): number[] {
+    const cores = this.#cfg.cores;
+    return cores.length === 0 ? [] : [cores[index % cores.length]!];
+  }
+
+  #spawn(index: number): Shard {
+    const ring = new SpscRing(RING_CAPACITY);
+    const stats = new ThreadStats();
+    const cores = this.#coresFor(index);
+    const init: WorkerInit = {
+      index,
+      config: this.#ctx.config,
+      cores,
+      mode: this.#cfg.mode,
+      ramShares: this.#ramShares,
+      nsStats: this.#nsStats,
+      ring: ring.sab,
+      stats: stats.sab,
+    };
+    const worker = new Worker(fileURLToPath(WORKER_URL), { workerData: init, name: `nvmetd-io-${index}` });
+    let resolveReady!: () => void;
+    let rejectReady!: (e: Error) => void;
+    const ready = new Promise<void>((res, rej) => {
+      resolveReady = res;
+      rejectReady = rej;
+    });
+    const shard: Shard = { index, cores, worker, ring, stats, queues: new Map(), tid: 0, affinity: [], ready, exiting: false };
+    this.#shards[index] = shard;
+    worker.on('message', (m: WorkerToMain) => {
+      if (m.type === 'ready') {
+        shard.tid = m.tid;
+        shard.affinity = m.affinity;
+        resolveReady();
+      } else {
+        this.#onMessage(shard, m);
+      }
+    });
+    worker.on('error', (err) => {
+      this.#log.error({ worker: index, err }, 'I/O worker failed');
+      rejectReady(err);
+    });
+    worker.on('exit', (code) => this.#onExit(shard, code));
+    return shard;
+  }
+
+  #onMessage(shard: Shard, m: WorkerToMain): void {
+    switch (m.type) {
+      case 'queue-closed': {
+        const rq = shard.queues.get(m.queueId);
+        if (!rq) return;
+        shard.queues.delete(m.queueId);
+        rq.closed = true;
+        rq.ctrl?.detachQueue(rq);
+        return;
+      }
+      case 'adopt-failed': {
+        const rq = shard.queues.get(m.queueId);
+        this.#log.error({ worker: shard.index, queueId: m.queueId, reason: m.reason }, 'worker could not adopt a queue');
+        if (rq) {
+          shard.queues.delete(m.queueId);
+          rq.closed = true;
+          rq.ctrl?.detachQueue(rq);
+        }
+        return;
+      }
+      case 'error-record': {
+        const ctrl = this.#ctx.subsystems.get(m.subnqn)?.controllers.get(m.cntlid);
+        ctrl?.recordError(m.sqid, m.cid, m.status, m.nsid, 0xffff, BigInt(m.lba));
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #onExit(shard: Shard, code: number): void {
+    if (shard.exiting || this.#stopping) return;
+    // A worker died: its connections died with it. The hosts see their I/O queues drop; the
+    // controllers they belonged to are torn down so the hosts reconnect every queue cleanly.
+    this.#log.error({ worker: shard.index, code, queues: shard.queues.size }, 'I/O worker exited unexpectedly: failing its controllers and starting a new worker');
+    const ctrls = new Set<NonNullable<RemoteQueue['ctrl']>>();
+    for (const rq of shard.queues.values()) {
+      rq.closed = true;
+      if (rq.ctrl) ctrls.add(rq.ctrl);
+    }
+    shard.queues.clear();
+    for (const c of ctrls) c.teardown(`I/O worker ${shard.index} failed`);
+    const fresh = this.#spawn(shard.index);
+    fresh.ready.then(
+      () => this.#log.info({ worker: fresh.index, tid: fresh.tid, cores: fresh.affinity }, 'replacement I/O worker ready'),
+      (err: unknown) => this.#log.error({ err }, 'replacement I/O worker failed to start'),
+    );
+  }
+
+  #drainRings(): void {
+    const subsystems = this.#ctx.config.subsystems;
+    for (const s of this.#shards) {
+      s.ring.drain((w, at) => {
+        if (w[at] === RingMsg.TRAFFIC) {
+          const nqn = subsystems[w[at + 2]!]?.nqn;
+          if (nqn) this.#ctx.subsystems.get(nqn)?.controllers.get(w[at + 1]!)?.traffic();
+        }
+      });
+    }
+  }
+
+  // --- QueueSharder -------------------------------------------------------------------------
+
+  shouldMove(): boolean {
+    return !this.#stopping && this.#shards.length > 0;
+  }
+
+  #place(qid: number, cntlid: number): number {
+    const n = this.#shards.length;
+    if (this.#cfg.policy === 'map') {
+      const w = this.#cfg.map[String(qid)];
+      if (w !== undefined && w < n) return w;
+    } else if (this.#cfg.policy === 'per-controller') {
+      return cntlid % n;
+    }
+    return this.#rr++ % n;
+  }
+
+  move(queue: HostQueue, _fd: number, state: QueueHandoff): void {
+    const index = this.#place(state.qid, state.cntlid);
+    const shard = this.#shards[index]!;
+    const rq = new RemoteQueue(queue, index, (q, reason) => this.#closeRemote(q, reason));
+    shard.queues.set(state.queueId, rq);
+    // The controller's queue map now points at the stand-in.
+    queue.ctrl?.queues.set(state.qid, rq);
+    this.#post(shard, { type: 'adopt', handoff: state });
+    this.#log.info({ cntlid: state.cntlid, qid: state.qid, worker: index, cores: shard.affinity, peer: state.peer }, 'I/O queue placed on a worker');
+  }
+
+  #closeRemote(q: RemoteQueue, reason: string): void {
+    const shard = this.#shards[q.worker];
+    if (!shard) return;
+    shard.queues.delete(q.id);
+    this.#post(shard, { type: 'close-queue', queueId: q.id, reason });
+  }
+
+  #post(shard: Shard, m: MainToWorker): void {
+    shard.worker.postMessage(m);
+  }
+
+  // --- statistics and shutdown ----------------------------------------------------------------
+
+  info(): ShardInfo[] {
+    return this.#shards.map((s) => ({
+      index: s.index,
+      tid: s.tid,
+      cores: s.cores,
+      affinity: s.affinity,
+      queues: [...s.queues.values()].map((q) => ({ queueId: q.id, cntlid: q.ctrl?.cntlid ?? 0, qid: q.qid, peer: q.peer })),
+      stats: s.stats.snapshot(),
+    }));
+  }
+
+  /** Lets each worker finish its in-flight commands, close its queues and flush its backends. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await Promise.all(
+      this.#shards.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.exiting = true;
+            const done = (): void => resolve();
+            s.worker.once('exit', done);
+            s.worker.on('message', (m: WorkerToMain) => {
+              if (m.type === 'shutdown-done') void s.worker.terminate();
+            });
+            this.#post(s, { type: 'shutdown' });
+          }),
+      ),
+    );
+  }
+}
