@@ -30,6 +30,13 @@ export function buildProgram(): Command {
     .option('--allow-host <nqn>', 'zero-config: admit only this host NQN; repeatable (default: any host)', collect)
     .option('--advertise <addr>', 'zero-config: address written into discovery log entries')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (overrides the config file)')
+    .option('--workers <n>', 'I/O worker threads; each I/O queue lives on one of them (default 0: all on the main thread)')
+    .option('--cores <list>', 'CPUs the I/O workers are pinned to, e.g. 2-5,8 (worker i on the i-th; implies --workers)')
+    .option('--main-core <cpu>', 'CPU the main thread (controllers, admin queues) is pinned to')
+    .option('--queue-policy <policy>', 'I/O queue placement: round-robin, per-controller or map')
+    .option('--queue-map <map>', 'explicit placement QID:WORKER,... (implies --queue-policy map)')
+    .option('--poll', 'busy-poll on every worker (dedicated cores: 100% CPU, lowest latency)')
+    .option('--adaptive', 'poll while I/O flows, sleep when idle')
     .action(serveCommand);
 
   const config = program.command('config').description('config file tools');

@@ -8,8 +8,9 @@ import { connectHints } from './connect-hint.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from './errors.js';
 import { loadStartTarget, type StartTarget } from './target-loader.js';
 import { checkLogLevel, zeroConfig, type ZeroConfigOptions } from './zero-config.js';
+import { applyShardArgs, type ShardArgs } from './shard-options.js';
 
-export interface ServeOptions extends ZeroConfigOptions {
+export interface ServeOptions extends ZeroConfigOptions, ShardArgs {
   config?: string;
 }
 
@@ -19,7 +20,7 @@ export type ServeArgs = Omit<ServeOptions, 'file' | 'listen' | 'allowHost'> &
 
 export async function serveCommand(args: ServeArgs): Promise<void> {
   const o: ServeOptions = { ...args, file: args.file ?? [], listen: args.listen ?? [], allowHost: args.allowHost ?? [] };
-  const config = await serveConfig(o);
+  const config = applyShardArgs(await serveConfig(o), o);
   const log = createLogger(config.logLevel);
   const startTarget = await loadStartTarget();
   await runServe(config, {

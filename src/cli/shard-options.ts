@@ -1,0 +1,56 @@
+// `serve` options for worker threads and pinning: --workers, --cores, --main-core, --queue-policy,
+// --queue-map, --poll / --adaptive. They apply on top of a config file or a zero-config start.
+import type { PollMode, QueuePolicy, ShardConfig, TargetConfig } from '../config/types.js';
+import { parseCpuList, parseQueueMap } from '../shard/cores.js';
+import { UsageError } from './errors.js';
+
+export interface ShardArgs {
+  workers?: string;
+  cores?: string;
+  mainCore?: string;
+  queuePolicy?: string;
+  queueMap?: string;
+  poll?: boolean;
+  adaptive?: boolean;
+}
+
+export const DEFAULT_SHARD: ShardConfig = { workers: 0, cores: [], mainCore: -1, policy: 'round-robin', map: {}, mode: 'event' };
+
+function int(name: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name}: expected an integer in ${min}..${max}, got "${v}"`);
+  return n;
+}
+
+export function applyShardArgs(config: TargetConfig, a: ShardArgs): TargetConfig {
+  const given = Object.values(a).some((v) => v !== undefined);
+  if (!given) return config;
+  const s: ShardConfig = { ...DEFAULT_SHARD, ...(config.shard ?? {}) };
+  try {
+    if (a.cores !== undefined) s.cores = parseCpuList(a.cores);
+    if (a.workers !== undefined) s.workers = int('--workers', a.workers, 0, 256);
+    else if (a.cores !== undefined && s.workers === 0) s.workers = s.cores.length;
+    if (a.mainCore !== undefined) s.mainCore = int('--main-core', a.mainCore, 0, 4095);
+    if (a.queueMap !== undefined) {
+      s.map = parseQueueMap(a.queueMap);
+      s.policy = 'map';
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError((err as Error).message);
+  }
+  if (a.queuePolicy !== undefined) {
+    const p = a.queuePolicy as QueuePolicy;
+    if (p !== 'round-robin' && p !== 'per-controller' && p !== 'map') {
+      throw new UsageError(`--queue-policy: expected round-robin, per-controller or map, got "${a.queuePolicy}"`);
+    }
+    s.policy = p;
+  }
+  if (a.poll && a.adaptive) throw new UsageError('--poll and --adaptive exclude each other');
+  const mode: PollMode = a.poll ? 'poll' : a.adaptive ? 'adaptive' : s.mode;
+  s.mode = mode;
+  for (const w of Object.values(s.map)) {
+    if (w >= Math.max(1, s.workers)) throw new UsageError(`--queue-map names worker ${w}, but there are ${s.workers} workers`);
+  }
+  return { ...config, shard: s };
+}
