@@ -2,7 +2,10 @@
 // concurrency and fio's io_uring engine with the same job, on one local file, side by side.
 //
 //   npm run bench:engine -- [--file PATH] [--size 1GiB] [--seconds 5] [--mode interrupt|sqpoll] [--buffered]
-//                           [--spin US]
+//                           [--spin US] [--rounds 3]
+//
+// Each job runs every contender `rounds` times, interleaved (engine, fs, fio, engine, fs, fio, ...), and
+// reports the median round, so a noisy neighbour on a shared machine skews all columns alike.
 //
 // --spin US adds a column for the engine in poll mode (EngineOptions.spinUs: after each kick, watch the
 // completion queue for up to US µs instead of waiting for the eventfd wake-up).
@@ -57,7 +60,8 @@ function parseSize(s: string): number {
   return Math.floor(Number(m[1]) * mult);
 }
 
-const seconds = Number(arg('seconds', '5'));
+const seconds = Number(arg('seconds', '3'));
+const rounds = Math.max(1, Number(arg('rounds', '3')));
 const size = parseSize(arg('size', '1GiB')!);
 const file = arg('file', path.join(os.tmpdir(), 'nvmetd-bench-engine.img'))!;
 const mode = (arg('mode', 'interrupt') as UringMode) ?? 'interrupt';
@@ -253,6 +257,12 @@ interface FioSide {
   clat_ns: { percentile?: Record<string, number> };
 }
 
+/** The round with the median throughput. */
+function median(rs: Result[]): Result | null {
+  if (rs.length === 0) return null;
+  return [...rs].sort((a, b) => a.iops - b.iops)[Math.floor(rs.length / 2)]!;
+}
+
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
@@ -261,15 +271,22 @@ async function main(): Promise<void> {
   const haveFio = ensureFio();
   prepareFile();
   console.log(
-    `file ${file}, ${size >> 20} MiB, ${buffered ? 'buffered' : 'O_DIRECT'}, ${seconds}s per run, engine mode ${mode}, ` +
+    `file ${file}, ${size >> 20} MiB, ${buffered ? 'buffered' : 'O_DIRECT'}, ${seconds}s per run, median of ${rounds} interleaved rounds, engine mode ${mode}, ` +
       `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}, ${os.cpus().length} CPUs, kernel ${os.release()}`,
   );
   const rows: string[][] = [];
   for (const job of JOBS) {
-    const eng = await runEngine(job);
-    const engSpin = spin > 0 ? await runEngine(job, spin) : null;
-    const nfs = await runNodeFs(job);
-    const fio = haveFio ? runFio(job) : null;
+    const runs: { eng: Result[]; spin: Result[]; nfs: Result[]; fio: Result[] } = { eng: [], spin: [], nfs: [], fio: [] };
+    for (let r = 0; r < rounds; r++) {
+      runs.eng.push(await runEngine(job));
+      if (spin > 0) runs.spin.push(await runEngine(job, spin));
+      runs.nfs.push(await runNodeFs(job));
+      if (haveFio) runs.fio.push(runFio(job));
+    }
+    const eng = median(runs.eng)!;
+    const engSpin = median(runs.spin);
+    const nfs = median(runs.nfs)!;
+    const fio = median(runs.fio);
     const metric = (r: Result): number => (job.bs >= 131072 ? r.mibs : r.iops);
     const unit = job.bs >= 131072 ? 'MiB/s' : 'IOPS';
     rows.push([

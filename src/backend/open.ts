@@ -3,6 +3,7 @@
 // File and block namespaces run on the thread's io_uring engine where io_uring works, else on Node's fs
 // thread pool. The engine is chosen by `opts` and the environment (see engineOptionsFromEnv):
 //   NVMETD_ENGINE=fs|uring|auto   NVMETD_URING_MODE=sqpoll|iopoll|interrupt   NVMETD_URING_ENTRIES=256
+//   NVMETD_URING_SPIN_US=0 (poll-mode completion wait after each kick)
 //   NVMETD_URING_SIMULATE=unavailable,refuse-sqpoll,refuse-iopoll,no-direct,no-fallocate,no-blkioctl
 import type { NamespaceConfig } from '../config/types.js';
 import type { Logger } from '../util/log.js';
@@ -11,6 +12,7 @@ import { RamBackend } from './ram.js';
 import { FileBackend } from './file.js';
 import { UringBackend } from './uring.js';
 import { engineOptionsFromEnv, sharedUringEngine, type EngineOptions } from './uring-engine.js';
+import { loadUringNative } from './uring-native.js';
 
 export async function openBackend(ns: NamespaceConfig, log: Logger, opts: EngineOptions = {}): Promise<Backend> {
   const b = ns.backing;
@@ -29,4 +31,16 @@ export async function openBackend(ns: NamespaceConfig, log: Logger, opts: Engine
     `namespace ${ns.nsid}: ${backend.kind} backend on ${backend.engine}`,
   );
   return backend;
+}
+
+/**
+ * A page-aligned I/O buffer pool for this thread: registered with the thread's io_uring engine (fixed
+ * buffers) when there is one, so file/block reads and writes from and into it skip per-I/O page pinning.
+ */
+export async function ioBufferPool(bytes: number, log: Logger, opts: EngineOptions = {}): Promise<Buffer> {
+  const eo = engineOptionsFromEnv(opts);
+  const engine = eo.engine === 'fs' ? null : await sharedUringEngine(eo, log);
+  if (engine) return engine.bufferPool(bytes);
+  const native = await loadUringNative();
+  return native ? Buffer.from(native.allocAligned(bytes)) : Buffer.alloc(bytes);
 }

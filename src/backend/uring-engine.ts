@@ -148,6 +148,7 @@ export class UringEngine {
   #closed = false;
   readonly #pollLoop = (): void => this.#iopoll();
   #spins = 0;
+  #poolRegistered = false;
   readonly #resetSpins = (): void => {
     this.#spins = 0;
   };
@@ -236,9 +237,15 @@ export class UringEngine {
     return this.#closed;
   }
 
-  /** A pool the transport can receive into and send from; registered as a fixed buffer with the ring(s). */
+  /**
+   * A page-aligned pool the transport can receive into and send from. The first pool of a thread is
+   * registered with the ring(s) as a fixed buffer, so reads and writes whose buffers lie inside it use
+   * READ_FIXED/WRITE_FIXED (no page pinning per I/O); later pools work, unregistered.
+   */
   bufferPool(bytes: number): Buffer {
     const ab = this.native.allocAligned(bytes);
+    if (this.#poolRegistered) return Buffer.from(ab);
+    this.#poolRegistered = true;
     if (!this.simulate.has('no-fixed-buffers')) {
       const r = this.rw.registerBuffers(ab);
       if (this.aux !== this.rw) this.aux.registerBuffers(ab);

@@ -342,3 +342,35 @@ test('block device through openBackend, fs engine: size from the device', async 
     execFileSync('losetup', ['-d', loop.dev]);
   }
 });
+
+test('poll mode (spinUs): a completion can arrive inside kick', async () => {
+  const p = tmpFile(1 << 20);
+  const b = await open(p, { spinUs: 1000 }, { buffered: true });
+  let inKick = 0;
+  for (let i = 0; i < 20; i++) {
+    const r = new Req();
+    b.submitRead(r, i * 4096, new Uint8Array(4096));
+    b.kick();
+    if (r.result !== undefined) inKick++;
+    assert.equal(await r.done, 4096);
+  }
+  assert.ok(inKick > 0, 'page-cache reads complete within the spin');
+  await exercise(b);
+  await b.close();
+});
+
+test('ioBufferPool: the first pool is registered with the thread engine, later ones are plain', async () => {
+  resetSharedUringEngine();
+  const { ioBufferPool } = await import('../../src/backend/open.js');
+  const { sharedUringEngine } = await import('../../src/backend/uring-engine.js');
+  const log = memLog().log;
+  const a = await ioBufferPool(1 << 20, log);
+  const b = await ioBufferPool(1 << 20, log);
+  assert.equal(a.length, 1 << 20);
+  assert.equal(b.length, 1 << 20);
+  const e = await sharedUringEngine({}, log);
+  assert.equal(e!.rw.info().fixedBuffers, true);
+  const fsPool = await ioBufferPool(4096, log, { engine: 'fs' });
+  assert.equal(fsPool.length, 4096);
+  resetSharedUringEngine();
+});
