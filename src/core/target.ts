@@ -16,6 +16,8 @@ export interface Target {
   readonly ctx: TargetContext;
   /** Statistics of the main thread and of each I/O worker, readable while running. */
   stats(): { main: ThreadStatsSnapshot; workers: ShardInfo[] };
+  /** The I/O worker pool, when the config asks for workers. */
+  readonly workers: WorkerPool | null;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
       addresses,
       ctx,
       stats: () => ({ main: threadStats().snapshot(), workers: p ? p.info() : [] }),
+      workers: p,
       close: () => (closing ??= closeTarget(ctx, listeners, namespaces, p, log)),
     };
   } catch (err) {

@@ -246,6 +246,20 @@ export class WorkerPool implements QueueSharder {
     }));
   }
 
+  /**
+   * Fault injection (tests, operators checking their hosts' recovery): stops a worker abruptly, as
+   * if it had crashed. Its connections drop; it is replaced like any dead worker.
+   */
+  async terminateWorker(index: number): Promise<void> {
+    const s = this.#shards[index];
+    if (s) await s.worker.terminate();
+  }
+
+  /** Resolves once worker `index` (after a replacement) is running. */
+  workerReady(index: number): Promise<void> {
+    return this.#shards[index]?.ready ?? Promise.resolve();
+  }
+
   /** Lets each worker finish its in-flight commands, close its queues and flush its backends. */
   async stop(): Promise<void> {
     this.#stopping = true;
