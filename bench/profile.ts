@@ -42,14 +42,24 @@ function shortUrl(url: string): string {
   return path.basename(u);
 }
 
-export function summarizeProfile(file: string, top = 15): ProfileSummary {
+/**
+ * `window`: only samples taken in [end - tailMs - lengthMs, end - tailMs] of the profile count (the
+ * benchmark's measured window, without the process start-up and shutdown).
+ */
+export function summarizeProfile(file: string, top = 15, window?: { lengthMs: number; tailMs: number }): ProfileSummary {
   const p = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, CpuNode>();
   for (const n of p.nodes) byId.set(n.id, n);
   const self = new Map<number, number>();
+  const hi = window ? p.endTime - window.tailMs * 1000 : Infinity;
+  const lo = window ? hi - window.lengthMs * 1000 : -Infinity;
+  let ts = p.startTime;
   for (let i = 0; i < p.samples.length; i++) {
     const id = p.samples[i]!;
-    self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
+    const dt = p.timeDeltas[i] ?? 0;
+    ts += dt;
+    if (ts < lo || ts > hi) continue;
+    self.set(id, (self.get(id) ?? 0) + dt);
   }
   const fn = new Map<string, number>();
   const files = new Map<string, number>();

@@ -16,7 +16,7 @@ export interface PointResult {
   perfCpuPct: number;
   /** Event loop utilization of the perf thread (near 1: the generator is saturated). */
   perfElu: number;
-  /** CPU of the target process over the whole perf run (connect and warmup included), percent of one core. */
+  /** CPU of the target process over perf's measured window, percent of one core (/proc, 10 ms ticks). */
   targetCpuPct: number;
   /** Set when the point could not run. */
   failed?: string;
@@ -107,7 +107,7 @@ export function markdown(r: BenchResults): string {
     out.push(`| ${p.id} | ${cell(f)} | ${ratios.join(' | ')} |`);
   }
   out.push('');
-  out.push('## CPU (percent of one core: target over the run / perf over its window, perf event loop busy)');
+  out.push('## CPU (percent of one core over the measured window: target / perf, and the event loop utilization of perf)');
   out.push('');
   out.push(`| point | ${r.targets.map((t) => t.label).join(' | ')} |`);
   out.push(`|---|${r.targets.map(() => '---:').join('|')}|`);

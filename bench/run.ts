@@ -75,8 +75,11 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-/** Runs `nvmetd perf --json` as a child process and returns its report. */
-function perf(port: number, p: Point, a: Args): Promise<PerfReport> {
+/**
+ * Runs `nvmetd perf --json` as a child process and returns its report. `onWindow` runs when perf
+ * opens and closes its measured window (markers on its stderr).
+ */
+function perf(port: number, p: Point, a: Args, onWindow: (edge: 'start' | 'end') => void): Promise<PerfReport> {
   const args = [
     NVMETD, 'perf', '-a', '127.0.0.1', '-s', String(port), '-n', NQN,
     '-w', p.workload, '-o', String(p.ioSize), '-q', String(p.qd), '--connections', String(p.connections),
@@ -84,11 +87,16 @@ function perf(port: number, p: Point, a: Args): Promise<PerfReport> {
     ...(p.digests ? ['--hdgst', '--ddgst'] : []),
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NVMETD_PERF_MARKERS: '1' } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      const s = d.toString();
+      if (s.includes('@window-start')) onWindow('start');
+      if (s.includes('@window-end')) onWindow('end');
+      err += s.replace(/@window-(start|end)\n/g, '');
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), (a.time + a.warmup + 30) * 1000);
     child.on('exit', (code) => {
       clearTimeout(timer);
@@ -103,13 +111,23 @@ function perf(port: number, p: Point, a: Args): Promise<PerfReport> {
   });
 }
 
-async function measure(t: RunningTarget, p: Point, a: Args): Promise<PointResult> {
-  const cpu0 = t.cpuSeconds();
-  const t0 = performance.now();
+async function measure(t: RunningTarget, p: Point, a: Args, windowEnd?: { at: number }): Promise<PointResult> {
+  // The target's CPU over perf's measured window, sampled from /proc at the window's edges.
+  let cpu0 = NaN;
+  let t0 = 0;
+  let cpu = NaN;
+  let wall = 0;
   try {
-    const r = await perf(t.port, p, a);
-    const wall = (performance.now() - t0) / 1000;
-    const cpu = t.cpuSeconds() - cpu0;
+    const r = await perf(t.port, p, a, (edge) => {
+      if (edge === 'start') {
+        cpu0 = t.cpuSeconds();
+        t0 = performance.now();
+      } else {
+        cpu = t.cpuSeconds() - cpu0;
+        wall = (performance.now() - t0) / 1000;
+        if (windowEnd) windowEnd.at = performance.now();
+      }
+    });
     const res: PointResult = {
       iops: r.iops,
       mibps: r.mibps,
@@ -121,7 +139,7 @@ async function measure(t: RunningTarget, p: Point, a: Args): Promise<PointResult
       errors: r.errors,
       perfCpuPct: r.cpu.percent,
       perfElu: r.jobs[0]?.elu ?? 0,
-      targetCpuPct: Number.isFinite(cpu) ? Math.round((cpu / wall) * 1000) / 10 : NaN,
+      targetCpuPct: Number.isFinite(cpu) && wall > 0 ? Math.round((cpu / wall) * 1000) / 10 : NaN,
     };
     if (r.errors > 0) res.failed = `${r.errors} I/O errors: ${r.firstError}`;
     return res;
@@ -181,14 +199,17 @@ async function main(): Promise<void> {
       const dir = path.join(BUILD_DIR, 'prof', p.id.replace(/\W+/g, '-'));
       fs.rmSync(dir, { recursive: true, force: true });
       const t = await startTarget({ name: 'ram', label: 'nvmetd RAM', profileDir: dir }, { size: NS_SIZE });
+      const end = { at: 0 };
       try {
-        await measure(t, p, a);
+        await measure(t, p, a, end);
       } finally {
         await t.stop();
       }
+      // Keep the samples of perf's measured window only: not start-up, connect, warmup or shutdown.
+      const tailMs = end.at > 0 ? performance.now() - end.at : 0;
       const prof = newestProfile(dir);
       if (prof) {
-        const summary = summarizeProfile(prof);
+        const summary = summarizeProfile(prof, 15, { lengthMs: a.time * 1000, tailMs });
         summary.file = path.relative(ROOT, prof);
         results.profiles.push({ point: p.id, target: 'nvmetd RAM', summary });
         log(`profile ${p.id}: ${summary.functions.slice(0, 5).map((f) => `${f.name} ${f.selfPct}%`).join(', ')}`);

@@ -44,8 +44,11 @@ export async function perfCommand(args: PerfArgs): Promise<void> {
   process.once('SIGTERM', onSignal);
   try {
     if (o.progress) out(`nvmetd perf: ${describeOptions(o)}, ${o.warmup} s warmup + ${o.time} s`);
+    // For bench/run.ts: mark the measured window on stderr so it can sample the target's CPU there.
+    const markers = process.env.NVMETD_PERF_MARKERS === '1';
     const report = await runPerf(o, {
       signal: stop.signal,
+      onWindow: markers ? (edge) => process.stderr.write(`@window-${edge}\n`) : undefined,
       onProgress: o.progress
         ? (s) => out(`[${s.t.toFixed(0).padStart(4)} s ${s.phase === 'warmup' ? 'warmup ' : ''}] ${Math.round(s.iops).toString().padStart(9)} IOPS ${s.mibps.toFixed(1).padStart(9)} MiB/s${s.errors ? `  errors ${s.errors}` : ''}`)
         : undefined,

@@ -62,6 +62,8 @@ export interface RunHooks {
   onProgress?: (s: ProgressSample) => void;
   /** Ends the run early (the measured window closes at once). */
   signal?: AbortSignal;
+  /** Called as the measured window opens and closes (the bench samples the target's CPU there). */
+  onWindow?: (edge: 'start' | 'end') => void;
 }
 
 interface JobHandle {
@@ -227,10 +229,12 @@ export async function runPerf(o: PerfOptions, hooks: RunHooks = {}): Promise<Per
     for (const j of jobs) j.start();
     await sleep(o.warmup * 1000, hooks.signal);
     phase = 'measure';
+    hooks.onWindow?.('start');
     const cpu0 = process.cpuUsage();
     for (const j of jobs) j.measure();
     await sleep(o.time * 1000, hooks.signal);
     cpu = process.cpuUsage(cpu0);
+    hooks.onWindow?.('end');
     results = await Promise.all(jobs.map((j) => j.end()));
   } finally {
     clearInterval(tick);
