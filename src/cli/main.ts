@@ -8,6 +8,7 @@ import { importNvmetcliCommand, schemaCommand, validateCommand } from './config-
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from './errors.js';
 import { registerPerf } from './perf.js';
 import { serveCommand } from './serve.js';
+import { statsCommand } from './stats.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
@@ -37,7 +38,16 @@ export function buildProgram(): Command {
     .option('--queue-map <map>', 'explicit placement QID:WORKER,... (implies --queue-policy map)')
     .option('--poll', 'busy-poll on every worker (dedicated cores: 100% CPU, lowest latency)')
     .option('--adaptive', 'poll while I/O flows, sleep when idle')
+    .option('--control <path>', 'control socket for `nvmetd stats` (Unix socket path)')
     .action(serveCommand);
+
+  program
+    .command('stats')
+    .description('print a running target\'s per-thread statistics and queue-to-core map')
+    .option('--control <path>', 'the control socket given to `serve --control`')
+    .option('--json', 'print the raw JSON')
+    .option('--method <name>', 'ask another question: stats or controllers (prints JSON)')
+    .action(statsCommand);
 
   const config = program.command('config').description('config file tools');
   config

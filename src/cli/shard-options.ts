@@ -12,6 +12,7 @@ export interface ShardArgs {
   queueMap?: string;
   poll?: boolean;
   adaptive?: boolean;
+  control?: string;
 }
 
 export const DEFAULT_SHARD: ShardConfig = { workers: 0, cores: [], mainCore: -1, policy: 'round-robin', map: {}, mode: 'event' };
@@ -22,8 +23,10 @@ function int(name: string, v: string, min: number, max: number): number {
   return n;
 }
 
-export function applyShardArgs(config: TargetConfig, a: ShardArgs): TargetConfig {
-  const given = Object.values(a).some((v) => v !== undefined);
+export function applyShardArgs(config: TargetConfig, args: ShardArgs): TargetConfig {
+  const { control, ...a } = args;
+  if (control !== undefined) config = { ...config, controlSocket: control };
+  const given = [a.workers, a.cores, a.mainCore, a.queuePolicy, a.queueMap, a.poll, a.adaptive].some((v) => v !== undefined);
   if (!given) return config;
   const s: ShardConfig = { ...DEFAULT_SHARD, ...(config.shard ?? {}) };
   try {

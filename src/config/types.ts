@@ -115,4 +115,6 @@ export interface TargetConfig {
   mdts: number;
   /** Worker threads and pinning; absent: I/O queues on the main thread. */
   shard?: ShardConfig;
+  /** Path of the control socket (`nvmetd stats`); absent: none. */
+  controlSocket?: string;
 }

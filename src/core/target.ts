@@ -10,6 +10,7 @@ import { TcpListener } from '../transport/tcp/listener.js';
 import { WorkerPool, type ShardInfo } from '../shard/pool.js';
 import { startPoller } from '../shard/poller.js';
 import { threadStats, type ThreadStatsSnapshot } from '../shard/stats.js';
+import { ControlServer } from '../control/server.js';
 
 export interface Target {
   readonly addresses: { address: string; port: number }[];
@@ -62,12 +63,18 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
     }
     let closing: Promise<void> | null = null;
     const p = pool;
+    const stats = (): { main: ThreadStatsSnapshot; workers: ShardInfo[] } => ({ main: threadStats().snapshot(), workers: p ? p.info() : [] });
+    const control = config.controlSocket ? await ControlServer.listen(config.controlSocket, ctx, () => ({ ...stats(), mode: shard?.mode ?? 'event' }), log) : null;
     return {
       addresses,
       ctx,
-      stats: () => ({ main: threadStats().snapshot(), workers: p ? p.info() : [] }),
+      stats,
       workers: p,
-      close: () => (closing ??= closeTarget(ctx, listeners, namespaces, p, log)),
+      close: () =>
+        (closing ??= (async () => {
+          await control?.close();
+          await closeTarget(ctx, listeners, namespaces, p, log);
+        })()),
     };
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.stopAccepting()));

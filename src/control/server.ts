@@ -1,0 +1,102 @@
+// The control socket: a Unix socket answering one JSON request per line with one JSON line, for
+// reading the running target's state (`nvmetd stats`, scripts, monitoring).
+//   {"method":"stats"}        per-thread I/O counters and latency histograms, the queue-to-core map
+//   {"method":"controllers"}  live controllers with their queues
+import net from 'node:net';
+import fs from 'node:fs';
+import type { TargetContext } from '../core/context.js';
+import type { Logger } from '../util/log.js';
+
+export type StatsSource = () => unknown;
+
+export class ControlServer {
+  readonly #server: net.Server;
+  readonly #path: string;
+
+  private constructor(server: net.Server, path: string) {
+    this.#server = server;
+    this.#path = path;
+  }
+
+  static async listen(path: string, ctx: TargetContext, stats: StatsSource, log: Logger): Promise<ControlServer> {
+    // A stale socket file from a previous run is replaced; anything else at that path is an error.
+    try {
+      if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
+    } catch {
+      // absent
+    }
+    const server = net.createServer((socket) => {
+      let buf = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line) socket.write(`${JSON.stringify(answer(line, ctx, stats))}\n`);
+        }
+        if (buf.length > 65536) socket.destroy();
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    fs.chmodSync(path, 0o600);
+    log.info({ path }, 'control socket listening');
+    return new ControlServer(server, path);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.close(() => {
+        try {
+          fs.unlinkSync(this.#path);
+        } catch {
+          // already gone
+        }
+        resolve();
+      });
+    });
+  }
+}
+
+function answer(line: string, ctx: TargetContext, stats: StatsSource): unknown {
+  let req: { method?: unknown; id?: unknown };
+  try {
+    req = JSON.parse(line) as { method?: unknown; id?: unknown };
+  } catch {
+    return { error: 'request is not JSON' };
+  }
+  const id = req.id ?? null;
+  switch (req.method) {
+    case 'stats':
+      return { id, result: stats() };
+    case 'controllers':
+      return { id, result: controllers(ctx) };
+    default:
+      return { id, error: `unknown method ${JSON.stringify(req.method)}; known: stats, controllers` };
+  }
+}
+
+function controllers(ctx: TargetContext): unknown[] {
+  const out: unknown[] = [];
+  for (const s of ctx.subsystems.values()) {
+    for (const c of s.controllers.values()) {
+      out.push({
+        subnqn: s.nqn,
+        cntlid: c.cntlid,
+        hostnqn: c.hostnqn,
+        kato: c.kato,
+        ready: c.ready,
+        queues: [...c.queues.values()].map((q) => ({ qid: q.qid, peer: q.peer, entries: q.sqEntries })),
+      });
+    }
+  }
+  return out;
+}
