@@ -434,3 +434,45 @@ test('pdu-reader: digests can be switched on between PDUs of one chunk (as after
   assert.ok(got[1]!.data!.equals(data));
   assert.equal(got[1]!.ddgstOk, true);
 });
+
+test('pdu-reader: each header is handed out at its exact length, without bytes of longer earlier headers', () => {
+  const p = { hdgst: true, ddgst: false, cpda: 0 };
+  const seen: number[] = [];
+  const tails: Buffer[] = [];
+  const sink: PduSink = {
+    onHeader: (h, n) => {
+      seen.push(h.length);
+      return new Uint8Array(n);
+    },
+    onPdu: (h) => {
+      seen.push(h.length);
+      tails.push(Buffer.from(h));
+    },
+    onFatal: () => assert.fail('no fatal error expected'),
+  };
+  const r = new PduReader(sink, { accept: TARGET_ACCEPT, maxPlen: 1 << 20 });
+  r.hdgst = true;
+  r.push(Buffer.concat([buildCapsuleCmd(sqeWith(0x01, 1), null, p), buildH2CData(1, 2, 0, pattern(100, 1), true, p)]));
+  assert.deepEqual(seen, [76, 28, 28], 'CapsuleCmd 72+4, H2CData 24+4 (onHeader and onPdu)');
+  assert.equal(tails[1]![0], PduType.H2CData);
+});
+
+test('pdu-reader: the header given with a fatal error is the offending header only', () => {
+  const box: { got: Buffer | null } = { got: null };
+  const sink: PduSink = {
+    onHeader: (_h, n) => new Uint8Array(n),
+    onPdu: () => undefined,
+    onFatal: (_f, _i, h) => {
+      box.got = Buffer.from(h);
+    },
+  };
+  const r = new PduReader(sink, { accept: TARGET_ACCEPT, maxPlen: 1 << 20 });
+  const p = { hdgst: true, ddgst: false, cpda: 0 };
+  r.hdgst = true;
+  const bad = buildH2CData(1, 2, 0, pattern(100, 1), true, p);
+  bad[24] ^= 1; // header digest
+  r.push(Buffer.concat([buildCapsuleCmd(sqeWith(0x01, 1), null, p), bad]));
+  assert.ok(box.got !== null);
+  assert.equal(box.got.length, 28);
+  assert.equal(box.got[0], PduType.H2CData);
+});

@@ -25,7 +25,8 @@ export interface PduSink {
   /**
    * A complete, verified header has arrived. For a PDU with data, return the buffer that receives
    * exactly `dataLen` bytes; return null to stop (the sink has reported an error and will close).
-   * `hdr` is valid only during the call and the matching onPdu.
+   * `hdr` is the PDU's header exactly (CH, PDU-specific header, header digest when present);
+   * it is valid only during the call and the matching onPdu.
    */
   onHeader(hdr: Buffer, dataLen: number): Uint8Array | null;
   /** The whole PDU has arrived. `ddgstOk` is false when the data digest did not match. */
@@ -51,6 +52,8 @@ export class PduReader {
   #maxPlen: number;
   readonly #sink: PduSink;
   readonly #hdr = Buffer.alloc(MAX_HEADER);
+  /** Views of #hdr by length, so each PDU's header is handed out at its exact size without allocating. */
+  readonly #hdrViews: (Buffer | undefined)[] = [];
   /** Bytes gathered into #hdr so far. */
   #hdrHave = 0;
   /** Header bytes needed (CH first, then hlen + digest). */
@@ -184,8 +187,14 @@ export class PduReader {
     else this.#afterPad();
   }
 
+  /** The current PDU's header (CH + PSH + header digest), exactly: stale bytes of longer earlier headers excluded. */
+  #header(): Buffer {
+    const n = this.#hdrNeed;
+    return (this.#hdrViews[n] ??= this.#hdr.subarray(0, n));
+  }
+
   #afterPad(): void {
-    const dst = this.#sink.onHeader(this.#hdr, this.#dataLen);
+    const dst = this.#sink.onHeader(this.#header(), this.#dataLen);
     if (dst === null) {
       this.state = RecvState.ERROR;
       return;
@@ -206,6 +215,7 @@ export class PduReader {
   }
 
   #deliver(ddgstOk: boolean): void {
+    const hdr = this.#header();
     const data = this.#dataLen > 0 ? this.#data : null;
     // Reset before the callback: the sink may change digests/limits (ICReq) or stop the reader.
     this.#data = null;
@@ -214,9 +224,9 @@ export class PduReader {
     this.state = RecvState.HEADER;
     if (data === null) {
       // No data: onHeader was never called for this PDU.
-      this.#sink.onPdu(this.#hdr, null, true);
+      this.#sink.onPdu(hdr, null, true);
     } else {
-      this.#sink.onPdu(this.#hdr, data, ddgstOk);
+      this.#sink.onPdu(hdr, data, ddgstOk);
     }
   }
 
