@@ -48,13 +48,14 @@ async function fatalCase(
   provoke: (t: Running, h: Controller) => Promise<RawConnection>,
   fes: number,
   fei?: number,
+  offending?: { type: number; headerLength: number },
 ): Promise<void> {
   await withTarget(cfg, async (t) => {
     const h = await healthy(t);
     try {
       const raw = await provoke(t, h);
       try {
-        await expectTermination(raw, fes, fei);
+        await expectTermination(raw, fes, fei, 5000, offending);
       } finally {
         raw.close();
       }
@@ -144,6 +145,8 @@ test('bad input: bad header digest -> C2HTermReq Header Digest Error, close', as
       return raw;
     },
     FES.HEADER_DIGEST_ERROR,
+    undefined,
+    { type: PduType.CapsuleCmd, headerLength: 76 },
   );
 });
 
@@ -158,6 +161,7 @@ test('bad input: H2CData for an unknown TTAG -> C2HTermReq Invalid PDU Header Fi
     },
     FES.INVALID_PDU_HEADER_FIELD,
     DATA.ttag,
+    { type: PduType.H2CData, headerLength: 24 },
   );
 });
 
@@ -172,6 +176,8 @@ test('bad input: H2CData outside its R2T -> C2HTermReq Data Transfer Out of Rang
       return raw;
     },
     FES.DATA_TRANSFER_OUT_OF_RANGE,
+    undefined,
+    { type: PduType.H2CData, headerLength: 24 },
   );
   // Right offset, but longer than the R2T asked for.
   await fatalCase(

@@ -130,11 +130,23 @@ export function pattern(n: number, seed: number): Buffer {
 }
 
 /** Asserts a C2HTermReq with `fes` arrived and then the connection closed. */
-export async function expectTermination(raw: RawConnection, fes: number, fei?: number, timeoutMs = 5000): Promise<TermReq> {
+export async function expectTermination(
+  raw: RawConnection,
+  fes: number,
+  fei?: number,
+  timeoutMs = 5000,
+  /** When given: the PDU Error Data must be exactly the offending PDU's header. */
+  offending?: { type: number; headerLength: number },
+): Promise<TermReq> {
   const t = await raw.termination(timeoutMs);
   assert.ok(t.termReq, `expected a C2HTermReq with FES 0x${fes.toString(16)}; got ${t.closed ? 'a close without TermReq' : 'nothing (connection still open)'}`);
   assert.equal(t.termReq.fes, fes, `C2HTermReq FES 0x${t.termReq.fes.toString(16)}, expected 0x${fes.toString(16)}`);
   if (fei !== undefined) assert.equal(t.termReq.fei, fei, `C2HTermReq FEI ${t.termReq.fei}, expected ${fei}`);
+  assert.ok(t.termReq.errorData.length <= 128, 'PDU Error Data holds at most 128 bytes');
+  if (offending) {
+    assert.equal(t.termReq.errorData[0], offending.type, 'PDU Error Data starts with the offending header');
+    assert.equal(t.termReq.errorData.length, offending.headerLength, 'PDU Error Data is the offending header, nothing more');
+  }
   assert.ok(t.closed, 'the controller closes the connection after C2HTermReq');
   return t.termReq;
 }
