@@ -570,3 +570,28 @@ test('bad input: a write to a read-only namespace -> Namespace is Write Protecte
     }
   });
 });
+
+test('bad input: ICReq with an unsupported PFV or HPDA -> C2HTermReq Invalid PDU Header Field at that field', async () => {
+  await fatalCase(
+    testConfig(),
+    async (t) => {
+      const raw = await t.raw();
+      const ic = buildICReq({ hdgst: false, ddgst: false });
+      ic.writeUInt16LE(1, 8);
+      raw.send(ic);
+      return raw;
+    },
+    FES.INVALID_PDU_HEADER_FIELD,
+    8,
+  );
+  await fatalCase(
+    testConfig(),
+    async (t) => {
+      const raw = await t.raw();
+      raw.send(buildICReq({ hdgst: false, ddgst: false, hpda: 32 }));
+      return raw;
+    },
+    FES.INVALID_PDU_HEADER_FIELD,
+    10,
+  );
+});
