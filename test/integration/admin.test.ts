@@ -297,3 +297,28 @@ test('discovery and I/O over IPv6 loopback: the entry says ADRFAM IPv6 and tradd
     }
   });
 });
+
+test('admin: Abort of an outstanding AER: either it is aborted (Command Abort Requested) or Abort says not aborted', async () => {
+  await withTarget(testConfig(), async (t) => {
+    const c = await Controller.connect(t.opts({ ioQueues: 0 }));
+    try {
+      const { asyncEventRequest } = await import('../../src/initiator/sqe-build.js');
+      const slot = c.admin.acquire()!;
+      asyncEventRequest(slot.sqe);
+      const cid = slot.cid;
+      const aer = new Promise<{ status: number; error: boolean }>((resolve) => c.admin.send(slot, (s) => resolve({ status: s.status, error: s.error !== null }), 0));
+      const ab = await c.abort(0, cid);
+      assert.ok(ab.ok, ab.name);
+      if ((ab.dw0 & 1) === 0) {
+        const r = await Promise.race([aer, new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
+        assert.ok(r !== null, 'Abort said the AER was aborted, so it must complete');
+        assert.equal(r.error, false);
+        assert.equal(r.status & 0x7ff, Generic.ABORT_REQUESTED, `aborted AER status 0x${r.status.toString(16)}`);
+      } else {
+        assert.ok((await c.keepAlive()).ok, 'AER not aborted; the queue goes on');
+      }
+    } finally {
+      await c.disconnect();
+    }
+  });
+});
