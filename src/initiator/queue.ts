@@ -129,7 +129,11 @@ export class HostQueue implements PduSink {
     const socket = net.connect({ host: o.host, port: o.port });
     const q = new HostQueue(socket, o);
     const timeout = q.options.connectTimeoutMs;
-    const timer = setTimeout(() => q.#fail(new TransportError(`no ICResp within ${timeout} ms`)), timeout);
+    const timer = setTimeout(() => {
+      const err = new TransportError(`no connection and ICResp within ${timeout} ms`);
+      q.#fail(err);
+      socket.destroy(err);
+    }, timeout);
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', resolve);

@@ -368,3 +368,14 @@ test('initiator-queue: an ICResp with PFV != 0 is refused with H2CTermReq', asyn
     assert.equal(term.hdr.readUInt32LE(TERM.fei), IC.pfv);
   });
 });
+
+test('initiator-queue: a controller that never sends ICResp fails open() after connectTimeoutMs', async () => {
+  await withFake(async (port, conn) => {
+    const start = Date.now();
+    const p = HostQueue.open({ host: '127.0.0.1', port, connectTimeoutMs: 300 });
+    const c = await conn();
+    await c.pdu(PduType.ICReq);
+    await assert.rejects(p, /ICResp/);
+    assert.ok(Date.now() - start >= 250);
+  });
+});
