@@ -63,4 +63,13 @@ export interface ConfigFile {
   hosts?: { nqn: string }[];
   ports?: PortInput[];
   subsystems: SubsystemInput[];
+  controlSocket?: string;
+  shard?: {
+    workers?: number;
+    cores?: number[] | string;
+    mainCore?: number;
+    policy?: 'round-robin' | 'per-controller' | 'map';
+    map?: Record<string, number>;
+    mode?: 'event' | 'poll' | 'adaptive';
+  };
 }

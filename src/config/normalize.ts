@@ -4,12 +4,13 @@
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ptr } from './errors.js';
+import { parseCpuList } from '../shard/cores.js';
 import type { BackingInput, ConfigFile, NamespaceInput, PortInput, SizeInput, SubsystemInput } from './file-format.js';
 import { deriveEui64, deriveNguid, deriveSerial, deriveUuid } from './ids.js';
 import { DISCOVERY_NQN, nqnProblem } from './nqn.js';
 import { validateShape } from './schema.js';
 import type {
-  AddressFamily, Backing, HostConfig, NamespaceConfig, PortConfig, ReferralConfig, SubsystemConfig, TargetConfig,
+  AddressFamily, Backing, HostConfig, NamespaceConfig, PortConfig, ReferralConfig, ShardConfig, SubsystemConfig, TargetConfig,
 } from './types.js';
 import { formatSize, parseSize } from './units.js';
 import { defaultFirmware } from './version.js';
@@ -102,6 +103,35 @@ class Normalizer {
       logLevel: file.logLevel ?? DEFAULTS.logLevel,
       icreqTimeout: file.icreqTimeout ?? DEFAULTS.icreqTimeout,
       mdts,
+      ...(file.controlSocket !== undefined ? { controlSocket: (this.options.baseDir !== undefined && !isAbsolute(file.controlSocket) ? resolve(this.options.baseDir, file.controlSocket) : file.controlSocket) } : {}),
+      ...(file.shard !== undefined ? { shard: this.shard(file.shard) } : {}),
+    };
+  }
+
+  shard(s: NonNullable<ConfigFile['shard']>): ShardConfig {
+    let cores: number[] = [];
+    if (typeof s.cores === 'string') {
+      try {
+        cores = parseCpuList(s.cores);
+      } catch (err) {
+        this.fail('/shard/cores', (err as Error).message);
+      }
+    } else if (s.cores) {
+      cores = [...new Set(s.cores)].sort((a, b) => a - b);
+    }
+    const workers = s.workers ?? cores.length;
+    const map = s.map ?? {};
+    for (const [qid, w] of Object.entries(map)) {
+      if (w >= Math.max(workers, 1)) this.fail(`/shard/map/${qid}`, `names worker ${w}, but there are ${workers} workers`);
+    }
+    // mainCore -1 means "not pinned" (the file leaves the field out).
+    return {
+      workers,
+      cores,
+      mainCore: s.mainCore ?? -1,
+      policy: s.policy ?? (s.map ? 'map' : 'round-robin'),
+      map,
+      mode: s.mode ?? 'event',
     };
   }
 

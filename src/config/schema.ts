@@ -56,6 +56,28 @@ export const configSchema = {
       maximum: 3600,
     },
     mdts: size('Maximum data transfer size of one command: a power of two, at least 4096. Default 1MiB.'),
+    controlSocket: { description: 'Unix socket path for `nvmetd stats`. Default: none.', type: 'string', minLength: 1 },
+    shard: {
+      description: 'I/O worker threads and CPU pinning. Default: no workers (every queue on the main thread).',
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        workers: { description: 'I/O worker threads; each I/O queue lives on one for its whole life. Default 0 (or the number of cores listed).', type: 'integer', minimum: 0, maximum: 256 },
+        cores: {
+          description: 'CPUs the workers are pinned to: worker i on the i-th (wrapping). A list of numbers or a string like "2-5,8".',
+          oneOf: [{ type: 'array', items: { type: 'integer', minimum: 0, maximum: 4095 } }, { type: 'string', pattern: '^\\d+(-\\d+)?(,\\d+(-\\d+)?)*$' }],
+        },
+        mainCore: { description: 'CPU the main thread (controllers, admin queues, accept) is pinned to; -1 or absent: not pinned.', type: 'integer', minimum: -1, maximum: 4095 },
+        policy: { description: 'I/O queue placement. Default round-robin.', enum: ['round-robin', 'per-controller', 'map'] },
+        map: {
+          description: 'policy "map": I/O queue id -> worker index; unlisted queues go round robin.',
+          type: 'object',
+          patternProperties: { '^[0-9]+$': { type: 'integer', minimum: 0 } },
+          additionalProperties: false,
+        },
+        mode: { description: 'event (default), poll (busy-poll, 100% of each worker core) or adaptive.', enum: ['event', 'poll', 'adaptive'] },
+      },
+    },
     hosts: {
       description: 'Known host NQNs. Every NQN in an allowedHosts list is added automatically.',
       type: 'array',
