@@ -61,6 +61,15 @@ export function executeIo(cmd: Command, ctx: TargetContext): void {
   }
 }
 
+/**
+ * SLBA as a Number without a BigInt per I/O. Values past 2^53 come back as Infinity, which every
+ * range check rejects.
+ */
+function slbaOf(sqe: Buffer): number {
+  const hi = sqe.readUInt32LE(IoSqe.slba + 4);
+  return hi >= 0x200000 ? Infinity : hi * 0x100000000 + sqe.readUInt32LE(IoSqe.slba);
+}
+
 function fail(cmd: Command, status: number, nsid: number, lba = 0n): void {
   cmd.status = status;
   cmd.queue.ioCtrl?.recordError(cmd.queue.qid, cmd.sqe.readUInt16LE(2), status, nsid, 0xffff, lba);
@@ -69,22 +78,23 @@ function fail(cmd: Command, status: number, nsid: number, lba = 0n): void {
 
 /** Validates SLBA/NLB against the namespace; returns the byte length, or -1 after failing the command. */
 function lbaRange(cmd: Command, ns: Namespace, checkMdts: boolean, ctx: TargetContext): number {
-  const slba = cmd.sqe.readBigUInt64LE(IoSqe.slba);
+  const slba = slbaOf(cmd.sqe);
   const nlb = (cmd.sqe.readUInt32LE(IoSqe.cdw12) & 0xffff) + 1;
-  if (slba + BigInt(nlb) > BigInt(ns.nlb)) {
-    cmd.queue.ioCtrl?.log.warn({ nsid: ns.nsid, slba: slba.toString(), nlb, nsze: ns.nlb }, 'LBA out of range');
-    fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, slba);
+  if (slba + nlb > ns.nlb) {
+    const lba = cmd.sqe.readBigUInt64LE(IoSqe.slba);
+    cmd.queue.ioCtrl?.log.warn({ nsid: ns.nsid, slba: lba.toString(), nlb, nsze: ns.nlb }, 'LBA out of range');
+    fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, lba);
     return -1;
   }
   const len = nlb << ns.lbaShift;
   if (checkMdts) {
     if (len > ctx.config.mdts) {
-      fail(cmd, S_INVALID_FIELD, ns.nsid, slba);
+      fail(cmd, S_INVALID_FIELD, ns.nsid, BigInt(slba));
       return -1;
     }
     if (len !== cmd.dataLen) {
       cmd.queue.ioCtrl?.log.warn({ nsid: ns.nsid, len, sglLen: cmd.dataLen }, 'transfer length differs from the SGL length');
-      fail(cmd, S_SGL_LENGTH_INVALID, ns.nsid, slba);
+      fail(cmd, S_SGL_LENGTH_INVALID, ns.nsid, BigInt(slba));
       return -1;
     }
   }
@@ -92,7 +102,7 @@ function lbaRange(cmd: Command, ns: Namespace, checkMdts: boolean, ctx: TargetCo
 }
 
 function offsetOf(cmd: Command, ns: Namespace): number {
-  return Number(cmd.sqe.readBigUInt64LE(IoSqe.slba)) * ns.blockSize;
+  return slbaOf(cmd.sqe) * ns.blockSize;
 }
 
 function backendFailed(cmd: Command, result: number, op: 'read' | 'write' | 'other'): boolean {
@@ -219,12 +229,12 @@ function finishCompare(cmd: Command, stored: Uint8Array): void {
 
 function writeZeroes(cmd: Command, ns: Namespace): void {
   if (ns.readOnly) return fail(cmd, S_WRITE_PROTECTED, ns.nsid);
-  const slba = cmd.sqe.readBigUInt64LE(IoSqe.slba);
+  const slba = slbaOf(cmd.sqe);
   const nlb = (cmd.sqe.readUInt32LE(IoSqe.cdw12) & 0xffff) + 1;
-  if (slba + BigInt(nlb) > BigInt(ns.nlb)) return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, slba);
+  if (slba + nlb > ns.nlb) return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, cmd.sqe.readBigUInt64LE(IoSqe.slba));
   ns.stats[NsStat.WRITES]++;
   cmd.onBackend = onWriteDone;
-  ns.backend.submitWriteZeroes(cmd, Number(slba) * ns.blockSize, nlb * ns.blockSize);
+  ns.backend.submitWriteZeroes(cmd, slba * ns.blockSize, nlb * ns.blockSize);
 }
 
 function datasetManagement(cmd: Command, ns: Namespace): void {
