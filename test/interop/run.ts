@@ -4,7 +4,7 @@
 //
 //   npm run test:interop [-- --reference] [-- --release trixie] [-- --only "discover connect-plain"]
 import { ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,6 +102,11 @@ function portOpen(host: string, port: number): Promise<boolean> {
     s.once('error', () => done(false));
     s.setTimeout(1000, () => done(false));
   });
+}
+
+function openCloseCreate(path: string): string {
+  closeSync(openSync(path, 'a'));
+  return path;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -274,6 +279,8 @@ async function main(): Promise<number> {
   if (!o.reference) {
     const configPath = join(runDir, 'nvmetd.json');
     writeFileSync(configPath, nvmetdConfigJson(cfg));
+    // The file namespace's backing file is created here (sparse), as an administrator would.
+    for (const n of cfg.namespaces) if (n.path && !existsSync(n.path)) truncateSync(openCloseCreate(n.path), n.size);
     target = new Target(configPath, join(runDir, 'nvmetd.log'), '127.0.0.1', cfg.hostPort);
     if (!existsSync(join(repoRoot, 'dist', 'src', 'cli', 'main.js'))) {
       report({ name: 'target-start', status: 'FAIL', detail: 'dist/src/cli/main.js missing: run npm run build', log: [] });

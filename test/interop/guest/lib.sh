@@ -66,6 +66,7 @@ scenario() { # name function [timeout]
   kill $wd 2>/dev/null
   wait $wd 2>/dev/null
   secs=$(( $(date +%s) - start ))
+  cp /tmp/out.$name /tmp/art/out-$name.txt 2>/dev/null
   reason=$(cat /tmp/reason 2>/dev/null)
   if [ $rc -eq 0 ]; then
     n=$(cat /tmp/note 2>/dev/null)

@@ -114,8 +114,20 @@ scn_blkdiscard() {
     max=$(cat /sys/block/$b/queue/discard_max_bytes)
     [ "$max" -gt 0 ] || die "$d (nsid $nsid): the host sees no discard support (queue/discard_max_bytes=0; ONCS DSM bit not set?)"
     echo "+ blkdiscard -o $((128 * MiB)) -l $MiB $d"
+    make_pattern /tmp/bd.p $MiB
+    write_pattern "$d" /tmp/bd.p $((128 * MiB)) 65536
     blkdiscard -o $((128 * MiB)) -l $MiB "$d" > /tmp/bd.out 2>&1 || die "blkdiscard $d failed: $(tr '\n' ' ' < /tmp/bd.out)"
+    dlfeat=$(nvme id-ns "/dev/$CTRL" -n "$nsid" -o json | sed -n 's/.*"dlfeat" *: *\([0-9]*\).*/\1/p')
+    echo "nsid $nsid dlfeat=${dlfeat:-?}"
+    if [ -n "$dlfeat" ] && [ $((dlfeat & 7)) -eq 1 ]; then
+      # DLFEAT says deallocated blocks read as zeros: hold the target to it.
+      read_region "$d" $((128 * MiB)) $MiB 65536 /tmp/bd.r
+      dd if=/dev/zero of=/tmp/bd.z bs=65536 count=16 2>/dev/null
+      cmp /tmp/bd.z /tmp/bd.r > /tmp/bd.cmp 2>&1 || die "$d (nsid $nsid): DLFEAT=$dlfeat promises zeros after deallocate, but the discarded 1 MiB reads back non-zero: $(cat /tmp/bd.cmp)"
+      zeros="$zeros $nsid"
+    fi
   done
+  note "${zeros:+deallocated blocks read as zeros on nsid$zeros (DLFEAT)}"
 }
 
 scn_write_zeroes() {
