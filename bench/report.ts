@@ -25,7 +25,7 @@ export interface PointResult {
 export interface BenchResults {
   date: string;
   host: { cpus: number; cpuModel: string; node: string; kernel: string; loadavgStart: number[]; loadavgEnd: number[] };
-  settings: { time: number; warmup: number; nsSize: number };
+  settings: { time: number; warmup: number; repeat: number; nsSize: number };
   targets: { name: string; label: string }[];
   points: (Point & { results: Record<string, PointResult> })[];
   goals: { text: string; point: string; metric: string; limit: number; results: Record<string, { ratio: number; pass: boolean } | null> }[];
@@ -66,7 +66,7 @@ export function markdown(r: BenchResults): string {
   out.push('');
   out.push(
     `${r.host.cpus} CPU(s) (${r.host.cpuModel}), Linux ${r.host.kernel}, Node ${r.host.node}; loopback only. ` +
-      `Each point: ${r.settings.warmup} s warmup + ${r.settings.time} s measured with \`nvmetd perf\`, ` +
+      `Each point: ${r.settings.warmup} s warmup + ${r.settings.time} s measured with \`nvmetd perf\`, best of ${r.settings.repeat} run(s) per target, ` +
       `namespace ${r.settings.nsSize / 1048576} MiB. Load average at start ${r.host.loadavgStart.map((v) => v.toFixed(2)).join(' ')} ` +
       `(other work on the machine shows up as noise). Ratios are nvmetd / floor, measured in the same run, point by point.`,
   );
@@ -148,7 +148,7 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-const COLORS: Record<string, string> = { ram: '#2f6fb0', file: '#6aa84f', floor: '#999999' };
+const COLORS: Record<string, string> = { ram: '#2f6fb0', file: '#6aa84f', 'file-direct': '#b5651d', floor: '#999999' };
 
 /**
  * Two panels side by side: IOPS and mean latency per point, one bar per target. Bars are scaled to

@@ -14,7 +14,7 @@ export const NVMETD = path.join(ROOT, 'bin', 'nvmetd.js');
 export const NQN = 'nqn.2026-11.io.nvmetd:default';
 
 export interface TargetSpec {
-  /** Short name used in tables: ram, file, floor. */
+  /** Short name used in tables: ram, file (buffered, page cache), file-direct (O_DIRECT), floor. */
   name: string;
   label: string;
   /** CPU profile directory when profiling (nvmetd only). */
@@ -113,10 +113,21 @@ export async function startTarget(spec: TargetSpec, args: { size: number; file?:
     child = spawn(args.floorBin!, ['-a', '127.0.0.1', '-p', String(port), '-s', String(args.size), '-n', NQN], { stdio: ['ignore', 'ignore', 'pipe'] });
   } else {
     const node = spec.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${spec.profileDir}`] : [];
-    const ns = spec.name === 'file' ? ['--file', args.file!] : ['--ram', String(args.size)];
-    child = spawn(process.execPath, [...node, NVMETD, 'serve', ...ns, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    let how: string[];
+    if (spec.name === 'ram') {
+      how = ['--ram', String(args.size), '--listen', `127.0.0.1:${port}`];
+    } else {
+      // A config file: zero-config has no switch for buffered I/O.
+      const config = {
+        logLevel: 'warn',
+        subsystems: [{ nqn: NQN, allowAnyHost: true, namespaces: [{ backing: { type: 'file', path: args.file!, buffered: spec.name === 'file' } }] }],
+        ports: [{ address: '127.0.0.1', port, subsystems: [NQN] }],
+      };
+      const cfg = path.join(path.dirname(args.file!), `${spec.name}-${port}.json`);
+      fs.writeFileSync(cfg, JSON.stringify(config));
+      how = ['--config', cfg];
+    }
+    child = spawn(process.execPath, [...node, NVMETD, 'serve', ...how, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
   child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
   try {
