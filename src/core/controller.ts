@@ -71,6 +71,7 @@ export class Controller implements IoController {
   errorCount = 0n;
   #kaTimer: NodeJS.Timeout | null = null;
   #lastTraffic = 0;
+  #trafficSeen = false;
   #dead = false;
 
   constructor(opts: {
@@ -188,7 +189,8 @@ export class Controller implements IoController {
 
   /** Any command on any of the controller's queues counts as keep-alive traffic (CTRATT.TBKAS). */
   traffic(): void {
-    this.#lastTraffic = Date.now();
+    // A flag, not a clock read: this runs for every command; the keep-alive tick reads the clock.
+    this.#trafficSeen = true;
   }
 
   setKato(ms: number): void {
@@ -205,7 +207,12 @@ export class Controller implements IoController {
     const limit = this.kato + Math.max(this.kato / 2, 1000);
     const tick = Math.max(100, Math.min(1000, this.kato / 4));
     this.#kaTimer = setInterval(() => {
-      if (Date.now() - this.#lastTraffic > limit) {
+      const now = Date.now();
+      if (this.#trafficSeen) {
+        this.#trafficSeen = false;
+        this.#lastTraffic = now;
+      }
+      if (now - this.#lastTraffic > limit) {
         this.log.warn({ kato: this.kato }, 'keep alive timeout expired: tearing down the controller');
         this.teardown('keep alive timeout');
       }
