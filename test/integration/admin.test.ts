@@ -196,7 +196,7 @@ test('discovery: a host not on the allow list does not see the subsystem', async
   });
 });
 
-test('discovery: the discovery controller refuses Set Features Number of Queues / I/O queues', async () => {
+test('discovery: the discovery controller identifies with the discovery NQN and has no namespaces', async () => {
   await withTarget(testConfig(), async (t) => {
     const c = await Controller.connect({ host: t.host, port: t.port, subnqn: DISCOVERY_NQN, ioQueues: 0 });
     try {

@@ -12,7 +12,7 @@ import { SQE_SIZE } from '../../src/spec/sqe.js';
 import { ConnectData, IoOpc } from '../../src/spec/opcodes.js';
 import { CmdSpecific, Generic, SCT, status } from '../../src/spec/status.js';
 import { Cns } from '../../src/spec/identify.js';
-import { HOSTNQN, MiB, SUBNQN, assertHealthy, expectTermination, pattern, testConfig, withTarget, type Running } from './helpers.js';
+import { HOSTNQN, MiB, SUBNQN, assertHealthy, expectTermination, pattern, rawIoQueue, startR2TWrite, testConfig, withTarget, type Running } from './helpers.js';
 
 const S_TRANSIENT = status(SCT.GENERIC, Generic.TRANSIENT_TRANSPORT_ERROR);
 
@@ -23,23 +23,6 @@ function sqe(): Buffer {
 /** A healthy controller (qid 1 connected) that also asked for a second I/O queue for raw use. */
 async function healthy(t: Running, extra: Partial<Parameters<Running['opts']>[0]> = {}): Promise<Controller> {
   return Controller.connect(t.opts({ extraIoQueues: 1, ...extra }));
-}
-
-/** A raw connection joined to `c` as I/O queue `qid`. */
-async function rawIoQueue(t: Running, c: Controller, qid: number, dg: { hdgst?: boolean; ddgst?: boolean } = {}, queueSize = 32): Promise<RawConnection> {
-  const raw = await t.raw();
-  await raw.icreq(dg);
-  const cqe = await raw.connect({ qid, queueSize, hostid: c.hostid, cntlid: c.cntlid, subnqn: SUBNQN, hostnqn: c.hostnqn });
-  assert.equal(cqe.status, 0, `raw I/O queue Connect: status 0x${cqe.status.toString(16)}`);
-  return raw;
-}
-
-/** Starts a 4 KiB write by R2T on a raw I/O queue and returns the R2T's fields. */
-async function startR2TWrite(raw: RawConnection, cid: number, bytes = 4096): Promise<{ ttag: number; r2to: number; r2tl: number }> {
-  raw.capsule(S.readWrite(sqe(), IoOpc.Write, 1, 0, bytes / 512), cid, { transport: bytes });
-  const { hdr } = await raw.expectPdu(PduType.R2T);
-  assert.equal(hdr.readUInt16LE(DATA.cccid), cid);
-  return { ttag: hdr.readUInt16LE(DATA.ttag), r2to: hdr.readUInt32LE(DATA.offset), r2tl: hdr.readUInt32LE(DATA.length) };
 }
 
 /** Runs a fatal-error scenario: a healthy session first, the bad connection, then the healthy one again. */

@@ -8,6 +8,9 @@ import { createLogger } from '../../src/util/log.js';
 import { Controller, type ConnectOptions } from '../../src/initiator/controller.js';
 import { RawConnection } from '../../src/initiator/raw.js';
 import type { TermReq } from '../../src/initiator/pdu-build.js';
+import { readWrite } from '../../src/initiator/sqe-build.js';
+import { IoOpc } from '../../src/spec/opcodes.js';
+import { DATA, PduType } from '../../src/spec/pdu.js';
 
 export const SUBNQN = 'nqn.2026-11.io.nvmetd:test';
 export const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:6f1c3c5e-9d0a-4b59-9d8e-2f5b0f6a7a01';
@@ -24,6 +27,8 @@ export interface TestConfigOptions {
   maxQueueSize?: number;
   icreqTimeout?: number;
   mdts?: number;
+  /** I/O worker threads (default 0: every queue on the main thread, unless NVMETD_TEST_WORKERS is set). */
+  workers?: number;
 }
 
 function hex(n: number, nsid: number, salt: string): string {
@@ -71,7 +76,10 @@ export function testConfig(o: TestConfigOptions = {}): TargetConfig {
     maxQueueSize: o.maxQueueSize ?? 128,
     maxH2CData: o.maxH2CData ?? 131072,
   };
+  // NVMETD_TEST_WORKERS=n runs every target of these tests with its I/O queues on n worker threads.
+  const workers = Number(process.env.NVMETD_TEST_WORKERS ?? 0);
   return {
+    ...(o.workers ?? workers ? { shard: { workers: o.workers ?? workers, cores: [], mainCore: -1, policy: 'round-robin' as const, map: {}, mode: 'event' as const } } : {}),
     hosts: (o.allowedHosts ?? []).map((nqn) => ({ nqn })),
     ports: [port],
     subsystems: [subsystem],
@@ -161,4 +169,21 @@ export async function assertHealthy(c: Controller, nsid = 1, slba = 4000): Promi
   const r = await c.read(nsid, slba, 1, back);
   assert.ok(r.ok, `read on the healthy connection: ${r.name}`);
   assert.ok(back.equals(data), 'healthy connection reads back what it wrote');
+}
+
+/** A raw connection joined to `c` as I/O queue `qid`. */
+export async function rawIoQueue(t: Running, c: Controller, qid: number, dg: { hdgst?: boolean; ddgst?: boolean } = {}, queueSize = 32): Promise<RawConnection> {
+  const raw = await t.raw();
+  await raw.icreq(dg);
+  const cqe = await raw.connect({ qid, queueSize, hostid: c.hostid, cntlid: c.cntlid, subnqn: SUBNQN, hostnqn: c.hostnqn });
+  assert.equal(cqe.status, 0, `raw I/O queue Connect: status 0x${cqe.status.toString(16)}`);
+  return raw;
+}
+
+/** Starts a 4 KiB write by R2T on a raw I/O queue and returns the R2T's fields. */
+export async function startR2TWrite(raw: RawConnection, cid: number, bytes = 4096): Promise<{ ttag: number; r2to: number; r2tl: number }> {
+  raw.capsule(readWrite(Buffer.alloc(64), IoOpc.Write, 1, 0, bytes / 512), cid, { transport: bytes });
+  const { hdr } = await raw.expectPdu(PduType.R2T);
+  assert.equal(hdr.readUInt16LE(DATA.cccid), cid);
+  return { ttag: hdr.readUInt16LE(DATA.ttag), r2to: hdr.readUInt32LE(DATA.offset), r2tl: hdr.readUInt32LE(DATA.length) };
 }
