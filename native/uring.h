@@ -12,4 +12,7 @@ namespace nvmetd {
 /** Registers Ring and the helper functions (uringProbe, blockDeviceSize, ...) on `exports`. */
 void InitUring(Napi::Env env, Napi::Object exports);
 
+/** uringProbe, blockDeviceSize, blockLogicalSize, dioAlign, allocAligned (uring_helpers.cc). */
+void InitUringHelpers(Napi::Env env, Napi::Object exports);
+
 }  // namespace nvmetd

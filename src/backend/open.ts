@@ -9,7 +9,7 @@ import type { NamespaceConfig } from '../config/types.js';
 import type { Logger } from '../util/log.js';
 import type { Backend } from './backend.js';
 import { RamBackend } from './ram.js';
-import { FileBackend } from './file.js';
+import { FileBackend, setNativeBlockSizeProbe } from './file.js';
 import { UringBackend } from './uring.js';
 import { engineOptionsFromEnv, sharedUringEngine, type EngineOptions } from './uring-engine.js';
 import { loadUringNative } from './uring-native.js';
@@ -24,7 +24,20 @@ export async function openBackend(ns: NamespaceConfig, log: Logger, opts: Engine
     const size = b.type === 'file' ? b.size : undefined;
     const o = { path: b.path, kind: b.type, size, blockSize: ns.blockSize, readOnly: ns.readOnly };
     const engine = eo.engine === 'fs' ? null : await sharedUringEngine(eo, log);
-    backend = engine ? await UringBackend.open({ ...o, buffered: b.buffered ?? false }, engine, log) : await FileBackend.open(o);
+    if (engine) {
+      backend = await UringBackend.open({ ...o, buffered: b.buffered ?? false }, engine, log);
+    } else {
+      // The fs engine still sizes block devices with BLKGETSIZE64 when the addon is there.
+      const native = await loadUringNative();
+      if (native) {
+        setNativeBlockSizeProbe((fd) => {
+          const r = native.blockDeviceSize(fd);
+          if (r < 0) throw new Error(`BLKGETSIZE64 failed on ${b.path} (errno ${-r})`);
+          return r;
+        });
+      }
+      backend = await FileBackend.open(o);
+    }
   }
   log.info(
     { nsid: ns.nsid, kind: backend.kind, engine: backend.engine, sizeBytes: backend.sizeBytes, path: b.type === 'ram' ? undefined : b.path },

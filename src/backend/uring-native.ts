@@ -45,11 +45,7 @@ export interface UringNative {
   blockDeviceSize(fd: number): number;
   blockLogicalSize(fd: number): number;
   dioAlign(fd: number): [number, number];
-  fileFallocate(fd: number, mode: number, offset: number, length: number): number;
   allocAligned(bytes: number): ArrayBuffer;
-  /** open(2) with raw flags: fd, or -errno. */
-  openFlags(path: string, flags: number): number;
-  O_DIRECT: number;
 }
 
 let loaded: UringNative | null | undefined;
