@@ -20,9 +20,21 @@ Napi::Value Crc32c(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "crc32c: expected a Uint8Array").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-  const uint8_t* base = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  size_t total = ta.ByteLength();
+  // The data pointer straight from napi_get_typedarray_info: it is valid for views over an
+  // ArrayBuffer and over a SharedArrayBuffer alike (an ArrayBuffer handle is not, for the latter).
+  napi_typedarray_type type;
+  size_t total = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, info[0], &type, &total, &data, nullptr, nullptr) != napi_ok || data == nullptr) {
+    if (total == 0) return Napi::Number::New(env, info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Uint32Value() : 0);
+    Napi::TypeError::New(env, "crc32c: cannot read the view's memory").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (type != napi_uint8_array && type != napi_uint8_clamped_array && type != napi_int8_array) {
+    Napi::TypeError::New(env, "crc32c: expected a byte view (Uint8Array or Buffer)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const uint8_t* base = static_cast<const uint8_t*>(data);
   size_t off = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
   size_t len = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : total - (off < total ? off : total);
   if (off > total || len > total - off) {

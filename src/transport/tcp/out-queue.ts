@@ -54,17 +54,24 @@ export class OutQueue {
     return this.#bytes;
   }
 
-  /** Writes everything queued; returns false when the socket's buffer is over its high-water mark. */
-  flush(socket: Socket): boolean {
+  /**
+   * Writes everything queued; returns false when the socket's buffer is over its high-water mark.
+   * `written` (optional) runs once the socket has handed these bytes to the kernel.
+   */
+  flush(socket: Socket, written?: () => void): boolean {
     this.#closePiece();
     const n = this.#count;
-    if (n === 0) return true;
+    if (n === 0) {
+      if (written) socket.write(EMPTY, written);
+      return true;
+    }
     let ok = true;
     if (n === 1) {
-      ok = socket.write(this.#pieces[0]!);
+      ok = written ? socket.write(this.#pieces[0]!, written) : socket.write(this.#pieces[0]!);
     } else {
       socket.cork();
-      for (let i = 0; i < n; i++) ok = socket.write(this.#pieces[i]!);
+      for (let i = 0; i < n - 1; i++) socket.write(this.#pieces[i]!);
+      ok = written ? socket.write(this.#pieces[n - 1]!, written) : socket.write(this.#pieces[n - 1]!);
       socket.uncork();
     }
     for (let i = 0; i < n; i++) this.#pieces[i] = EMPTY;

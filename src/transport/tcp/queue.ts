@@ -97,6 +97,7 @@ export class TcpQueue implements HostQueue, PduSink {
   #inBatch = false;
   #flushScheduled = false;
   readonly #flushBound = (): void => this.#flush();
+  readonly #releaseBound = (): void => this.#releaseBatch();
   /** Buffers to release once the socket has taken the bytes that reference them, per flush. */
   readonly #releaseBatches: Buffer[][] = [];
   readonly #releaseNow: Buffer[] = [];
@@ -524,12 +525,13 @@ export class TcpQueue implements HostQueue, PduSink {
     if (this.#state === QueueState.CLOSED) return;
     const pending = this.#out.pendingBytes;
     if (pending === 0) return;
-    const ok = this.#out.flush(this.socket);
+    let ok: boolean;
     if (this.#releaseNow.length > 0) {
       // Release the buffers once the socket has handed these bytes to the kernel.
-      const batch = this.#releaseNow.splice(0);
-      this.#releaseBatches.push(batch);
-      this.socket.write(EMPTY, () => this.#releaseBatch());
+      this.#releaseBatches.push(this.#releaseNow.splice(0));
+      ok = this.#out.flush(this.socket, this.#releaseBound);
+    } else {
+      ok = this.#out.flush(this.socket);
     }
     if (!ok && !this.#readPaused && this.socket.writableLength > SEND_HIGH_WATER) {
       this.#readPaused = true;
