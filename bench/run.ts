@@ -16,7 +16,7 @@ import type { PerfReport } from '../src/perf/run.js';
 import { MATRIX, GOALS, type Point } from './matrix.js';
 import { newestProfile, summarizeProfile } from './profile.js';
 import { evaluateGoals, markdown, svg, type BenchResults, type PointResult } from './report.js';
-import { BUILD_DIR, NQN, NVMETD, ROOT, buildFloor, makeBackingFile, startTarget, type RunningTarget, type TargetSpec } from './targets.js';
+import { BUILD_DIR, NQN, ROOT, buildFloor, makeBackingFile, paths, snapshotBuild, startTarget, type RunningTarget, type TargetSpec } from './targets.js';
 
 const NS_SIZE = 256 * 1024 * 1024;
 
@@ -102,7 +102,7 @@ function parseArgs(argv: string[]): Args {
  */
 function perf(port: number, p: Point, a: Args, onWindow: (edge: 'start' | 'end') => void): Promise<PerfReport> {
   const args = [
-    NVMETD, 'perf', '-a', '127.0.0.1', '-s', String(port), '-n', NQN,
+    paths.nvmetd, 'perf', '-a', '127.0.0.1', '-s', String(port), '-n', NQN,
     '-w', p.workload, '-o', String(p.ioSize), '-q', String(p.qd), '--connections', String(p.connections),
     '-t', String(a.time), '--warmup', String(a.warmup), '--json',
     ...(p.digests ? ['--hdgst', '--ddgst'] : []),
@@ -132,12 +132,15 @@ function perf(port: number, p: Point, a: Args, onWindow: (edge: 'start' | 'end')
   });
 }
 
-/** One run of a point; a run that could not start (not an I/O error) is tried once more. */
+/** One run of a point; a run that could not start (not an I/O error) is tried again, up to 3 times. */
 async function measure(t: RunningTarget, p: Point, a: Args, windowEnd?: { at: number }): Promise<PointResult> {
-  const r = await measureOnce(t, p, a, windowEnd);
-  if (r.failed === undefined || r.errors > 0) return r;
-  await new Promise((res) => setTimeout(res, 1000));
-  return measureOnce(t, p, a, windowEnd);
+  let r = await measureOnce(t, p, a, windowEnd);
+  for (const waitMs of [2000, 5000]) {
+    if (r.failed === undefined || r.errors > 0) return r;
+    await new Promise((res) => setTimeout(res, waitMs));
+    r = await measureOnce(t, p, a, windowEnd);
+  }
+  return r;
 }
 
 /** The better of two runs: higher IOPS (for QD1, the same thing as lower latency). */
@@ -192,6 +195,7 @@ async function main(): Promise<void> {
   const points = MATRIX.filter((p) => a.only === null || p.id.includes(a.only));
   log(`bench: ${points.length} points x ${specs.length} targets x ${a.repeat} run(s), ${a.warmup} s warmup + ${a.time} s each`);
 
+  if (process.env.BENCH_NO_SNAPSHOT !== '1') snapshotBuild();
   let floorBin: string | undefined;
   if (specs.some((s) => s.name === 'floor')) {
     floorBin = buildFloor();

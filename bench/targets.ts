@@ -10,7 +10,24 @@ import { fileURLToPath } from 'node:url';
 /** Repository root (this file runs from dist/bench/). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BUILD_DIR = path.join(ROOT, 'bench', '.build');
-export const NVMETD = path.join(ROOT, 'bin', 'nvmetd.js');
+/** The nvmetd CLI the bench runs: the repository's, or a snapshot of it (see snapshotBuild). */
+export const paths = { nvmetd: path.join(ROOT, 'bin', 'nvmetd.js') };
+
+/**
+ * Copies the built CLI (bin, dist, the addon, package.json) to bench/.build/snap and points the bench
+ * at the copy, so a rebuild in the working tree during the run (tsc, node-gyp) cannot break it
+ * halfway. node_modules still resolve from the repository (the snapshot lives inside it).
+ */
+export function snapshotBuild(): void {
+  const snap = path.join(BUILD_DIR, 'snap');
+  fs.rmSync(snap, { recursive: true, force: true });
+  fs.mkdirSync(path.join(snap, 'build', 'Release'), { recursive: true });
+  fs.cpSync(path.join(ROOT, 'bin'), path.join(snap, 'bin'), { recursive: true });
+  fs.cpSync(path.join(ROOT, 'dist'), path.join(snap, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.map') });
+  fs.copyFileSync(path.join(ROOT, 'build', 'Release', 'nvmetd_native.node'), path.join(snap, 'build', 'Release', 'nvmetd_native.node'));
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(snap, 'package.json'));
+  paths.nvmetd = path.join(snap, 'bin', 'nvmetd.js');
+}
 export const NQN = 'nqn.2026-11.io.nvmetd:default';
 
 export interface TargetSpec {
@@ -127,7 +144,7 @@ export async function startTarget(spec: TargetSpec, args: { size: number; file?:
       fs.writeFileSync(cfg, JSON.stringify(config));
       how = ['--config', cfg];
     }
-    child = spawn(process.execPath, [...node, NVMETD, 'serve', ...how, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn(process.execPath, [...node, paths.nvmetd, 'serve', ...how, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
   child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
   try {
