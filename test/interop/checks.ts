@@ -182,9 +182,9 @@ function diffObjects(ours: Json, ref: Json, ignore: Set<string>, prefix = ''): s
   return diffs;
 }
 
-export function compareWithReference(art: string, refDir: string, mdPath: string): HostCheck[] {
+export function compareWithReference(art: string, refDir: string, mdPath: string, extraIgnore: string[] = []): HostCheck[] {
   const exp = expectedDifferences(mdPath);
-  const ign = (s: string) => exp.get(s) ?? new Set<string>();
+  const ign = (s: string) => new Set([...(exp.get(s) ?? []), ...(s === 'discover' ? extraIgnore : [])]);
   const out: HostCheck[] = [];
   if (!existsSync(join(refDir, 'id-ctrl.json'))) {
     return [{ name: 'reference-compare', ok: true, skip: true, detail: `no reference data in ${refDir}: run the suite with --reference first` }];
