@@ -126,10 +126,17 @@ function perf(port: number, p: Point, a: Args, onWindow: (edge: 'start' | 'end')
         if (code !== 0 && r.errors === 0) throw new Error(`exit code ${code}`);
         resolve(r);
       } catch (e) {
-        reject(new Error(`nvmetd perf failed (exit ${code}): ${err.trim() || (e as Error).message}`));
+        reject(new Error(`nvmetd perf failed (exit ${code}): ${brief(err) || (e as Error).message}`));
       }
     });
   });
+}
+
+/** The line of a child's stderr that says what went wrong (not the whole stack trace). */
+function brief(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const line = lines.find((l) => /^(\w*Error\b|nvmetd:)/.test(l)) ?? lines[0] ?? '';
+  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
 }
 
 /** One run of a point; a run that could not start (not an I/O error) is tried again, up to 3 times. */
