@@ -41,6 +41,8 @@ export interface ConnectOptions {
   inCapsuleDataSize?: number;
   /** MAXR2T (0's based) sent in ICReq. */
   maxr2t?: number;
+  /** HPDA sent in ICReq: C2H data is to start at a multiple of (hpda+1)*4 bytes. Default 0. */
+  hpda?: number;
   commandTimeoutMs?: number;
   /** Stop after the admin Connect (no CC.EN, no Identify, no I/O queues): for state machine tests. */
   adminOnly?: boolean;
@@ -87,6 +89,7 @@ export class Controller {
       hdgst: o.hdgst ?? false,
       ddgst: o.ddgst ?? false,
       maxr2t: o.maxr2t ?? 0,
+      hpda: o.hpda ?? 0,
       inCapsuleDataSize: qid === 0 ? ADMIN_IN_CAPSULE : 0,
     };
     if (o.commandTimeoutMs !== undefined) qo.commandTimeoutMs = o.commandTimeoutMs;

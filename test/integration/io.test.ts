@@ -379,3 +379,30 @@ test('io: a whole session through a proxy that re-splits both directions (digest
     }
   });
 });
+
+test('io: the target honours HPDA: C2HData PDO aligned to (HPDA+1)*4, data intact', async () => {
+  await withTarget(testConfig(), async (t) => {
+    for (const hpda of [3, 7, 31]) {
+      const c = await Controller.connect(t.opts({ hpda, hdgst: true, ddgst: true, extraIoQueues: 1 }));
+      const raw = await t.raw();
+      try {
+        const data = pattern(4096, hpda);
+        assert.ok((await c.write(1, 8, 8, data)).ok);
+        const back = Buffer.alloc(4096);
+        assert.ok((await c.read(1, 8, 8, back)).ok, 'read through padded C2HData');
+        assert.ok(back.equals(data));
+        await raw.icreq({ hpda, hdgst: true });
+        const cqe = await raw.connect({ qid: 2, queueSize: 32, hostid: c.hostid, cntlid: c.cntlid, subnqn: SUBNQN, hostnqn: c.hostnqn });
+        assert.equal(cqe.status, 0);
+        raw.capsule(S.readWrite(Buffer.alloc(64), IoOpc.Read, 1, 8, 8), 1, { transport: 4096 });
+        const { hdr, data: got } = await raw.expectPdu(PduType.C2HData);
+        assert.equal(hdr[3]! % ((hpda + 1) * 4), 0, `PDO ${hdr[3]} aligned to ${(hpda + 1) * 4}`);
+        assert.ok(hdr[3]! >= 28, 'PDO after the header and its digest');
+        assert.ok(got!.equals(data));
+      } finally {
+        raw.close();
+        await c.disconnect();
+      }
+    }
+  });
+});
