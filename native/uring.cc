@@ -79,7 +79,23 @@ Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info), env_(
     }
   }
   if (iopoll_) p.flags |= IORING_SETUP_IOPOLL;
+  // Deferred task work: completions are posted when this thread asks (GETEVENTS), not by interrupting it;
+  // the eventfd still says when there is something to collect. Needs a single submitting thread (ours)
+  // and kernel 6.1+; refused with EINVAL before that, and then the ring is set up without it.
+  defer_ = !sqpoll_ && o.Get("deferTaskrun").ToBoolean().Value();
+  if (defer_) p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
   ring_fd_ = sys_setup(entries, &p);
+  if (ring_fd_ < 0 && defer_ && errno == EINVAL) {
+    defer_ = false;
+    uint32_t flags = p.flags & ~(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+    uint32_t cq = p.cq_entries, cpu = p.sq_thread_cpu, idle = p.sq_thread_idle;
+    memset(&p, 0, sizeof(p));
+    p.flags = flags;
+    p.cq_entries = cq;
+    p.sq_thread_cpu = cpu;
+    p.sq_thread_idle = idle;
+    ring_fd_ = sys_setup(entries, &p);
+  }
   if (ring_fd_ < 0) {
     int err = errno;
     ring_fd_ = -1;
@@ -224,7 +240,7 @@ void Ring::OnPoll() {
   // One read resets the eventfd counter (it is not a semaphore eventfd).
   if (read(event_fd_, &v, sizeof(v)) < 0) {
   }
-  Reap(false);
+  Reap(false, true);
   Notify();
 }
 
@@ -299,6 +315,7 @@ Napi::Value Ring::JsInfo(const Napi::CallbackInfo& info) {
   o.Set("features", features_);
   o.Set("sqpoll", sqpoll_);
   o.Set("iopoll", iopoll_);
+  o.Set("deferTaskrun", defer_);
   o.Set("registeredFiles", files_registered_);
   o.Set("fixedBuffers", pool_ != nullptr);
   o.Set("inflight", inflight_);

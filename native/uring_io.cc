@@ -248,12 +248,13 @@ int Ring::Submit() {
   // Everything published and not yet consumed, including what a partial submit left behind.
   uint32_t pending = sq_tail_ - load_acquire(sq_khead_);
   for (int attempt = 0; pending > 0; attempt++) {
-    int r = sys_enter(ring_fd_, pending, 0, 0);
+    // With deferred task work, GETEVENTS (min_complete 0) also posts what finished meanwhile.
+    int r = sys_enter(ring_fd_, pending, 0, defer_ ? IORING_ENTER_GETEVENTS : 0);
     if (r >= 0) return r;
     if (errno == EINTR) continue;
     if ((errno == EAGAIN || errno == EBUSY) && attempt < 100) {
       // Short of kernel resources or CQ space: make room, then try again.
-      Reap(false);
+      Reap(false, true);
       sched_yield();
       pending = sq_tail_ - load_acquire(sq_khead_);
       continue;
@@ -278,8 +279,9 @@ void Ring::Complete(uint32_t slot, int32_t res) {
 }
 
 // Moves every ready CQE out of the kernel ring; continues short transfers and EAGAIN in place.
-int Ring::Reap(bool poll) {
+int Ring::Reap(bool poll, bool run_tw) {
   if (closed_) return 0;
+  if (defer_ && run_tw && !poll) sys_enter(ring_fd_, 0, 0, IORING_ENTER_GETEVENTS);
   if (poll && iopoll_) {
     // IOPOLL: completions appear only when someone polls for them.
     if (sq_tail_ != sq_submitted_) Submit();
@@ -361,7 +363,7 @@ Napi::Value Ring::JsSubmit(const Napi::CallbackInfo& info) {
 // reap(poll): collects completions (polling the device first in IOPOLL mode); returns results waiting.
 Napi::Value Ring::JsReap(const Napi::CallbackInfo& info) {
   if (closed_) return Napi::Number::New(info.Env(), 0);
-  Reap(info.Length() > 0 && info[0].ToBoolean().Value());
+  Reap(info.Length() > 0 && info[0].ToBoolean().Value(), true);
   UpdateRef();
   return Napi::Number::New(info.Env(), static_cast<uint32_t>(compl_[1] - compl_[0]));
 }

@@ -98,7 +98,8 @@ class Ring : public Napi::ObjectWrap<Ring> {
   io_uring_sqe* GetSqe();
   void QueueRw(uint32_t slot);
   int Submit();
-  int Reap(bool poll);
+  /** run_tw: with deferred task work, enter the kernel first so pending completions get posted. */
+  int Reap(bool poll, bool run_tw = false);
   void Complete(uint32_t slot, int32_t res);
   void Notify();
   void UpdateRef();
@@ -108,6 +109,7 @@ class Ring : public Napi::ObjectWrap<Ring> {
   int event_fd_ = -1;
   bool sqpoll_ = false;
   bool iopoll_ = false;
+  bool defer_ = false;  // IORING_SETUP_DEFER_TASKRUN: completions are posted on GETEVENTS
   uint32_t features_ = 0;
   // mapped rings
   void* sq_map_ = nullptr;

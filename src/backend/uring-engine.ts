@@ -33,6 +33,11 @@ export interface EngineOptions {
    */
   spinUs?: number;
   /**
+   * Interrupt mode: let the kernel defer completion work until this thread collects it
+   * (IORING_SETUP_DEFER_TASKRUN, kernel 6.1+; quietly not used where refused). Default true; not with spinUs.
+   */
+  deferTaskrun?: boolean;
+  /**
    * Forced fallbacks for tests: 'unavailable' (as if io_uring_setup failed), 'refuse-sqpoll',
    * 'refuse-iopoll', 'no-direct' (O_DIRECT refused), 'no-fallocate', 'no-blkioctl', 'no-fixed-buffers'.
    */
@@ -48,6 +53,7 @@ export function engineOptionsFromEnv(base: EngineOptions = {}, env: NodeJS.Proce
   if (mode === 'sqpoll' || mode === 'iopoll' || mode === 'interrupt') o.mode = mode;
   if (env.NVMETD_URING_ENTRIES) o.entries = Number(env.NVMETD_URING_ENTRIES);
   if (env.NVMETD_URING_SPIN_US) o.spinUs = Number(env.NVMETD_URING_SPIN_US);
+  if (env.NVMETD_URING_DEFER_TASKRUN) o.deferTaskrun = env.NVMETD_URING_DEFER_TASKRUN !== '0';
   if (env.NVMETD_URING_SIMULATE) o.simulate = [...(o.simulate ?? []), ...env.NVMETD_URING_SIMULATE.split(',').map((s) => s.trim())];
   return o;
 }
@@ -207,6 +213,7 @@ export class UringEngine {
           sqThreadIdle: o.sqThreadIdleMs ?? 1000,
           sqThreadCpu: o.sqThreadCpu,
           iopoll: mode === 'iopoll',
+          deferTaskrun: mode === 'interrupt' && !(o.spinUs! > 0) && o.deferTaskrun !== false,
           completions: complRw,
           onComplete: () => self.e?.drain(),
         });
@@ -227,7 +234,7 @@ export class UringEngine {
     engine.spinUs = Math.max(0, Math.min(1000, Math.floor(o.spinUs ?? 0)));
     const info = engine.rw.info();
     log.info(
-      { mode: engine.mode, entries: info.sqEntries, registeredFiles: info.registeredFiles, features: info.features, spinUs: engine.spinUs },
+      { mode: engine.mode, entries: info.sqEntries, registeredFiles: info.registeredFiles, deferTaskrun: info.deferTaskrun, features: info.features, spinUs: engine.spinUs },
       `io_uring engine ready: ${engine.mode} mode, ${info.sqEntries} entries${engine.spinUs ? `, completion spin ${engine.spinUs}µs` : ''}`,
     );
     return engine;

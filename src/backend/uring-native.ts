@@ -23,7 +23,7 @@ export interface NativeRing {
   /** 0, or -errno when the kernel refused to pin the pool. */
   registerBuffers(pool: ArrayBuffer): number;
   close(): void;
-  info(): { sqEntries: number; features: number; sqpoll: boolean; iopoll: boolean; registeredFiles: boolean; fixedBuffers: boolean; inflight: number };
+  info(): { sqEntries: number; features: number; sqpoll: boolean; iopoll: boolean; deferTaskrun: boolean; registeredFiles: boolean; fixedBuffers: boolean; inflight: number };
 }
 
 export interface RingOptions {
@@ -32,6 +32,8 @@ export interface RingOptions {
   sqThreadIdle?: number;
   sqThreadCpu?: number;
   iopoll?: boolean;
+  /** IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN where the kernel has them (not with sqpoll). */
+  deferTaskrun?: boolean;
   /** [head, tail, mask, _, (slot, res) * capacity]; capacity a power of two. */
   completions: Int32Array;
   /** Called once per batch of completions (from the event loop's poll phase). */

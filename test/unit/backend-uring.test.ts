@@ -374,3 +374,18 @@ test('ioBufferPool: the first pool is registered with the thread engine, later o
   assert.equal(fsPool.length, 4096);
   resetSharedUringEngine();
 });
+
+test('deferred task work: on by default in interrupt mode, off with spin or when asked', async () => {
+  const log = memLog().log;
+  const on = (await UringEngine.create({}, log))!;
+  const spin = (await UringEngine.create({ spinUs: 10 }, log))!;
+  const off = (await UringEngine.create({ deferTaskrun: false }, log))!;
+  assert.equal(on.rw.info().deferTaskrun, true, 'kernel 6.1+ has DEFER_TASKRUN');
+  assert.equal(spin.rw.info().deferTaskrun, false);
+  assert.equal(off.rw.info().deferTaskrun, false);
+  for (const e of [on, spin, off]) {
+    const b = await UringBackend.open({ path: tmpFile(1 << 20), kind: 'file', blockSize: 512, readOnly: false, buffered: false }, e, log, true);
+    await exercise(b);
+    await b.close();
+  }
+});
