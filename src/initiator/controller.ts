@@ -44,6 +44,8 @@ export interface ConnectOptions {
   /** HPDA sent in ICReq: C2H data is to start at a multiple of (hpda+1)*4 bytes. Default 0. */
   hpda?: number;
   commandTimeoutMs?: number;
+  /** I/O queues receive into one reused buffer of this size (HostQueue readBufferSize; the load generator's fast path). */
+  ioReadBufferSize?: number;
   /** Stop after the admin Connect (no CC.EN, no Identify, no I/O queues): for state machine tests. */
   adminOnly?: boolean;
 }
@@ -93,6 +95,7 @@ export class Controller {
       inCapsuleDataSize: qid === 0 ? ADMIN_IN_CAPSULE : 0,
     };
     if (o.commandTimeoutMs !== undefined) qo.commandTimeoutMs = o.commandTimeoutMs;
+    if (qid !== 0 && o.ioReadBufferSize !== undefined) qo.readBufferSize = o.ioReadBufferSize;
     return HostQueue.open(qo);
   }
 

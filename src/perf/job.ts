@@ -15,6 +15,9 @@ import { Histogram, type HistogramData } from './histogram.js';
 import type { PerfOptions } from './options.js';
 import { BlockCheck, CHECK_NAMES, checkBlock, fillBlocks } from './verify.js';
 
+/** Bytes of the reused receive buffer of each I/O connection. */
+const READ_BUFFER_SIZE = 256 * 1024;
+
 /** Largest generation table kept for --verify (one u32 per I/O unit of the span). */
 const MAX_VERIFY_UNITS = 64 * 1024 * 1024;
 
@@ -351,6 +354,8 @@ export class PerfJob {
       queueSize: o.queueDepth + 1,
       disableSqFlowControl: o.disableSqflow,
       commandTimeoutMs: 10_000,
+      // Receive into one reused buffer per connection: no 64 KiB allocation per socket read.
+      ioReadBufferSize: READ_BUFFER_SIZE,
     });
     this.#ctrl = ctrl;
     try {
