@@ -35,6 +35,7 @@ const PROFILES: { point: string; target: string }[] = [
   ...GOALS.map((g) => ({ point: g.point, target: 'ram' })),
   { point: 'write 128k qd16', target: 'ram' },
   { point: 'randread 4k qd1', target: 'file' },
+  { point: 'randwrite 4k qd32', target: 'file' },
 ];
 
 interface Args {
