@@ -2,7 +2,7 @@
 //
 // File and block namespaces run on the thread's io_uring engine where io_uring works, else on Node's fs
 // thread pool. The engine is chosen by `opts` and the environment (see engineOptionsFromEnv):
-//   NVMETD_ENGINE=fs|uring|auto   NVMETD_URING_MODE=sqpoll|iopoll|interrupt   NVMETD_URING_ENTRIES=256
+//   NVMETD_ENGINE=fs|uring|auto   NVMETD_URING_MODE=sqpoll|iopoll|interrupt   NVMETD_URING_ENTRIES=1024
 //   NVMETD_URING_SPIN_US=0 (poll-mode completion wait after each kick)
 //   NVMETD_URING_SIMULATE=unavailable,refuse-sqpoll,refuse-iopoll,no-direct,no-fallocate,no-blkioctl
 import type { NamespaceConfig } from '../config/types.js';

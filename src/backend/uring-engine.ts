@@ -23,7 +23,10 @@ export interface EngineOptions {
   engine?: 'auto' | 'uring' | 'fs';
   /** Wanted ring mode (default interrupt). A refused mode falls back to interrupt. */
   mode?: UringMode;
-  /** Ring size (power of two); also the number of operations in flight per thread. Default 256. */
+  /**
+   * Ring size (power of two); also the number of operations in flight per thread before further ones wait
+   * in a (allocating) overflow queue. Default 1024: several connections' full queues fit.
+   */
   entries?: number;
   sqThreadCpu?: number;
   sqThreadIdleMs?: number;
@@ -111,6 +114,7 @@ interface Waiting {
 }
 
 export const ZERO_CHUNK = 1 << 20;
+const DEFAULT_ENTRIES = 1024;
 /** Completion spins allowed per event-loop turn (EngineOptions.spinUs). */
 const SPINS_PER_TURN = 32;
 
@@ -195,8 +199,8 @@ export class UringEngine {
       log.warn({ reason: why }, `io_uring unavailable (${why}); file and block namespaces use the fs thread pool`);
       return null;
     }
-    let capacity = o.entries ?? 256;
-    if (!Number.isInteger(capacity) || capacity < 2 || capacity > 32768 || (capacity & (capacity - 1)) !== 0) capacity = 256;
+    let capacity = o.entries ?? DEFAULT_ENTRIES;
+    if (!Number.isInteger(capacity) || capacity < 2 || capacity > 32768 || (capacity & (capacity - 1)) !== 0) capacity = DEFAULT_ENTRIES;
     const wanted: UringMode = o.mode ?? 'interrupt';
     const order: UringMode[] = wanted === 'interrupt' ? ['interrupt'] : [wanted, 'interrupt'];
     let engine: UringEngine | null = null;
@@ -444,7 +448,7 @@ let sharedKey = '';
 
 /** The thread's engine, created on first use with the first caller's options. */
 export async function sharedUringEngine(o: EngineOptions, log: Logger): Promise<UringEngine | null> {
-  const key = JSON.stringify([o.mode ?? 'interrupt', o.entries ?? 256, o.simulate ?? []]);
+  const key = JSON.stringify([o.mode ?? 'interrupt', o.entries ?? DEFAULT_ENTRIES, o.spinUs ?? 0, o.simulate ?? []]);
   if (sharedEngine !== undefined && key !== sharedKey) {
     log.warn({ wanted: key, have: sharedKey }, 'io_uring: this thread already has an engine with other options; reusing it');
   }
