@@ -389,3 +389,36 @@ test('deferred task work: on by default in interrupt mode, off with spin or when
     await b.close();
   }
 });
+
+test('ENOSPC from a full file system is reported, and the namespace stays usable', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to mount a small tmpfs');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmetd-enospc-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
+  } catch {
+    fs.rmdirSync(dir);
+    return t.skip('cannot mount tmpfs here');
+  }
+  try {
+    const p = path.join(dir, 'ns.img');
+    fs.writeFileSync(p, Buffer.alloc(0));
+    for (const simulate of [[], ['unavailable']]) {
+      const { openBackend } = await import('../../src/backend/open.js');
+      const { errnoToNvmeStatus } = await import('../../src/backend/errno.js');
+      resetSharedUringEngine();
+      const base = { nsid: 1, blockSize: 512 as const, uuid: '', nguid: '', eui64: '', readOnly: false, enabled: true };
+      const b = await openBackend({ ...base, backing: { type: 'file', path: p, size: 4 << 20, buffered: true } }, memLog().log, { simulate });
+      const big = pattern(1 << 20, 1);
+      const res = await run(b, (r) => b.submitWrite(r, 0, big, false));
+      assert.equal(res, -errno.ENOSPC, `${b.engine}: ENOSPC`);
+      assert.equal(errnoToNvmeStatus(res, 'write'), 0x081);
+      const small = new Uint8Array(4096);
+      assert.equal(await run(b, (r) => b.submitRead(r, 2 << 20, small)), 4096, 'still readable');
+      await b.close();
+      resetSharedUringEngine();
+    }
+  } finally {
+    execFileSync('umount', [dir]);
+    fs.rmdirSync(dir);
+  }
+});
