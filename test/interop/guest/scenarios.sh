@@ -45,6 +45,25 @@ scn_discover() {
   note "$(grep -c '"subnqn"' /tmp/art/discover.json) record(s), traddr $TADDR"
 }
 
+# nvme connect-all: connect to what the discovery log advertises (so its addresses must be usable).
+scn_connect_all() {
+  disconnect_all
+  echo "+ nvme connect-all -t tcp -a $TADDR -s $TPORT -q $HOSTNQN1"
+  nvme connect-all -t tcp -a "$TADDR" -s "$TPORT" -q "$HOSTNQN1" -I "$HOSTID1" > /tmp/ca.out 2>&1
+  rc=$?
+  cat /tmp/ca.out
+  i=0
+  while [ $i -lt 20 ]; do
+    CTRL=$(find_ctrl "$HOSTNQN1") && [ "$(ctrl_state "$CTRL")" = live ] && break
+    sleep 1; i=$((i + 1))
+  done
+  [ -n "$CTRL" ] || die "nvme connect-all (exit $rc) created no controller for $SUBNQN: $(tr '\n' ' ' < /tmp/ca.out)"
+  addr=$(cat /sys/class/nvme/$CTRL/address)
+  echo "$CTRL address: $addr"
+  disconnect_all
+  note "$addr"
+}
+
 # Connect (with digest options), move 1 MiB each way on both namespaces, disconnect.
 connect_io() {
   # shellcheck disable=SC2068
@@ -315,7 +334,7 @@ scn_allow_list_refused() {
 # --- plan ------------------------------------------------------------------------------------------
 PLAN=""
 [ "$MODE" = reference ] && PLAN="reference-target"
-PLAN="$PLAN discover connect-plain connect-hdgst connect-ddgst connect-both collect-identify
+PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst connect-both collect-identify
  fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k flush blkdiscard write-zeroes
  compare-match compare-mismatch keep-alive-idle disconnect-reconnect shared-namespace
  file-persist-restart kill-during-fio allow-list-refused"
@@ -327,6 +346,7 @@ emit versions.txt /etc/interop/versions
 
 [ "$MODE" = reference ] && scenario reference-target scn_reference_target 60
 scenario discover scn_discover 60
+scenario connect-all scn_connect_all 120
 scenario connect-plain scn_connect_plain 120
 scenario connect-hdgst scn_connect_hdgst 120
 scenario connect-ddgst scn_connect_ddgst 120
