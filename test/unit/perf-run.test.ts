@@ -65,3 +65,21 @@ test('a wrong NQN fails the run with the Connect status, not a hang', async () =
     await t.close();
   }
 });
+
+test('two worker threads with two connections each: every job does I/O, verify holds across workers', async () => {
+  const t = await runTarget(testConfig({ namespaces: [{ size: 16 * MiB, blockSize: 512 }] }));
+  try {
+    const o = parsePerfOptions({
+      address: t.host, port: String(t.port), nqn: SUBNQN, workload: 'randrw', ioSize: '4k', queueDepth: '4',
+      connections: '2', workers: '2', time: '0.8', warmup: '0.2', verify: true, quiet: true,
+    });
+    const r = await runPerf(o);
+    assert.equal(r.errors, 0, `errors: ${r.firstError}`);
+    assert.equal(r.verifyErrors, 0, `verify: ${r.firstVerifyError}`);
+    assert.equal(r.jobs.length, 2);
+    for (const j of r.jobs) assert.ok(j.ios > 0, `worker ${j.worker} did ${j.ios} I/Os`);
+    assert.equal(r.ios, r.jobs[0]!.ios + r.jobs[1]!.ios);
+  } finally {
+    await t.close();
+  }
+});
