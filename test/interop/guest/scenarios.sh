@@ -116,6 +116,17 @@ scn_fio_ns1_seq() { fio_on "$NS1_NSID" write 128k "$FIO_SIZE"; }
 scn_fio_ns2_rand() { fio_on "$NS2_NSID" randwrite 4k 0; }
 scn_fio_ns2_seq() { fio_on "$NS2_NSID" write 128k "$FIO_SIZE"; }
 
+# fio over a connection with header and data digests: CRC32C on every PDU under queue depth.
+scn_fio_digests() {
+  disconnect_all
+  must_connect "$HOSTNQN1" "$HOSTID1" -g -G $MAIN_OPTS
+  d1=$(dev1); d2=$(dev2)
+  run_fio dg-rand "$d1" randwrite 4k $((160 * MiB)) 16M || die "fio 4k random with digests on $d1 failed: $(grep -E 'err=|verify|fio:' /tmp/fio.dg-rand.out | head -n 3 | tr '\n' ' ')"
+  run_fio dg-seq "$d2" write 128k $((160 * MiB)) 32M || die "fio 128k sequential with digests on $d2 failed: $(grep -E 'err=|verify|fio:' /tmp/fio.dg-seq.out | head -n 3 | tr '\n' ' ')"
+  disconnect_all
+  note "16 MiB 4k random on nsid $NS1_NSID, 32 MiB 128k sequential on nsid $NS2_NSID, both verified"
+}
+
 scn_flush() {
   need_main
   for nsid in "$NS1_NSID" "$NS2_NSID"; do
@@ -335,7 +346,7 @@ scn_allow_list_refused() {
 PLAN=""
 [ "$MODE" = reference ] && PLAN="reference-target"
 PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst connect-both collect-identify
- fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k flush blkdiscard write-zeroes
+ fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k fio-digests flush blkdiscard write-zeroes
  compare-match compare-mismatch keep-alive-idle disconnect-reconnect shared-namespace
  file-persist-restart kill-during-fio allow-list-refused"
 if [ -n "$ONLY" ]; then
@@ -356,6 +367,7 @@ scenario "fio-$N1-rand4k" scn_fio_ns1_rand 900
 scenario "fio-$N1-seq128k" scn_fio_ns1_seq 600
 scenario "fio-$N2-rand4k" scn_fio_ns2_rand 900
 scenario "fio-$N2-seq128k" scn_fio_ns2_seq 600
+scenario fio-digests scn_fio_digests 600
 scenario flush scn_flush 60
 scenario blkdiscard scn_blkdiscard 60
 scenario write-zeroes scn_write_zeroes 60
