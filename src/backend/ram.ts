@@ -1,9 +1,10 @@
-// RAM namespace: memory allocated lazily in 1 MiB chunks, so a large namespace costs only what is written.
-// Unwritten and deallocated ranges read as zeroes. Completions are delivered in kick(), in submission order.
+// RAM namespace: memory reserved at start in segments of up to 1 GiB (zero-filled anonymous mappings:
+// the kernel backs a page only when it is first written, so the cost is what is written, and the
+// garbage collector sees one allocation per segment instead of one per chunk written). Unwritten and
+// deallocated ranges read as zeroes. Completions are delivered in kick(), in submission order.
 //
-// A shared RAM namespace (for I/O queues spread over worker threads) lives in SharedArrayBuffers
-// made once for the whole size; the kernel backs their pages only when first written, so the cost
-// is still what is written. Every thread builds its own RamBackend over the same buffers.
+// A shared RAM namespace (for I/O queues spread over worker threads) lives in SharedArrayBuffers made
+// the same way; every thread builds its own RamBackend over the same buffers.
 import type { Backend, BackendRequest } from './backend.js';
 
 const CHUNK_SHIFT = 20;
@@ -11,6 +12,12 @@ const CHUNK_SIZE = 1 << CHUNK_SHIFT;
 const ZEROES = new Uint8Array(CHUNK_SIZE);
 /** Largest single SharedArrayBuffer used for a shared namespace. */
 const SHARED_SEGMENT = 1024 * CHUNK_SIZE;
+
+function allocateSegments(sizeBytes: number): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (let at = 0; at < sizeBytes; at += SHARED_SEGMENT) out.push(new ArrayBuffer(Math.min(SHARED_SEGMENT, sizeBytes - at)));
+  return out;
+}
 
 /** SharedArrayBuffers for a shared RAM namespace of `sizeBytes`. */
 export function allocateSharedRam(sizeBytes: number): SharedArrayBuffer[] {
@@ -30,30 +37,20 @@ export class RamBackend implements Backend {
   readonly #doneRes: number[] = [];
   #doneCount = 0;
 
-  /** Chunks can be dropped on deallocation (false when they are views of shared memory). */
-  readonly #private: boolean;
-
   constructor(sizeBytes: number, shared?: readonly SharedArrayBuffer[]) {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) throw new RangeError(`RAM size must be a positive integer, got ${sizeBytes}`);
     this.sizeBytes = sizeBytes;
     this.#chunks = new Array(Math.ceil(sizeBytes / CHUNK_SIZE));
-    this.#private = !shared;
-    if (shared) {
+    const segments: readonly (ArrayBuffer | SharedArrayBuffer)[] = shared ?? allocateSegments(sizeBytes);
+    {
       let index = 0;
-      for (const sab of shared) {
+      for (const sab of segments) {
         for (let at = 0; at < sab.byteLength; at += CHUNK_SIZE) {
           this.#chunks[index++] = new Uint8Array(sab, at, Math.min(CHUNK_SIZE, sab.byteLength - at));
         }
       }
       if (index !== this.#chunks.length) throw new RangeError('shared RAM buffers do not match the namespace size');
     }
-  }
-
-  /** Bytes of memory actually allocated. */
-  get allocatedBytes(): number {
-    let n = 0;
-    for (const c of this.#chunks) if (c) n += c.length;
-    return n;
   }
 
   #chunkFor(index: number): Uint8Array {
@@ -120,8 +117,7 @@ export class RamBackend implements Backend {
       const c = this.#chunks[index];
       const n = Math.min((c ? c.length : CHUNK_SIZE) - start, length - pos);
       if (c) {
-        if (start === 0 && n === c.length && this.#private) this.#chunks[index] = undefined;
-        else c.fill(0, start, start + n);
+        c.fill(0, start, start + n);
       }
       pos += n;
     }
@@ -168,6 +164,6 @@ export class RamBackend implements Backend {
 
   async close(): Promise<void> {
     this.kick();
-    if (this.#private) this.#chunks.fill(undefined);
+    this.#chunks.fill(undefined);
   }
 }

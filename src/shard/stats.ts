@@ -8,7 +8,7 @@ export const StatField = {
   ERRORS: 3,
   QUEUES: 4,
   INFLIGHT: 5,
-  /** Latency histogram: bucket i counts completions with latency in [2^i, 2^(i+1)) microseconds. */
+  /** Latency histogram (one command in 8 is sampled): bucket i counts latencies in [2^i, 2^(i+1)) us. */
   HIST: 8,
 } as const;
 export const HIST_BUCKETS = 24;
@@ -23,13 +23,14 @@ export class ThreadStats {
     this.f = new Float64Array(this.sab);
   }
 
-  /** Records one completed command. */
+  /** Records one completed command; latencyUs < 0: not sampled. */
   complete(latencyUs: number, bytesRead: number, bytesWritten: number, failed: boolean): void {
     const f = this.f;
     f[StatField.COMMANDS]++;
     f[StatField.BYTES_READ] += bytesRead;
     f[StatField.BYTES_WRITTEN] += bytesWritten;
     if (failed) f[StatField.ERRORS]++;
+    if (latencyUs < 0) return;
     let b = latencyUs < 1 ? 0 : 31 - Math.clz32(latencyUs);
     if (b >= HIST_BUCKETS) b = HIST_BUCKETS - 1;
     f[StatField.HIST + b]++;

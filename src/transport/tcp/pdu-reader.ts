@@ -81,19 +81,21 @@ export class PduReader {
   }
 
   /** Feeds one received chunk. Returns when the chunk is consumed or a fatal error stopped parsing. */
-  push(chunk: Buffer): void {
+  push(chunk: Buffer, length: number = chunk.length): void {
     let pos = 0;
-    const end = chunk.length;
+    const end = length;
     while (pos < end) {
       if (this.#detaching && this.state === RecvState.HEADER && this.#hdrHave === 0) {
-        const rest = chunk.subarray(pos);
+        const rest = chunk.subarray(pos, end);
         this.#leftover = this.#leftover ? Buffer.concat([this.#leftover, rest]) : Buffer.from(rest);
         return;
       }
       switch (this.state) {
         case RecvState.HEADER: {
           const n = Math.min(this.#hdrNeed - this.#hdrHave, end - pos);
-          chunk.copy(this.#hdr, this.#hdrHave, pos, pos + n);
+          // Headers are at most 132 bytes: a plain loop beats Buffer.copy's call into C++ here.
+          const h = this.#hdr;
+          for (let i = 0, at = this.#hdrHave; i < n; i++) h[at + i] = chunk[pos + i]!;
           this.#hdrHave += n;
           pos += n;
           if (this.#hdrHave === this.#hdrNeed) this.#headerProgress();

@@ -34,6 +34,7 @@ import { StatField, threadStats } from '../../shard/stats.js';
 import { noteActivity } from '../../shard/poller.js';
 import { BufferPool } from './buffer-pool.js';
 import { OutQueue } from './out-queue.js';
+import { receiveIntoThreadBuffer } from './user-buffer.js';
 import { PduReader, type PduSink } from './pdu-reader.js';
 import { writeC2HData, writeC2HTermReq, writeCapsuleResp, writeICResp, writeR2T } from './pdu-writer.js';
 import { ReqState, Request, XferDir } from './request.js';
@@ -114,6 +115,7 @@ export class TcpQueue implements HostQueue, PduSink {
   readonly #stats = threadStats();
   /** Commands completed on this queue. */
   commands = 0;
+  #sample = 0;
   /** Why the queue closed (null while open). */
   closeReason: string | null = null;
 
@@ -131,7 +133,9 @@ export class TcpQueue implements HostQueue, PduSink {
     });
     this.#stats.f[StatField.QUEUES]++;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    if (!receiveIntoThreadBuffer(socket, (buf, length) => this.#onData(buf, length))) {
+      socket.on('data', (chunk: Buffer) => this.#onData(chunk, chunk.length));
+    }
     socket.on('drain', () => this.#onDrain());
     socket.on('error', (err) => {
       if (this.#state !== QueueState.CLOSED) this.log.debug({ err: err.message }, 'socket error');
@@ -156,7 +160,10 @@ export class TcpQueue implements HostQueue, PduSink {
       this.#hpdaAlign = adopted.hpdaAlign;
       this.#state = QueueState.LIVE;
       const leftover = adopted.leftover;
-      if (leftover && leftover.length > 0) setImmediate(() => this.#onData(Buffer.from(leftover)));
+      if (leftover && leftover.length > 0) {
+        const copy = Buffer.from(leftover);
+        setImmediate(() => this.#onData(copy, copy.length));
+      }
       return;
     }
     this.#icTimer = setTimeout(() => {
@@ -182,17 +189,17 @@ export class TcpQueue implements HostQueue, PduSink {
 
   // --- receive ------------------------------------------------------------------------------
 
-  #onData(chunk: Buffer): void {
+  #onData(chunk: Buffer, length: number): void {
     if (this.#state === QueueState.CLOSED) return;
     if (this.#state === QueueState.MOVING) {
       // Read before the socket stopped: keep it for the worker.
-      this.#reader.push(chunk);
+      this.#reader.push(chunk, length);
       return;
     }
     this.#inBatch = true;
     noteActivity();
     try {
-      this.#reader.push(chunk);
+      this.#reader.push(chunk, length);
       this.#kickBackends();
     } catch (err) {
       // A bug must not take the process down: fail this connection only.
@@ -201,7 +208,9 @@ export class TcpQueue implements HostQueue, PduSink {
     } finally {
       this.#inBatch = false;
     }
-    this.#flush();
+    // Responses go out once per event-loop turn: every read that arrived in this turn (on this
+    // connection, H2CData trickling in, several PDUs) shares one write.
+    if (this.#out.pendingBytes > 0) this.#scheduleFlush();
   }
 
   #kickBackends(): void {
@@ -309,7 +318,8 @@ export class TcpQueue implements HostQueue, PduSink {
     req.reset();
     hdr.copy(req.sqe, 0, CAPSULE_SQE_OFFSET, CAPSULE_SQE_OFFSET + 64);
     req.cid = req.sqe.readUInt16LE(SQE.cid);
-    req.t0 = performance.now();
+    // Latency is sampled on one command in 8: the clock read is a measurable share of a 4 KiB I/O.
+    req.t0 = (this.#sample++ & 7) === 0 ? performance.now() : 0;
     this.#inflight++;
     this.#stats.f[StatField.INFLIGHT]++;
     return req;
@@ -472,7 +482,7 @@ export class TcpQueue implements HostQueue, PduSink {
     const out = this.#out;
     const data = req.outData;
     this.commands++;
-    this.#stats.complete((performance.now() - req.t0) * 1000, data && req.status === 0 ? Math.min(data.length, req.dataLen) : 0, req.inData ? req.inData.length : 0, req.status !== 0);
+    this.#stats.complete(req.t0 > 0 ? (performance.now() - req.t0) * 1000 : -1, data && req.status === 0 ? Math.min(data.length, req.dataLen) : 0, req.inData ? req.inData.length : 0, req.status !== 0);
     if (data && req.status === 0) {
       const len = Math.min(data.length, req.dataLen);
       const view = len === data.length ? data : data.subarray(0, len);
@@ -585,7 +595,7 @@ export class TcpQueue implements HostQueue, PduSink {
       this.#reader.resumeAfterDetach();
       this.socket.resume();
       (this.socket as unknown as { _handle?: { readStart?: () => number } })._handle?.readStart?.();
-      if (leftover) this.#onData(leftover);
+      if (leftover) this.#onData(leftover, leftover.length);
       return;
     }
     const state: QueueHandoff = {
