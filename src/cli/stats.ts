@@ -2,6 +2,7 @@
 // statistics and prints them (JSON with --json, else a short table).
 import net from 'node:net';
 import { UsageError } from './errors.js';
+import type { ThreadStatsSnapshot } from '../shard/stats.js';
 
 export interface StatsArgs {
   control?: string;
@@ -9,16 +10,7 @@ export interface StatsArgs {
   method?: string;
 }
 
-interface ThreadSnap {
-  commands: number;
-  bytesRead: number;
-  bytesWritten: number;
-  errors: number;
-  queues: number;
-  inflight: number;
-  latencyP50Us: number;
-  latencyP99Us: number;
-}
+type ThreadSnap = ThreadStatsSnapshot;
 
 export function request(path: string, method: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
