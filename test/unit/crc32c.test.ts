@@ -18,3 +18,12 @@ test('crc32c: views over a SharedArrayBuffer and sub-ranges of a view', () => {
   assert.equal(crc32c(plain, 2, 9), 0xe3069283);
   assert.throws(() => crc32c(plain, 10, 9), RangeError);
 });
+
+test('crc32c: the JavaScript path for short runs agrees with the native path at every length', async () => {
+  const { native } = await import('../../src/native/addon.js');
+  const data = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 131 + 7) & 0xff));
+  for (let len = 0; len <= 300; len += 7) {
+    assert.equal(crc32c(data, 0, len), native.crc32c(data, 0, len, 0), `length ${len}`);
+    assert.equal(crc32cUpdate(0x12345678, data, 3, Math.max(0, len - 3)), native.crc32c(data, 3, Math.max(0, len - 3), 0x12345678), `seeded, length ${len}`);
+  }
+});
