@@ -102,7 +102,9 @@ export function setNativeBlockSizeProbe(fn: ((fd: number) => number) | undefined
  */
 export async function openBacking(o: FileBackingOptions): Promise<OpenedBacking> {
   const p = o.path;
-  const flags = (o.readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR) | (o.extraFlags ?? 0);
+  // A file namespace with a size is created (sparse) when its file does not exist yet.
+  const create = o.kind === 'file' && o.size !== undefined && !o.readOnly && !fs.existsSync(p);
+  const flags = (o.readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR) | (create ? fs.constants.O_CREAT : 0) | (o.extraFlags ?? 0);
   let fd: number;
   try {
     fd = await openFd(p, flags);
@@ -135,6 +137,7 @@ export async function openBacking(o: FileBackingOptions): Promise<OpenedBacking>
         sizeBytes = o.size;
       }
     }
+    if (create) note = `created ${p} (sparse, ${sizeBytes} bytes)`;
     const rounded = sizeBytes - (sizeBytes % o.blockSize);
     if (rounded !== sizeBytes) note = `capacity rounded down from ${sizeBytes} to ${rounded} bytes (block size ${o.blockSize})`;
     if (rounded <= 0) throw new Error(`namespace backing ${p} is empty (${sizeBytes} bytes); give it a size`);
@@ -148,7 +151,7 @@ export async function openBacking(o: FileBackingOptions): Promise<OpenedBacking>
 /** Opens `path` with `flags`, as a plain descriptor, without blocking the event loop. */
 export function openFd(p: string, flags: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    fs.open(p, flags, (err, fd) => (err ? reject(err) : resolve(fd)));
+    fs.open(p, flags, 0o600, (err, fd) => (err ? reject(err) : resolve(fd)));
   });
 }
 

@@ -143,8 +143,8 @@ export function identifyController(buf: Buffer, ctrl: Controller): void {
     buf[IdCtrl.nwpc] = 0;
     buf.writeUInt32LE(cfg!.maxNamespaces, IdCtrl.mnan);
   }
-  // SGLs supported (no alignment), keyed SGL data block, SGL offset.
-  buf.writeUInt32LE((1 << 0) | (1 << 2) | (1 << 20), IdCtrl.sgls);
+  // SGLs supported (no alignment requirement) and SGL offsets; keyed data blocks are an RDMA matter.
+  buf.writeUInt32LE((1 << 0) | (1 << 20), IdCtrl.sgls);
   buf.write(ctrl.subsysNqn, IdCtrl.subnqn, 255, 'utf8');
   // Capsule sizes in 16-byte units: SQE + in-capsule data on I/O queues.
   const port = ctrl.queues.get(0)?.port;
