@@ -181,8 +181,16 @@ function interopConfig(o: Options, runDir: string): InteropConfig {
   };
 }
 
+/** I/O worker threads of the target under test (NVMETD_INTEROP_WORKERS, default 2; 0: none). */
+function interopWorkers(): number {
+  const n = Number(process.env.NVMETD_INTEROP_WORKERS ?? 2);
+  return Number.isInteger(n) && n >= 0 ? n : 2;
+}
+
 function nvmetdConfigJson(c: InteropConfig): string {
+  const workers = interopWorkers();
   const cfg = {
+    ...(workers > 0 ? { shard: { workers } } : {}),
     ports: [{ id: 1, address: '127.0.0.1', port: c.hostPort, advertiseAddress: '10.0.2.2', advertisePort: c.tport, subsystems: [c.subnqn] }],
     subsystems: [{
       nqn: c.subnqn,
