@@ -33,6 +33,12 @@ function fid(cmd: Command): number {
   return cmd.sqe.readUInt32LE(40) & 0xff;
 }
 
+/** A feature this controller does not implement: Invalid Field, and one line saying which. */
+function unsupported(cmd: Command, ctrl: Controller, id: number, op: 'get' | 'set'): void {
+  ctrl.log.info({ fid: `0x${id.toString(16)}`, op }, 'unsupported feature');
+  done(cmd, S_INVALID_FIELD);
+}
+
 function done(cmd: Command, status = 0): void {
   cmd.status = status;
   cmd.complete();
@@ -42,9 +48,9 @@ export function getFeatures(cmd: Command, ctrl: Controller): void {
   const id = fid(cmd);
   const sel = (cmd.sqe.readUInt32LE(40) >>> 8) & 7;
   const nsid = cmd.sqe.readUInt32LE(4);
-  if (ctrl.isDiscovery && !DISCOVERY_FEATURES.has(id)) return done(cmd, S_INVALID_FIELD);
+  if (ctrl.isDiscovery && !DISCOVERY_FEATURES.has(id)) return unsupported(cmd, ctrl, id, 'get');
   if (sel === FeatureSel.SUPPORTED) {
-    if (!known(id)) return done(cmd, S_INVALID_FIELD);
+    if (!known(id)) return unsupported(cmd, ctrl, id, 'get');
     cmd.dw0 = id === FeatureId.HostIdentifier ? 0 : id === FeatureId.NsWriteProtect ? CAP_NS_SPECIFIC : CAP_CHANGEABLE;
     return done(cmd);
   }
@@ -92,7 +98,7 @@ export function getFeatures(cmd: Command, ctrl: Controller): void {
     }
     default: {
       const dflt = PLAIN.get(id);
-      if (dflt === undefined) return done(cmd, S_INVALID_FIELD);
+      if (dflt === undefined) return unsupported(cmd, ctrl, id, 'get');
       cmd.dw0 = useDefault ? dflt : (ctrl.featureDw.get(id) ?? dflt);
       return done(cmd);
     }
@@ -117,7 +123,7 @@ export function setFeatures(cmd: Command, ctrl: Controller): void {
   const cdw11 = cmd.sqe.readUInt32LE(44);
   const id = cdw10 & 0xff;
   if ((cdw10 & 0x80000000) !== 0) return done(cmd, S_FEATURE_NOT_SAVEABLE);
-  if (ctrl.isDiscovery && !DISCOVERY_FEATURES.has(id)) return done(cmd, S_INVALID_FIELD);
+  if (ctrl.isDiscovery && !DISCOVERY_FEATURES.has(id)) return unsupported(cmd, ctrl, id, 'set');
   switch (id) {
     case FeatureId.VolatileWriteCache:
       ctrl.volatileWriteCache = (cdw11 & 1) === 1;
@@ -156,7 +162,7 @@ export function setFeatures(cmd: Command, ctrl: Controller): void {
       ctrl.featureDw.set(id, cdw11 >>> 0);
       return done(cmd);
     default:
-      if (!PLAIN.has(id)) return done(cmd, S_INVALID_FIELD);
+      if (!PLAIN.has(id)) return unsupported(cmd, ctrl, id, 'set');
       ctrl.featureDw.set(id, cdw11 >>> 0);
       return done(cmd);
   }

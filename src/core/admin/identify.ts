@@ -90,6 +90,7 @@ export function identify(cmd: Command, ctrl: Controller): void {
       break;
     }
     default:
+      ctrl.log.info({ cns: `0x${cns.toString(16)}` }, 'unsupported Identify CNS');
       return fail(cmd, S_INVALID_FIELD);
   }
   cmd.outData = buf.subarray(0, Math.min(IDENTIFY_SIZE, cmd.dataLen || IDENTIFY_SIZE));

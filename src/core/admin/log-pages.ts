@@ -47,7 +47,7 @@ export function getLogPage(cmd: Command, ctrl: Controller): void {
   }
   if (!page) {
     cmd.status = S_INVALID_LOG_PAGE;
-    ctrl.log.debug({ lid }, 'unsupported log page');
+    ctrl.log.info({ lid: `0x${lid.toString(16)}` }, 'unsupported log page');
     return cmd.complete();
   }
   if (offset > page.length) {
