@@ -41,7 +41,9 @@ export function getLogPage(cmd: Command, ctrl: Controller): void {
   }
   let page: Buffer | null;
   if (ctrl.isDiscovery) {
-    page = lid === LogId.Discovery ? buildDiscoveryLog(ctrl) : null;
+    // A discovery controller has the discovery log plus the controller-level pages hosts read
+    // while bringing any controller up (supported pages, errors, command effects).
+    page = lid === LogId.Discovery ? buildDiscoveryLog(ctrl) : DISCOVERY_ALSO.has(lid) ? buildPage(lid, ctrl, nsid) : null;
   } else {
     page = buildPage(lid, ctrl, nsid);
   }
@@ -80,6 +82,8 @@ function buildPage(lid: number, ctrl: Controller, nsid: number): Buffer | null {
       return null;
   }
 }
+
+const DISCOVERY_ALSO = new Set<number>([LogId.SupportedLogPages, LogId.ErrorInformation, LogId.CommandsSupportedEffects]);
 
 const SUPPORTED = [
   LogId.SupportedLogPages,

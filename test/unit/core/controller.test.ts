@@ -347,3 +347,23 @@ test('discovery log lists the subsystem for allowed hosts only, and referrals', 
   const filtered = discover(HOSTNQN);
   assert.equal(filtered.readBigUInt64LE(DiscLog.numrec), 2n, 'current discovery entry + referral only');
 });
+
+test('a discovery controller also serves the supported-pages, error and command-effects logs', () => {
+  const ctx = makeContext();
+  const q = new FakeQueue(ctx.config.ports[0]!);
+  executeAdmin(connectCommand(q, { subnqn: 'nqn.2014-08.org.nvmexpress.discovery' }), ctx);
+  propertySet(q, ctx, 0x14, 1);
+  for (const lid of [LogId.SupportedLogPages, LogId.ErrorInformation, LogId.CommandsSupportedEffects]) {
+    const c = admin(q, ctx, (sqe) => {
+      sqe[0] = AdminOpc.GetLogPage;
+      sqe.writeUInt32LE(lid | ((64 / 4 - 1) << 16), 40);
+    }, 64);
+    assert.equal(c.status, 0, `log page 0x${lid.toString(16)}`);
+  }
+  const smart = admin(q, ctx, (sqe) => {
+    sqe[0] = AdminOpc.GetLogPage;
+    sqe.writeUInt32LE(LogId.SmartHealth | ((512 / 4 - 1) << 16), 40);
+  }, 512);
+  assert.equal(code(smart.status), status(SCT.COMMAND_SPECIFIC, CmdSpecific.INVALID_LOG_PAGE));
+  q.ctrl!.teardown('done');
+});
