@@ -5,14 +5,12 @@
 //      CPU use while idle.
 // Each target is a child process; the load comes from `nvmetd perf` in other child processes.
 // Results: bench/results/shard.json and shard.md. Numbers are only comparable within one run.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT, freePort, procCpuSeconds, stopChild, waitForPort } from './targets.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NVMETD = path.join(ROOT, 'bin', 'nvmetd.js');
 const SECONDS = Number(process.env.NVMETD_BENCH_SECONDS ?? 4);
 const IDLE_SECONDS = 3;
@@ -25,54 +23,16 @@ interface PerfResult {
   errors: number;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
-async function waitListening(port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (child.exitCode !== null) throw new Error(`target exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('target did not listen');
-}
-
 async function withTarget<T>(args: string[], fn: (port: number, pid: number) => Promise<T>): Promise<T> {
   const port = await freePort();
   const child = spawn(process.execPath, [NVMETD, 'serve', '--ram', '256MiB', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
-    await waitListening(port, child);
+    await waitForPort(port, child, 'nvmetd');
     return await fn(port, child.pid!);
   } finally {
-    await new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGINT');
-      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-    });
+    await stopChild(child);
   }
 }
 
@@ -95,17 +55,17 @@ function perf(port: number, args: string[]): Promise<PerfResult> {
 }
 
 async function measure(port: number, pid: number, args: string[]): Promise<PerfResult & { targetCpuPct: number }> {
-  const c0 = cpuSeconds(pid);
+  const c0 = procCpuSeconds(pid);
   const t0 = Date.now();
   const r = await perf(port, args);
-  const pct = ((cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 100;
+  const pct = ((procCpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000)) * 100;
   return { ...r, targetCpuPct: Math.round(pct) };
 }
 
 async function idleCpu(pid: number): Promise<number> {
-  const c0 = cpuSeconds(pid);
+  const c0 = procCpuSeconds(pid);
   await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
-  return Math.round(((cpuSeconds(pid) - c0) / IDLE_SECONDS) * 100);
+  return Math.round(((procCpuSeconds(pid) - c0) / IDLE_SECONDS) * 100);
 }
 
 async function main(): Promise<void> {

@@ -81,7 +81,7 @@ export function makeBackingFile(size: number): string {
   return file;
 }
 
-function procCpuSeconds(pid: number): number {
+export function procCpuSeconds(pid: number): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start after the last ')'.
@@ -93,7 +93,7 @@ function procCpuSeconds(pid: number): number {
   }
 }
 
-async function waitForPort(port: number, child: ChildProcess, what: string, timeoutMs = 15000): Promise<void> {
+export async function waitForPort(port: number, child: ChildProcess, what: string, timeoutMs = 15000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} before listening`);
@@ -110,7 +110,7 @@ async function waitForPort(port: number, child: ChildProcess, what: string, time
   }
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+export function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const kill = setTimeout(() => child.kill('SIGKILL'), 10000);
