@@ -118,66 +118,52 @@ Napi::Value Ring::PrepRw(const Napi::CallbackInfo& info, OpKind kind) {
   return env.Undefined();
 }
 
-// fsync(slot, file): fdatasync
-Napi::Value Ring::JsFsync(const Napi::CallbackInfo& info) {
+// Starts a file operation without data (fsync, fallocate) on `slot`: checks the slot and file,
+// takes an SQE and fills opcode, descriptor and user_data. Returns null when the operation already
+// ended (a JS exception for bad arguments, or -EBUSY delivered as its completion).
+io_uring_sqe* Ring::BeginFileOp(const Napi::CallbackInfo& info, OpKind kind, uint8_t opcode) {
   Napi::Env env = info.Env();
   uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
   uint32_t file = info[1].As<Napi::Number>().Uint32Value();
   if (closed_ || slot >= ops_.size() || file >= kFileTable || !files_[file].used) {
     Napi::RangeError::New(env, "ring: bad slot or file").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return nullptr;
   }
   Op& op = ops_[slot];
-  op.kind = kFsync;
+  op.kind = kind;
   op.active = true;
   inflight_++;
   io_uring_sqe* sqe = GetSqe();
   if (!sqe) {
     Complete(slot, -EBUSY);
-    return env.Undefined();
+    return nullptr;
   }
-  sqe->opcode = IORING_OP_FSYNC;
+  sqe->opcode = opcode;
   if (files_registered_) {
     sqe->fd = static_cast<int32_t>(file);
     sqe->flags = IOSQE_FIXED_FILE;
   } else {
     sqe->fd = files_[file].fd;
   }
-  sqe->fsync_flags = IORING_FSYNC_DATASYNC;
   sqe->user_data = slot;
-  return env.Undefined();
+  return sqe;
+}
+
+// fsync(slot, file): fdatasync
+Napi::Value Ring::JsFsync(const Napi::CallbackInfo& info) {
+  io_uring_sqe* sqe = BeginFileOp(info, kFsync, IORING_OP_FSYNC);
+  if (sqe) sqe->fsync_flags = IORING_FSYNC_DATASYNC;
+  return info.Env().Undefined();
 }
 
 // fallocate(slot, file, mode, offset, length)
 Napi::Value Ring::JsFallocate(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
-  uint32_t file = info[1].As<Napi::Number>().Uint32Value();
-  if (closed_ || slot >= ops_.size() || file >= kFileTable || !files_[file].used) {
-    Napi::RangeError::New(env, "ring: bad slot or file").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  Op& op = ops_[slot];
-  op.kind = kFallocate;
-  op.active = true;
-  inflight_++;
-  io_uring_sqe* sqe = GetSqe();
-  if (!sqe) {
-    Complete(slot, -EBUSY);
-    return env.Undefined();
-  }
-  sqe->opcode = IORING_OP_FALLOCATE;
-  if (files_registered_) {
-    sqe->fd = static_cast<int32_t>(file);
-    sqe->flags = IOSQE_FIXED_FILE;
-  } else {
-    sqe->fd = files_[file].fd;
-  }
+  io_uring_sqe* sqe = BeginFileOp(info, kFallocate, IORING_OP_FALLOCATE);
+  if (!sqe) return info.Env().Undefined();
   sqe->len = info[2].As<Napi::Number>().Uint32Value();                              // mode
   sqe->off = static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value());        // offset
   sqe->addr = static_cast<uint64_t>(info[4].As<Napi::Number>().Int64Value());       // length
-  sqe->user_data = slot;
-  return env.Undefined();
+  return info.Env().Undefined();
 }
 
 // Block-device discard / zero-out: io_uring has no portable op for these on every kernel, so they run as

@@ -96,6 +96,7 @@ class Ring : public Napi::ObjectWrap<Ring> {
 
   Napi::Value PrepRw(const Napi::CallbackInfo& info, OpKind kind);
   io_uring_sqe* GetSqe();
+  io_uring_sqe* BeginFileOp(const Napi::CallbackInfo& info, OpKind kind, uint8_t opcode);
   void QueueRw(uint32_t slot);
   int Submit();
   /** run_tw: with deferred task work, enter the kernel first so pending completions get posted. */
