@@ -381,16 +381,14 @@ export class TcpQueue implements HostQueue, PduSink {
       req.status = S_SGL_LENGTH_INVALID;
       return this.completeRequest(req);
     }
-    if (sglLen > this.ctx.config.mdts && this.qid !== 0) {
+    // MDTS bounds every transfer, admin queue included: nothing a host sends makes the target
+    // allocate more than that for one command.
+    if (sglLen > this.ctx.config.mdts) {
       req.status = status(SCT.GENERIC, Generic.INVALID_FIELD, true);
       this.log.warn({ cid: req.cid, sglLen, mdts: this.ctx.config.mdts }, 'transfer larger than MDTS');
       return this.completeRequest(req);
     }
     if (req.dir === XferDir.H2C) {
-      if (sglLen > this.pool.maxSize && this.qid !== 0) {
-        req.status = S_SGL_LENGTH_INVALID;
-        return this.completeRequest(req);
-      }
       req.inData = req.buffer(sglLen);
       req.state = ReqState.AWAITING_H2C;
       writeR2T(this.#out, this.#hdgst, req.cid, req.index, 0, sglLen);
