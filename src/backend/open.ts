@@ -18,7 +18,7 @@ export async function openBackend(ns: NamespaceConfig, log: Logger, opts: Engine
   const b = ns.backing;
   let backend: Backend;
   if (b.type === 'ram') {
-    backend = new RamBackend(b.size - (b.size % ns.blockSize));
+    backend = new RamBackend(b.size - (b.size % ns.blockSize), undefined, b.delayUs ?? 0);
   } else {
     const eo = engineOptionsFromEnv(opts);
     const size = b.type === 'file' ? b.size : undefined;

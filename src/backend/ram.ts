@@ -37,7 +37,11 @@ export class RamBackend implements Backend {
   readonly #doneRes: number[] = [];
   #doneCount = 0;
 
-  constructor(sizeBytes: number, shared?: readonly SharedArrayBuffer[]) {
+  /** Completion delay (ms) injected after every batch; 0: completions are delivered in kick(). */
+  readonly #delayMs: number;
+
+  constructor(sizeBytes: number, shared?: readonly SharedArrayBuffer[], delayUs = 0) {
+    this.#delayMs = delayUs / 1000;
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) throw new RangeError(`RAM size must be a positive integer, got ${sizeBytes}`);
     this.sizeBytes = sizeBytes;
     this.#chunks = new Array(Math.ceil(sizeBytes / CHUNK_SIZE));
@@ -74,7 +78,8 @@ export class RamBackend implements Backend {
   }
 
   view(offset: number, length: number): Uint8Array | null {
-    if (!this.#inRange(offset, length)) return null;
+    // With an injected delay every read goes through submitRead, so it waits like the rest.
+    if (this.#delayMs > 0 || !this.#inRange(offset, length)) return null;
     const index = Math.floor(offset / CHUNK_SIZE);
     const start = offset - index * CHUNK_SIZE;
     if (start + length > CHUNK_SIZE) return null;
@@ -150,6 +155,15 @@ export class RamBackend implements Backend {
   }
 
   kick(): void {
+    if (this.#delayMs > 0 && this.#doneCount > 0) {
+      // Test latency: hand this batch's completions over after the delay (allocates per batch).
+      const reqs = this.#doneReq.slice(0, this.#doneCount);
+      const results = this.#doneRes.slice(0, this.#doneCount);
+      this.#doneReq.length = 0;
+      this.#doneCount = 0;
+      setTimeout(() => reqs.forEach((r, i) => r.backendDone(results[i]!)), this.#delayMs);
+      return;
+    }
     // A completion may submit more work (and kick again); drain until nothing is left.
     let i = 0;
     while (i < this.#doneCount) {

@@ -248,7 +248,11 @@ class Normalizer {
     };
     switch (b.type) {
       case 'ram':
-        return { type: 'ram', size: multiple(this.size(b.size, `${at}/size`), `${at}/size`) };
+        return {
+          type: 'ram',
+          size: multiple(this.size(b.size, `${at}/size`), `${at}/size`),
+          ...(b.delayUs ? { delayUs: b.delayUs } : {}),
+        };
       case 'file': {
         const path = this.path(b.path, `${at}/path`);
         const out: Backing = { type: 'file', path };

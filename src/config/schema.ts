@@ -185,6 +185,12 @@ export const configSchema = {
       properties: {
         type: { const: 'ram' },
         size: size('Capacity: a multiple of the block size.'),
+        delayUs: {
+          description: 'Completion delay in microseconds for every command (default 0): a target of known latency, for measuring initiators.',
+          type: 'integer',
+          minimum: 0,
+          maximum: 10000000,
+        },
       },
     },
     fileBacking: {

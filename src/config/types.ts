@@ -7,6 +7,11 @@ export interface RamBacking {
   type: 'ram';
   /** Size in bytes (the file format also accepts strings such as "1GiB"). */
   size: number;
+  /**
+   * Completion delay in microseconds (0: none): every command waits this long, like null_blk's
+   * completion_nsec. For measuring initiators and load generators against a target of known latency.
+   */
+  delayUs?: number;
 }
 export interface FileBacking {
   type: 'file';

@@ -22,7 +22,7 @@ const cases: [string, unknown, string][] = [
   ['block size', { subsystems: [sub({ namespaces: [ram(), ram(4096, { blockSize: 1024 })] })] }, '/subsystems/0/namespaces/1/blockSize: must be 512 or 4096'],
   ['backing type', { subsystems: [sub({ namespaces: [{ backing: { type: 'nbd' } }] })] }, '/subsystems/0/namespaces/0/backing/type: must be one of "ram", "file" or "block"'],
   ['ram without size', { subsystems: [sub({ namespaces: [{ backing: { type: 'ram' } }] })] }, '/subsystems/0/namespaces/0/backing/size: is required'],
-  ['file field on ram', { subsystems: [sub({ namespaces: [{ backing: { type: 'ram', size: 4096, path: '/x' } }] })] }, '/subsystems/0/namespaces/0/backing/path: is not a known field; known fields: type, size'],
+  ['file field on ram', { subsystems: [sub({ namespaces: [{ backing: { type: 'ram', size: 4096, path: '/x' } }] })] }, '/subsystems/0/namespaces/0/backing/path: is not a known field; known fields: type, size, delayUs'],
   ['missing backing', { subsystems: [sub({ namespaces: [{ nsid: 1 }] })] }, '/subsystems/0/namespaces/0/backing: is required'],
   ['bad size string', { subsystems: [sub({ namespaces: [ram('12 parsecs')] })] }, '/subsystems/0/namespaces/0/backing/size: must be a number of bytes or a size such as "512MiB", "1G" or "100MB"'],
   ['negative size', { subsystems: [sub({ namespaces: [ram(-4096)] })] }, '/subsystems/0/namespaces/0/backing/size: must be at least 0'],
