@@ -116,10 +116,10 @@ class Target {
   starts = 0;
   constructor(private configPath: string, private logPath: string, private host: string, private port: number) {}
 
-  async start(): Promise<void> {
+  async start(configPath = this.configPath): Promise<void> {
     this.starts++;
-    appendFileSync(this.logPath, `\n=== interop: start #${this.starts} at ${new Date().toISOString()} ===\n`);
-    const p = spawnGroup(process.execPath, [join(repoRoot, 'bin', 'nvmetd.js'), 'serve', '--config', this.configPath], { cwd: repoRoot });
+    appendFileSync(this.logPath, `\n=== interop: start #${this.starts} (${configPath}) at ${new Date().toISOString()} ===\n`);
+    const p = spawnGroup(process.execPath, [join(repoRoot, 'bin', 'nvmetd.js'), 'serve', '--config', configPath], { cwd: repoRoot });
     this.proc = p;
     p.stdout!.on('data', (d: Buffer) => appendFileSync(this.logPath, d));
     p.stderr!.on('data', (d: Buffer) => appendFileSync(this.logPath, d));
@@ -187,7 +187,31 @@ function interopWorkers(): number {
   return Number.isInteger(n) && n >= 0 ? n : 2;
 }
 
-function nvmetdConfigJson(c: InteropConfig): string {
+/**
+ * perf-vs-fio: namespace 1 answers every command after this delay, so fio in the (emulated, slow)
+ * guest and `nvmetd perf` on this machine both measure the target, not their own overhead.
+ */
+const PERF_DELAY_US = 50_000;
+const PERF_QD = 8;
+const PERF_SECONDS = 10;
+let delayConfigPath = '';
+
+/** Runs `nvmetd perf` against the delay target like the guest's fio job; returns "iops=N lat_us=N". */
+async function perfAgainstDelayTarget(c: InteropConfig): Promise<string> {
+  const args = [join(repoRoot, 'bin', 'nvmetd.js'), 'perf', '-a', '127.0.0.1', '-s', String(c.hostPort), '-n', c.subnqn,
+    '--hostnqn', c.hosts[0].nqn, '--nsid', '1', '-w', 'randread', '-o', '4k', '-q', String(PERF_QD), '-t', String(PERF_SECONDS),
+    '--warmup', '1', '--json'];
+  const out = await new Promise<string>((resolve, reject) => {
+    const p = spawnGroup(process.execPath, args, { cwd: repoRoot });
+    let text = '';
+    p.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+    p.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`nvmetd perf exited ${code}`))));
+  });
+  const r = JSON.parse(out) as { iops: number; latencyUs: { avg: number } };
+  return `iops=${Math.round(r.iops)} lat_us=${Math.round(r.latencyUs.avg)}`;
+}
+
+function nvmetdConfigJson(c: InteropConfig, ns1DelayUs = 0): string {
   const workers = interopWorkers();
   const cfg = {
     ...(workers > 0 ? { shard: { workers } } : {}),
@@ -200,7 +224,7 @@ function nvmetdConfigJson(c: InteropConfig): string {
       allowedHosts: [c.hosts[0].nqn, c.hosts[1].nqn],
       namespaces: c.namespaces.map((n) => ({
         nsid: n.nsid,
-        backing: n.kind === 'ram' ? { type: 'ram', size: n.size } : { type: 'file', path: n.path, size: n.size },
+        backing: n.kind === 'ram' ? { type: 'ram', size: n.size, ...(n.nsid === 1 && ns1DelayUs ? { delayUs: ns1DelayUs } : {}) } : { type: 'file', path: n.path, size: n.size },
         blockSize: n.blockSize,
         uuid: n.uuid,
         nguid: n.nguid,
@@ -218,6 +242,7 @@ function guestEnv(c: InteropConfig, o: Options): string {
     HOSTNQN3: c.hosts[2].nqn, HOSTID3: c.hosts[2].id,
     FIO_SIZE: fioSize, FIO_IODEPTH: 16, KILL_FIO_SIZE: process.env.NVMETD_INTEROP_KILL_FIO_SIZE ?? '128M', KILL_AFTER: 5, KILL_DOWNTIME: 3,
     KATO: 5, IDLE_SECS: 17, CTRL_LOSS_TMO: 180, RECONNECT_DELAY: 2, REQUEST_TIMEOUT: 120,
+    PERF_QD, PERF_SECONDS, PERF_DELAY_US,
     ONLY: o.only,
   };
   c.namespaces.forEach((n, i) => {
@@ -288,6 +313,8 @@ async function main(): Promise<number> {
   if (!o.reference) {
     const configPath = join(runDir, 'nvmetd.json');
     writeFileSync(configPath, nvmetdConfigJson(cfg));
+    delayConfigPath = join(runDir, 'nvmetd-delay.json');
+    writeFileSync(delayConfigPath, nvmetdConfigJson(cfg, PERF_DELAY_US));
     // The file namespace's backing file is created here (sparse), as an administrator would.
     for (const n of cfg.namespaces) if (n.path && !existsSync(n.path)) truncateSync(openCloseCreate(n.path), n.size);
     target = new Target(configPath, join(runDir, 'nvmetd.log'), '127.0.0.1', cfg.hostPort);
@@ -342,12 +369,15 @@ async function main(): Promise<number> {
       say(`# guest request ${id}: ${action}`);
       try {
         if (!target) throw new Error('no host target in reference mode');
+        let answer = '';
         if (action === 'restart-target') { await target.stop('SIGTERM'); await target.start(); }
         else if (action === 'kill-target') await target.stop('SIGKILL');
         else if (action === 'start-target') await target.start();
+        else if (action === 'start-delay-target') { await target.stop('SIGTERM'); await target.start(delayConfigPath); }
+        else if (action === 'perf-delay-target') answer = await perfAgainstDelayTarget(cfg);
         else throw new Error(`unknown action ${action}`);
-        say(`# ${action} done`);
-        ack(id, 'ok');
+        say(`# ${action} done${answer ? `: ${answer}` : ''}`);
+        ack(id, answer ? `ok ${answer}` : 'ok');
       } catch (e) {
         const msg = (e as Error).message.replace(/\s+/g, ' ').slice(0, 300);
         say(`# ${action} failed: ${msg}`);

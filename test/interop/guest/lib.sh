@@ -32,7 +32,7 @@ request() { # action -> 0 when the host acknowledged with ok
   while [ "$(date +%s)" -lt "$end" ]; do
     if read -r -t 5 a id st rest <&3; then
       if [ "$a" = ACK ] && [ "$id" = "$REQ_ID" ]; then
-        [ "$st" = ok ] && return 0
+        [ "$st" = ok ] && { echo "$rest" > /tmp/ack.rest; return 0; }
         echo "host answered: $st $rest"
         return 1
       fi

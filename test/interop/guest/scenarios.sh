@@ -329,6 +329,37 @@ scn_kill_during_fio() {
   note "$killnote; fio verify passed, flushed 4 MiB intact"
 }
 
+# fio through the kernel host and `nvmetd perf` on the host machine, same job, against a namespace that
+# answers every command after PERF_DELAY_US: both must report the same IOPS and mean latency (within
+# 20%), which they can only do if they count alike. The delay makes both measure the target instead
+# of their own overhead (this guest is emulated and slow).
+num_after() { sed -n "s/.*$1=\([0-9]*\).*/\1/p"; }
+scn_perf_vs_fio() {
+  [ "$MODE" = reference ] && skip "needs nvmetd's delay namespace"
+  disconnect_all
+  request start-delay-target || die "the host could not start the delay target"
+  need_main
+  d=$(dev1)
+  echo "+ fio randread 4k iodepth=$PERF_QD ${PERF_SECONDS}s on $d (target delay ${PERF_DELAY_US}us)"
+  fio --name=cmp --filename="$d" --ioengine=libaio --direct=1 --rw=randread --bs=4k --iodepth="$PERF_QD" \
+      --size=64M --runtime="$PERF_SECONDS" --ramp_time=1 --time_based --output-format=json > /tmp/cmp.json 2> /tmp/cmp.err \
+    || { cat /tmp/cmp.err; die "fio failed"; }
+  fio_iops=$(awk -F: '/"iops" :/ { gsub(/[ ,]/, "", $2); print int($2); exit }' /tmp/cmp.json)
+  fio_lat=$(awk -F: '/"lat_ns"/ { f = 1 } f && /"mean"/ { gsub(/[ ,]/, "", $2); print int($2 / 1000); exit }' /tmp/cmp.json)
+  request perf-delay-target || die "nvmetd perf on the host failed"
+  perf_iops=$(num_after iops < /tmp/ack.rest)
+  perf_lat=$(num_after lat_us < /tmp/ack.rest)
+  disconnect_all
+  request restart-target || die "the target could not be restarted"
+  res="fio: ${fio_iops} IOPS, ${fio_lat} us mean; nvmetd perf: ${perf_iops} IOPS, ${perf_lat} us mean (delay ${PERF_DELAY_US} us, QD $PERF_QD)"
+  echo "$res"
+  [ -n "$fio_iops" ] && [ -n "$perf_iops" ] && [ "$fio_iops" -gt 0 ] && [ "$perf_iops" -gt 0 ] || die "missing results: $res"
+  within() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 0.2 * b) }'; }
+  within "$fio_iops" "$perf_iops" || die "IOPS differ by more than 20%: $res"
+  within "$fio_lat" "$perf_lat" || die "mean latency differs by more than 20%: $res"
+  note "$res"
+}
+
 scn_allow_list_refused() {
   disconnect_all # else nvme-cli 2.3 answers "already connected" without asking the target
   echo "+ nvme connect -t tcp -a $TADDR -s $TPORT -n $SUBNQN -q $HOSTNQN3 (not allowed)"
@@ -348,7 +379,7 @@ PLAN=""
 PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst connect-both collect-identify
  fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k fio-digests flush blkdiscard write-zeroes
  compare-match compare-mismatch keep-alive-idle disconnect-reconnect shared-namespace
- file-persist-restart kill-during-fio allow-list-refused"
+ file-persist-restart kill-during-fio allow-list-refused perf-vs-fio"
 if [ -n "$ONLY" ]; then
   p=""; for s in $PLAN; do echo " $ONLY " | grep -q " $s " && p="$p $s"; done; PLAN=$p
 fi
@@ -379,6 +410,7 @@ scenario shared-namespace scn_shared_namespace 180
 scenario file-persist-restart scn_file_persist_restart 180
 scenario kill-during-fio scn_kill_during_fio 900
 scenario allow-list-refused scn_allow_list_refused 60
+scenario perf-vs-fio scn_perf_vs_fio 180
 
 disconnect_all
 dmesg -c >> "$DMESG_ALL" 2>/dev/null
