@@ -135,6 +135,11 @@ export class UringEngine {
 
   // Slot table.
   readonly reqs: (BackendRequest | null)[];
+  /**
+   * The buffer each read/write slot points the kernel at: held here until the slot finishes, so the
+   * memory stays alive (and unmoved by the collector's view of it) even if the caller dropped it.
+   */
+  readonly bufs: (Uint8Array | null)[];
   readonly clients: (EngineClient | null)[];
   readonly stage: Uint8Array;
   /** Free-form per-slot numbers the clients use for multi-step ops. */
@@ -174,6 +179,7 @@ export class UringEngine {
     this.#complRw = complRw;
     this.#complAux = complAux;
     this.reqs = new Array<BackendRequest | null>(capacity).fill(null);
+    this.bufs = new Array<Uint8Array | null>(capacity).fill(null);
     this.clients = new Array<EngineClient | null>(capacity).fill(null);
     this.stage = new Uint8Array(capacity);
     this.pos = new Float64Array(capacity);
@@ -405,6 +411,7 @@ export class UringEngine {
     const req = this.reqs[slot]!;
     const client = this.clients[slot]!;
     this.reqs[slot] = null;
+    this.bufs[slot] = null;
     this.clients[slot] = null;
     this.stage[slot] = Stage.Free;
     if (this.#waiting.length > 0) {

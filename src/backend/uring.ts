@@ -198,6 +198,7 @@ export class UringBackend implements Backend, EngineClient {
     if (bad) return this.#now(req, bad);
     const slot = this.#take(req, Stage.Rw);
     if (slot < 0) return this.#e.wait(this, req, (s) => this.#startRw(s, false, offset, dst, false));
+    this.#e.bufs[slot] = dst;
     this.#ring.read(slot, this.#file, dst, offset);
     this.#queued();
   }
@@ -208,12 +209,14 @@ export class UringBackend implements Backend, EngineClient {
     if (bad) return this.#now(req, bad);
     const slot = this.#take(req, Stage.Rw);
     if (slot < 0) return this.#e.wait(this, req, (s) => this.#startRw(s, true, offset, src, fua));
+    this.#e.bufs[slot] = src;
     this.#ring.write(slot, this.#file, src, offset, fua);
     this.#queued();
   }
 
   #startRw(slot: number, write: boolean, offset: number, buf: Uint8Array, fua: boolean): void {
     this.#e.stage[slot] = Stage.Rw;
+    this.#e.bufs[slot] = buf;
     if (write) this.#ring.write(slot, this.#file, buf, offset, fua);
     else this.#ring.read(slot, this.#file, buf, offset);
     this.#queued();
