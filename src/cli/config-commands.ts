@@ -4,7 +4,7 @@ import { importNvmetcliFile } from '../config/nvmetcli.js';
 import { normalizeConfig } from '../config/normalize.js';
 import { schemaText } from '../config/schema.js';
 import { ConfigError } from '../config/errors.js';
-import { EXIT_FAILURE } from './errors.js';
+import { EXIT_FAILURE } from '../util/exit.js';
 
 /** Prints our config for an nvmetcli saved config; warnings go to stderr. Exit 1 when the result is not valid. */
 export async function importNvmetcliCommand(file: string): Promise<void> {

@@ -1,6 +1,6 @@
 // Parsing of --listen values: "ADDR:PORT", "[IPV6]:PORT", "ADDR", "IPV6", "PORT".
 import { isIP } from 'node:net';
-import { UsageError } from './errors.js';
+import { UsageError } from '../util/exit.js';
 
 export interface ListenAddress {
   address: string;

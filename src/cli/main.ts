@@ -5,7 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { packageVersion } from '../config/version.js';
 import { importNvmetcliCommand, schemaCommand, validateCommand } from './config-commands.js';
-import { EXIT_FAILURE, EXIT_USAGE, UsageError } from './errors.js';
+import { EXIT_FAILURE, EXIT_USAGE, UsageError } from '../util/exit.js';
 import { registerPerf } from './perf.js';
 import { serveCommand } from './serve.js';
 import { statsCommand } from './stats.js';

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { describeOptions, parsePerfOptions, PERF_DEFAULTS, WORKLOADS, type PerfArgs } from '../perf/options.js';
 import { formatReport, runPerf } from '../perf/run.js';
-import { EXIT_FAILURE } from './errors.js';
+import { EXIT_FAILURE } from '../util/exit.js';
 
 export function registerPerf(program: Command): void {
   const d = PERF_DEFAULTS;

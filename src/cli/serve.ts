@@ -5,8 +5,8 @@ import { loadConfigFile } from '../config/load.js';
 import type { TargetConfig } from '../config/types.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { connectHints } from './connect-hint.js';
-import { EXIT_FAILURE, EXIT_OK, UsageError } from './errors.js';
-import { loadStartTarget, type StartTarget } from './target-loader.js';
+import { EXIT_FAILURE, EXIT_OK, UsageError } from '../util/exit.js';
+import { startTarget as startServerTarget, type Target } from '../server/target.js';
 import { checkLogLevel, zeroConfig, type ZeroConfigOptions } from './zero-config.js';
 import { applyShardArgs, type ShardArgs } from './shard-options.js';
 
@@ -22,9 +22,8 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
   const o: ServeOptions = { ...args, file: args.file ?? [], listen: args.listen ?? [], allowHost: args.allowHost ?? [] };
   const config = applyShardArgs(await serveConfig(o), o);
   const log = createLogger(config.logLevel);
-  const startTarget = await loadStartTarget();
   await runServe(config, {
-    startTarget,
+    startTarget: startServerTarget,
     log,
     print: (line) => process.stdout.write(`${line}\n`),
     signals: process,
@@ -48,6 +47,9 @@ export async function serveConfig(o: ServeOptions): Promise<TargetConfig> {
   }
   return zeroConfig(o);
 }
+
+/** Starts the target (src/server/target.ts; tests pass a stand-in). */
+export type StartTarget = (config: TargetConfig, log: Logger) => Promise<Pick<Target, 'addresses' | 'close'>>;
 
 export interface ServeDeps {
   startTarget: StartTarget;

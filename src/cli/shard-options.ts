@@ -1,8 +1,8 @@
 // `serve` options for worker threads and pinning: --workers, --cores, --main-core, --queue-policy,
 // --queue-map, --poll / --adaptive. They apply on top of a config file or a zero-config start.
 import type { PollMode, QueuePolicy, ShardConfig, TargetConfig } from '../config/types.js';
-import { parseCpuList, parseQueueMap } from '../shard/cores.js';
-import { UsageError } from './errors.js';
+import { parseCpuList, parseQueueMap } from '../config/cpus.js';
+import { UsageError } from '../util/exit.js';
 
 export interface ShardArgs {
   workers?: string;

@@ -1,8 +1,8 @@
 // `nvmetd stats --control PATH`: asks a running target (started with --control PATH) for its
 // statistics and prints them (JSON with --json, else a short table).
 import net from 'node:net';
-import { UsageError } from './errors.js';
-import type { ThreadStatsSnapshot } from '../shard/stats.js';
+import { UsageError } from '../util/exit.js';
+import type { ThreadStatsSnapshot } from '../runtime/stats.js';
 
 export interface StatsArgs {
   control?: string;

@@ -6,7 +6,7 @@ import type { BackingInput, ConfigFile, NamespaceInput } from '../config/file-fo
 import { nqnProblem } from '../config/nqn.js';
 import type { TargetConfig } from '../config/types.js';
 import { formatSize, parseSize } from '../config/units.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../util/exit.js';
 import { parseListen } from './listen.js';
 
 export const DEFAULT_NQN = 'nqn.2026-11.io.nvmetd:default';

@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ptr } from './errors.js';
-import { parseCpuList } from '../shard/cores.js';
+import { parseCpuList } from './cpus.js';
 import type { BackingInput, ConfigFile, NamespaceInput, PortInput, SizeInput, SubsystemInput } from './file-format.js';
 import { deriveEui64, deriveNguid, deriveSerial, deriveUuid } from './ids.js';
 import { DISCOVERY_NQN, nqnProblem } from './nqn.js';

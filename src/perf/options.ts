@@ -1,6 +1,6 @@
 // Options of `nvmetd perf`: the raw strings commander hands over become one validated PerfOptions,
 // with the defaults spelled out here (and in docs/perf.md). Errors are UsageErrors: exit code 2.
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../util/exit.js';
 import { parseSize } from '../config/units.js';
 
 export const WORKLOADS = ['read', 'write', 'randread', 'randwrite', 'randrw', 'rw'] as const;

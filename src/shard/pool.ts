@@ -19,7 +19,7 @@ import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './mes
 import { RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
 import { RemoteQueue } from './remote.js';
-import { ThreadStats, type ThreadStatsSnapshot } from './stats.js';
+import { ThreadStats, type ThreadStatsSnapshot } from '../runtime/stats.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 /** How often keep-alive traffic reported by workers is applied to the controllers. */

@@ -13,8 +13,8 @@ import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './mes
 import { RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
 import { RemoteController } from './remote.js';
-import { ThreadStats, setThreadStats } from './stats.js';
-import { startPoller } from './poller.js';
+import { ThreadStats, setThreadStats } from '../runtime/stats.js';
+import { startPoller } from '../runtime/poller.js';
 
 const TRAFFIC_REPORT_MS = 250;
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { NamespaceConfig, PortConfig, SubsystemConfig, TargetConfig } from '../../src/config/types.js';
-import { startTarget, type Target } from '../../src/core/target.js';
+import { startTarget, type Target } from '../../src/server/target.js';
 import { createLogger } from '../../src/util/log.js';
 import { Controller, type ConnectOptions } from '../../src/initiator/controller.js';
 import { RawConnection } from '../../src/initiator/raw.js';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startTarget, type Target } from '../../src/core/target.js';
+import { startTarget, type Target } from '../../src/server/target.js';
 import { createLogger } from '../../src/util/log.js';
 import { Controller } from '../../src/initiator/controller.js';
 import { SUBNQN, testConfig } from './helpers.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parseListen } from '../../src/cli/listen.js';
 import { DEFAULT_NQN, zeroConfig, type ZeroConfigOptions } from '../../src/cli/zero-config.js';
 import { serveConfig } from '../../src/cli/serve.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/util/exit.js';
 import { connectHints } from '../../src/cli/connect-hint.js';
 
 const opts = (o: Partial<ZeroConfigOptions>): ZeroConfigOptions => ({ file: [], listen: [], allowHost: [], ...o });

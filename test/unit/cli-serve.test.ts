@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { runServe, type ServeDeps } from '../../src/cli/serve.js';
 import { zeroConfig } from '../../src/cli/zero-config.js';
-import type { Target } from '../../src/cli/target-loader.js';
+import type { StartTarget } from '../../src/cli/serve.js';
+type Target = Awaited<ReturnType<StartTarget>>;
 import type { TargetConfig } from '../../src/config/types.js';
 import { createLogger } from '../../src/util/log.js';
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePerfOptions, PERF_DEFAULTS } from '../../src/perf/options.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/util/exit.js';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -30,9 +30,9 @@ import {
 import type { Logger } from '../../util/log.js';
 import type { QueueHandoff } from '../../shard/messages.js';
 import { native } from '../../native/addon.js';
-import { StatField, threadStats } from '../../shard/stats.js';
-import { noteActivity } from '../../shard/poller.js';
-import { BufferPool } from './buffer-pool.js';
+import { StatField, threadStats } from '../../runtime/stats.js';
+import { noteActivity } from '../../runtime/poller.js';
+import { BufferPool } from '../../runtime/buffer-pool.js';
 import { OutQueue } from './out-queue.js';
 import { receiveIntoThreadBuffer } from './user-buffer.js';
 import { PduReader, type PduSink } from './pdu-reader.js';

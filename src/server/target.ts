@@ -3,13 +3,13 @@
 import type { TargetConfig } from '../config/types.js';
 import type { Logger } from '../util/log.js';
 import { native } from '../native/addon.js';
-import { TargetContext } from './context.js';
-import type { Namespace } from './namespace.js';
-import { buildSubsystems, type BuildOptions } from './build.js';
+import { TargetContext } from '../core/context.js';
+import type { Namespace } from '../core/namespace.js';
+import { buildSubsystems, type BuildOptions } from '../core/build.js';
 import { TcpListener } from '../transport/tcp/listener.js';
 import { WorkerPool, type ShardInfo } from '../shard/pool.js';
-import { startPoller } from '../shard/poller.js';
-import { threadStats, type ThreadStatsSnapshot } from '../shard/stats.js';
+import { startPoller } from '../runtime/poller.js';
+import { threadStats, type ThreadStatsSnapshot } from '../runtime/stats.js';
 import { ControlServer } from '../control/server.js';
 
 export interface Target {
