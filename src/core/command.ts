@@ -23,8 +23,13 @@ export interface Command extends BackendRequest {
   ns: Namespace | null;
   /** Scratch for multi-step I/O (compare). */
   stage: number;
-  /** A pooled buffer of n bytes, owned by this command until it completes (released then). */
+  /** A zeroed pooled buffer of n bytes, owned by this command until it completes (released then). */
   buffer(n: number): Uint8Array;
+  /**
+   * A pooled buffer of n bytes for read data that the backend overwrites completely (not zeroed when
+   * the transport granted it before execution; zeroed otherwise).
+   */
+  dataBuffer(n: number): Uint8Array;
   /** Sends outData (if any) and the completion; the command slot is then free. */
   complete(): void;
   /** What the backend completion should do (set by the I/O path before submitting). */

@@ -7,17 +7,6 @@ import { DISCOVERY_NQN } from '../spec/discovery.js';
 import type { Controller } from './controller.js';
 import type { Subsystem } from './subsystem.js';
 
-/** Moves I/O queues to worker threads (src/shard/pool.ts); absent when every queue stays here. */
-export interface QueueSharder {
-  /** Called once an I/O queue has connected: true when it should move to a worker. */
-  shouldMove(qid: number, cntlid: number): boolean;
-  /**
-   * Hands the connection over: `fd` is a duplicate the worker will own; `state` is the transport
-   * state the worker resumes from.
-   */
-  move(queue: import('./command.js').HostQueue, fd: number, state: import('../shard/messages.js').QueueHandoff): void;
-}
-
 export class TargetContext {
   readonly config: TargetConfig;
   readonly log: Logger;
@@ -28,7 +17,6 @@ export class TargetContext {
   genctr = 1n;
   /** Host-wide counters for the SMART log: power cycles, unsafe shutdowns. */
   readonly startedAt = Date.now();
-  sharder: QueueSharder | null = null;
 
   constructor(config: TargetConfig, log: Logger) {
     this.config = config;

@@ -127,7 +127,7 @@ function read(cmd: Command, ns: Namespace, ctx: TargetContext): void {
     cmd.outData = view;
     return cmd.complete();
   }
-  const buf = cmd.buffer(len);
+  const buf = cmd.dataBuffer(len);
   cmd.outData = buf;
   cmd.onBackend = onReadDone;
   ns.backend.submitRead(cmd, offset, buf);

@@ -344,6 +344,7 @@ export class HostQueue implements PduSink {
   onHeader(hdr: Buffer, dataLen: number): Uint8Array | null {
     const type = hdr[CH.pduType]!;
     if (type === PduType.C2HTermReq) return Buffer.alloc(dataLen);
+    if (dataLen === 0 && type !== PduType.C2HData) return NO_DATA;
     if (type !== PduType.C2HData) {
       this.#protocolError(FES.INVALID_PDU_HEADER_FIELD, CH.plen, hdr, `PDU type 0x${type.toString(16)} carries ${dataLen} data bytes`);
       return null;
@@ -515,3 +516,5 @@ export class HostQueue implements PduSink {
     this.socket.destroy();
   }
 }
+
+const NO_DATA = new Uint8Array(0);

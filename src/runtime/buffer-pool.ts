@@ -31,6 +31,16 @@ export class BufferPool {
     return list.pop() ?? Buffer.allocUnsafeSlow(1 << (cls + MIN_SHIFT));
   }
 
+  /** A buffer of at least n bytes, or null when the memory budget is spent (see whenAvailable). */
+  tryAcquire(n: number): Buffer | null {
+    return this.acquire(n);
+  }
+
+  /** Calls cb once memory is released after tryAcquire returned null. */
+  whenAvailable(cb: () => void): void {
+    queueMicrotask(cb);
+  }
+
   release(buf: Buffer): void {
     this.outstanding--;
     const cls = BufferPool.classOf(buf.length);
@@ -38,4 +48,16 @@ export class BufferPool {
     if (list === undefined || buf.length !== 1 << (cls + MIN_SHIFT)) return;
     if (list.length < this.#maxFree[cls]!) list.push(buf);
   }
+}
+
+const threadPools = new Map<number, BufferPool>();
+
+/** The calling thread's pool for transfers up to maxSize bytes (one per thread and size). */
+export function threadPool(maxSize: number): BufferPool {
+  let p = threadPools.get(maxSize);
+  if (!p) {
+    p = new BufferPool(maxSize);
+    threadPools.set(maxSize, p);
+  }
+  return p;
 }

@@ -47,13 +47,12 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
     for (const s of built.subsystems) ctx.subsystems.set(s.nqn, s);
     if (pool) {
       await pool.start();
-      ctx.sharder = pool;
     } else if (shard) {
       startPoller(shard.mode);
     }
     const addresses: { address: string; port: number }[] = [];
     for (const pc of config.ports) {
-      const l = new TcpListener(pc, ctx);
+      const l = new TcpListener(pc, ctx, pool);
       const bound = await l.listen();
       // Port 0 asks for any free port: from now on the config (and the discovery log) says which.
       if (pc.port === 0) pc.port = bound.port;

@@ -1,6 +1,9 @@
 // Control-plane messages between the main thread (controller owner) and the I/O workers.
 // Per-I/O traffic never crosses threads; these are per-connection or per-controller events.
 import type { PollMode, TargetConfig } from '../config/types.js';
+import type { QueueHandoff } from '../transport/tcp/handoff.js';
+
+export type { QueueHandoff };
 
 /** Everything a worker needs to serve I/O queues on its own. */
 export interface WorkerInit {
@@ -17,28 +20,6 @@ export interface WorkerInit {
   ring: SharedArrayBuffer;
   /** Per-worker statistics the main thread reads at any time (see stats.ts). */
   stats: SharedArrayBuffer;
-}
-
-/** The transport state of an I/O queue at the moment it changes threads. */
-export interface QueueHandoff {
-  /** Main-thread id of the queue (also the id used in later messages). */
-  queueId: number;
-  fd: number;
-  peer: string;
-  localAddress: string;
-  portId: number;
-  subnqn: string;
-  cntlid: number;
-  hostnqn: string;
-  qid: number;
-  sqEntries: number;
-  sqhd: number;
-  sqflowDisabled: boolean;
-  hdgst: boolean;
-  ddgst: boolean;
-  hpdaAlign: number;
-  /** Bytes received after the Connect capsule, not yet parsed. */
-  leftover: Uint8Array | null;
 }
 
 export type MainToWorker =

@@ -10,7 +10,8 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { ShardConfig, TargetConfig } from '../config/types.js';
 import type { HostQueue } from '../core/command.js';
-import type { TargetContext, QueueSharder } from '../core/context.js';
+import type { TargetContext } from '../core/context.js';
+import type { QueueMover } from '../transport/tcp/handoff.js';
 import { nsKey } from '../core/build.js';
 import { allocateSharedRam } from '../backend/ram.js';
 import { allocateNsStats } from '../core/namespace.js';
@@ -48,7 +49,7 @@ export interface ShardInfo {
   stats: ThreadStatsSnapshot;
 }
 
-export class WorkerPool implements QueueSharder {
+export class WorkerPool implements QueueMover {
   readonly #ctx: TargetContext;
   readonly #cfg: ShardConfig;
   readonly #log: Logger;
@@ -194,7 +195,7 @@ export class WorkerPool implements QueueSharder {
     }
   }
 
-  // --- QueueSharder -------------------------------------------------------------------------
+  // --- QueueMover ---------------------------------------------------------------------------
 
   shouldMove(): boolean {
     return !this.#stopping && this.#shards.length > 0;
@@ -211,7 +212,8 @@ export class WorkerPool implements QueueSharder {
     return this.#rr++ % n;
   }
 
-  move(queue: HostQueue, _fd: number, state: QueueHandoff): void {
+  move(from: object, _fd: number, state: QueueHandoff): void {
+    const queue = from as HostQueue;
     const index = this.#place(state.qid, state.cntlid);
     const shard = this.#shards[index]!;
     const rq = new RemoteQueue(queue, index, (q, reason) => this.#closeRemote(q, reason));

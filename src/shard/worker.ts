@@ -8,7 +8,7 @@ import { TargetContext } from '../core/context.js';
 import { buildSubsystems } from '../core/build.js';
 import type { Subsystem } from '../core/subsystem.js';
 import type { Namespace } from '../core/namespace.js';
-import { TcpQueue } from '../transport/tcp/queue.js';
+import { TcpConnection } from '../transport/tcp/connection.js';
 import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './messages.js';
 import { RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
@@ -41,7 +41,7 @@ built.subsystems.forEach((s: Subsystem, i: number) => {
   subsysIndex.set(s.nqn, i);
 });
 const controllers = new Map<string, RemoteController>();
-const queues = new Map<number, TcpQueue>();
+const queues = new Map<number, TcpConnection>();
 let shuttingDown = false;
 
 function controllerFor(h: QueueHandoff): RemoteController {
@@ -77,19 +77,15 @@ function adopt(h: QueueHandoff): void {
   }
   const ctrl = controllerFor(h);
   ctrl.queues++;
-  const q = new TcpQueue(
-    socket,
-    portCfg,
-    ctx,
-    (closed) => {
+  const q = new TcpConnection(socket, portCfg, ctx, {
+    onClose: (closed) => {
       queues.delete(h.queueId);
       ctrl.queues--;
       if (ctrl.queues === 0) controllers.delete(`${h.subnqn}/${h.cntlid}`);
       post({ type: 'queue-closed', queueId: h.queueId, reason: closed.closeReason ?? 'closed' });
     },
-    h,
-    ctrl,
-  );
+    adopted: { handoff: h, ioCtrl: ctrl },
+  });
   queues.set(h.queueId, q);
   log.debug({ queueId: h.queueId, cntlid: h.cntlid, qid: h.qid }, 'queue adopted');
 }

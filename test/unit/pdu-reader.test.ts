@@ -453,8 +453,44 @@ test('pdu-reader: each header is handed out at its exact length, without bytes o
   const r = new PduReader(sink, { accept: TARGET_ACCEPT, maxPlen: 1 << 20 });
   r.hdgst = true;
   r.push(Buffer.concat([buildCapsuleCmd(sqeWith(0x01, 1), null, p), buildH2CData(1, 2, 0, pattern(100, 1), true, p)]));
-  assert.deepEqual(seen, [76, 28, 28], 'CapsuleCmd 72+4, H2CData 24+4 (onHeader and onPdu)');
+  assert.deepEqual(seen, [76, 76, 28, 28], 'CapsuleCmd 72+4, H2CData 24+4 (onHeader and onPdu of each)');
   assert.equal(tails[1]![0], PduType.H2CData);
+});
+
+test('pdu-reader: every PDU, with or without data, is shown to onHeader before onPdu (one validation point)', () => {
+  const p = { hdgst: false, ddgst: false, cpda: 0 };
+  const calls: string[] = [];
+  const sink: PduSink = {
+    onHeader: (h, n) => {
+      calls.push(`header ${h[0]} ${n}`);
+      return new Uint8Array(n);
+    },
+    onPdu: (h, d) => {
+      calls.push(`pdu ${h[0]} ${d?.length ?? 0}`);
+    },
+    onFatal: () => assert.fail('no fatal error expected'),
+  };
+  const r = new PduReader(sink, { accept: TARGET_ACCEPT, maxPlen: 1 << 20 });
+  // A header-only H2CData (PLEN == HLEN == 24), then a capsule without data.
+  const empty = buildH2CData(1, 2, 0, new Uint8Array(0), true, p);
+  r.push(Buffer.concat([empty, buildCapsuleCmd(sqeWith(0x01, 1), null, p)]));
+  assert.deepEqual(calls, [`header ${PduType.H2CData} 0`, `pdu ${PduType.H2CData} 0`, `header ${PduType.CapsuleCmd} 0`, `pdu ${PduType.CapsuleCmd} 0`]);
+});
+
+test('pdu-reader: onHeader returning null for a PDU without data stops the reader (no onPdu)', () => {
+  const p = { hdgst: false, ddgst: false, cpda: 0 };
+  let pdus = 0;
+  const sink: PduSink = {
+    onHeader: () => null,
+    onPdu: () => {
+      pdus++;
+    },
+    onFatal: () => undefined,
+  };
+  const r = new PduReader(sink, { accept: TARGET_ACCEPT, maxPlen: 1 << 20 });
+  r.push(Buffer.concat([buildCapsuleCmd(sqeWith(0x01, 1), null, p), buildCapsuleCmd(sqeWith(0x01, 2), null, p)]));
+  assert.equal(pdus, 0);
+  assert.equal(r.state, RecvState.ERROR);
 });
 
 test('pdu-reader: the header given with a fatal error is the offending header only', () => {

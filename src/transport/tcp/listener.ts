@@ -1,24 +1,27 @@
-// A listening TCP port: accepts connections and gives each its own TcpQueue.
+// A listening TCP port: accepts connections and gives each its own TcpConnection.
 import net from 'node:net';
 import type { PortConfig } from '../../config/types.js';
 import type { TargetContext } from '../../core/context.js';
-import { TcpQueue } from './queue.js';
+import { TcpConnection } from './connection.js';
+import type { QueueMover } from './handoff.js';
 
 export class TcpListener {
   readonly port: PortConfig;
   readonly #server: net.Server;
   readonly #ctx: TargetContext;
-  readonly queues = new Set<TcpQueue>();
+  readonly queues = new Set<TcpConnection>();
+  readonly #mover: QueueMover | null;
 
-  constructor(port: PortConfig, ctx: TargetContext) {
+  constructor(port: PortConfig, ctx: TargetContext, mover: QueueMover | null = null) {
     this.port = port;
     this.#ctx = ctx;
+    this.#mover = mover;
     this.#server = net.createServer({ noDelay: true, keepAlive: true }, (socket) => this.#accept(socket));
   }
 
   #accept(socket: net.Socket): void {
     try {
-      const q = new TcpQueue(socket, this.port, this.#ctx, (closed) => this.queues.delete(closed));
+      const q = new TcpConnection(socket, this.port, this.#ctx, { onClose: (closed) => this.queues.delete(closed), mover: this.#mover });
       this.queues.add(q);
     } catch (err) {
       this.#ctx.log.error({ err }, 'failed to set up an accepted connection');

@@ -23,8 +23,10 @@ export const enum RecvState {
 
 export interface PduSink {
   /**
-   * A complete, verified header has arrived. For a PDU with data, return the buffer that receives
-   * exactly `dataLen` bytes; return null to stop (the sink has reported an error and will close).
+   * A complete, verified header has arrived: called for EVERY PDU, before its data (dataLen 0 for a
+   * PDU without data), so a sink validates each header in one place. Return the buffer that
+   * receives exactly `dataLen` bytes (any buffer when dataLen is 0); return null to stop (the sink
+   * has reported an error and will close).
    * `hdr` is the PDU's header exactly (CH, PDU-specific header, header digest when present);
    * it is valid only during the call and the matching onPdu.
    */
@@ -167,8 +169,13 @@ export class PduReader {
     }
     const hdrTotal = this.#hdrNeed;
     if (plen === hdrTotal) {
+      // No data: the sink still sees the header first, so that one check covers every PDU.
       this.#dataLen = 0;
       this.#hasDdgst = false;
+      if (this.#sink.onHeader(this.#header(), 0) === null) {
+        this.state = RecvState.ERROR;
+        return;
+      }
       this.#deliver(true);
       return;
     }
@@ -224,12 +231,7 @@ export class PduReader {
     this.#hdrHave = 0;
     this.#hdrNeed = CH.size;
     this.state = RecvState.HEADER;
-    if (data === null) {
-      // No data: onHeader was never called for this PDU.
-      this.#sink.onPdu(hdr, null, true);
-    } else {
-      this.#sink.onPdu(hdr, data, ddgstOk);
-    }
+    this.#sink.onPdu(hdr, data, data === null ? true : ddgstOk);
   }
 
   /**

@@ -1,19 +1,41 @@
-// One command slot of a TCP queue. Slots are preallocated per queue and reused; the slot index is
-// the R2T transfer tag, so an H2CData PDU finds its command in O(1).
-import type { Command } from '../../core/command.js';
+// The life of one command on a TCP queue, and the table of command slots.
+//
+// Slots are preallocated per connection and reused; a slot's index is its R2T transfer tag (TTAG),
+// so an H2CData PDU finds its command in O(1) — and is refused unless that slot is waiting for data.
+// Every state change goes through Request.setState(), which refuses transitions the lifecycle does
+// not have and keeps a count of slots per state for the connection (statistics and invariants).
+//
+//   FREE ──► NEW ──────────────────────────────────────► EXECUTING ──► FREE
+//             │  └─► WAIT_BUFFER ─┬─► AWAITING_H2C ──► EXECUTING        ▲
+//             │                   └────────────────────► EXECUTING      │
+//             └──► AWAITING_H2C                                         │
+//   any state but FREE ─────────────────────────────────────────────────┘ (completed or dropped)
+import type { Command, HostQueue } from '../../core/command.js';
 import type { Namespace } from '../../core/namespace.js';
-import type { TcpQueue } from './queue.js';
+import type { BufferPool } from '../../runtime/buffer-pool.js';
 
 export const enum ReqState {
-  /** On the free list. */
-  FREE,
-  /** SQE received; in-capsule data (if any) being received. */
-  NEW,
-  /** R2T sent; waiting for H2CData PDUs. */
-  AWAITING_H2C,
-  /** Handed to the controller logic / backend. */
-  EXECUTING,
+  /** On the free list: no command, no buffers. */
+  FREE = 0,
+  /** The capsule arrived (its in-capsule data, if any, is being received); not yet validated. */
+  NEW = 1,
+  /** Validated; waiting for the memory budget to grant its data buffer. */
+  WAIT_BUFFER = 2,
+  /** R2T sent: H2CData PDUs for this TTAG are accepted until all the data arrived. */
+  AWAITING_H2C = 3,
+  /** Handed to the controller logic and the backend; only a completion or a drop follows. */
+  EXECUTING = 4,
 }
+export const REQ_STATES = 5;
+
+/** Allowed next states, one bit per state. */
+const NEXT: readonly number[] = [
+  /* FREE */ 1 << ReqState.NEW,
+  /* NEW */ (1 << ReqState.WAIT_BUFFER) | (1 << ReqState.AWAITING_H2C) | (1 << ReqState.EXECUTING) | (1 << ReqState.FREE),
+  /* WAIT_BUFFER */ (1 << ReqState.AWAITING_H2C) | (1 << ReqState.EXECUTING) | (1 << ReqState.FREE),
+  /* AWAITING_H2C */ (1 << ReqState.EXECUTING) | (1 << ReqState.FREE),
+  /* EXECUTING */ 1 << ReqState.FREE,
+];
 
 /** Data transfer direction from opcode bits 1:0 (FCTYPE bits for fabrics commands). */
 export const enum XferDir {
@@ -23,23 +45,35 @@ export const enum XferDir {
   BIDI = 3,
 }
 
+/** What a request needs of the connection that owns it. */
+export interface RequestOwner extends HostQueue {
+  readonly pool: BufferPool;
+  readonly closed: boolean;
+  completeRequest(req: Request): void;
+  dropRequest(req: Request): void;
+}
+
 export class Request implements Command {
   readonly index: number;
-  readonly queue: TcpQueue;
+  readonly queue: RequestOwner;
   readonly sqe = Buffer.alloc(64);
-  state = ReqState.FREE;
+  readonly #counts: Int32Array;
+  #state = ReqState.FREE;
   cid = 0;
   dir = XferDir.NONE;
   dataLen = 0;
   inData: Uint8Array | null = null;
   outData: Uint8Array | null = null;
+  auxData: Uint8Array | null = null;
+  /** The data buffer granted before execution (reads); handed out by dataBuffer(). */
+  granted: Uint8Array | null = null;
   status = 0;
   dw0 = 0;
   dw1 = 0;
   ns: Namespace | null = null;
   stage = 0;
   onBackend: ((cmd: Command, result: number) => void) | null = null;
-  /** performance.now() when the capsule arrived, for the latency histogram. */
+  /** performance.now() when the capsule arrived, for the latency histogram (0: not sampled). */
   t0 = 0;
   /** H2C bytes received so far (R2T path). */
   h2cReceived = 0;
@@ -48,17 +82,37 @@ export class Request implements Command {
   /** Pooled buffers owned until the command's response has been written. */
   readonly owned: Buffer[] = [];
 
-  constructor(index: number, queue: TcpQueue) {
+  constructor(index: number, queue: RequestOwner, counts: Int32Array) {
     this.index = index;
     this.queue = queue;
+    this.#counts = counts;
+    counts[ReqState.FREE]!++;
   }
 
-  reset(): void {
-    this.state = ReqState.NEW;
+  get state(): ReqState {
+    return this.#state;
+  }
+
+  /** The one place a request changes state. */
+  setState(next: ReqState): void {
+    const from = this.#state;
+    if ((NEXT[from]! & (1 << next)) === 0) {
+      throw new Error(`request ${this.index} (cid ${this.cid}): no transition from state ${from} to ${next}`);
+    }
+    this.#counts[from]!--;
+    this.#counts[next]!++;
+    this.#state = next;
+  }
+
+  /** FREE -> NEW with every per-command field cleared. */
+  begin(): void {
+    this.setState(ReqState.NEW);
     this.dir = XferDir.NONE;
     this.dataLen = 0;
     this.inData = null;
     this.outData = null;
+    this.auxData = null;
+    this.granted = null;
     this.status = 0;
     this.dw0 = 0;
     this.dw1 = 0;
@@ -69,14 +123,35 @@ export class Request implements Command {
     this.ddgstFailed = false;
   }
 
-  buffer(n: number): Uint8Array {
-    const buf = this.queue.pool.acquire(n);
+  /** Takes a pooled buffer of n bytes that this command owns until its response is written. */
+  own(buf: Buffer, n: number): Uint8Array {
     this.owned.push(buf);
     return buf.length === n ? buf : buf.subarray(0, n);
   }
 
+  /** A zeroed buffer of n bytes (admin data, anything the handler may fill only in part). */
+  buffer(n: number): Uint8Array {
+    const b = this.own(this.queue.pool.acquire(n), n);
+    b.fill(0);
+    return b;
+  }
+
+  /**
+   * A buffer of n bytes that the backend overwrites completely (read data). It is the buffer granted
+   * before execution when there is one; otherwise a zeroed one, so that nothing another command left
+   * in pooled memory can reach the host.
+   */
+  dataBuffer(n: number): Uint8Array {
+    const g = this.granted;
+    if (g !== null && g.length >= n) {
+      this.granted = null;
+      return g.length === n ? g : g.subarray(0, n);
+    }
+    return this.buffer(n);
+  }
+
   backendDone(result: number): void {
-    if (this.queue.closed || this.state !== ReqState.EXECUTING) {
+    if (this.queue.closed || this.#state !== ReqState.EXECUTING) {
       // The queue died while the backend worked: drop the result, keep nothing.
       this.queue.dropRequest(this);
       return;
@@ -86,5 +161,52 @@ export class Request implements Command {
 
   complete(): void {
     this.queue.completeRequest(this);
+  }
+}
+
+/** The slots of one connection: allocation, TTAG lookup, per-state counts. */
+export class RequestTable {
+  readonly #slots: Request[] = [];
+  readonly #free: Request[] = [];
+  /** Slots per state (index: ReqState). */
+  readonly counts = new Int32Array(REQ_STATES);
+  /** Slots allowed (2 x SQ entries once connected: AERs and R2T transfers need room). */
+  limit: number;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  /** A free slot in state NEW, or null when `limit` commands are outstanding. */
+  acquire(owner: RequestOwner): Request | null {
+    let req = this.#free.pop();
+    if (req === undefined) {
+      if (this.#slots.length >= this.limit) return null;
+      req = new Request(this.#slots.length, owner, this.counts);
+      this.#slots.push(req);
+    }
+    req.begin();
+    return req;
+  }
+
+  /** Back to the free list (the caller released its buffers). */
+  release(req: Request): void {
+    req.setState(ReqState.FREE);
+    this.#free.push(req);
+  }
+
+  /** The slot a TTAG names, whatever its state (undefined beyond the table). */
+  byTtag(ttag: number): Request | undefined {
+    return this.#slots[ttag];
+  }
+
+  /** Commands outstanding (every slot not FREE). */
+  get inflight(): number {
+    return this.#slots.length - this.counts[ReqState.FREE]!;
+  }
+
+  /** Slots in a state other than FREE, for teardown. */
+  *busy(): IterableIterator<Request> {
+    for (const r of this.#slots) if (r.state !== ReqState.FREE) yield r;
   }
 }

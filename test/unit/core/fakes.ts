@@ -83,6 +83,9 @@ export class FakeCommand implements Command {
   buffer(n: number): Uint8Array {
     return Buffer.alloc(n);
   }
+  dataBuffer(n: number): Uint8Array {
+    return Buffer.alloc(n);
+  }
   complete(): void {
     this.completed++;
   }

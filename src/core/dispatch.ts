@@ -1,0 +1,16 @@
+// The one entry point of the controller logic: a command that fully arrived goes to the fabrics,
+// admin or I/O path, chosen by its queue and opcode. The transport calls only this.
+import type { Command } from './command.js';
+import type { TargetContext } from './context.js';
+import { executeAdmin } from './admin/dispatch.js';
+import { executeFabrics } from './fabrics.js';
+import { executeIo } from './io.js';
+import { AdminOpc } from '../spec/opcodes.js';
+
+export function execute(cmd: Command, ctx: TargetContext): void {
+  const q = cmd.queue;
+  // Before Connect (no controller yet) and on the admin queue: admin set (fabrics included).
+  if (q.qid === 0 || q.ioCtrl === null) return executeAdmin(cmd, ctx);
+  if (cmd.sqe[0] === AdminOpc.Fabrics) return executeFabrics(cmd, ctx);
+  executeIo(cmd, ctx);
+}
