@@ -5,6 +5,8 @@
 // of its descriptor and its transport state to the worker, which resumes from there. Closing the main
 // thread's descriptor afterwards does not end the TCP connection (the duplicate keeps it open).
 import type { Socket } from 'node:net';
+import type { Logger } from '../../util/log.js';
+import { native } from '../../native/addon.js';
 
 /** The transport state of an I/O queue at the moment it changes threads. */
 export interface QueueHandoff {
@@ -46,21 +48,53 @@ function handleOf(socket: Socket): StreamHandle | undefined {
   return (socket as unknown as { _handle?: StreamHandle })._handle;
 }
 
-/** Stops the kernel-level reads of the socket (data stays in the kernel for the next owner). */
-export function stopReading(socket: Socket): void {
+/** What a connection offers to be moved. */
+export interface HandoffSource {
+  readonly socket: Socket;
+  readonly log: Logger;
+  /** Stop parsing at the next PDU boundary and keep what follows. */
+  detachReader(): void;
+  /** Write every queued response now. */
+  flushNow(): void;
+  /** The state to hand over with `fd` as the worker's descriptor; null when the move was called off. */
+  snapshot(fd: number): QueueHandoff | null;
+  /** The worker owns the connection now: forget it here. */
+  movedAway(): void;
+  /** The move failed: go on serving here. */
+  stayed(): void;
+}
+
+/**
+ * Moves a connection whose I/O queue just connected: stop reading at the PDU boundary (the data stays
+ * in the kernel for the worker), let the Connect response reach the kernel, then give the worker a
+ * duplicate of the descriptor and close ours.
+ */
+export function moveToWorker(src: HandoffSource, mover: QueueMover): void {
+  src.detachReader();
+  const socket = src.socket;
   socket.pause();
   handleOf(socket)?.readStop?.();
+  // After the current batch is flushed (the Connect response is queued before this).
+  setImmediate(() => {
+    src.flushNow();
+    socket.write(EMPTY, () => finish(src, mover, handleOf(socket)?.fd ?? -1));
+  });
 }
 
-/** Undoes stopReading() (the move failed: the queue stays here). */
-export function restartReading(socket: Socket): void {
-  socket.resume();
-  handleOf(socket)?.readStart?.();
-}
-
-/** Runs `then(fd)` once everything written so far reached the kernel; fd is -1 when unknown. */
-export function afterWritten(socket: Socket, then: (fd: number) => void): void {
-  socket.write(EMPTY, () => then(handleOf(socket)?.fd ?? -1));
+function finish(src: HandoffSource, mover: QueueMover, fd: number): void {
+  const dup = fd >= 0 ? native.dupFd(fd) : -1;
+  if (dup < 0) {
+    src.log.error({ fd, errno: -dup }, 'cannot duplicate the connection descriptor: the queue stays on the main thread');
+    src.socket.resume();
+    handleOf(src.socket)?.readStart?.();
+    src.stayed();
+    return;
+  }
+  const state = src.snapshot(dup);
+  if (state === null) return;
+  src.movedAway();
+  mover.move(src, dup, state);
+  src.socket.destroy();
 }
 
 const EMPTY = Buffer.alloc(0);
