@@ -42,7 +42,7 @@ export function makeContext(config = makeConfig()): TargetContext {
     const s = new Subsystem(sc);
     for (const nc of sc.namespaces) {
       if (nc.backing.type !== 'ram') throw new Error('fakes support RAM namespaces only');
-      s.namespaces.set(nc.nsid, new Namespace(nc, new RamBackend(nc.backing.size)));
+      s.namespaces.set(nc.nsid, new Namespace(nc, new RamBackend(nc.backing.size, undefined, nc.backing.delayUs ?? 0)));
     }
     ctx.subsystems.set(s.nqn, s);
   }
