@@ -150,7 +150,8 @@ export class RamBackend implements Backend {
     this.#done(req, 0);
   }
 
-  submitWriteZeroes(req: BackendRequest, offset: number, length: number): void {
+  /** Nothing in RAM is more durable than anything else: FUA needs no extra step. */
+  submitWriteZeroes(req: BackendRequest, offset: number, length: number, _fua: boolean): void {
     this.submitDiscard(req, offset, length);
   }
 

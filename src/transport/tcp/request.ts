@@ -33,6 +33,7 @@ export class Request implements Command {
   dataLen = 0;
   inData: Uint8Array | null = null;
   outData: Uint8Array | null = null;
+  auxData: Uint8Array | null = null;
   status = 0;
   dw0 = 0;
   dw1 = 0;
@@ -59,6 +60,7 @@ export class Request implements Command {
     this.dataLen = 0;
     this.inData = null;
     this.outData = null;
+    this.auxData = null;
     this.status = 0;
     this.dw0 = 0;
     this.dw1 = 0;
