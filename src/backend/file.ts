@@ -336,7 +336,6 @@ export class FileBackend implements Backend {
     op.result = 0;
     op.sync = sync;
     if (length === 0) {
-      if (sync) return this.#sync(op);
       fs.fstat(this.#fd, (err) => this.onIo(op, err, 0));
       return;
     }

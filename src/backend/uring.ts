@@ -253,8 +253,7 @@ export class UringBackend implements Backend, EngineClient {
     if (this.readOnly) return this.#now(req, -E.EROFS);
     const bad = this.#bad(offset, length);
     if (bad) return this.#now(req, bad);
-    if (length === 0 && !fua) return this.#now(req, 0);
-    if (length === 0) return this.submitFlush(req);
+    if (length === 0) return this.#now(req, 0);
     const slot = this.#take(req, Stage.Falloc);
     if (slot < 0) return this.#e.wait(this, req, (s) => this.#startZeroing(s, offset, length, true, fua));
     this.#startZeroing(slot, offset, length, true, fua);
