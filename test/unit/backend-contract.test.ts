@@ -1,6 +1,6 @@
 // One Backend contract, run against every backend: RAM, a file on the io_uring engine (fallocate and,
 // forced, zero writes), and a file on Node's fs thread pool. Each case states what any backend must do.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -51,8 +51,14 @@ interface Subject {
   open(): Promise<Opened>;
 }
 
+const tmpDirs: string[] = [];
+after(() => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function tmpFile(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmetd-contract-'));
+  tmpDirs.push(dir);
   return path.join(dir, 'ns.img');
 }
 
