@@ -27,7 +27,8 @@ export interface Backend {
   submitWrite(req: BackendRequest, offset: number, src: Uint8Array, fua: boolean): void;
   submitFlush(req: BackendRequest): void;
   submitDiscard(req: BackendRequest, offset: number, length: number): void;
-  submitWriteZeroes(req: BackendRequest, offset: number, length: number): void;
+  /** fua: the zeroes are durable when backendDone is called. */
+  submitWriteZeroes(req: BackendRequest, offset: number, length: number, fua: boolean): void;
 
   /**
    * A read-only view of [offset, offset+length) when the backend holds the data in memory

@@ -9,7 +9,7 @@
 //    inside the namespace fails with -EIO (the backing shrank under us).
 //  - FUA write: written through a second descriptor opened with O_DSYNC (one system call, durable on return).
 //  - flush: fdatasync.
-//  - write zeroes: zero writes from a shared zero buffer, 1 MiB at a time.
+//  - write zeroes: zero writes from a shared zero buffer, 1 MiB at a time; with FUA, fdatasync after.
 //  - discard: advisory here (Node's fs has no fallocate): ranges up to DISCARD_ZERO_LIMIT are zeroed,
 //    larger ones are ignored, so discardZeroes is false for this engine.
 import fs from 'node:fs';
@@ -176,6 +176,8 @@ class FsOp {
   len = 0;
   /** Result reported on success. */
   result = 0;
+  /** Zero op: fdatasync once the range is written (FUA Write Zeroes). */
+  sync = false;
   next: FsOp | null = null;
   readonly owner: FileBackend;
   readonly onIo: (err: NodeJS.ErrnoException | null, n: number) => void;
@@ -251,6 +253,8 @@ export class FileBackend implements Backend {
     op.kind = kind;
     op.req = req;
     op.done = 0;
+    op.sync = false;
+    op.fd = this.#fd;
     this.#inflight++;
     return op;
   }
@@ -313,23 +317,24 @@ export class FileBackend implements Backend {
       fs.fstat(this.#fd, (err) => this.onIo(op, err, 0));
       return;
     }
-    this.#zeroRange(req, offset, length);
+    this.#zeroRange(req, offset, length, false);
   }
 
-  submitWriteZeroes(req: BackendRequest, offset: number, length: number): void {
+  submitWriteZeroes(req: BackendRequest, offset: number, length: number, fua: boolean): void {
     if (this.#closed) return this.#fail(req, -EBADF);
     if (this.readOnly) return this.#fail(req, -E.EROFS);
     if (!this.#inRange(offset, length)) return this.#fail(req, -EINVAL);
-    this.#zeroRange(req, offset, length);
+    this.#zeroRange(req, offset, length, fua);
   }
 
-  #zeroRange(req: BackendRequest, offset: number, length: number): void {
+  #zeroRange(req: BackendRequest, offset: number, length: number, sync: boolean): void {
     const op = this.#op(OpKind.Zero, req);
     op.fd = this.#fd;
     op.buf = zeroes();
     op.pos = offset;
     op.len = length;
     op.result = 0;
+    op.sync = sync;
     if (length === 0) {
       fs.fstat(this.#fd, (err) => this.onIo(op, err, 0));
       return;
@@ -350,9 +355,17 @@ export class FileBackend implements Backend {
       case OpKind.Zero:
         fs.write(op.fd, op.buf, 0, Math.min(left, ZERO_CHUNK), op.pos + op.done, op.onIo);
         break;
-      default:
-        throw new Error('unreachable');
+      case OpKind.Flush:
+        fs.fdatasync(op.fd, op.onSync);
+        break;
     }
+  }
+
+  /** Turns a finished zero op into its fdatasync (FUA Write Zeroes). */
+  #sync(op: FsOp): void {
+    op.kind = OpKind.Flush;
+    op.sync = false;
+    fs.fdatasync(op.fd, op.onSync);
   }
 
   /** fs callback for every op (internal; public only so the op slots can reach it). */
@@ -368,6 +381,7 @@ export class FileBackend implements Backend {
     }
     op.done += n;
     if (op.done < op.len) return this.#issue(op);
+    if (op.sync) return this.#sync(op);
     this.#finish(op, op.result);
   }
 

@@ -5,8 +5,10 @@
 //
 // A shared RAM namespace (for I/O queues spread over worker threads) lives in SharedArrayBuffers made
 // the same way; every thread builds its own RamBackend over the same buffers.
+import { constants as osConstants } from 'node:os';
 import type { Backend, BackendRequest } from './backend.js';
 
+const { EINVAL, EBADF } = osConstants.errno;
 const CHUNK_SHIFT = 20;
 const CHUNK_SIZE = 1 << CHUNK_SHIFT;
 const ZEROES = new Uint8Array(CHUNK_SIZE);
@@ -36,6 +38,7 @@ export class RamBackend implements Backend {
   readonly #doneReq: BackendRequest[] = [];
   readonly #doneRes: number[] = [];
   #doneCount = 0;
+  #closed = false;
 
   /** Completion delay (ms) injected after every batch; 0: completions are delivered in kick(). */
   readonly #delayMs: number;
@@ -73,13 +76,19 @@ export class RamBackend implements Backend {
     this.#doneRes[i] = result;
   }
 
+  /** -EBADF after close, -EINVAL out of range, else 0. */
+  #bad(offset: number, length: number): number {
+    if (this.#closed) return -EBADF;
+    return this.#inRange(offset, length) ? 0 : -EINVAL;
+  }
+
   #inRange(offset: number, length: number): boolean {
     return offset >= 0 && length >= 0 && offset + length <= this.sizeBytes;
   }
 
   view(offset: number, length: number): Uint8Array | null {
     // With an injected delay every read goes through submitRead, so it waits like the rest.
-    if (this.#delayMs > 0 || !this.#inRange(offset, length)) return null;
+    if (this.#delayMs > 0 || this.#closed || !this.#inRange(offset, length)) return null;
     const index = Math.floor(offset / CHUNK_SIZE);
     const start = offset - index * CHUNK_SIZE;
     if (start + length > CHUNK_SIZE) return null;
@@ -129,28 +138,32 @@ export class RamBackend implements Backend {
   }
 
   submitRead(req: BackendRequest, offset: number, dst: Uint8Array): void {
-    if (!this.#inRange(offset, dst.length)) return this.#done(req, -22);
+    const bad = this.#bad(offset, dst.length);
+    if (bad) return this.#done(req, bad);
     this.#copyOut(offset, dst);
     this.#done(req, dst.length);
   }
 
   submitWrite(req: BackendRequest, offset: number, src: Uint8Array, _fua: boolean): void {
-    if (!this.#inRange(offset, src.length)) return this.#done(req, -22);
+    const bad = this.#bad(offset, src.length);
+    if (bad) return this.#done(req, bad);
     this.#copyIn(offset, src);
     this.#done(req, src.length);
   }
 
   submitFlush(req: BackendRequest): void {
-    this.#done(req, 0);
+    this.#done(req, this.#closed ? -EBADF : 0);
   }
 
   submitDiscard(req: BackendRequest, offset: number, length: number): void {
-    if (!this.#inRange(offset, length)) return this.#done(req, -22);
+    const bad = this.#bad(offset, length);
+    if (bad) return this.#done(req, bad);
     this.#zero(offset, length);
     this.#done(req, 0);
   }
 
-  submitWriteZeroes(req: BackendRequest, offset: number, length: number): void {
+  /** Nothing in RAM is more durable than anything else: FUA needs no extra step. */
+  submitWriteZeroes(req: BackendRequest, offset: number, length: number, _fua: boolean): void {
     this.submitDiscard(req, offset, length);
   }
 
@@ -176,8 +189,11 @@ export class RamBackend implements Backend {
     this.#doneCount = 0;
   }
 
+  /** Delivers what was submitted, then drops the data; later submissions fail with -EBADF. */
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.kick();
+    this.#closed = true;
     this.#chunks.fill(undefined);
   }
 }

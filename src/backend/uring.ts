@@ -6,7 +6,7 @@
 //  - flush: IORING_OP_FSYNC with IORING_FSYNC_DATASYNC.
 //  - files: discard = fallocate(PUNCH_HOLE|KEEP_SIZE), write zeroes = fallocate(ZERO_RANGE|KEEP_SIZE); when the
 //    file system says EOPNOTSUPP the other mode is tried, then zeroes are written. Either way the range reads
-//    back as zeroes, so discardZeroes is true.
+//    back as zeroes, so discardZeroes is true. A FUA Write Zeroes is followed by a datasync before it completes.
 //  - block devices: BLKDISCARD / BLKZEROOUT on the thread pool (io_uring has no op for them on every
 //    kernel). Discard is advisory on devices (discardZeroes false): when the device cannot discard, the
 //    command succeeds without effect. Write zeroes falls back to writing zeroes.
@@ -27,6 +27,8 @@ const TRIED_ZERO = 2;
 const CUR_PUNCH = 4;
 /** Set: a Write Zeroes (zero range first); clear: a discard (punch first). */
 const WRITE_ZEROES = 0x80;
+/** Write Zeroes with FUA: datasync once the range is zeroed. */
+const FUA = 0x40;
 
 export interface UringBackingOptions extends FileBackingOptions {
   buffered: boolean;
@@ -247,21 +249,21 @@ export class UringBackend implements Backend, EngineClient {
     this.#startZeroing(slot, offset, length, false);
   }
 
-  submitWriteZeroes(req: BackendRequest, offset: number, length: number): void {
+  submitWriteZeroes(req: BackendRequest, offset: number, length: number, fua: boolean): void {
     if (this.readOnly) return this.#now(req, -E.EROFS);
     const bad = this.#bad(offset, length);
     if (bad) return this.#now(req, bad);
     if (length === 0) return this.#now(req, 0);
     const slot = this.#take(req, Stage.Falloc);
-    if (slot < 0) return this.#e.wait(this, req, (s) => this.#startZeroing(s, offset, length, true));
-    this.#startZeroing(slot, offset, length, true);
+    if (slot < 0) return this.#e.wait(this, req, (s) => this.#startZeroing(s, offset, length, true, fua));
+    this.#startZeroing(slot, offset, length, true, fua);
   }
 
-  #startZeroing(slot: number, offset: number, length: number, writeZeroes: boolean): void {
+  #startZeroing(slot: number, offset: number, length: number, writeZeroes: boolean, fua = false): void {
     const e = this.#e;
     e.pos[slot] = offset;
     e.left[slot] = length;
-    e.plan[slot] = writeZeroes ? WRITE_ZEROES : 0;
+    e.plan[slot] = (writeZeroes ? WRITE_ZEROES : 0) | (fua ? FUA : 0);
     if (this.kind === 'block') {
       if (writeZeroes && (this.#noBlkZeroout || e.simulate.has('no-blkioctl'))) return this.#zeroWrite(slot);
       e.stage[slot] = writeZeroes ? Stage.BlkZeroout : Stage.BlkDiscard;
@@ -328,7 +330,7 @@ export class UringBackend implements Backend, EngineClient {
           this.#issueFalloc(slot);
           return CONTINUED;
         }
-        return res < 0 ? res : 0;
+        return res < 0 ? res : this.#zeroed(slot);
       case Stage.ZeroWrites: {
         if (res < 0) return res;
         e.pos[slot] = e.pos[slot]! + res;
@@ -337,7 +339,7 @@ export class UringBackend implements Backend, EngineClient {
           this.#zeroWrite(slot);
           return CONTINUED;
         }
-        return 0;
+        return this.#zeroed(slot);
       }
       case Stage.BlkDiscard:
         if (res === -E.EOPNOTSUPP || res === -E.ENOTTY) {
@@ -352,10 +354,17 @@ export class UringBackend implements Backend, EngineClient {
           this.#zeroWrite(slot);
           return CONTINUED;
         }
-        return res;
+        return res < 0 ? res : this.#zeroed(slot);
       default:
         return res;
     }
+  }
+
+  /** The slot's range is zeroed: a FUA Write Zeroes goes on to a datasync, anything else completes. */
+  #zeroed(slot: number): number {
+    if (!(this.#e.plan[slot]! & FUA)) return 0;
+    this.#startFsync(slot);
+    return CONTINUED;
   }
 
   released(): void {

@@ -16,6 +16,8 @@ export interface Command extends BackendRequest {
   inData: Uint8Array | null;
   /** Controller-to-host data: sent before the completion. */
   outData: Uint8Array | null;
+  /** A second buffer a multi-step command holds between steps (compare: the stored data read back). */
+  auxData: Uint8Array | null;
   status: number;
   dw0: number;
   dw1: number;
@@ -45,6 +47,8 @@ export interface IoController {
   readonly log: Logger;
   /** CSTS.RDY */
   readonly ready: boolean;
+  /** Set Features 06h WCE: false means every write on this controller is done as FUA. */
+  readonly volatileWriteCache: boolean;
   /** The namespaces of the controller's subsystem. */
   readonly namespaces: ReadonlyMap<number, Namespace>;
   /** Keep-alive traffic seen on an I/O queue. */

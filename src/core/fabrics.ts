@@ -4,6 +4,7 @@ import type { Command } from './command.js';
 import type { TargetContext } from './context.js';
 import { Controller } from './controller.js';
 import { ConnectAttr, ConnectData, FabricsSqe, FabricsType } from '../spec/opcodes.js';
+import { connectCattr, connectKato, connectQid, connectRecfmt, connectSqsize, propertyOffset, propertySize8, propertyValue, sqeFctype } from '../spec/sqe.js';
 import {
   S_CONNECT_BUSY,
   S_CONNECT_INVALID_HOST,
@@ -39,7 +40,7 @@ function readNqn(data: Uint8Array, offset: number): string {
 }
 
 export function executeFabrics(cmd: Command, ctx: TargetContext): void {
-  const fctype = cmd.sqe[FabricsSqe.fctype]!;
+  const fctype = sqeFctype(cmd.sqe);
   const q = cmd.queue;
   if (fctype === FabricsType.Connect) return connect(cmd, ctx);
   // An I/O queue adopted by a worker thread has only the I/O view of its controller.
@@ -51,8 +52,7 @@ export function executeFabrics(cmd: Command, ctx: TargetContext): void {
   switch (fctype) {
     case FabricsType.PropertyGet: {
       if (q.qid !== 0) break;
-      const size8 = (cmd.sqe[FabricsSqe.propAttrib]! & 7) === 1;
-      const v = q.ctrl.propertyGet(cmd.sqe.readUInt32LE(FabricsSqe.propOffset), size8);
+      const v = q.ctrl.propertyGet(propertyOffset(cmd.sqe), propertySize8(cmd.sqe));
       if (!v) cmd.status = S_INVALID_FIELD;
       else {
         cmd.dw0 = v[0];
@@ -62,7 +62,7 @@ export function executeFabrics(cmd: Command, ctx: TargetContext): void {
     }
     case FabricsType.PropertySet: {
       if (q.qid !== 0) break;
-      const ok = q.ctrl.propertySet(cmd.sqe.readUInt32LE(FabricsSqe.propOffset), cmd.sqe.readUInt32LE(FabricsSqe.propValue));
+      const ok = q.ctrl.propertySet(propertyOffset(cmd.sqe), propertyValue(cmd.sqe));
       if (!ok) cmd.status = S_INVALID_FIELD;
       return cmd.complete();
     }
@@ -92,11 +92,11 @@ function connect(cmd: Command, ctx: TargetContext): void {
     ctx.log.warn({ peer: q.peer, len: data?.length ?? 0 }, 'Connect without its 1024 bytes of data');
     return cmd.complete();
   }
-  const recfmt = sqe.readUInt16LE(FabricsSqe.recfmt);
-  const qid = sqe.readUInt16LE(FabricsSqe.qid);
-  const sqsize = sqe.readUInt16LE(FabricsSqe.sqsize);
-  const cattr = sqe[FabricsSqe.cattr]!;
-  const kato = sqe.readUInt32LE(FabricsSqe.kato);
+  const recfmt = connectRecfmt(sqe);
+  const qid = connectQid(sqe);
+  const sqsize = connectSqsize(sqe);
+  const cattr = connectCattr(sqe);
+  const kato = connectKato(sqe);
   const subnqn = readNqn(data, ConnectData.subnqn);
   const hostnqn = readNqn(data, ConnectData.hostnqn);
   const cntlid = Buffer.from(data.buffer, data.byteOffset, data.length).readUInt16LE(ConnectData.cntlid);

@@ -5,7 +5,8 @@ import type { Command } from './command.js';
 import type { TargetContext } from './context.js';
 import { NsStat, type Namespace } from './namespace.js';
 import { errnoToNvmeStatus } from '../backend/errno.js';
-import { Cdw12, Dsm, IoOpc, IoSqe } from '../spec/opcodes.js';
+import { Dsm, IoOpc } from '../spec/opcodes.js';
+import { sqeCdw10, sqeCdw11, sqeCid, sqeFua, sqeNlb, sqeNsid, sqeOpcode, sqeSlba, sqeSlbaBig } from '../spec/sqe.js';
 import {
   S_COMPARE_FAILURE,
   S_INVALID_FIELD,
@@ -31,8 +32,8 @@ export function executeIo(cmd: Command, ctx: TargetContext): void {
     return cmd.complete();
   }
   const sqe = cmd.sqe;
-  const opcode = sqe[0]!;
-  const nsid = sqe.readUInt32LE(4);
+  const opcode = sqeOpcode(sqe);
+  const nsid = sqeNsid(sqe);
   if (opcode === IoOpc.Flush && nsid === NSID_ALL) return flushAll(cmd);
   const ns = ctrl.namespaces.get(nsid);
   if (!ns) {
@@ -61,27 +62,18 @@ export function executeIo(cmd: Command, ctx: TargetContext): void {
   }
 }
 
-/**
- * SLBA as a Number without a BigInt per I/O. Values past 2^53 come back as Infinity, which every
- * range check rejects.
- */
-function slbaOf(sqe: Buffer): number {
-  const hi = sqe.readUInt32LE(IoSqe.slba + 4);
-  return hi >= 0x200000 ? Infinity : hi * 0x100000000 + sqe.readUInt32LE(IoSqe.slba);
-}
-
 function fail(cmd: Command, status: number, nsid: number, lba = 0n): void {
   cmd.status = status;
-  cmd.queue.ioCtrl?.recordError(cmd.queue.qid, cmd.sqe.readUInt16LE(2), status, nsid, 0xffff, lba);
+  cmd.queue.ioCtrl?.recordError(cmd.queue.qid, sqeCid(cmd.sqe), status, nsid, 0xffff, lba);
   cmd.complete();
 }
 
 /** Validates SLBA/NLB against the namespace; returns the byte length, or -1 after failing the command. */
 function lbaRange(cmd: Command, ns: Namespace, checkMdts: boolean, ctx: TargetContext): number {
-  const slba = slbaOf(cmd.sqe);
-  const nlb = (cmd.sqe.readUInt32LE(IoSqe.cdw12) & 0xffff) + 1;
+  const slba = sqeSlba(cmd.sqe);
+  const nlb = sqeNlb(cmd.sqe);
   if (slba + nlb > ns.nlb) {
-    const lba = cmd.sqe.readBigUInt64LE(IoSqe.slba);
+    const lba = sqeSlbaBig(cmd.sqe);
     cmd.queue.ioCtrl?.log.warn({ nsid: ns.nsid, slba: lba.toString(), nlb, nsze: ns.nlb }, 'LBA out of range');
     fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, lba);
     return -1;
@@ -102,7 +94,7 @@ function lbaRange(cmd: Command, ns: Namespace, checkMdts: boolean, ctx: TargetCo
 }
 
 function offsetOf(cmd: Command, ns: Namespace): number {
-  return slbaOf(cmd.sqe) * ns.blockSize;
+  return sqeSlba(cmd.sqe) * ns.blockSize;
 }
 
 function backendFailed(cmd: Command, result: number, op: 'read' | 'write' | 'other'): boolean {
@@ -110,7 +102,7 @@ function backendFailed(cmd: Command, result: number, op: 'read' | 'write' | 'oth
   const ns = cmd.ns!;
   ns.stats[NsStat.MEDIA_ERRORS]++;
   cmd.queue.ioCtrl?.log.error({ nsid: ns.nsid, errno: -result, op }, 'backend I/O failed');
-  fail(cmd, errnoToNvmeStatus(-result, op), ns.nsid, cmd.sqe.readBigUInt64LE(IoSqe.slba));
+  fail(cmd, errnoToNvmeStatus(-result, op), ns.nsid, sqeSlbaBig(cmd.sqe));
   return true;
 }
 
@@ -143,6 +135,14 @@ function onReadDone(cmd: Command, result: number): void {
 
 // --- Write ------------------------------------------------------------------------------------
 
+/**
+ * Whether a write (or Write Zeroes) must be durable before it completes: FUA set in the command, or
+ * the controller's volatile write cache disabled (Set Features 06h, WCE=0).
+ */
+function forceUnitAccess(cmd: Command): boolean {
+  return sqeFua(cmd.sqe) || cmd.queue.ioCtrl?.volatileWriteCache === false;
+}
+
 function write(cmd: Command, ns: Namespace, ctx: TargetContext): void {
   if (ns.readOnly) return fail(cmd, S_WRITE_PROTECTED, ns.nsid);
   const len = lbaRange(cmd, ns, true, ctx);
@@ -151,9 +151,8 @@ function write(cmd: Command, ns: Namespace, ctx: TargetContext): void {
   if (!data || data.length !== len) return fail(cmd, S_SGL_LENGTH_INVALID, ns.nsid);
   ns.stats[NsStat.WRITES]++;
   ns.stats[NsStat.WRITTEN_512] += len / 512;
-  const fua = (cmd.sqe.readUInt32LE(IoSqe.cdw12) & Cdw12.FUA) !== 0;
   cmd.onBackend = onWriteDone;
-  ns.backend.submitWrite(cmd, offsetOf(cmd, ns), data, fua);
+  ns.backend.submitWrite(cmd, offsetOf(cmd, ns), data, forceUnitAccess(cmd));
 }
 
 function onWriteDone(cmd: Command, result: number): void {
@@ -201,17 +200,15 @@ function compare(cmd: Command, ns: Namespace, ctx: TargetContext): void {
   const buf = cmd.buffer(len);
   cmd.outData = null;
   cmd.stage = 0;
-  // Keep the read buffer reachable for the callback without a closure.
-  compareBuffers.set(cmd, buf);
+  // The stored data is read into the command's second buffer (no closure, no side table).
+  cmd.auxData = buf;
   cmd.onBackend = onCompareRead;
   ns.backend.submitRead(cmd, offset, buf);
 }
 
-const compareBuffers = new WeakMap<Command, Uint8Array>();
-
 function onCompareRead(cmd: Command, result: number): void {
-  const buf = compareBuffers.get(cmd)!;
-  compareBuffers.delete(cmd);
+  const buf = cmd.auxData!;
+  cmd.auxData = null;
   if (backendFailed(cmd, result, 'read')) return;
   finishCompare(cmd, buf);
 }
@@ -229,17 +226,17 @@ function finishCompare(cmd: Command, stored: Uint8Array): void {
 
 function writeZeroes(cmd: Command, ns: Namespace): void {
   if (ns.readOnly) return fail(cmd, S_WRITE_PROTECTED, ns.nsid);
-  const slba = slbaOf(cmd.sqe);
-  const nlb = (cmd.sqe.readUInt32LE(IoSqe.cdw12) & 0xffff) + 1;
-  if (slba + nlb > ns.nlb) return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, cmd.sqe.readBigUInt64LE(IoSqe.slba));
+  const slba = sqeSlba(cmd.sqe);
+  const nlb = sqeNlb(cmd.sqe);
+  if (slba + nlb > ns.nlb) return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, sqeSlbaBig(cmd.sqe));
   ns.stats[NsStat.WRITES]++;
   cmd.onBackend = onWriteDone;
-  ns.backend.submitWriteZeroes(cmd, slba * ns.blockSize, nlb * ns.blockSize);
+  ns.backend.submitWriteZeroes(cmd, slba * ns.blockSize, nlb * ns.blockSize, forceUnitAccess(cmd));
 }
 
 function datasetManagement(cmd: Command, ns: Namespace): void {
-  const nr = (cmd.sqe.readUInt32LE(40) & 0xff) + 1;
-  const attributes = cmd.sqe.readUInt32LE(44);
+  const nr = (sqeCdw10(cmd.sqe) & 0xff) + 1;
+  const attributes = sqeCdw11(cmd.sqe);
   const data = cmd.inData;
   if (!data || data.length < nr * Dsm.rangeSize) return fail(cmd, S_SGL_LENGTH_INVALID, ns.nsid);
   if (!(attributes & Dsm.ATTR_DEALLOCATE)) return cmd.complete(); // hints only

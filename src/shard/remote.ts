@@ -14,6 +14,8 @@ export class RemoteController implements IoController {
   readonly subnqn: string;
   readonly subsysIndex: number;
   ready = true;
+  /** Set Features 06h WCE on the owning controller (posted by the main thread when it changes). */
+  volatileWriteCache = true;
   /** Set by traffic(), cleared when the worker reports it on the ring. */
   trafficSeen = false;
   /** Queues of this controller on this worker. */

@@ -92,6 +92,8 @@ export const IoSqe = {
 } as const;
 
 export const Cdw12 = {
+  /** bits 15:0: number of logical blocks, 0's based */
+  NLB_MASK: 0xffff,
   FUA: 1 << 30,
   LR: 1 << 31,
   /** Write Zeroes: deallocate */

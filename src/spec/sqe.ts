@@ -1,4 +1,6 @@
-// Submission and completion queue entry layouts (NVMe base specification), as carried in capsules.
+// Submission and completion queue entry layouts (NVMe base specification), as carried in capsules,
+// and named accessors for the SQE fields the controller reads.
+import { Cdw12, FabricsSqe, IoSqe } from './opcodes.js';
 
 export const SQE_SIZE = 64;
 export const CQE_SIZE = 16;
@@ -55,3 +57,102 @@ export const CQE = {
   cid: 12, // u16
   status: 14, // u16: bit0 phase, bits 15:1 status field
 } as const;
+
+// --- Field accessors ------------------------------------------------------------------------------
+// Plain reads of the 64-byte SQE by field name (no allocation, except sqeSlbaBig for error paths).
+
+/** CDW0 bits 7:0: opcode. */
+export function sqeOpcode(sqe: Buffer): number {
+  return sqe[SQE.opcode]!;
+}
+
+/** CDW0 bits 31:16: command identifier. */
+export function sqeCid(sqe: Buffer): number {
+  return sqe.readUInt16LE(SQE.cid);
+}
+
+/** Namespace identifier. */
+export function sqeNsid(sqe: Buffer): number {
+  return sqe.readUInt32LE(SQE.nsid);
+}
+
+export function sqeCdw10(sqe: Buffer): number {
+  return sqe.readUInt32LE(SQE.cdw10);
+}
+export function sqeCdw11(sqe: Buffer): number {
+  return sqe.readUInt32LE(SQE.cdw11);
+}
+export function sqeCdw12(sqe: Buffer): number {
+  return sqe.readUInt32LE(SQE.cdw12);
+}
+export function sqeCdw13(sqe: Buffer): number {
+  return sqe.readUInt32LE(SQE.cdw13);
+}
+export function sqeCdw14(sqe: Buffer): number {
+  return sqe.readUInt32LE(SQE.cdw14);
+}
+export function sqeCdw15(sqe: Buffer): number {
+  return sqe.readUInt32LE(SQE.cdw15);
+}
+
+/**
+ * NVM commands: SLBA (CDW10-11) as a Number, without a BigInt. Values past 2^53 come back as
+ * Infinity, which every range check rejects.
+ */
+export function sqeSlba(sqe: Buffer): number {
+  const hi = sqe.readUInt32LE(IoSqe.slba + 4);
+  return hi >= 0x200000 ? Infinity : hi * 0x100000000 + sqe.readUInt32LE(IoSqe.slba);
+}
+
+/** NVM commands: SLBA exactly (allocates a BigInt: error paths and logs only). */
+export function sqeSlbaBig(sqe: Buffer): bigint {
+  return sqe.readBigUInt64LE(IoSqe.slba);
+}
+
+/** NVM commands: the number of logical blocks (NLB + 1, since NLB is 0's based). */
+export function sqeNlb(sqe: Buffer): number {
+  return (sqe.readUInt32LE(IoSqe.cdw12) & Cdw12.NLB_MASK) + 1;
+}
+
+/** NVM commands: Force Unit Access (CDW12 bit 30). */
+export function sqeFua(sqe: Buffer): boolean {
+  return (sqe.readUInt32LE(IoSqe.cdw12) & Cdw12.FUA) !== 0;
+}
+
+/** Fabrics commands (opcode 7Fh): FCTYPE. */
+export function sqeFctype(sqe: Buffer): number {
+  return sqe[SQE.fctype]!;
+}
+
+/** Connect: record format (RECFMT). */
+export function connectRecfmt(sqe: Buffer): number {
+  return sqe.readUInt16LE(FabricsSqe.recfmt);
+}
+/** Connect: queue id. */
+export function connectQid(sqe: Buffer): number {
+  return sqe.readUInt16LE(FabricsSqe.qid);
+}
+/** Connect: SQSIZE, 0's based. */
+export function connectSqsize(sqe: Buffer): number {
+  return sqe.readUInt16LE(FabricsSqe.sqsize);
+}
+/** Connect: connect attributes (CATTR). */
+export function connectCattr(sqe: Buffer): number {
+  return sqe[FabricsSqe.cattr]!;
+}
+/** Connect: keep alive timeout, milliseconds. */
+export function connectKato(sqe: Buffer): number {
+  return sqe.readUInt32LE(FabricsSqe.kato);
+}
+/** Property Get/Set: ATTRIB size is 8 bytes (bits 2:0 = 1). */
+export function propertySize8(sqe: Buffer): boolean {
+  return (sqe[FabricsSqe.propAttrib]! & 7) === 1;
+}
+/** Property Get/Set: OFST. */
+export function propertyOffset(sqe: Buffer): number {
+  return sqe.readUInt32LE(FabricsSqe.propOffset);
+}
+/** Property Set: the low dword of VALUE (every settable property is 4 bytes). */
+export function propertyValue(sqe: Buffer): number {
+  return sqe.readUInt32LE(FabricsSqe.propValue);
+}

@@ -123,7 +123,7 @@ test('write zeroes clears a range larger than one zero chunk', async () => {
   const p = tmpFile(len);
   fs.writeFileSync(p, Buffer.alloc(len, 0xab));
   const b = await FileBackend.open({ path: p, kind: 'file', blockSize: 512, readOnly: false });
-  assert.equal(await run(b, (r) => b.submitWriteZeroes(r, 512, len - 1024)), 0);
+  assert.equal(await run(b, (r) => b.submitWriteZeroes(r, 512, len - 1024, false)), 0);
   const data = fs.readFileSync(p);
   assert.equal(data[511], 0xab);
   assert.equal(data[512], 0);
@@ -158,7 +158,7 @@ test('out-of-range operations fail with -EINVAL, delivered at kick', async () =>
   assert.equal(await r.done, -EINVAL);
   assert.equal(await run(b, (x) => b.submitWrite(x, 64 << 10, new Uint8Array(512), false)), -EINVAL);
   assert.equal(await run(b, (x) => b.submitRead(x, -512, new Uint8Array(512))), -EINVAL);
-  assert.equal(await run(b, (x) => b.submitWriteZeroes(x, 0, (64 << 10) + 512)), -EINVAL);
+  assert.equal(await run(b, (x) => b.submitWriteZeroes(x, 0, (64 << 10) + 512, false)), -EINVAL);
   assert.equal(await run(b, (x) => b.submitDiscard(x, 0, (64 << 10) + 512)), -EINVAL);
   await b.close();
 });
@@ -198,7 +198,7 @@ test('read-only namespaces open read-only and refuse writes with -EROFS', async 
   const b = await FileBackend.open({ path: p, kind: 'file', blockSize: 512, readOnly: true });
   assert.equal(await run(b, (r) => b.submitRead(r, 0, new Uint8Array(512))), 512);
   assert.equal(await run(b, (r) => b.submitWrite(r, 0, new Uint8Array(512), false)), -EROFS);
-  assert.equal(await run(b, (r) => b.submitWriteZeroes(r, 0, 512)), -EROFS);
+  assert.equal(await run(b, (r) => b.submitWriteZeroes(r, 0, 512, false)), -EROFS);
   assert.equal(await run(b, (r) => b.submitDiscard(r, 0, 512)), -EROFS);
   assert.equal(await run(b, (r) => b.submitFlush(r)), 0);
   await b.close();

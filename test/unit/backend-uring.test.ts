@@ -84,7 +84,7 @@ async function exercise(b: Backend, base = 0): Promise<void> {
   assert.deepEqual(una2, una);
   assert.equal(await run(b, (r) => b.submitFlush(r)), 0);
   // Write zeroes over part of it.
-  assert.equal(await run(b, (r) => b.submitWriteZeroes(r, base + 4096, 4096)), 0);
+  assert.equal(await run(b, (r) => b.submitWriteZeroes(r, base + 4096, 4096, false)), 0);
   assert.equal(await run(b, (r) => b.submitRead(r, base + 4096, back)), 16384);
   assert.ok(back.subarray(0, 4096).every((x) => x === 0));
   assert.deepEqual(back.subarray(8192), a.subarray(8192));
@@ -173,7 +173,7 @@ test('errors: out of range, misaligned under O_DIRECT, read-only, end of file, c
   b.kick();
   assert.equal(await r.done, -errno.EINVAL);
   assert.equal(await run(b, (x) => b.submitWrite(x, -4096, new Uint8Array(512), false)), -errno.EINVAL);
-  assert.equal(await run(b, (x) => b.submitWriteZeroes(x, 0, (1 << 20) + 512)), -errno.EINVAL);
+  assert.equal(await run(b, (x) => b.submitWriteZeroes(x, 0, (1 << 20) + 512, false)), -errno.EINVAL);
   assert.equal(await run(b, (x) => b.submitDiscard(x, 1 << 20, 512)), -errno.EINVAL);
   if (b.align > 1) assert.equal(await run(b, (x) => b.submitRead(x, 100, new Uint8Array(512))), -errno.EINVAL);
   fs.truncateSync(p, 8192); // shrunk behind the backend's back
@@ -188,7 +188,7 @@ test('errors: out of range, misaligned under O_DIRECT, read-only, end of file, c
   assert.equal(await run(ro, (x) => ro.submitRead(x, 0, buf)), 4096);
   assert.ok(buf.every((v) => v === 0x11));
   assert.equal(await run(ro, (x) => ro.submitWrite(x, 0, buf, false)), -errno.EROFS);
-  assert.equal(await run(ro, (x) => ro.submitWriteZeroes(x, 0, 512)), -errno.EROFS);
+  assert.equal(await run(ro, (x) => ro.submitWriteZeroes(x, 0, 512, false)), -errno.EROFS);
   assert.equal(await run(ro, (x) => ro.submitDiscard(x, 0, 512)), -errno.EROFS);
   assert.equal(await run(ro, (x) => ro.submitFlush(x)), 0);
   await ro.close();
@@ -270,7 +270,7 @@ test('forced fallback: O_DIRECT refused -> buffered', async () => {
 test('forced fallback: no fallocate -> discard and write zeroes write zeroes', async () => {
   const p = tmpFile(4 << 20, 0xee);
   const b = await open(p, { simulate: ['no-fallocate'] });
-  assert.equal(await run(b, (r) => b.submitWriteZeroes(r, 4096, (2 << 20) + 4096)), 0);
+  assert.equal(await run(b, (r) => b.submitWriteZeroes(r, 4096, (2 << 20) + 4096, false)), 0);
   assert.equal(await run(b, (r) => b.submitDiscard(r, 3 << 20, 8192)), 0);
   await b.close();
   const data = fs.readFileSync(p);
@@ -317,7 +317,7 @@ for (const simulate of [[], ['no-blkioctl']]) {
       // BLKZEROOUT / zero writes over more than one zero chunk.
       const big = pattern(3 << 20, 1);
       assert.equal(await run(b, (r) => b.submitWrite(r, 4 << 20, big, false)), 3 << 20);
-      assert.equal(await run(b, (r) => b.submitWriteZeroes(r, 4 << 20, 3 << 20)), 0);
+      assert.equal(await run(b, (r) => b.submitWriteZeroes(r, 4 << 20, 3 << 20, false)), 0);
       const back = new Uint8Array(3 << 20);
       assert.equal(await run(b, (r) => b.submitRead(r, 4 << 20, back)), 3 << 20);
       assert.ok(back.every((x) => x === 0));

@@ -6,6 +6,7 @@ import { identify } from './identify.js';
 import { getLogPage } from './log-pages.js';
 import { getFeatures, setFeatures } from './features.js';
 import { AdminOpc } from '../../spec/opcodes.js';
+import { sqeCdw10, sqeCid, sqeNsid, sqeOpcode } from '../../spec/sqe.js';
 import { S_ABORT_REQUESTED, S_AER_LIMIT, S_INVALID_OPCODE, S_SEQUENCE_ERROR } from '../../spec/status.js';
 
 /** Admin opcodes a discovery controller accepts. */
@@ -20,7 +21,7 @@ const DISCOVERY_OPCODES = new Set<number>([
 ]);
 
 export function executeAdmin(cmd: Command, ctx: TargetContext): void {
-  const opcode = cmd.sqe[0]!;
+  const opcode = sqeOpcode(cmd.sqe);
   if (opcode === AdminOpc.Fabrics) return executeFabrics(cmd, ctx);
   const ctrl = cmd.queue.ctrl;
   if (!ctrl) {
@@ -55,7 +56,7 @@ export function executeAdmin(cmd: Command, ctx: TargetContext): void {
     case AdminOpc.Abort: {
       // cdw10: SQID 15:0, CID 31:16. Only a queued AER can be aborted; anything else has already
       // been handed to a backend and completes on its own (dw0 bit 0 = not aborted).
-      const cdw10 = cmd.sqe.readUInt32LE(40);
+      const cdw10 = sqeCdw10(cmd.sqe);
       const sqid = cdw10 & 0xffff;
       const cid = cdw10 >>> 16;
       const aer = sqid === 0 ? ctrl.takeAer(cid) : null;
@@ -77,6 +78,6 @@ function invalidOpcode(cmd: Command, ctx: TargetContext, opcode: number): void {
   cmd.status = S_INVALID_OPCODE;
   const ctrl = cmd.queue.ctrl;
   (ctrl?.log ?? ctx.log).warn({ opcode: `0x${opcode.toString(16)}` }, 'unsupported admin opcode');
-  ctrl?.recordError(0, cmd.sqe.readUInt16LE(2), S_INVALID_OPCODE, cmd.sqe.readUInt32LE(4), 0);
+  ctrl?.recordError(0, sqeCid(cmd.sqe), S_INVALID_OPCODE, sqeNsid(cmd.sqe), 0);
   cmd.complete();
 }

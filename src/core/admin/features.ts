@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import type { Controller } from '../controller.js';
 import { MAX_IO_QUEUES } from '../controller.js';
 import { AecBits, FeatureId, FeatureSel } from '../../spec/log.js';
+import { sqeCdw10, sqeCdw11, sqeNsid } from '../../spec/sqe.js';
 import {
   S_FEATURE_NOT_CHANGEABLE,
   S_FEATURE_NOT_SAVEABLE,
@@ -30,7 +31,7 @@ const CAP_NS_SPECIFIC = 1 << 1;
 const CAP_CHANGEABLE = 1 << 2;
 
 function fid(cmd: Command): number {
-  return cmd.sqe.readUInt32LE(40) & 0xff;
+  return sqeCdw10(cmd.sqe) & 0xff;
 }
 
 /** A feature this controller does not implement: Invalid Field, and one line saying which. */
@@ -46,8 +47,8 @@ function done(cmd: Command, status = 0): void {
 
 export function getFeatures(cmd: Command, ctrl: Controller): void {
   const id = fid(cmd);
-  const sel = (cmd.sqe.readUInt32LE(40) >>> 8) & 7;
-  const nsid = cmd.sqe.readUInt32LE(4);
+  const sel = (sqeCdw10(cmd.sqe) >>> 8) & 7;
+  const nsid = sqeNsid(cmd.sqe);
   if (ctrl.isDiscovery && !DISCOVERY_FEATURES.has(id)) return unsupported(cmd, ctrl, id, 'get');
   if (sel === FeatureSel.SUPPORTED) {
     if (!known(id)) return unsupported(cmd, ctrl, id, 'get');
@@ -83,7 +84,7 @@ export function getFeatures(cmd: Command, ctrl: Controller): void {
       return done(cmd);
     }
     case FeatureId.HostIdentifier: {
-      const extended = (cmd.sqe.readUInt32LE(44) & 1) === 1;
+      const extended = (sqeCdw11(cmd.sqe) & 1) === 1;
       if (!extended) return done(cmd, S_INVALID_FIELD);
       const buf = cmd.buffer(16);
       buf.set(ctrl.hostid);
@@ -119,8 +120,8 @@ function known(id: number): boolean {
 }
 
 export function setFeatures(cmd: Command, ctrl: Controller): void {
-  const cdw10 = cmd.sqe.readUInt32LE(40);
-  const cdw11 = cmd.sqe.readUInt32LE(44);
+  const cdw10 = sqeCdw10(cmd.sqe);
+  const cdw11 = sqeCdw11(cmd.sqe);
   const id = cdw10 & 0xff;
   if ((cdw10 & 0x80000000) !== 0) return done(cmd, S_FEATURE_NOT_SAVEABLE);
   if (ctrl.isDiscovery && !DISCOVERY_FEATURES.has(id)) return unsupported(cmd, ctrl, id, 'set');

@@ -5,6 +5,7 @@ import { AERL, ELPE, KAS, NVME_VERSION } from '../controller.js';
 import type { Namespace } from '../namespace.js';
 import { Cns, Csi, CtrAtt, IDENTIFY_SIZE, IdCtrl, IdNs, Lpa, Nidt, Oaes, Oncs } from '../../spec/identify.js';
 import { S_INVALID_FIELD, S_INVALID_NS } from '../../spec/status.js';
+import { sqeCdw10, sqeCdw11, sqeNsid } from '../../spec/sqe.js';
 
 const NSID_ALL = 0xffffffff;
 /** CTRATT bit 6: traffic based keep alive. */
@@ -16,9 +17,9 @@ function putAscii(buf: Buffer, offset: number, size: number, text: string): void
 }
 
 export function identify(cmd: Command, ctrl: Controller): void {
-  const cns = cmd.sqe.readUInt32LE(40) & 0xff;
-  const csi = cmd.sqe[47]!; // cdw11 bits 31:24
-  const nsid = cmd.sqe.readUInt32LE(4);
+  const cns = sqeCdw10(cmd.sqe) & 0xff;
+  const csi = sqeCdw11(cmd.sqe) >>> 24;
+  const nsid = sqeNsid(cmd.sqe);
   const buf = toBuffer(cmd.buffer(IDENTIFY_SIZE));
   buf.fill(0);
   switch (cns) {

@@ -18,19 +18,21 @@ import {
   Smart,
 } from '../../spec/log.js';
 import { S_INVALID_FIELD, S_INVALID_LOG_PAGE } from '../../spec/status.js';
+import { sqeCdw10, sqeCdw11, sqeCdw12, sqeCdw13, sqeNsid } from '../../spec/sqe.js';
 
 const NSID_ALL = 0xffffffff;
 
 /** Builds the whole log page, then returns the window the host asked for. */
 export function getLogPage(cmd: Command, ctrl: Controller): void {
-  const cdw10 = cmd.sqe.readUInt32LE(40);
-  const cdw11 = cmd.sqe.readUInt32LE(44);
+  const cdw10 = sqeCdw10(cmd.sqe);
+  const cdw11 = sqeCdw11(cmd.sqe);
   const lid = cdw10 & 0xff;
   const retain = (cdw10 & GetLogPage.RAE) !== 0;
   const numd = ((cdw10 >>> 16) | ((cdw11 & 0xffff) << 16)) + 1;
   const len = numd * 4;
-  const offset = Number(cmd.sqe.readBigUInt64LE(48));
-  const nsid = cmd.sqe.readUInt32LE(4);
+  // LPOL (cdw12) and LPOU (cdw13): the byte offset into the page.
+  const offset = sqeCdw13(cmd.sqe) * 0x100000000 + sqeCdw12(cmd.sqe);
+  const nsid = sqeNsid(cmd.sqe);
   if (len > cmd.dataLen) {
     cmd.status = S_INVALID_FIELD;
     return cmd.complete();

@@ -8,6 +8,7 @@ import { TargetContext } from '../../../src/core/context.js';
 import { Namespace } from '../../../src/core/namespace.js';
 import { Subsystem } from '../../../src/core/subsystem.js';
 import { RamBackend } from '../../../src/backend/ram.js';
+import type { BackendRequest } from '../../../src/backend/backend.js';
 import type { Namespace as Ns } from '../../../src/core/namespace.js';
 import { ConnectData, FabricsSqe, FabricsType } from '../../../src/spec/opcodes.js';
 import { executeAdmin } from '../../../src/core/admin/dispatch.js';
@@ -69,6 +70,7 @@ export class FakeCommand implements Command {
   readonly sqe = Buffer.alloc(64);
   inData: Uint8Array | null = null;
   outData: Uint8Array | null = null;
+  auxData: Uint8Array | null = null;
   status = 0;
   dw0 = 0;
   dw1 = 0;
@@ -157,5 +159,44 @@ export function enabledAdmin(ctx: TargetContext, kato = 0): FakeQueue {
   if (c.status !== 0) throw new Error(`connect failed: ${c.status}`);
   // CC: EN, IOSQES 6, IOCQES 4
   propertySet(q, ctx, 0x14, 1 | (6 << 16) | (4 << 20));
+  return q;
+}
+
+/**
+ * A RAM backend that records how each write reached it (the FUA flag of writes and write zeroes) and has
+ * no in-memory view, so reads and compares go through submitRead like on a file.
+ */
+export class RecordingBackend extends RamBackend {
+  /** One entry per submitWrite / submitWriteZeroes: [operation, fua]. */
+  readonly writes: ['write' | 'zeroes', boolean][] = [];
+  override view(): Uint8Array | null {
+    return null;
+  }
+  override submitWrite(req: BackendRequest, offset: number, src: Uint8Array, fua: boolean): void {
+    this.writes.push(['write', fua]);
+    super.submitWrite(req, offset, src, fua);
+  }
+  override submitWriteZeroes(req: BackendRequest, offset: number, length: number, fua: boolean): void {
+    this.writes.push(['zeroes', fua]);
+    super.submitWriteZeroes(req, offset, length, fua);
+  }
+}
+
+/** Puts a RecordingBackend under namespace `nsid` of the test subsystem and returns it. */
+export function recordNamespace(ctx: TargetContext, nsid = 1): RecordingBackend {
+  const s = ctx.subsystems.get(SUBNQN)!;
+  const nc = s.config.namespaces.find((n) => n.nsid === nsid)!;
+  if (nc.backing.type !== 'ram') throw new Error('recordNamespace: RAM namespaces only');
+  const b = new RecordingBackend(nc.backing.size);
+  s.namespaces.set(nsid, new Namespace(nc, b));
+  return b;
+}
+
+/** Connects I/O queue `qid` to the controller of the enabled admin queue `adminQ`. */
+export function ioQueue(ctx: TargetContext, adminQ: FakeQueue, qid = 1): FakeQueue {
+  const q = new FakeQueue(ctx.config.ports[0]!);
+  const c = connectCommand(q, { qid, cntlid: adminQ.ctrl!.cntlid, sqsize: 31 });
+  executeAdmin(c, ctx);
+  if (c.status !== 0) throw new Error(`I/O queue connect failed: ${c.status}`);
   return q;
 }
