@@ -98,8 +98,9 @@ export class BufferPool {
   outstanding = 0;
   #allocated = 0;
   #outBytes = 0;
-  /** Least free bytes since the last trim tick: what the period did not need is excess. */
+  /** Least free bytes since the trim timer was armed, and whether anything was acquired since. */
   #minFree = 0;
+  #acquiredSinceArm = false;
   #timer: NodeJS.Timeout | null = null;
   #waiters: Waiter[] = [];
   #wakeScheduled = false;
@@ -275,6 +276,7 @@ export class BufferPool {
     this.#outBytes += slab.size;
     const free = this.freeBytes;
     if (free < this.#minFree) this.#minFree = free;
+    this.#acquiredSinceArm = true;
     return buf;
   }
 
@@ -375,15 +377,19 @@ export class BufferPool {
   #armTrim(): void {
     if (this.#trimMs <= 0 || this.#closed) return;
     this.#minFree = this.freeBytes;
+    this.#acquiredSinceArm = false;
     this.#timer = setTimeout(this.#tickBound, this.#trimMs);
     this.#timer.unref();
   }
 
-  /** What stayed free for the whole period beyond the low-water mark goes back. */
+  /**
+   * Free memory no acquire needed since the timer was armed (all of it when nothing was acquired) goes
+   * back, down to the low-water mark.
+   */
   #trimTick(): void {
     this.#timer = null;
-    const excess = Math.min(this.#minFree, this.freeBytes) - this.#lowWater;
-    const busy = this.#minFree < this.freeBytes;
+    const busy = this.#acquiredSinceArm;
+    const excess = (busy ? Math.min(this.#minFree, this.freeBytes) : this.freeBytes) - this.#lowWater;
     const freed = excess > 0 ? this.#freeSlabs(excess, this.#lowWater) : 0;
     if (this.freeBytes > this.#lowWater && (freed > 0 || busy)) this.#armTrim();
   }
