@@ -159,6 +159,9 @@ Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info), env_(
   int sparse[kFileTable];
   for (uint32_t i = 0; i < kFileTable; i++) sparse[i] = -1;
   files_registered_ = sys_register(ring_fd_, IORING_REGISTER_FILES, sparse, kFileTable) == 0;
+  // The buffer table too, now: registering it later could wait for I/O in flight on older kernels
+  // (REGISTER_BUFFERS quiesces the ring there; BUFFERS_UPDATE does not).
+  SetupBufTable();
 
   // Completion wake-up: an eventfd the kernel signals, polled by the loop (interrupt and SQPOLL modes).
   if (!iopoll_) {
@@ -294,19 +297,21 @@ Napi::Value Ring::JsUnregisterFile(const Napi::CallbackInfo& info) {
 // an empty slot since kernel 5.13); entries are filled and emptied one at a time with BUFFERS_UPDATE, so
 // a pool that grows and shrinks registers and unregisters its slabs as it goes. The kernel keeps an
 // emptied entry's pages pinned until the requests that use it have finished.
+void Ring::SetupBufTable() {
+  std::vector<iovec> empty(kBufTable, iovec{nullptr, 0});
+  if (sys_register(ring_fd_, IORING_REGISTER_BUFFERS, empty.data(), kBufTable) == 0) {
+    buf_table_ = 1;
+    buf_free_.reserve(kBufTable);
+    for (uint32_t i = kBufTable; i > 0; i--) buf_free_.push_back(i - 1);
+  } else {
+    buf_table_ = -1;
+  }
+}
+
 int Ring::RegisterRange(uint8_t* base, size_t len) {
   if (closed_) return -EBADF;
   if (len == 0 || len > (1u << 30)) return -EINVAL;  // the kernel's limit for one registered buffer
-  if (buf_table_ == 0) {
-    std::vector<iovec> empty(kBufTable, iovec{nullptr, 0});
-    if (sys_register(ring_fd_, IORING_REGISTER_BUFFERS, empty.data(), kBufTable) == 0) {
-      buf_table_ = 1;
-      buf_free_.reserve(kBufTable);
-      for (uint32_t i = kBufTable; i > 0; i--) buf_free_.push_back(i - 1);
-    } else {
-      buf_table_ = -1;
-    }
-  }
+  if (buf_table_ == 0) SetupBufTable();
   iovec iov{base, len};
   uint32_t index = 0;
   if (buf_table_ < 0) {

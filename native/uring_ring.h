@@ -115,6 +115,8 @@ class Ring : public Napi::ObjectWrap<Ring> {
   /** run_tw: with deferred task work, enter the kernel first so pending completions get posted. */
   int Reap(bool poll, bool run_tw = false);
   void Complete(uint32_t slot, int32_t res);
+  /** Registers a sparse buffer table (buf_table_ 1), or notes that the kernel refused one (-1). */
+  void SetupBufTable();
   /** Registers [base, base+len) in a free entry of the buffer table: its index, or -errno. */
   int RegisterRange(uint8_t* base, size_t len);
   /** Whether [p, p+len) lies inside one registered range; sets *index. */
