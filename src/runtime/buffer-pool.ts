@@ -213,6 +213,17 @@ export class BufferPool {
     this.#watchBudget();
   }
 
+  /** Withdraws a callback given to whenAvailable that has not been called yet (a queue closing). */
+  cancelWait(cb: () => void): void {
+    const i = this.#waiters.indexOf(cb);
+    if (i < 0) return;
+    this.#waiters.splice(i, 1);
+    if (this.#waiters.length === 0 && this.#pressured) {
+      this.#pressured = false;
+      this.budget.addPressure(-1);
+    }
+  }
+
   /** Frees every free slab and stops the trim timer (thread exit, tests). Buffers still out stay valid. */
   close(): void {
     this.#closed = true;

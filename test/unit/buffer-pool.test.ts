@@ -12,6 +12,15 @@ import { defaultSlabSource } from '../../src/runtime/slab-memory.js';
 
 const MiB = 1 << 20;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits until cond() holds (true) or the deadline passes (false): timers run late on a busy machine. */
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await sleep(10);
+  }
+  return true;
+}
 
 test('size classes: powers of two from 512 B to maxSize; larger requests get a one-off buffer', () => {
   const p = new BufferPool({ maxSize: MiB, trimIdleMs: 0 });
@@ -167,6 +176,23 @@ test('a waiter is called when a buffer is released, and then gets memory', async
   p.close();
 });
 
+test('cancelWait withdraws a waiter and the pressure it put on the budget', async () => {
+  const p = new BufferPool({ maxSize: 4096, budget: new MemoryBudget({ limitBytes: 64 * 1024, reserveBytes: 0 }), maxSlabBytes: 64 * 1024, trimIdleMs: 0 });
+  const held = [];
+  for (let b; (b = p.tryAcquire(4096)); ) held.push(b);
+  assert.equal(held.length, 16);
+  let called = 0;
+  const cb = (): void => void called++;
+  p.whenAvailable(cb);
+  assert.equal(p.budget.pressure, 1);
+  p.cancelWait(cb);
+  assert.equal(p.budget.pressure, 0);
+  for (const b of held) p.release(b);
+  await sleep(0);
+  assert.equal(called, 0);
+  p.close();
+});
+
 test('a waiter is woken when another pool (another thread) gives memory back', async () => {
   const budget = new MemoryBudget({ limitBytes: 4 * MiB, reserveBytes: 0 });
   const url = new URL('../../src/runtime/buffer-pool.js', import.meta.url).href;
@@ -205,7 +231,7 @@ test('after a burst, free memory beyond the low-water mark goes back to the syst
   assert.equal(budget.usedBytes, 16 * MiB);
   for (const b of held) p.release(b);
   assert.equal(p.freeBytes, 16 * MiB);
-  await sleep(200);
+  await until(() => p.allocatedBytes <= 2 * MiB, 5000);
   assert.equal(p.allocatedBytes, 2 * MiB, 'kept: the low-water mark');
   assert.equal(budget.usedBytes, 2 * MiB, 'the shared counter went down');
   assert.equal(p.stats().trimmedBytes, 14 * MiB);
@@ -216,15 +242,22 @@ test('after a burst, free memory beyond the low-water mark goes back to the syst
 });
 
 test('a pool in use keeps what it needed during the last period', async () => {
-  const p = new BufferPool({ maxSize: MiB, trimIdleMs: 60, lowWaterBytes: 0 });
+  const p = new BufferPool({ maxSize: MiB, trimIdleMs: 40, lowWaterBytes: 0 });
   const burst = Array.from({ length: 8 }, () => p.acquire(MiB));
   for (const b of burst) p.release(b);
-  // Steady use of 4 buffers through two trim periods: the 4 never needed go, the 4 in use stay.
-  for (let round = 0; round < 8; round++) {
+  // Steady use of 4 buffers: the 4 never needed go, the 4 in use stay.
+  const round = async (): Promise<void> => {
     const use = Array.from({ length: 4 }, () => p.acquire(MiB));
-    await sleep(25);
+    assert.ok(p.allocatedBytes >= 4 * MiB);
+    await sleep(15);
     for (const b of use) p.release(b);
-  }
+  };
+  const end = Date.now() + 5000;
+  while (p.allocatedBytes > 4 * MiB && Date.now() < end) await round();
+  assert.equal(p.allocatedBytes, 4 * MiB, 'the burst beyond the working set went back');
+  const trimmed = p.stats().trimmedBytes;
+  for (let i = 0; i < 8; i++) await round();
+  assert.equal(p.stats().trimmedBytes, trimmed, 'the working set is not trimmed and made again');
   assert.equal(p.allocatedBytes, 4 * MiB);
   p.close();
 });
@@ -238,7 +271,7 @@ test('regression (finding 7): released buffers do not keep their memory after a 
   assert.ok(rss1 - rss0 > 40 * MiB, `the burst is resident (${(rss1 - rss0) / MiB} MiB)`);
   for (const b of held) pool.release(b);
   held.length = 0;
-  await sleep(1300);
+  await until(() => rss1 - process.memoryUsage().rss > 32 * MiB, 5000);
   const rss2 = process.memoryUsage().rss;
   assert.ok(rss1 - rss2 > 32 * MiB, `memory given back after the idle period (${(rss1 - rss2) / MiB} MiB of ${(rss1 - rss0) / MiB} MiB)`);
   assert.equal(pool.outstanding, 0);
