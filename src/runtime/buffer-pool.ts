@@ -107,6 +107,8 @@ export class BufferPool {
   /** This pool counts in the budget's pressure (it has waiters). */
   #pressured = false;
   #watching = false;
+  /** The budget's release generation read before the last refused growth (no wake-up is missed). */
+  #failGen = 0;
   #reclaimScheduled = false;
   #closed = false;
   #waits = 0;
@@ -272,6 +274,7 @@ export class BufferPool {
   }
 
   #take(n: number, control: boolean): Buffer | null {
+    if (n > this.maxSize) return this.#oneOff(n, control);
     const cls = BufferPool.classOf(n);
     const list = this.#free[cls];
     if (list === undefined) return this.#oneOff(n, control);
@@ -320,11 +323,13 @@ export class BufferPool {
 
   /** Budget for `bytes`, then the memory; null (nothing charged) when either is refused. */
   #charge(bytes: number, control: boolean): ArrayBuffer | null {
+    const gen = this.budget.generation;
     if (!this.budget.tryCharge(bytes, control)) {
       // Free slabs of other classes here may make room.
       if (this.freeBytes >= bytes) this.#freeSlabs(Infinity, 0);
       if (!this.budget.tryCharge(bytes, control)) {
         if (!control) {
+          this.#failGen = gen;
           this.#waits++;
           this.budget.countWait();
           return null;
@@ -428,9 +433,11 @@ export class BufferPool {
   #watchBudget(): void {
     if (this.#watching) return;
     this.#watching = true;
-    const gen = this.budget.generation;
-    void this.budget.changed(gen).then(() => {
+    // Memory given back since the refusal wakes the waiters at once.
+    void this.budget.changed(this.#failGen).then(() => {
       this.#watching = false;
+      // The next wait is for a change after this one (unless a refusal says otherwise).
+      this.#failGen = this.budget.generation;
       if (this.#waiters.length === 0) return;
       this.#wake();
       if (this.#waiters.length > 0) this.#watchBudget();
