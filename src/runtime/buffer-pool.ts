@@ -77,8 +77,8 @@ interface Slab {
   readonly size: number;
   readonly count: number;
   free: number;
-  /** 1 for each buffer handed out. */
-  readonly out: Uint8Array;
+  /** The ids of its buffers. */
+  readonly ids: number[];
 }
 
 type Waiter = () => void;
@@ -88,9 +88,17 @@ export class BufferPool {
   readonly budget: MemoryBudget;
   readonly aligned: boolean;
   readonly #source: SlabSource;
-  readonly #free: Buffer[][] = [];
+  // Every buffer has an id: an index into #bufs (the Buffer), #slabOf and #out (1 while handed out).
+  // Lookups by id are array reads; release finds the id with one Map lookup on the Buffer itself.
+  readonly #bufs: (Buffer | null)[] = [];
+  readonly #slabOf: (Slab | null)[] = [];
+  readonly #out: number[] = [];
+  readonly #idOf = new Map<Uint8Array, number>();
+  readonly #spareIds: number[] = [];
+  /** Free buffer ids per class (a stack). */
+  readonly #free: number[][] = [];
   readonly #slabs: Slab[][] = [];
-  readonly #slabOf = new Map<ArrayBuffer, Slab>();
+  #slabCount = 0;
   readonly #lowWater: number;
   readonly #trimMs: number;
   readonly #maxSlab: number;
@@ -176,23 +184,25 @@ export class BufferPool {
 
   /** Gives a buffer from acquire/tryAcquire back (the whole buffer, not a subarray of it). */
   release(buf: Uint8Array): void {
-    const slab = this.#slabOf.get(buf.buffer as ArrayBuffer);
-    const i = slab ? buf.byteOffset / slab.size : -1;
-    if (!slab || buf.length !== slab.size || !Number.isInteger(i) || slab.out[i] !== 1) {
+    const id = this.#idOf.get(buf);
+    if (id === undefined || this.#out[id] !== 1) {
       this.#badReleases++;
       return;
     }
-    slab.out[i] = 0;
+    this.#out[id] = 0;
+    const slab = this.#slabOf[id]!;
     slab.free++;
     this.outstanding--;
     if (slab.cls === ONE_OFF) {
       this.#removeSlab(slab);
-      this.#slabOf.delete(slab.ab);
     } else {
       this.#outBytes -= slab.size;
-      this.#free[slab.cls]!.push(buf as Buffer);
-      if (this.#timer === null && this.freeBytes > this.#lowWater) this.#armTrim();
-      if (!this.#reclaimScheduled && this.budget.pressure > 0 && this.#waiters.length === 0 && this.freeBytes > this.#lowWater) {
+      this.#free[slab.cls]!.push(id);
+      if (this.freeBytes <= this.#lowWater) {
+        // nothing to give back
+      } else if (this.#timer === null) {
+        this.#armTrim();
+      } else if (!this.#reclaimScheduled && this.#waiters.length === 0 && this.budget.pressure > 0) {
         // Another pool waits for memory: hand back what is free here now rather than after the idle period.
         this.#reclaimScheduled = true;
         setImmediate(this.#reclaimBound);
@@ -245,10 +255,12 @@ export class BufferPool {
   /** Resident bytes of this pool's slabs (-1 when the slab source cannot tell): tests and diagnostics. */
   residentBytes(): number {
     let n = 0;
-    for (const s of this.#slabOf.values()) {
-      const r = this.#source.resident(s.ab);
-      if (r < 0) return -1;
-      n += r;
+    for (const slabs of this.#slabs) {
+      for (const s of slabs) {
+        const r = this.#source.resident(s.ab);
+        if (r < 0) return -1;
+        n += r;
+      }
     }
     return n;
   }
@@ -260,7 +272,7 @@ export class BufferPool {
       outstandingBytes: this.#outBytes,
       freeBytes: this.freeBytes,
       outstanding: this.outstanding,
-      slabs: this.#slabOf.size,
+      slabs: this.#slabCount,
       budgetBytes: b.limitBytes,
       reserveBytes: b.reserveBytes,
       budgetUsedBytes: b.usedBytes,
@@ -278,20 +290,20 @@ export class BufferPool {
     const cls = BufferPool.classOf(n);
     const list = this.#free[cls];
     if (list === undefined) return this.#oneOff(n, control);
-    let buf = list.pop();
-    if (buf === undefined) {
+    let id = list.pop();
+    if (id === undefined) {
       if (!this.#grow(cls, control)) return null;
-      buf = list.pop()!;
+      id = list.pop()!;
     }
-    const slab = this.#slabOf.get(buf.buffer as ArrayBuffer)!;
-    slab.out[buf.byteOffset / slab.size] = 1;
+    const slab = this.#slabOf[id]!;
+    this.#out[id] = 1;
     slab.free--;
     this.outstanding++;
     this.#outBytes += slab.size;
     const free = this.freeBytes;
     if (free < this.#minFree) this.#minFree = free;
     this.#acquiredSinceArm = true;
-    return buf;
+    return this.#bufs[id]!;
   }
 
   /** Adds a slab to class `cls`; false when the budget (or the system) has no room. */
@@ -301,11 +313,12 @@ export class BufferPool {
     const ab = this.#charge(bytes, control);
     if (!ab) return false;
     const count = Math.floor(bytes / size);
-    const slab: Slab = { ab, bytes, cls, size, count, free: count, out: new Uint8Array(count) };
+    const slab: Slab = { ab, bytes, cls, size, count, free: count, ids: [] };
+    for (let i = 0; i < count; i++) slab.ids.push(this.#newId(slab, Buffer.from(ab, i * size, size), 0));
     this.#addSlab(slab);
     this.#slabs[cls]!.push(slab);
     const list = this.#free[cls]!;
-    for (let i = count - 1; i >= 0; i--) list.push(Buffer.from(ab, i * size, size));
+    for (let i = count - 1; i >= 0; i--) list.push(slab.ids[i]!);
     return true;
   }
 
@@ -314,11 +327,12 @@ export class BufferPool {
     const bytes = Math.max(PAGE, Math.ceil(n / PAGE) * PAGE);
     const ab = this.#charge(bytes, control);
     if (!ab) return null;
-    const slab: Slab = { ab, bytes, cls: ONE_OFF, size: n, count: 1, free: 0, out: new Uint8Array(1) };
-    slab.out[0] = 1;
+    const slab: Slab = { ab, bytes, cls: ONE_OFF, size: n, count: 1, free: 0, ids: [] };
+    const buf = Buffer.from(ab, 0, n);
+    slab.ids.push(this.#newId(slab, buf, 1));
     this.#addSlab(slab);
     this.outstanding++;
-    return Buffer.from(ab, 0, n);
+    return buf;
   }
 
   /** Budget for `bytes`, then the memory; null (nothing charged) when either is refused. */
@@ -347,8 +361,17 @@ export class BufferPool {
     return ab;
   }
 
+  #newId(slab: Slab, buf: Buffer, out: number): number {
+    const id = this.#spareIds.pop() ?? this.#bufs.length;
+    this.#bufs[id] = buf;
+    this.#slabOf[id] = slab;
+    this.#out[id] = out;
+    this.#idOf.set(buf, id);
+    return id;
+  }
+
   #addSlab(slab: Slab): void {
-    this.#slabOf.set(slab.ab, slab);
+    this.#slabCount++;
     this.#allocated += slab.bytes;
     if (slab.cls === ONE_OFF) this.#outBytes += slab.bytes;
     if (this.aligned) slabCreated(slab.ab);
@@ -356,6 +379,14 @@ export class BufferPool {
 
   /** Unregisters, discards and uncharges a slab (its buffers are already off the free list). */
   #removeSlab(slab: Slab): void {
+    for (const id of slab.ids) {
+      this.#idOf.delete(this.#bufs[id]!);
+      this.#bufs[id] = null;
+      this.#slabOf[id] = null;
+      this.#out[id] = 0;
+      this.#spareIds.push(id);
+    }
+    this.#slabCount--;
     if (slab.cls === ONE_OFF) this.#outBytes -= slab.bytes;
     this.#allocated -= slab.bytes;
     if (this.aligned) slabDestroyed(slab.ab);
@@ -368,24 +399,25 @@ export class BufferPool {
   /** Frees whole free slabs, largest classes first, up to `maxBytes` and while free memory exceeds keepBytes. */
   #freeSlabs(maxBytes: number, keepBytes: number): number {
     let freed = 0;
+    let free = this.freeBytes;
     for (let cls = this.#slabs.length - 1; cls >= 0; cls--) {
       const slabs = this.#slabs[cls]!;
-      let gone: Set<ArrayBuffer> | null = null;
+      let gone: Set<Slab> | null = null;
       for (let i = slabs.length - 1; i >= 0; i--) {
         const s = slabs[i]!;
-        if (s.free !== s.count || freed + s.bytes > maxBytes || this.freeBytes - s.bytes < keepBytes) continue;
-        (gone ??= new Set()).add(s.ab);
+        if (s.free !== s.count || freed + s.bytes > maxBytes || free - s.bytes < keepBytes) continue;
         slabs.splice(i, 1);
-        this.#slabOf.delete(s.ab);
-        this.#removeSlab(s);
+        (gone ??= new Set()).add(s);
         freed += s.bytes;
+        free -= s.bytes;
       }
-      if (gone) {
-        const list = this.#free[cls]!;
-        let w = 0;
-        for (let r = 0; r < list.length; r++) if (!gone.has(list[r]!.buffer as ArrayBuffer)) list[w++] = list[r]!;
-        list.length = w;
-      }
+      if (!gone) continue;
+      // Off the free list first: #removeSlab recycles the ids.
+      const list = this.#free[cls]!;
+      let w = 0;
+      for (let r = 0; r < list.length; r++) if (!gone.has(this.#slabOf[list[r]!]!)) list[w++] = list[r]!;
+      list.length = w;
+      for (const s of gone) this.#removeSlab(s);
     }
     return freed;
   }
