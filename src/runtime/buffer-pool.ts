@@ -198,14 +198,13 @@ export class BufferPool {
     } else {
       this.#outBytes -= slab.size;
       this.#free[slab.cls]!.push(id);
-      if (this.freeBytes <= this.#lowWater) {
-        // nothing to give back
-      } else if (this.#timer === null) {
-        this.#armTrim();
-      } else if (!this.#reclaimScheduled && this.#waiters.length === 0 && this.budget.pressure > 0) {
-        // Another pool waits for memory: hand back what is free here now rather than after the idle period.
-        this.#reclaimScheduled = true;
-        setImmediate(this.#reclaimBound);
+      if (this.freeBytes > this.#lowWater) {
+        if (this.#timer === null) this.#armTrim();
+        if (!this.#reclaimScheduled && this.#waiters.length === 0 && this.budget.pressure > 0) {
+          // Another pool waits for memory: hand back what is free here now, not after the idle period.
+          this.#reclaimScheduled = true;
+          setImmediate(this.#reclaimBound);
+        }
       }
     }
     if (this.#waiters.length > 0) this.#scheduleWake();

@@ -193,6 +193,25 @@ test('cancelWait withdraws a waiter and the pressure it put on the budget', asyn
   p.close();
 });
 
+test('while a pool waits, another pool sharing the budget gives its free memory back at its next release', async () => {
+  const budget = new MemoryBudget({ limitBytes: 4 * MiB, reserveBytes: 0 });
+  const a = new BufferPool({ maxSize: MiB, budget, trimIdleMs: 0, lowWaterBytes: 0 });
+  const b = new BufferPool({ maxSize: MiB, budget, trimIdleMs: 0, lowWaterBytes: 0 });
+  const held = Array.from({ length: 4 }, () => a.tryAcquire(MiB)!);
+  for (const x of held.slice(0, 3)) a.release(x);
+  assert.equal(a.freeBytes, 3 * MiB, 'kept: no timer, nobody waiting');
+  assert.equal(b.tryAcquire(MiB), null);
+  const got = new Promise<Buffer | null>((r) => b.whenAvailable(() => r(b.tryAcquire(MiB))));
+  a.release(held[3]!);
+  const buf = await got;
+  assert.ok(buf, 'the waiting pool got memory');
+  assert.ok(a.allocatedBytes <= 3 * MiB);
+  assert.ok(budget.usedBytes <= 4 * MiB);
+  b.release(buf);
+  a.close();
+  b.close();
+});
+
 test('a waiter is woken when another pool (another thread) gives memory back', async () => {
   const budget = new MemoryBudget({ limitBytes: 4 * MiB, reserveBytes: 0 });
   const url = new URL('../../src/runtime/buffer-pool.js', import.meta.url).href;
