@@ -4,7 +4,7 @@
 // page-aligned) no bounce copy under O_DIRECT.
 import { constants as osConstants } from 'node:os';
 import type { Logger } from '../util/log.js';
-import { watchSlabs } from '../runtime/slab-memory.js';
+import { watchSlabs } from '../runtime/slab-registry.js';
 import type { NativeRing } from './uring-native.js';
 
 const E = osConstants.errno;

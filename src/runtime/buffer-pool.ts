@@ -14,7 +14,8 @@
 //    system (slab unregistered from io_uring, MADV_DONTNEED, budget credited) after trimIdleMs, on an
 //    unref'd timer. While another pool waits for memory, free slabs go back at once.
 import { MemoryBudget } from './memory-budget.js';
-import { defaultSlabSource, slabCreated, slabDestroyed, type SlabSource } from './slab-memory.js';
+import { defaultSlabSource, type SlabSource } from './slab-memory.js';
+import { slabCreated, slabDestroyed } from './slab-registry.js';
 
 const MIN_SHIFT = 9;
 const PAGE = 4096;

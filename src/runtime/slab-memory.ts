@@ -1,11 +1,10 @@
 // Where pooled buffers live: slabs, each an ArrayBuffer on its own page-aligned anonymous mapping from
 // the addon (so every buffer carved at a multiple of 4 KiB is aligned for O_DIRECT), given back to the
-// system with MADV_DONTNEED when a pool trims it. An addon built without these functions falls back to
-// ordinary (unaligned) ArrayBuffers, given back when collected; the io_uring engine then bounces.
-//
-// The slabs alive in this thread are announced to observers (the thread's io_uring engine registers
-// each one with its ring as a fixed buffer, and unregisters it before it is given back).
-import { native } from '../native/addon.js';
+// system with MADV_DONTNEED when a pool trims it. A missing addon, or one built without these functions,
+// falls back to ordinary (unaligned) ArrayBuffers, given back when collected (O_DIRECT then bounces).
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface SlabSource {
   /** Whether slabs start on a 4 KiB boundary. */
@@ -24,8 +23,17 @@ interface SlabNative {
   residentBytes(ab: ArrayBuffer): number;
 }
 
+/** The addon (the one src/native/addon.ts loads; the same module object), or null when it does not load. */
 function slabNative(): SlabNative | null {
-  const n = native as unknown as Partial<SlabNative>;
+  let n: Partial<SlabNative>;
+  try {
+    // dist/src/runtime -> project root, as in src/native/addon.ts; loaded here without throwing, so that
+    // importing the pool (or the io_uring engine) never fails on a missing addon.
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+    n = createRequire(import.meta.url)(path.join(root, 'build', 'Release', 'nvmetd_native.node')) as Partial<SlabNative>;
+  } catch {
+    return null;
+  }
   return typeof n.allocSlab === 'function' && typeof n.discardSlab === 'function' && typeof n.residentBytes === 'function' ? (n as SlabNative) : null;
 }
 
@@ -71,33 +79,4 @@ export function defaultSlabSource(): SlabSource {
     defaultSource = n ? new NativeSlabSource(n) : new HeapSlabSource();
   }
   return defaultSource;
-}
-
-/** Told about every slab of this thread's pools: added once it exists, removed before it is discarded. */
-export interface SlabObserver {
-  slabAdded(slab: ArrayBuffer): void;
-  slabRemoved(slab: ArrayBuffer): void;
-}
-
-// Per thread (module state is per worker thread).
-const liveSlabs = new Set<ArrayBuffer>();
-const observers = new Set<SlabObserver>();
-
-/** Starts telling `o` about this thread's slabs (those alive now first). Returns the way to stop. */
-export function watchSlabs(o: SlabObserver): () => void {
-  observers.add(o);
-  for (const s of liveSlabs) o.slabAdded(s);
-  return () => void observers.delete(o);
-}
-
-/** A pool made a slab (aligned slabs only: those are the ones worth registering for I/O). */
-export function slabCreated(slab: ArrayBuffer): void {
-  liveSlabs.add(slab);
-  for (const o of observers) o.slabAdded(slab);
-}
-
-/** A pool is about to discard a slab. */
-export function slabDestroyed(slab: ArrayBuffer): void {
-  if (!liveSlabs.delete(slab)) return;
-  for (const o of observers) o.slabRemoved(slab);
 }
