@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { BufferPool } from '../../src/runtime/buffer-pool.js';
 import { MemoryBudget } from '../../src/runtime/memory-budget.js';
-import { defaultSlabSource } from '../../src/runtime/slab-memory.js';
+import { HeapSlabSource, defaultSlabSource } from '../../src/runtime/slab-memory.js';
+import { watchSlabs } from '../../src/runtime/slab-registry.js';
 
 const MiB = 1 << 20;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -70,6 +71,25 @@ test('alignment: every buffer from 4 KiB up starts on a 4 KiB boundary (O_DIRECT
   for (const b of held) p.release(b);
   p.close();
   fs.rmSync(dir, { recursive: true });
+});
+
+test('aligned slabs are announced to slab observers (the io_uring engine); heap slabs (no addon) are not', () => {
+  const seen: ArrayBuffer[] = [];
+  const stop = watchSlabs({ slabAdded: (ab) => void seen.push(ab), slabRemoved: (ab) => void seen.splice(seen.indexOf(ab), 1) });
+  const aligned = new BufferPool({ maxSize: MiB, trimIdleMs: 0 });
+  const heap = new BufferPool({ maxSize: MiB, trimIdleMs: 0, slabs: new HeapSlabSource() });
+  assert.equal(heap.aligned, false);
+  const x = aligned.acquire(MiB);
+  const y = heap.acquire(MiB);
+  assert.deepEqual(seen, [x.buffer]);
+  assert.equal(heap.allocatedBytes, MiB, 'heap slabs are accounted all the same');
+  aligned.release(x);
+  heap.release(y);
+  aligned.close();
+  heap.close();
+  assert.equal(seen.length, 0, 'removed before being given back');
+  assert.equal(heap.allocatedBytes, 0);
+  stop();
 });
 
 test('outstanding accounting; double and foreign releases are ignored', () => {
