@@ -14,6 +14,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
+
+#include <algorithm>
 
 #include "uring_ring.h"
 
@@ -156,6 +159,9 @@ Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info), env_(
   int sparse[kFileTable];
   for (uint32_t i = 0; i < kFileTable; i++) sparse[i] = -1;
   files_registered_ = sys_register(ring_fd_, IORING_REGISTER_FILES, sparse, kFileTable) == 0;
+  // The buffer table too, now: registering it later could wait for I/O in flight on older kernels
+  // (REGISTER_BUFFERS quiesces the ring there; BUFFERS_UPDATE does not).
+  SetupBufTable();
 
   // Completion wake-up: an eventfd the kernel signals, polled by the loop (interrupt and SQPOLL modes).
   if (!iopoll_) {
@@ -209,7 +215,7 @@ void Ring::Close() {
     op.bounce_cap = 0;
   }
   compl_ = nullptr;
-  // pool_ belongs to the ArrayBuffer that JS holds; nothing to free here.
+  ranges_.clear();  // the memory belongs to ArrayBuffers that JS holds; closing the ring unpinned it
 }
 
 void Ring::Notify() {
@@ -287,7 +293,60 @@ Napi::Value Ring::JsUnregisterFile(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// registerBuffers(pool: ArrayBuffer): I/O into or out of the pool uses READ_FIXED/WRITE_FIXED.
+// The buffer table. Set up on first use as a sparse table of kBufTable empty entries (an empty iovec is
+// an empty slot since kernel 5.13); entries are filled and emptied one at a time with BUFFERS_UPDATE, so
+// a pool that grows and shrinks registers and unregisters its slabs as it goes. The kernel keeps an
+// emptied entry's pages pinned until the requests that use it have finished.
+void Ring::SetupBufTable() {
+  std::vector<iovec> empty(kBufTable, iovec{nullptr, 0});
+  if (sys_register(ring_fd_, IORING_REGISTER_BUFFERS, empty.data(), kBufTable) == 0) {
+    buf_table_ = 1;
+    buf_free_.reserve(kBufTable);
+    for (uint32_t i = kBufTable; i > 0; i--) buf_free_.push_back(i - 1);
+  } else {
+    buf_table_ = -1;
+  }
+}
+
+int Ring::RegisterRange(uint8_t* base, size_t len) {
+  if (closed_) return -EBADF;
+  if (len == 0 || len > (1u << 30)) return -EINVAL;  // the kernel's limit for one registered buffer
+  if (buf_table_ == 0) SetupBufTable();
+  iovec iov{base, len};
+  uint32_t index = 0;
+  if (buf_table_ < 0) {
+    // Older kernel: one range, registered as the whole table.
+    if (!ranges_.empty()) return -ENOSPC;
+    if (sys_register(ring_fd_, IORING_REGISTER_BUFFERS, &iov, 1) != 0) return -errno;
+  } else {
+    if (buf_free_.empty()) return -ENOSPC;
+    index = buf_free_.back();
+    io_uring_rsrc_update2 up;
+    memset(&up, 0, sizeof(up));
+    up.offset = index;
+    up.data = reinterpret_cast<uint64_t>(&iov);
+    up.nr = 1;
+    int r = sys_register(ring_fd_, IORING_REGISTER_BUFFERS_UPDATE, &up, sizeof(up));
+    if (r < 0) return -errno;
+    buf_free_.pop_back();
+  }
+  BufRange range{base, len, index};
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), base, [](const uint8_t* b, const BufRange& r) { return b < r.base; });
+  ranges_.insert(it, range);
+  return static_cast<int>(index);
+}
+
+bool Ring::FindFixed(const uint8_t* p, uint32_t len, uint16_t* index) const {
+  if (ranges_.empty()) return false;
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), p, [](const uint8_t* b, const BufRange& r) { return b < r.base; });
+  if (it == ranges_.begin()) return false;
+  --it;
+  if (p + len > it->base + it->len) return false;
+  *index = static_cast<uint16_t>(it->index);
+  return true;
+}
+
+// registerBuffers(pool: ArrayBuffer): 0, or -errno. I/O into or out of the pool uses READ_FIXED/WRITE_FIXED.
 Napi::Value Ring::JsRegisterBuffers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArrayBuffer()) {
@@ -295,12 +354,45 @@ Napi::Value Ring::JsRegisterBuffers(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
-  iovec iov{ab.Data(), ab.ByteLength()};
-  int r = sys_register(ring_fd_, IORING_REGISTER_BUFFERS, &iov, 1);
-  if (r < 0) return Napi::Number::New(env, -errno);
-  pool_ = static_cast<uint8_t*>(ab.Data());
-  pool_len_ = ab.ByteLength();
-  return Napi::Number::New(env, 0);
+  int r = RegisterRange(static_cast<uint8_t*>(ab.Data()), ab.ByteLength());
+  return Napi::Number::New(env, r < 0 ? r : 0);
+}
+
+// registerSlab(slab: ArrayBuffer): the buffer-table index (>= 0), or -errno (ENOSPC: table full,
+// ENOMEM: over RLIMIT_MEMLOCK, EOPNOTSUPP-like codes from old kernels). The caller keeps the
+// ArrayBuffer alive until unregisterSlab.
+Napi::Value Ring::JsRegisterSlab(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArrayBuffer()) {
+    Napi::TypeError::New(env, "registerSlab: expected an ArrayBuffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  return Napi::Number::New(env, RegisterRange(static_cast<uint8_t*>(ab.Data()), ab.ByteLength()));
+}
+
+// unregisterSlab(index): empties the table entry (its pages are unpinned once no request uses them).
+Napi::Value Ring::JsUnregisterSlab(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t index = info[0].As<Napi::Number>().Uint32Value();
+  for (auto it = ranges_.begin(); it != ranges_.end(); ++it) {
+    if (it->index != index) continue;
+    ranges_.erase(it);
+    if (closed_) break;
+    if (buf_table_ > 0) {
+      iovec iov{nullptr, 0};
+      io_uring_rsrc_update2 up;
+      memset(&up, 0, sizeof(up));
+      up.offset = index;
+      up.data = reinterpret_cast<uint64_t>(&iov);
+      up.nr = 1;
+      if (sys_register(ring_fd_, IORING_REGISTER_BUFFERS_UPDATE, &up, sizeof(up)) >= 0) buf_free_.push_back(index);
+    } else {
+      sys_register(ring_fd_, IORING_UNREGISTER_BUFFERS, nullptr, 0);
+    }
+    break;
+  }
+  return env.Undefined();
 }
 
 Napi::Value Ring::JsClose(const Napi::CallbackInfo& info) {
@@ -317,7 +409,11 @@ Napi::Value Ring::JsInfo(const Napi::CallbackInfo& info) {
   o.Set("iopoll", iopoll_);
   o.Set("deferTaskrun", defer_);
   o.Set("registeredFiles", files_registered_);
-  o.Set("fixedBuffers", pool_ != nullptr);
+  o.Set("fixedBuffers", !ranges_.empty());
+  o.Set("registeredBuffers", static_cast<uint32_t>(ranges_.size()));
+  o.Set("fixedOps", static_cast<double>(fixed_ops_));
+  o.Set("bounceOps", static_cast<double>(bounce_ops_));
+  o.Set("plainOps", static_cast<double>(plain_ops_));
   o.Set("inflight", inflight_);
   return o;
 }
@@ -335,6 +431,8 @@ Napi::Function Ring::Define(Napi::Env env) {
                          InstanceMethod<&Ring::JsRegisterFile>("registerFile"),
                          InstanceMethod<&Ring::JsUnregisterFile>("unregisterFile"),
                          InstanceMethod<&Ring::JsRegisterBuffers>("registerBuffers"),
+                         InstanceMethod<&Ring::JsRegisterSlab>("registerSlab"),
+                         InstanceMethod<&Ring::JsUnregisterSlab>("unregisterSlab"),
                          InstanceMethod<&Ring::JsClose>("close"),
                          InstanceMethod<&Ring::JsInfo>("info"),
                      });

@@ -12,7 +12,10 @@ namespace nvmetd {
 /** Registers Ring and the helper functions (uringProbe, blockDeviceSize, ...) on `exports`. */
 void InitUring(Napi::Env env, Napi::Object exports);
 
-/** uringProbe, blockDeviceSize, blockLogicalSize, dioAlign, allocAligned (uring_helpers.cc). */
+/**
+ * uringProbe, blockDeviceSize, blockLogicalSize, dioAlign, allocAligned, and the buffer pool's slabs:
+ * allocSlab, discardSlab, residentBytes (uring_helpers.cc).
+ */
 void InitUringHelpers(Napi::Env env, Napi::Object exports);
 
 }  // namespace nvmetd

@@ -45,7 +45,7 @@ void Ring::QueueRw(uint32_t slot) {
   bool write = op.kind == kWrite;
   if (op.fixed_buf) {
     sqe->opcode = write ? IORING_OP_WRITE_FIXED : IORING_OP_READ_FIXED;
-    sqe->buf_index = 0;
+    sqe->buf_index = op.buf_index;
   } else {
     sqe->opcode = write ? IORING_OP_WRITE : IORING_OP_READ;
   }
@@ -109,10 +109,13 @@ Napi::Value Ring::PrepRw(const Napi::CallbackInfo& info, OpKind kind) {
     }
     op.io = op.bounce;
     if (kind == kWrite) memcpy(op.io, ptr, op.len);
+    bounce_ops_++;
   } else {
     op.io = ptr;
   }
-  op.fixed_buf = pool_ && op.io >= pool_ && op.io + op.len <= pool_ + pool_len_;
+  op.fixed_buf = FindFixed(op.io, op.len, &op.buf_index);
+  if (op.fixed_buf) fixed_ops_++;
+  else if (op.io == ptr) plain_ops_++;
   inflight_++;
   QueueRw(slot);
   return env.Undefined();

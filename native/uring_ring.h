@@ -52,6 +52,7 @@ struct Op {
   int32_t file = 0;
   uint8_t kind = 0;
   bool fixed_buf = false;
+  uint16_t buf_index = 0;  // registered buffer table entry, when fixed_buf
   bool active = false;
 };
 
@@ -62,6 +63,16 @@ struct FileEntry {
 };
 
 constexpr uint32_t kFileTable = 256;
+/** Registered buffer table entries (the kernel's maximum): one per pooled slab. */
+constexpr uint32_t kBufTable = 16384;
+
+// A memory range registered in the buffer table (IORING_REGISTER_BUFFERS): I/O inside it uses the
+// _FIXED opcodes with buf_index = index.
+struct BufRange {
+  uint8_t* base;
+  size_t len;
+  uint32_t index;
+};
 
 class Ring;
 
@@ -91,6 +102,8 @@ class Ring : public Napi::ObjectWrap<Ring> {
   Napi::Value JsRegisterFile(const Napi::CallbackInfo& info);
   Napi::Value JsUnregisterFile(const Napi::CallbackInfo& info);
   Napi::Value JsRegisterBuffers(const Napi::CallbackInfo& info);
+  Napi::Value JsRegisterSlab(const Napi::CallbackInfo& info);
+  Napi::Value JsUnregisterSlab(const Napi::CallbackInfo& info);
   Napi::Value JsClose(const Napi::CallbackInfo& info);
   Napi::Value JsInfo(const Napi::CallbackInfo& info);
 
@@ -102,6 +115,12 @@ class Ring : public Napi::ObjectWrap<Ring> {
   /** run_tw: with deferred task work, enter the kernel first so pending completions get posted. */
   int Reap(bool poll, bool run_tw = false);
   void Complete(uint32_t slot, int32_t res);
+  /** Registers a sparse buffer table (buf_table_ 1), or notes that the kernel refused one (-1). */
+  void SetupBufTable();
+  /** Registers [base, base+len) in a free entry of the buffer table: its index, or -errno. */
+  int RegisterRange(uint8_t* base, size_t len);
+  /** Whether [p, p+len) lies inside one registered range; sets *index. */
+  bool FindFixed(const uint8_t* p, uint32_t len, uint16_t* index) const;
   void Notify();
   void UpdateRef();
 
@@ -134,8 +153,16 @@ class Ring : public Napi::ObjectWrap<Ring> {
   // files and buffers
   FileEntry files_[kFileTable];
   bool files_registered_ = false;
-  uint8_t* pool_ = nullptr;
-  size_t pool_len_ = 0;
+  // Registered buffers: a sparse table (kernel 5.13+) filled and emptied with BUFFERS_UPDATE; ranges_
+  // sorted by base. buf_table_: 0 not set up yet, 1 sparse table, -1 the kernel refused one (then at
+  // most one range, registered directly at index 0).
+  int buf_table_ = 0;
+  std::vector<BufRange> ranges_;
+  std::vector<uint32_t> buf_free_;
+  // Counters of read/write submissions by path (info(): statistics and tests).
+  uint64_t fixed_ops_ = 0;
+  uint64_t bounce_ops_ = 0;
+  uint64_t plain_ops_ = 0;
   // ops and the JS completion ring
   std::vector<Op> ops_;
   Napi::Reference<Napi::Int32Array> compl_ref_;

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Logger } from '../util/log.js';
 import type { BackendRequest } from './backend.js';
+import { RingSlabs } from './uring-slabs.js';
 import { loadUringNative, uringLoadError, type NativeRing, type UringNative } from './uring-native.js';
 
 const E = osConstants.errno;
@@ -163,7 +164,8 @@ export class UringEngine {
   #closed = false;
   readonly #pollLoop = (): void => this.#iopoll();
   #spins = 0;
-  #poolRegistered = false;
+  /** The thread's pooled slabs, registered with the ring(s) as fixed buffers. */
+  #slabs: RingSlabs | null = null;
   readonly #resetSpins = (): void => {
     this.#spins = 0;
   };
@@ -193,6 +195,10 @@ export class UringEngine {
     this.zeroes = new Uint8Array(n.allocAligned(ZERO_CHUNK));
   }
 
+  /** Pooled slabs registered with the ring now. */
+  get registeredSlabs(): number {
+    return this.#slabs?.size ?? 0;
+  }
   /**
    * Creates an engine, trying the wanted mode and falling back to interrupt mode when it is refused.
    * Returns null (after one log line) when io_uring cannot be used at all.
@@ -230,6 +236,7 @@ export class UringEngine {
         const aux = mode === 'iopoll' ? new n.Ring({ entries: capacity, completions: complAux, onComplete: () => self.e?.drain() }) : rw;
         engine = new UringEngine(n, mode, rw, aux, complRw, complAux, capacity, simulate, log);
         self.e = engine;
+        if (!simulate.has('no-fixed-buffers')) engine.#slabs = RingSlabs.watch(rw, aux, log);
       } catch (err) {
         rw?.close();
         log.warn({ mode, err: (err as Error).message }, `io_uring ${mode} mode refused (${(err as Error).message}); trying the next mode`);
@@ -255,14 +262,12 @@ export class UringEngine {
   }
 
   /**
-   * A page-aligned pool the transport can receive into and send from. The first pool of a thread is
-   * registered with the ring(s) as a fixed buffer, so reads and writes whose buffers lie inside it use
-   * READ_FIXED/WRITE_FIXED (no page pinning per I/O); later pools work, unregistered.
+   * A page-aligned region registered with the ring(s) as a fixed buffer (when the kernel allows), so
+   * reads and writes whose buffers lie inside it use READ_FIXED/WRITE_FIXED. Kept for benchmarks and
+   * tests; the data path uses the thread's BufferPool, whose slabs are registered as they are made.
    */
   bufferPool(bytes: number): Buffer {
     const ab = this.native.allocAligned(bytes);
-    if (this.#poolRegistered) return Buffer.from(ab);
-    this.#poolRegistered = true;
     if (!this.simulate.has('no-fixed-buffers')) {
       const r = this.rw.registerBuffers(ab);
       if (this.aux !== this.rw) this.aux.registerBuffers(ab);
@@ -443,6 +448,8 @@ export class UringEngine {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#slabs?.close();
+    this.#slabs = null;
     this.rw.close();
     if (this.aux !== this.rw) this.aux.close();
     if (sharedEngine === this) sharedEngine = undefined;

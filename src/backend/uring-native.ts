@@ -22,8 +22,34 @@ export interface NativeRing {
   unregisterFile(index: number): void;
   /** 0, or -errno when the kernel refused to pin the pool. */
   registerBuffers(pool: ArrayBuffer): number;
+  /**
+   * Registers a slab in the ring's buffer table (a sparse table of 16384 entries, kernel 5.13+): its
+   * index, or -errno (ENOSPC table full, ENOMEM over RLIMIT_MEMLOCK, EINVAL/EFAULT on older kernels).
+   * Reads and writes whose buffer lies inside a registered slab use READ_FIXED/WRITE_FIXED.
+   */
+  registerSlab(slab: ArrayBuffer): number;
+  /** Empties a buffer-table entry (the kernel unpins it once no request uses it). */
+  unregisterSlab(index: number): void;
   close(): void;
-  info(): { sqEntries: number; features: number; sqpoll: boolean; iopoll: boolean; deferTaskrun: boolean; registeredFiles: boolean; fixedBuffers: boolean; inflight: number };
+  info(): RingInfo;
+}
+
+export interface RingInfo {
+  sqEntries: number;
+  features: number;
+  sqpoll: boolean;
+  iopoll: boolean;
+  deferTaskrun: boolean;
+  registeredFiles: boolean;
+  /** Some memory is registered as fixed buffers. */
+  fixedBuffers: boolean;
+  /** Ranges in the buffer table. */
+  registeredBuffers: number;
+  inflight: number;
+  /** Reads/writes submitted as READ_FIXED/WRITE_FIXED, through a bounce buffer, or plainly (since start). */
+  fixedOps: number;
+  bounceOps: number;
+  plainOps: number;
 }
 
 export interface RingOptions {
@@ -48,6 +74,12 @@ export interface UringNative {
   blockLogicalSize(fd: number): number;
   dioAlign(fd: number): [number, number];
   allocAligned(bytes: number): ArrayBuffer;
+  /** A page-aligned anonymous mapping (null when refused); see src/runtime/slab-memory.ts. */
+  allocSlab(bytes: number): ArrayBuffer | null;
+  /** MADV_DONTNEED over the slab: 0 or -errno. */
+  discardSlab(slab: ArrayBuffer): number;
+  /** Resident bytes of a page-aligned ArrayBuffer (mincore), or -errno. */
+  residentBytes(ab: ArrayBuffer): number;
 }
 
 let loaded: UringNative | null | undefined;

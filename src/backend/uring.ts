@@ -1,8 +1,9 @@
 // File and block-device namespaces on the native io_uring engine (uring-engine.ts, native/uring.cc).
 //
-//  - read/write: IORING_OP_READ/WRITE (the _FIXED forms for buffers inside the registered pool); FUA is
-//    RWF_DSYNC on the write itself. O_DIRECT unless the namespace is buffered or the backing refuses it;
-//    unaligned buffers go through a per-slot bounce buffer in the addon.
+//  - read/write: IORING_OP_READ/WRITE (the _FIXED forms for buffers inside a registered slab of the
+//    thread's BufferPool, see uring-slabs.ts); FUA is RWF_DSYNC on the write itself. O_DIRECT unless the
+//    namespace is buffered or the backing refuses it; unaligned buffers go through a per-slot bounce
+//    buffer in the addon.
 //  - flush: IORING_OP_FSYNC with IORING_FSYNC_DATASYNC.
 //  - files: discard = fallocate(PUNCH_HOLE|KEEP_SIZE), write zeroes = fallocate(ZERO_RANGE|KEEP_SIZE); when the
 //    file system says EOPNOTSUPP the other mode is tried, then zeroes are written. Either way the range reads

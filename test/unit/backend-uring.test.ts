@@ -12,6 +12,7 @@ import { UringEngine, resetSharedUringEngine, type EngineOptions } from '../../s
 import { openBackend } from '../../src/backend/open.js';
 import type { Backend, BackendRequest } from '../../src/backend/backend.js';
 import type { Logger } from '../../src/util/log.js';
+import { BufferPool } from '../../src/runtime/buffer-pool.js';
 
 const errno = os.constants.errno;
 
@@ -359,7 +360,76 @@ test('poll mode (spinUs): a completion can arrive inside kick', async () => {
   await b.close();
 });
 
-test('ioBufferPool: the first pool is registered with the thread engine, later ones are plain', async () => {
+test('pooled buffers: the slabs are registered with the ring, O_DIRECT I/O on them is fixed (no bounce copy)', async () => {
+  const p = tmpFile(4 << 20);
+  const log = memLog().log;
+  // A pool made before the engine: its slab is registered when the engine starts.
+  const early = new BufferPool({ maxSize: 1 << 20, trimIdleMs: 0 });
+  const a = early.acquire(64 << 10);
+  const e = (await UringEngine.create({}, log))!;
+  assert.equal(e.registeredSlabs, 1);
+  const b = await UringBackend.open({ path: p, kind: 'file', blockSize: 4096, readOnly: false, buffered: false }, e, log, true);
+  assert.ok(b.direct, 'O_DIRECT on the test file system');
+  const pool = new BufferPool({ maxSize: 1 << 20, trimIdleMs: 0 });
+  const src = pool.acquire(256 << 10);
+  const dst = pool.acquire(256 << 10);
+  assert.equal(e.registeredSlabs, 2, 'a slab made later is registered as it is made');
+  assert.equal(e.rw.info().registeredBuffers, 2);
+  src.set(pattern(256 << 10, 3));
+  a.set(pattern(64 << 10, 4));
+  const i0 = e.rw.info();
+  assert.equal(await run(b, (r) => b.submitWrite(r, 1 << 20, src, false)), 256 << 10);
+  assert.equal(await run(b, (r) => b.submitWrite(r, 2 << 20, a, true)), 64 << 10);
+  assert.equal(await run(b, (r) => b.submitRead(r, 1 << 20, dst)), 256 << 10);
+  assert.ok(dst.equals(src));
+  const i1 = e.rw.info();
+  assert.equal(i1.fixedOps - i0.fixedOps, 3, 'READ_FIXED/WRITE_FIXED on pooled buffers');
+  assert.equal(i1.bounceOps - i0.bounceOps, 0, 'no bounce copy');
+  // Unaligned memory still works, through the slot's bounce buffer.
+  const odd = Buffer.allocUnsafeSlow((64 << 10) + 1).subarray(1);
+  assert.equal(await run(b, (r) => b.submitRead(r, 2 << 20, odd)), 64 << 10);
+  assert.ok(odd.equals(a));
+  assert.equal(e.rw.info().bounceOps - i1.bounceOps, 1);
+  // Slabs given back are unregistered first; their table entries are used again.
+  pool.release(src);
+  pool.release(dst);
+  pool.close();
+  assert.equal(e.registeredSlabs, 1);
+  assert.equal(e.rw.info().registeredBuffers, 1);
+  const again = new BufferPool({ maxSize: 1 << 20, trimIdleMs: 0 });
+  const c = again.acquire(256 << 10);
+  assert.equal(e.rw.info().registeredBuffers, 2);
+  assert.equal(await run(b, (r) => b.submitRead(r, 1 << 20, c)), 256 << 10);
+  assert.ok(c.equals(Buffer.from(pattern(256 << 10, 3))));
+  assert.equal(e.rw.info().fixedOps - i1.fixedOps, 1);
+  again.release(c);
+  again.close();
+  early.release(a);
+  early.close();
+  await b.close();
+  assert.equal(e.registeredSlabs, 0);
+});
+
+test('pooled buffers: simulate no-fixed-buffers leaves the slabs unregistered; I/O still works', async () => {
+  const p = tmpFile(1 << 20);
+  const log = memLog().log;
+  const e = (await UringEngine.create({ simulate: ['no-fixed-buffers'] }, log))!;
+  const b = await UringBackend.open({ path: p, kind: 'file', blockSize: 4096, readOnly: false, buffered: false }, e, log, true);
+  const pool = new BufferPool({ maxSize: 1 << 20, trimIdleMs: 0 });
+  const buf = pool.acquire(4096);
+  buf.fill(9);
+  assert.equal(e.registeredSlabs, 0);
+  const i0 = e.rw.info();
+  assert.equal(await run(b, (r) => b.submitWrite(r, 0, buf, false)), 4096);
+  const i1 = e.rw.info();
+  assert.equal(i1.fixedOps - i0.fixedOps, 0);
+  assert.equal(i1.plainOps - i0.plainOps, 1, 'aligned: plain opcode, no bounce');
+  pool.release(buf);
+  pool.close();
+  await b.close();
+});
+
+test('ioBufferPool: pools are registered with the thread engine (the buffer table holds several)', async () => {
   resetSharedUringEngine();
   const { ioBufferPool } = await import('../../src/backend/open.js');
   const { sharedUringEngine } = await import('../../src/backend/uring-engine.js');
@@ -370,6 +440,7 @@ test('ioBufferPool: the first pool is registered with the thread engine, later o
   assert.equal(b.length, 1 << 20);
   const e = await sharedUringEngine({}, log);
   assert.equal(e!.rw.info().fixedBuffers, true);
+  assert.ok(e!.rw.info().registeredBuffers >= 2);
   const fsPool = await ioBufferPool(4096, log, { engine: 'fs' });
   assert.equal(fsPool.length, 4096);
   resetSharedUringEngine();
