@@ -16,6 +16,11 @@ export interface QueueSharder {
    * state the worker resumes from.
    */
   move(queue: import('./command.js').HostQueue, fd: number, state: import('../shard/messages.js').QueueHandoff): void;
+  /**
+   * The controller's state as the I/O path sees it (ready, shutting down, volatile write cache)
+   * changed: tell every thread that owns one of its queues.
+   */
+  controllerChanged(ctrl: Controller): void;
 }
 
 export class TargetContext {
@@ -60,6 +65,13 @@ export class TargetContext {
 
   discoveryControllers(): Iterable<Controller> {
     return this.#discoveryControllers;
+  }
+
+  /** Every live controller: discovery controllers and those of each subsystem. */
+  allControllers(): Controller[] {
+    const out = [...this.#discoveryControllers];
+    for (const s of this.subsystems.values()) out.push(...s.controllers.values());
+    return out;
   }
 
   /** Bumps the generation counter and tells persistent discovery controllers. */

@@ -41,19 +41,33 @@ export interface QueueHandoff {
   leftover: Uint8Array | null;
 }
 
+/**
+ * What an I/O worker knows of a controller that lives on the main thread. Sent with every queue
+ * handed over and again whenever it changes, to each worker owning a queue of that controller.
+ */
+export interface ControllerState {
+  subnqn: string;
+  cntlid: number;
+  /** CSTS.RDY: I/O commands may execute (cleared by CC.EN = 0 and by a completed CC.SHN shutdown). */
+  ready: boolean;
+  /** CC.SHN was set: a shutdown is in progress or complete. */
+  shuttingDown: boolean;
+  /** Volatile Write Cache feature (Set Features FID 06h). */
+  volatileWriteCache: boolean;
+}
+
 export type MainToWorker =
-  | { type: 'adopt'; handoff: QueueHandoff }
+  | { type: 'adopt'; handoff: QueueHandoff; state: ControllerState }
   | { type: 'close-queue'; queueId: number; reason: string }
-  | { type: 'controller-ready'; subnqn: string; cntlid: number; ready: boolean }
+  | { type: 'controller-state'; state: ControllerState }
   | { type: 'shutdown' };
 
 export type WorkerToMain =
   | { type: 'ready'; index: number; tid: number; affinity: number[] }
-  | { type: 'adopted'; queueId: number }
   | { type: 'adopt-failed'; queueId: number; reason: string }
-  | { type: 'queue-closed'; queueId: number; reason: string }
-  | { type: 'error-record'; subnqn: string; cntlid: number; sqid: number; cid: number; status: number; nsid: number; lba: string }
-  | { type: 'idle'; inflight: number }
+  /** `dropped`: commands in flight on the queue when it closed (they never got a completion). */
+  | { type: 'queue-closed'; queueId: number; reason: string; dropped: number }
+  | { type: 'error-record'; subnqn: string; cntlid: number; sqid: number; cid: number; status: number; nsid: number; location: number; lba: string }
   | { type: 'shutdown-done' };
 
 /** Ring record types (word 0). */

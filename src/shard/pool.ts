@@ -2,8 +2,9 @@
 //
 // Each worker is a long-lived thread pinned to its core that owns the I/O queues handed to it for
 // their whole life. Per-I/O work never crosses threads: the main thread hears from a worker only
-// per connection (adopted, closed) and per controller (keep-alive traffic on a SharedArrayBuffer
-// ring, drained on a timer), and tells it only to close a queue or to shut down.
+// per connection (closed, adoption failed), per error-log entry, and per controller (keep-alive
+// traffic on a SharedArrayBuffer ring, drained on a timer); it tells a worker to adopt or close a
+// queue, the state of a controller whose queues it owns whenever that changes, and to shut down.
 // piscina's task pool does not fit this: its workers run short stateless tasks, while a shard here
 // owns sockets and rings for hours and must not be rebalanced behind the connection's back.
 import { Worker } from 'node:worker_threads';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { ShardConfig, TargetConfig } from '../config/types.js';
 import type { HostQueue } from '../core/command.js';
 import type { TargetContext, QueueSharder } from '../core/context.js';
+import type { Controller } from '../core/controller.js';
 import { nsKey } from '../core/build.js';
 import { allocateSharedRam } from '../backend/ram.js';
 import { allocateNsStats } from '../core/namespace.js';
@@ -18,13 +20,15 @@ import type { Logger } from '../util/log.js';
 import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './messages.js';
 import { RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
-import { RemoteQueue } from './remote.js';
+import { RemoteQueue, controllerState } from './remote.js';
 import { ThreadStats, type ThreadStatsSnapshot } from '../runtime/stats.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 /** How often keep-alive traffic reported by workers is applied to the controllers. */
 const RING_DRAIN_MS = 100;
 const RING_CAPACITY = 1024;
+/** How long stop() waits for a worker's own drain (bounded by the same limit) before ending it. */
+const STOP_GRACE_MS = 15_000;
 
 interface Shard {
   index: number;
@@ -58,6 +62,7 @@ export class WorkerPool implements QueueSharder {
   #rr = 0;
   #timer: NodeJS.Timeout | null = null;
   #stopping = false;
+  #stopped: Promise<void> | null = null;
 
   constructor(ctx: TargetContext, cfg: ShardConfig, log: Logger) {
     this.#ctx = ctx;
@@ -139,6 +144,13 @@ export class WorkerPool implements QueueSharder {
         const rq = shard.queues.get(m.queueId);
         if (!rq) return;
         shard.queues.delete(m.queueId);
+        if (m.dropped > 0 || rq.closeReason) {
+          // The closing side of Controller.teardown's count: what this worker dropped.
+          this.#log.info(
+            { worker: shard.index, cntlid: rq.ctrl?.cntlid, qid: rq.qid, dropped: m.dropped, reason: rq.closeReason ?? m.reason },
+            `I/O queue on worker ${shard.index} closed: ${m.dropped} in-flight command(s) dropped`,
+          );
+        }
         rq.closed = true;
         rq.ctrl?.detachQueue(rq);
         return;
@@ -155,7 +167,7 @@ export class WorkerPool implements QueueSharder {
       }
       case 'error-record': {
         const ctrl = this.#ctx.subsystems.get(m.subnqn)?.controllers.get(m.cntlid);
-        ctrl?.recordError(m.sqid, m.cid, m.status, m.nsid, 0xffff, BigInt(m.lba));
+        ctrl?.recordError(m.sqid, m.cid, m.status, m.nsid, m.location, BigInt(m.lba));
         return;
       }
       default:
@@ -218,14 +230,28 @@ export class WorkerPool implements QueueSharder {
     shard.queues.set(state.queueId, rq);
     // The controller's queue map now points at the stand-in.
     queue.ctrl?.queues.set(state.qid, rq);
-    this.#post(shard, { type: 'adopt', handoff: state });
+    // The adopt message carries the controller's state now; later changes follow in order.
+    this.#post(shard, { type: 'adopt', handoff: state, state: controllerState(queue.ctrl!) });
     this.#log.info({ cntlid: state.cntlid, qid: state.qid, worker: index, cores: shard.affinity, peer: state.peer }, 'I/O queue placed on a worker');
+  }
+
+  /** Tells each worker that owns a queue of `ctrl` the controller's new state. */
+  controllerChanged(ctrl: Controller): void {
+    let state: ReturnType<typeof controllerState> | null = null;
+    for (const shard of this.#shards) {
+      for (const rq of shard.queues.values()) {
+        if (rq.ctrl !== ctrl || rq.closed) continue;
+        state ??= controllerState(ctrl);
+        this.#post(shard, { type: 'controller-state', state });
+        break;
+      }
+    }
   }
 
   #closeRemote(q: RemoteQueue, reason: string): void {
     const shard = this.#shards[q.worker];
     if (!shard) return;
-    shard.queues.delete(q.id);
+    // It leaves shard.queues when the worker says it closed (with what it dropped).
     this.#post(shard, { type: 'close-queue', queueId: q.id, reason });
   }
 
@@ -241,7 +267,7 @@ export class WorkerPool implements QueueSharder {
       tid: s.tid,
       cores: s.cores,
       affinity: s.affinity,
-      queues: [...s.queues.values()].map((q) => ({ queueId: q.id, cntlid: q.ctrl?.cntlid ?? 0, qid: q.qid, peer: q.peer })),
+      queues: [...s.queues.values()].filter((q) => !q.closed).map((q) => ({ queueId: q.id, cntlid: q.ctrl?.cntlid ?? 0, qid: q.qid, peer: q.peer })),
       stats: s.stats.snapshot(),
     }));
   }
@@ -260,8 +286,16 @@ export class WorkerPool implements QueueSharder {
     return this.#shards[index]?.ready ?? Promise.resolve();
   }
 
-  /** Lets each worker finish its in-flight commands, close its queues and flush its backends. */
-  async stop(): Promise<void> {
+  /**
+   * Each worker drains its queues (no new commands, in-flight ones complete, FIN), flushes and
+   * closes its backends, then exits. A worker that does not finish in time is ended.
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
     this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
     await Promise.all(
@@ -269,8 +303,14 @@ export class WorkerPool implements QueueSharder {
         (s) =>
           new Promise<void>((resolve) => {
             s.exiting = true;
-            const done = (): void => resolve();
-            s.worker.once('exit', done);
+            const grace = setTimeout(() => {
+              this.#log.warn({ worker: s.index }, 'I/O worker did not finish its shutdown in time: ending it');
+              void s.worker.terminate();
+            }, STOP_GRACE_MS);
+            s.worker.once('exit', () => {
+              clearTimeout(grace);
+              resolve();
+            });
             s.worker.on('message', (m: WorkerToMain) => {
               if (m.type === 'shutdown-done') void s.worker.terminate();
             });

@@ -6,6 +6,18 @@ import type { Controller } from '../core/controller.js';
 import type { Namespace } from '../core/namespace.js';
 import type { PortConfig } from '../config/types.js';
 import type { Logger } from '../util/log.js';
+import type { ControllerState } from './messages.js';
+
+export interface ErrorRecord {
+  subnqn: string;
+  cntlid: number;
+  sqid: number;
+  cid: number;
+  status: number;
+  nsid: number;
+  location: number;
+  lba: bigint;
+}
 
 export class RemoteController implements IoController {
   readonly cntlid: number;
@@ -13,40 +25,61 @@ export class RemoteController implements IoController {
   readonly namespaces: ReadonlyMap<number, Namespace>;
   readonly subnqn: string;
   readonly subsysIndex: number;
-  ready = true;
+  /** The owner's CSTS.RDY, as last reported (see apply()). */
+  ready: boolean;
+  /** CC.SHN was set on the owner. */
+  shuttingDown: boolean;
+  volatileWriteCache = true;
   /** Set by traffic(), cleared when the worker reports it on the ring. */
   trafficSeen = false;
   /** Queues of this controller on this worker. */
   queues = 0;
-  readonly #report: (rec: { subnqn: string; cntlid: number; sqid: number; cid: number; status: number; nsid: number; lba: bigint }) => void;
+  readonly #report: (rec: ErrorRecord) => void;
 
   constructor(o: {
-    cntlid: number;
-    subnqn: string;
+    state: ControllerState;
     subsysIndex: number;
     namespaces: ReadonlyMap<number, Namespace>;
     log: Logger;
-    report: RemoteController['report'];
+    report: (rec: ErrorRecord) => void;
   }) {
-    this.cntlid = o.cntlid;
-    this.subnqn = o.subnqn;
+    this.cntlid = o.state.cntlid;
+    this.subnqn = o.state.subnqn;
     this.subsysIndex = o.subsysIndex;
     this.namespaces = o.namespaces;
     this.log = o.log;
     this.#report = o.report;
+    this.ready = o.state.ready;
+    this.shuttingDown = o.state.shuttingDown;
+    this.volatileWriteCache = o.state.volatileWriteCache;
   }
 
-  get report(): (rec: { subnqn: string; cntlid: number; sqid: number; cid: number; status: number; nsid: number; lba: bigint }) => void {
-    return this.#report;
+  /** The owner's state, sent with each adopted queue and whenever it changes. */
+  apply(state: ControllerState): void {
+    if (state.ready !== this.ready) this.log.debug({ ready: state.ready }, 'controller state changed');
+    this.ready = state.ready;
+    this.shuttingDown = state.shuttingDown;
+    this.volatileWriteCache = state.volatileWriteCache;
   }
 
   traffic(): void {
     this.trafficSeen = true;
   }
 
-  recordError(sqid: number, cid: number, status: number, nsid: number, _location = 0xffff, lba = 0n): void {
-    this.#report({ subnqn: this.subnqn, cntlid: this.cntlid, sqid, cid, status, nsid, lba });
+  recordError(sqid: number, cid: number, status: number, nsid: number, location = 0xffff, lba = 0n): void {
+    this.#report({ subnqn: this.subnqn, cntlid: this.cntlid, sqid, cid, status, nsid, location, lba });
   }
+}
+
+/** The state a worker needs of `ctrl` (built on the main thread). */
+export function controllerState(ctrl: Controller): ControllerState {
+  return {
+    subnqn: ctrl.subsysNqn,
+    cntlid: ctrl.cntlid,
+    ready: ctrl.ready,
+    shuttingDown: ctrl.shuttingDown,
+    volatileWriteCache: ctrl.volatileWriteCache,
+  };
 }
 
 export class RemoteQueue implements HostQueue {
@@ -60,8 +93,12 @@ export class RemoteQueue implements HostQueue {
   readonly peer: string;
   readonly localAddress: string;
   readonly worker: number;
+  /** Not known here: the worker reports what it drops when the queue closes ('queue-closed'). */
+  readonly inflight = null;
   readonly #close: (q: RemoteQueue, reason: string) => void;
   closed = false;
+  /** Why the main thread asked the worker to close the queue (null: it has not). */
+  closeReason: string | null = null;
 
   constructor(from: HostQueue, worker: number, close: (q: RemoteQueue, reason: string) => void) {
     this.id = from.id;
@@ -80,6 +117,7 @@ export class RemoteQueue implements HostQueue {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.closeReason = reason;
     this.#close(this, reason);
   }
 }

@@ -336,6 +336,7 @@ export class TcpQueue implements HostQueue, PduSink {
       req = this.#newRequest(hdr);
       if (!req) return;
     }
+    if (this.#draining) return this.dropRequest(req);
     // The SQ head advances as each command is fetched.
     if (this.#sqEntries > 0) this.#sqhd = (this.#sqhd + 1) % this.#sqEntries;
     const sqe = req.sqe;
@@ -684,6 +685,25 @@ export class TcpQueue implements HostQueue, PduSink {
   set sqEntries(n: number) {
     this.#sqEntries = n;
     this.#maxSlots = Math.max(INITIAL_SLOTS, 2 * n);
+  }
+
+  // TEMPORARY minimal drain for target shutdown (h3); the connection split replaces it.
+  #draining = false;
+  /** New commands are dropped unanswered; in-flight ones complete and are flushed; then FIN, and resolve once closed (<= 1 s). */
+  async drain(reason: string): Promise<void> {
+    if (this.#movedAway || this.#state === QueueState.CLOSED) return;
+    this.#draining = true;
+    await this.whenIdle();
+    if (this.socket.destroyed) return;
+    const closed = new Promise<void>((r) => {
+      this.socket.once('close', () => r());
+      setTimeout(r, 1000).unref();
+    });
+    this.#flush();
+    this.#closeState(reason);
+    this.socket.end();
+    await closed;
+    this.socket.destroy();
   }
 }
 
