@@ -17,6 +17,8 @@ export interface WorkerInit {
   ring: SharedArrayBuffer;
   /** Per-worker statistics the main thread reads at any time (see stats.ts). */
   stats: SharedArrayBuffer;
+  /** Controller state words (CtrlState bits), CTRL_SLOTS Int32s, shared by all workers. */
+  ctrlState: SharedArrayBuffer;
 }
 
 /** The transport state of an I/O queue at the moment it changes threads. */
@@ -42,24 +44,26 @@ export interface QueueHandoff {
 }
 
 /**
- * What an I/O worker knows of a controller that lives on the main thread. Sent with every queue
- * handed over and again whenever it changes, to each worker owning a queue of that controller.
+ * What an I/O worker knows of a controller that lives on the main thread: one Int32 word per
+ * controller slot in shared memory (WorkerInit.ctrlState), written by the main thread the moment
+ * the state changes (before the command that changed it completes) and read by the worker for each
+ * command. A message could arrive after the host's next I/O on a worker's socket; this cannot.
  */
-export interface ControllerState {
-  subnqn: string;
-  cntlid: number;
+export const CtrlState = {
   /** CSTS.RDY: I/O commands may execute (cleared by CC.EN = 0 and by a completed CC.SHN shutdown). */
-  ready: boolean;
+  READY: 1 << 0,
   /** CC.SHN was set: a shutdown is in progress or complete. */
-  shuttingDown: boolean;
-  /** Volatile Write Cache feature (Set Features FID 06h). */
-  volatileWriteCache: boolean;
-}
+  SHUTTING_DOWN: 1 << 1,
+  /** Volatile Write Cache feature (Set Features FID 06h) enabled. */
+  VOLATILE_WRITE_CACHE: 1 << 2,
+} as const;
+/** Controller slots in WorkerInit.ctrlState: at most this many controllers with queues on workers. */
+export const CTRL_SLOTS = 65536;
 
 export type MainToWorker =
-  | { type: 'adopt'; handoff: QueueHandoff; state: ControllerState }
+  /** `ctrlSlot`: the controller's word in WorkerInit.ctrlState (already holding its state). */
+  | { type: 'adopt'; handoff: QueueHandoff; ctrlSlot: number }
   | { type: 'close-queue'; queueId: number; reason: string }
-  | { type: 'controller-state'; state: ControllerState }
   | { type: 'shutdown' };
 
 export type WorkerToMain =

@@ -4,7 +4,8 @@
 // their whole life. Per-I/O work never crosses threads: the main thread hears from a worker only
 // per connection (closed, adoption failed), per error-log entry, and per controller (keep-alive
 // traffic on a SharedArrayBuffer ring, drained on a timer); it tells a worker to adopt or close a
-// queue, the state of a controller whose queues it owns whenever that changes, and to shut down.
+// queue and to shut down. The state of each controller with queues on workers (ready, shutting
+// down, write cache) is a word in shared memory the main thread updates as it changes.
 // piscina's task pool does not fit this: its workers run short stateless tasks, while a shard here
 // owns sockets and rings for hours and must not be rebalanced behind the connection's back.
 import { Worker } from 'node:worker_threads';
@@ -18,9 +19,9 @@ import { allocateSharedRam } from '../backend/ram.js';
 import { allocateNsStats } from '../core/namespace.js';
 import type { Logger } from '../util/log.js';
 import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './messages.js';
-import { RingMsg } from './messages.js';
+import { CTRL_SLOTS, RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
-import { RemoteQueue, controllerState } from './remote.js';
+import { RemoteQueue, controllerStateWord } from './remote.js';
 import { ThreadStats, type ThreadStatsSnapshot } from '../runtime/stats.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
@@ -63,6 +64,11 @@ export class WorkerPool implements QueueSharder {
   #timer: NodeJS.Timeout | null = null;
   #stopping = false;
   #stopped: Promise<void> | null = null;
+  /** One state word per controller with queues on workers (CtrlState bits), read by the workers. */
+  readonly #ctrlWords = new Int32Array(new SharedArrayBuffer(4 * CTRL_SLOTS));
+  readonly #ctrlSlots = new Map<Controller, number>();
+  readonly #freeSlots: number[] = [];
+  #nextSlot = 0;
 
   constructor(ctx: TargetContext, cfg: ShardConfig, log: Logger) {
     this.#ctx = ctx;
@@ -111,6 +117,7 @@ export class WorkerPool implements QueueSharder {
       nsStats: this.#nsStats,
       ring: ring.sab,
       stats: stats.sab,
+      ctrlState: this.#ctrlWords.buffer as SharedArrayBuffer,
     };
     const worker = new Worker(fileURLToPath(WORKER_URL), { workerData: init, name: `nvmetd-io-${index}` });
     let resolveReady!: () => void;
@@ -153,6 +160,7 @@ export class WorkerPool implements QueueSharder {
         }
         rq.closed = true;
         rq.ctrl?.detachQueue(rq);
+        this.#releaseSlot(rq.ctrl);
         return;
       }
       case 'adopt-failed': {
@@ -162,6 +170,7 @@ export class WorkerPool implements QueueSharder {
           shard.queues.delete(m.queueId);
           rq.closed = true;
           rq.ctrl?.detachQueue(rq);
+          this.#releaseSlot(rq.ctrl);
         }
         return;
       }
@@ -186,7 +195,10 @@ export class WorkerPool implements QueueSharder {
       if (rq.ctrl) ctrls.add(rq.ctrl);
     }
     shard.queues.clear();
-    for (const c of ctrls) c.teardown(`I/O worker ${shard.index} failed`);
+    for (const c of ctrls) {
+      c.teardown(`I/O worker ${shard.index} failed`);
+      this.#releaseSlot(c);
+    }
     const fresh = this.#spawn(shard.index);
     fresh.ready.then(
       () => this.#log.info({ worker: fresh.index, tid: fresh.tid, cores: fresh.affinity }, 'replacement I/O worker ready'),
@@ -209,7 +221,8 @@ export class WorkerPool implements QueueSharder {
   // --- QueueSharder -------------------------------------------------------------------------
 
   shouldMove(): boolean {
-    return !this.#stopping && this.#shards.length > 0;
+    // A controller needs a state slot to have queues on workers (CTRL_SLOTS controllers at most).
+    return !this.#stopping && this.#shards.length > 0 && this.#ctrlSlots.size < CTRL_SLOTS;
   }
 
   #place(qid: number, cntlid: number): number {
@@ -230,22 +243,35 @@ export class WorkerPool implements QueueSharder {
     shard.queues.set(state.queueId, rq);
     // The controller's queue map now points at the stand-in.
     queue.ctrl?.queues.set(state.qid, rq);
-    // The adopt message carries the controller's state now; later changes follow in order.
-    this.#post(shard, { type: 'adopt', handoff: state, state: controllerState(queue.ctrl!) });
+    // The controller's state word is current before the worker can read it.
+    const ctrl = queue.ctrl!;
+    let slot = this.#ctrlSlots.get(ctrl);
+    if (slot === undefined) {
+      slot = this.#freeSlots.pop() ?? this.#nextSlot++;
+      this.#ctrlSlots.set(ctrl, slot);
+      Atomics.store(this.#ctrlWords, slot, controllerStateWord(ctrl));
+    }
+    this.#post(shard, { type: 'adopt', handoff: state, ctrlSlot: slot });
     this.#log.info({ cntlid: state.cntlid, qid: state.qid, worker: index, cores: shard.affinity, peer: state.peer }, 'I/O queue placed on a worker');
   }
 
-  /** Tells each worker that owns a queue of `ctrl` the controller's new state. */
+  /**
+   * The state of `ctrl` changed: its word is rewritten at once, so a worker sees the change on the
+   * next command it executes (the host can only send that after the change's completion).
+   */
   controllerChanged(ctrl: Controller): void {
-    let state: ReturnType<typeof controllerState> | null = null;
-    for (const shard of this.#shards) {
-      for (const rq of shard.queues.values()) {
-        if (rq.ctrl !== ctrl || rq.closed) continue;
-        state ??= controllerState(ctrl);
-        this.#post(shard, { type: 'controller-state', state });
-        break;
-      }
-    }
+    const slot = this.#ctrlSlots.get(ctrl);
+    if (slot !== undefined) Atomics.store(this.#ctrlWords, slot, controllerStateWord(ctrl));
+  }
+
+  /** Frees the state slot of a controller none of whose queues remain on a worker. */
+  #releaseSlot(ctrl: Controller | null): void {
+    if (!ctrl) return;
+    const slot = this.#ctrlSlots.get(ctrl);
+    if (slot === undefined) return;
+    for (const s of this.#shards) for (const rq of s.queues.values()) if (rq.ctrl === ctrl) return;
+    this.#ctrlSlots.delete(ctrl);
+    this.#freeSlots.push(slot);
   }
 
   #closeRemote(q: RemoteQueue, reason: string): void {

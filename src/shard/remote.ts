@@ -6,7 +6,7 @@ import type { Controller } from '../core/controller.js';
 import type { Namespace } from '../core/namespace.js';
 import type { PortConfig } from '../config/types.js';
 import type { Logger } from '../util/log.js';
-import type { ControllerState } from './messages.js';
+import { CtrlState } from './messages.js';
 
 export interface ErrorRecord {
   subnqn: string;
@@ -25,11 +25,9 @@ export class RemoteController implements IoController {
   readonly namespaces: ReadonlyMap<number, Namespace>;
   readonly subnqn: string;
   readonly subsysIndex: number;
-  /** The owner's CSTS.RDY, as last reported (see apply()). */
-  ready: boolean;
-  /** CC.SHN was set on the owner. */
-  shuttingDown: boolean;
-  volatileWriteCache = true;
+  /** This controller's word in the shared state (CtrlState bits), written by the owner. */
+  readonly slot: number;
+  readonly #words: Int32Array;
   /** Set by traffic(), cleared when the worker reports it on the ring. */
   trafficSeen = false;
   /** Queues of this controller on this worker. */
@@ -37,29 +35,37 @@ export class RemoteController implements IoController {
   readonly #report: (rec: ErrorRecord) => void;
 
   constructor(o: {
-    state: ControllerState;
+    cntlid: number;
+    subnqn: string;
+    slot: number;
+    words: Int32Array;
     subsysIndex: number;
     namespaces: ReadonlyMap<number, Namespace>;
     log: Logger;
     report: (rec: ErrorRecord) => void;
   }) {
-    this.cntlid = o.state.cntlid;
-    this.subnqn = o.state.subnqn;
+    this.cntlid = o.cntlid;
+    this.subnqn = o.subnqn;
+    this.slot = o.slot;
+    this.#words = o.words;
     this.subsysIndex = o.subsysIndex;
     this.namespaces = o.namespaces;
     this.log = o.log;
     this.#report = o.report;
-    this.ready = o.state.ready;
-    this.shuttingDown = o.state.shuttingDown;
-    this.volatileWriteCache = o.state.volatileWriteCache;
   }
 
-  /** The owner's state, sent with each adopted queue and whenever it changes. */
-  apply(state: ControllerState): void {
-    if (state.ready !== this.ready) this.log.debug({ ready: state.ready }, 'controller state changed');
-    this.ready = state.ready;
-    this.shuttingDown = state.shuttingDown;
-    this.volatileWriteCache = state.volatileWriteCache;
+  /** The owner's CSTS.RDY, as of now. */
+  get ready(): boolean {
+    return (Atomics.load(this.#words, this.slot) & CtrlState.READY) !== 0;
+  }
+
+  /** CC.SHN was set on the owner. */
+  get shuttingDown(): boolean {
+    return (Atomics.load(this.#words, this.slot) & CtrlState.SHUTTING_DOWN) !== 0;
+  }
+
+  get volatileWriteCache(): boolean {
+    return (Atomics.load(this.#words, this.slot) & CtrlState.VOLATILE_WRITE_CACHE) !== 0;
   }
 
   traffic(): void {
@@ -71,15 +77,13 @@ export class RemoteController implements IoController {
   }
 }
 
-/** The state a worker needs of `ctrl` (built on the main thread). */
-export function controllerState(ctrl: Controller): ControllerState {
-  return {
-    subnqn: ctrl.subsysNqn,
-    cntlid: ctrl.cntlid,
-    ready: ctrl.ready,
-    shuttingDown: ctrl.shuttingDown,
-    volatileWriteCache: ctrl.volatileWriteCache,
-  };
+/** The state word of `ctrl` (CtrlState bits), built on the main thread. */
+export function controllerStateWord(ctrl: Controller): number {
+  return (
+    (ctrl.ready ? CtrlState.READY : 0) |
+    (ctrl.shuttingDown ? CtrlState.SHUTTING_DOWN : 0) |
+    (ctrl.volatileWriteCache ? CtrlState.VOLATILE_WRITE_CACHE : 0)
+  );
 }
 
 export class RemoteQueue implements HostQueue {

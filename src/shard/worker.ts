@@ -9,7 +9,7 @@ import { buildSubsystems } from '../core/build.js';
 import type { Subsystem } from '../core/subsystem.js';
 import type { Namespace } from '../core/namespace.js';
 import { TcpQueue } from '../transport/tcp/queue.js';
-import type { ControllerState, MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './messages.js';
+import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './messages.js';
 import { RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
 import { RemoteController } from './remote.js';
@@ -23,6 +23,7 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 const log = createLogger(init.config.logLevel).child({ worker: init.index });
 const ring = new SpscRing(init.ring);
+const ctrlWords = new Int32Array(init.ctrlState);
 
 function post(m: WorkerToMain): void {
   port.postMessage(m);
@@ -41,33 +42,34 @@ built.subsystems.forEach((s: Subsystem, i: number) => {
   ctx.subsystems.set(s.nqn, s);
   subsysIndex.set(s.nqn, i);
 });
-const controllers = new Map<string, RemoteController>();
+/** The controllers of this worker's queues, by state slot. */
+const controllers = new Map<number, RemoteController>();
 const queues = new Map<number, TcpQueue>();
 let shuttingDown = false;
 
 /** Commands in flight on a queue when the main thread asked to close it, by queue id. */
 const droppedOnClose = new Map<number, number>();
 
-function controllerFor(state: ControllerState): RemoteController {
-  const key = `${state.subnqn}/${state.cntlid}`;
-  let c = controllers.get(key);
+function controllerFor(h: QueueHandoff, slot: number): RemoteController {
+  let c = controllers.get(slot);
   if (!c) {
-    const subsys = ctx.subsystems.get(state.subnqn);
+    const subsys = ctx.subsystems.get(h.subnqn);
     c = new RemoteController({
-      state,
-      subsysIndex: subsysIndex.get(state.subnqn) ?? -1,
+      cntlid: h.cntlid,
+      subnqn: h.subnqn,
+      slot,
+      words: ctrlWords,
+      subsysIndex: subsysIndex.get(h.subnqn) ?? -1,
       namespaces: subsys ? subsys.namespaces : new Map<number, Namespace>(),
-      log: log.child({ cntlid: state.cntlid, subnqn: state.subnqn }),
+      log: log.child({ cntlid: h.cntlid, subnqn: h.subnqn }),
       report: (r) => post({ type: 'error-record', ...r, lba: r.lba.toString() }),
     });
-    controllers.set(key, c);
-  } else {
-    c.apply(state);
+    controllers.set(slot, c);
   }
   return c;
 }
 
-function adopt(h: QueueHandoff, state: ControllerState): void {
+function adopt(h: QueueHandoff, slot: number): void {
   const portCfg = init.config.ports.find((p) => p.id === h.portId);
   if (!portCfg) {
     post({ type: 'adopt-failed', queueId: h.queueId, reason: `unknown port ${h.portId}` });
@@ -80,7 +82,7 @@ function adopt(h: QueueHandoff, state: ControllerState): void {
     post({ type: 'adopt-failed', queueId: h.queueId, reason: (err as Error).message });
     return;
   }
-  const ctrl = controllerFor(state);
+  const ctrl = controllerFor(h, slot);
   ctrl.queues++;
   const q = new TcpQueue(
     socket,
@@ -89,7 +91,7 @@ function adopt(h: QueueHandoff, state: ControllerState): void {
     (closed) => {
       queues.delete(h.queueId);
       ctrl.queues--;
-      if (ctrl.queues === 0) controllers.delete(`${h.subnqn}/${h.cntlid}`);
+      if (ctrl.queues === 0) controllers.delete(slot);
       const dropped = droppedOnClose.get(h.queueId) ?? closed.inflight;
       droppedOnClose.delete(h.queueId);
       const reason = closed.closeReason ?? 'closed';
@@ -133,16 +135,13 @@ port.on('message', (m: MainToWorker) => {
   switch (m.type) {
     case 'adopt':
       if (shuttingDown) post({ type: 'adopt-failed', queueId: m.handoff.queueId, reason: 'shutting down' });
-      else adopt(m.handoff, m.state);
+      else adopt(m.handoff, m.ctrlSlot);
       return;
     case 'close-queue': {
       const q = queues.get(m.queueId);
       if (q) closeQueue(q, m.queueId, m.reason);
       return;
     }
-    case 'controller-state':
-      controllers.get(`${m.state.subnqn}/${m.state.cntlid}`)?.apply(m.state);
-      return;
     case 'shutdown':
       void shutdown();
       return;

@@ -16,8 +16,13 @@ for (const workers of [0, 1]) {
       try {
         if (workers > 0) assert.equal(t.target.stats().workers[0]!.queues.length, 1, 'the I/O queue is owned by the worker');
         assert.ok((await c.read(1, 0, 1, Buffer.alloc(512))).ok, 'Read while enabled');
+        const aer = c.asyncEventRequest();
         const cc = Number(await c.propertyGetValue(Prop.CC, false));
         assert.ok((await c.propertySet(Prop.CC, cc & ~Cc.EN)).ok, 'Property Set CC.EN=0');
+        // A controller reset aborts the outstanding Asynchronous Event Requests.
+        const a = await Promise.race([aer, new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
+        assert.ok(a, 'the outstanding AER completes when CC.EN is cleared');
+        assert.equal(a.sc, Generic.ABORTED_SQ_DELETION, `AER at controller reset: ${a.name}`);
         const r = await c.read(1, 0, 1, Buffer.alloc(512));
         assert.equal(r.sct, SCT.GENERIC, r.name);
         assert.equal(r.sc, Generic.COMMAND_SEQUENCE_ERROR, `Read after CC.EN=0: ${r.name}`);
@@ -54,9 +59,12 @@ for (const workers of [0, 1]) {
         assert.equal(bad.sc, Generic.INVALID_NAMESPACE, bad.name);
         const oor = await c.read(1, 1n << 40n, 1, Buffer.alloc(512));
         assert.equal(oor.sc, Generic.LBA_OUT_OF_RANGE, oor.name);
-        // The worker reports asynchronously: give the main thread a moment to record them.
-        await new Promise((r) => setTimeout(r, 100));
-        const log = await c.getLogPage(LogId.ErrorInformation, 128);
+        // A worker reports its entries to the main thread asynchronously: wait for both.
+        let log = await c.getLogPage(LogId.ErrorInformation, 128);
+        for (const until = Date.now() + 2000; Date.now() < until && log.ok && log.data!.readBigUInt64LE(64) === 0n; ) {
+          await new Promise((r) => setTimeout(r, 20));
+          log = await c.getLogPage(LogId.ErrorInformation, 128);
+        }
         assert.ok(log.ok, log.name);
         const e = log.data!;
         // Newest first: the LBA Out of Range entry, then the Invalid Namespace entry.
