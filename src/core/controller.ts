@@ -274,6 +274,9 @@ export class Controller implements IoController {
   teardown(reason: string): void {
     if (this.#dead) return;
     this.failAers(reason);
+    // Gone: I/O queues still open on workers stop executing commands before they are closed.
+    this.csts &= ~Csts.RDY;
+    this.#stateChanged();
     this.#dead = true;
     if (this.#kaTimer) clearInterval(this.#kaTimer);
     this.#kaTimer = null;

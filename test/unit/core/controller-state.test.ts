@@ -41,8 +41,12 @@ test('every change of ready, shutdown and write cache is reported to the sharder
   assert.deepEqual(sharder.seen[before], { ready: true, shuttingDown: true, vwc: false }, 'shutdown processing');
   await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(sharder.seen.at(-1), { ready: false, shuttingDown: true, vwc: false }, 'shutdown complete');
-  const n = sharder.seen.length;
+  const q2 = enabledAdmin(ctx);
+  assert.equal(sharder.seen.at(-1)!.ready, true, 'another controller enabled');
+  q2.ctrl!.teardown('keep alive timeout');
+  assert.deepEqual(sharder.seen.at(-1), { ready: false, shuttingDown: false, vwc: true }, 'torn down: not ready');
   q.ctrl!.teardown('test over');
+  const n = sharder.seen.length;
   q.ctrl!.volatileWriteCache = true;
   assert.equal(sharder.seen.length, n, 'nothing is reported for a removed controller');
 });
