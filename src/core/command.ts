@@ -74,6 +74,11 @@ export interface HostQueue {
   readonly localAddress: string;
   /** Commands received on this queue, for the statistics. */
   readonly id: number;
+  /**
+   * Commands taken from the queue and not yet completed; null where this thread cannot know (a
+   * worker owns the queue: it reports what it drops when the queue closes).
+   */
+  readonly inflight: number | null;
   /** Tears the connection down (controller teardown, fatal error). */
   close(reason: string): void;
 }

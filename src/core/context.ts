@@ -7,6 +7,14 @@ import { DISCOVERY_NQN } from '../spec/discovery.js';
 import type { Controller } from './controller.js';
 import type { Subsystem } from './subsystem.js';
 
+/**
+ * Told when a controller's state as the I/O path sees it changes (ready, shutting down, volatile write
+ * cache), so that every thread owning one of its queues sees it (the worker pool, src/shard/pool.ts).
+ */
+export interface ControllerObserver {
+  controllerChanged(ctrl: Controller): void;
+}
+
 export class TargetContext {
   readonly config: TargetConfig;
   readonly log: Logger;
@@ -17,6 +25,7 @@ export class TargetContext {
   genctr = 1n;
   /** Host-wide counters for the SMART log: power cycles, unsafe shutdowns. */
   readonly startedAt = Date.now();
+  observer: ControllerObserver | null = null;
 
   constructor(config: TargetConfig, log: Logger) {
     this.config = config;
@@ -48,6 +57,13 @@ export class TargetContext {
 
   discoveryControllers(): Iterable<Controller> {
     return this.#discoveryControllers;
+  }
+
+  /** Every live controller: discovery controllers and those of each subsystem. */
+  allControllers(): Controller[] {
+    const out = [...this.#discoveryControllers];
+    for (const s of this.subsystems.values()) out.push(...s.controllers.values());
+    return out;
   }
 
   /** Bumps the generation counter and tells persistent discovery controllers. */

@@ -8,6 +8,7 @@ import type { Subsystem } from './subsystem.js';
 import type { TargetContext } from './context.js';
 import { Cap, Cc, Csts, nvmeVersion, Prop } from '../spec/properties.js';
 import { AecBits, AsyncEvent, ERROR_LOG_ENTRY_SIZE, LogId } from '../spec/log.js';
+import { Generic, SCT, status } from '../spec/status.js';
 
 export const MAX_IO_QUEUES = 128;
 /** AERL is 0's based: up to AERL + 1 outstanding Asynchronous Event Requests. */
@@ -21,6 +22,12 @@ export const NVME_VERSION = nvmeVersion(1, 3, 0);
 const CAP_TO = 30;
 /** Changed Namespace List entries before it overflows to 0xFFFFFFFF. */
 const CHANGED_NS_MAX = 1024;
+/**
+ * Status of Asynchronous Event Requests outstanding when the controller is reset (CC.EN 1 -> 0) or
+ * goes away: the spec has them aborted then; Command Aborted due to SQ Deletion is the generic
+ * status for a command aborted because its queue ends (not Internal Error: nothing failed).
+ */
+export const S_AER_ABORTED = status(SCT.GENERIC, Generic.ABORTED_SQ_DELETION);
 
 export interface ErrorLogEntry {
   count: bigint;
@@ -55,7 +62,7 @@ export class Controller implements IoController {
   ioQueuesSet = false;
   /** Async Event Configuration (feature 0x0B). */
   aec = 0;
-  volatileWriteCache = true;
+  #volatileWriteCache = true;
   /** Other features kept as plain dwords, keyed by FID. */
   readonly featureDw = new Map<number, number>();
   /** Timestamp feature: host-set ms value and when it was set. */
@@ -114,6 +121,27 @@ export class Controller implements IoController {
     return (this.csts & Csts.RDY) !== 0;
   }
 
+  /** CC.SHN was set: shutdown processing or complete. */
+  get shuttingDown(): boolean {
+    return (this.csts & Csts.shstMask) !== 0;
+  }
+
+  /** Volatile Write Cache feature (FID 06h). */
+  get volatileWriteCache(): boolean {
+    return this.#volatileWriteCache;
+  }
+
+  set volatileWriteCache(on: boolean) {
+    if (on === this.#volatileWriteCache) return;
+    this.#volatileWriteCache = on;
+    this.#stateChanged();
+  }
+
+  /** Ready, shutting down or the write cache changed: threads owning a queue of this controller must know. */
+  #stateChanged(): void {
+    if (!this.#dead) this.ctx.observer?.controllerChanged(this);
+  }
+
   // --- properties ---------------------------------------------------------------------------
 
   /** CAP as two dwords [lo, hi]. */
@@ -163,9 +191,13 @@ export class Controller implements IoController {
       }
       this.csts = (this.csts & ~Csts.shstMask) | Csts.RDY;
       this.log.info('controller enabled');
+      this.#stateChanged();
     } else if (!enable && old & Cc.EN) {
       this.csts &= ~(Csts.RDY | Csts.CFS);
       this.log.info('controller disabled');
+      // A controller reset aborts the outstanding Asynchronous Event Requests.
+      this.failAers('controller reset (CC.EN cleared)');
+      this.#stateChanged();
     }
     const shn = (value & Cc.shnMask) >>> Cc.shnShift;
     if (shn !== 0 && ((old & Cc.shnMask) >>> Cc.shnShift) === 0) this.#shutdown();
@@ -175,8 +207,10 @@ export class Controller implements IoController {
   #shutdown(): void {
     this.csts = (this.csts & ~Csts.shstMask) | Csts.SHST_OCCURRING;
     this.log.info('shutdown requested: flushing namespaces');
+    this.#stateChanged();
     const done = (): void => {
       this.csts = (this.csts & ~(Csts.shstMask | Csts.RDY)) | Csts.SHST_COMPLETE;
+      this.#stateChanged();
     };
     if (!this.subsys) return done();
     this.ctx.flushNamespaces(this.subsys).then(done, (err: unknown) => {
@@ -232,17 +266,31 @@ export class Controller implements IoController {
     if (q.qid === 0) this.teardown('admin queue closed');
   }
 
-  /** Closes every queue and forgets the controller. In-flight commands are dropped with their queues. */
+  /**
+   * Closes every queue and forgets the controller. Outstanding AERs are aborted first (their
+   * completions go out if the admin queue can still send); other in-flight commands are dropped
+   * with their queues, and counted in the log (a worker counts those of the queues it owns).
+   */
   teardown(reason: string): void {
     if (this.#dead) return;
+    this.failAers(reason);
+    // Gone: I/O queues still open on workers stop executing commands before they are closed.
+    this.csts &= ~Csts.RDY;
+    this.#stateChanged();
     this.#dead = true;
     if (this.#kaTimer) clearInterval(this.#kaTimer);
     this.#kaTimer = null;
-    this.#aerCmds.length = 0;
     this.ctx.removeController(this);
+    let inflight = 0;
+    let onWorkers = 0;
+    for (const q of this.queues.values()) {
+      if (q.inflight === null) onWorkers++;
+      else inflight += q.inflight;
+    }
     for (const q of [...this.queues.values()]) q.close(`controller ${this.cntlid} torn down: ${reason}`);
     this.queues.clear();
-    this.log.info({ reason }, 'controller removed');
+    const where = onWorkers > 0 ? ` on its main-thread queues (${onWorkers} queue(s) on I/O workers report their own)` : '';
+    this.log.info({ reason, inflight, queuesOnWorkers: onWorkers }, `controller removed: ${inflight} in-flight command(s) dropped${where}`);
   }
 
   // --- asynchronous events --------------------------------------------------------------------
@@ -253,6 +301,22 @@ export class Controller implements IoController {
     this.#aerCmds.push(cmd);
     this.#deliverEvents();
     return true;
+  }
+
+  /**
+   * Completes every outstanding Asynchronous Event Request with S_AER_ABORTED (controller reset,
+   * teardown, target shutdown). Returns how many there were.
+   */
+  failAers(reason: string): number {
+    const n = this.#aerCmds.length;
+    if (n === 0) return 0;
+    for (const cmd of this.#aerCmds.splice(0)) {
+      cmd.status = S_AER_ABORTED;
+      cmd.dw0 = 0;
+      cmd.complete();
+    }
+    this.log.debug({ reason, count: n }, 'outstanding Asynchronous Event Requests aborted');
+    return n;
   }
 
   /** Takes an outstanding AER out of the queue (for Abort). */

@@ -5,8 +5,8 @@ import type { Command } from './command.js';
 import type { TargetContext } from './context.js';
 import { NsStat, type Namespace } from './namespace.js';
 import { errnoToNvmeStatus } from '../backend/errno.js';
-import { Dsm, IoOpc } from '../spec/opcodes.js';
-import { sqeCdw10, sqeCdw11, sqeCid, sqeFua, sqeNlb, sqeNsid, sqeOpcode, sqeSlba, sqeSlbaBig } from '../spec/sqe.js';
+import { Dsm, IoOpc, IoSqe } from '../spec/opcodes.js';
+import { SQE, sqeCdw10, sqeCdw11, sqeCid, sqeFua, sqeNlb, sqeNsid, sqeOpcode, sqeSlba, sqeSlbaBig } from '../spec/sqe.js';
 import {
   S_COMPARE_FAILURE,
   S_INVALID_FIELD,
@@ -38,7 +38,7 @@ export function executeIo(cmd: Command, ctx: TargetContext): void {
   const ns = ctrl.namespaces.get(nsid);
   if (!ns) {
     ctrl.log.warn({ nsid, opcode }, 'I/O to an unknown namespace');
-    return fail(cmd, S_INVALID_NS, nsid);
+    return fail(cmd, S_INVALID_NS, nsid, 0n, SQE.nsid);
   }
   cmd.ns = ns;
   switch (opcode) {
@@ -58,13 +58,14 @@ export function executeIo(cmd: Command, ctx: TargetContext): void {
       return datasetManagement(cmd, ns);
     default:
       ctrl.log.warn({ opcode: `0x${opcode.toString(16)}`, nsid }, 'unsupported I/O opcode');
-      return fail(cmd, S_INVALID_OPCODE, nsid);
+      return fail(cmd, S_INVALID_OPCODE, nsid, 0n, SQE.opcode);
   }
 }
 
-function fail(cmd: Command, status: number, nsid: number, lba = 0n): void {
+/** `location`: the SQE byte the error is in, for the error log (0xFFFF: not tied to a field). */
+function fail(cmd: Command, status: number, nsid: number, lba = 0n, location = 0xffff): void {
   cmd.status = status;
-  cmd.queue.ioCtrl?.recordError(cmd.queue.qid, sqeCid(cmd.sqe), status, nsid, 0xffff, lba);
+  cmd.queue.ioCtrl?.recordError(cmd.queue.qid, sqeCid(cmd.sqe), status, nsid, location, lba);
   cmd.complete();
 }
 
@@ -75,7 +76,7 @@ function lbaRange(cmd: Command, ns: Namespace, checkMdts: boolean, ctx: TargetCo
   if (slba + nlb > ns.nlb) {
     const lba = sqeSlbaBig(cmd.sqe);
     cmd.queue.ioCtrl?.log.warn({ nsid: ns.nsid, slba: lba.toString(), nlb, nsze: ns.nlb }, 'LBA out of range');
-    fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, lba);
+    fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, lba, IoSqe.slba);
     return -1;
   }
   const len = nlb << ns.lbaShift;
@@ -228,7 +229,7 @@ function writeZeroes(cmd: Command, ns: Namespace): void {
   if (ns.readOnly) return fail(cmd, S_WRITE_PROTECTED, ns.nsid);
   const slba = sqeSlba(cmd.sqe);
   const nlb = sqeNlb(cmd.sqe);
-  if (slba + nlb > ns.nlb) return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, sqeSlbaBig(cmd.sqe));
+  if (slba + nlb > ns.nlb) return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, sqeSlbaBig(cmd.sqe), IoSqe.slba);
   ns.stats[NsStat.WRITES]++;
   cmd.onBackend = onWriteDone;
   ns.backend.submitWriteZeroes(cmd, slba * ns.blockSize, nlb * ns.blockSize, forceUnitAccess(cmd));

@@ -8,8 +8,9 @@ import type { Namespace } from '../core/namespace.js';
 import { buildSubsystems, type BuildOptions } from '../core/build.js';
 import { TcpListener } from '../transport/tcp/listener.js';
 import { WorkerPool, type ShardInfo } from '../shard/pool.js';
-import { startPoller } from '../runtime/poller.js';
-import { threadStats, type ThreadStatsSnapshot } from '../runtime/stats.js';
+import { initThreadRuntime } from '../runtime/thread.js';
+import type { ThreadStatsSnapshot } from '../runtime/stats.js';
+import type { TcpConnection } from '../transport/tcp/connection.js';
 import { ControlServer } from '../control/server.js';
 
 export interface Target {
@@ -24,6 +25,7 @@ export interface Target {
 
 /** How long close() waits for in-flight commands before closing connections anyway. */
 const DRAIN_TIMEOUT_MS = 10_000;
+const SHUTDOWN_REASON = 'target shutting down';
 
 export async function startTarget(config: TargetConfig, log: Logger): Promise<Target> {
   const ctx = new TargetContext(config, log);
@@ -45,10 +47,11 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
     const built = await buildSubsystems(config, log, build);
     namespaces = built.namespaces;
     for (const s of built.subsystems) ctx.subsystems.set(s.nqn, s);
+    // The main thread's runtime; with workers it serves admin queues only and sleeps in epoll.
+    const mainStats = initThreadRuntime({ mode: !pool && shard ? shard.mode : 'event' });
     if (pool) {
       await pool.start();
-    } else if (shard) {
-      startPoller(shard.mode);
+      ctx.observer = pool;
     }
     const addresses: { address: string; port: number }[] = [];
     for (const pc of config.ports) {
@@ -62,7 +65,7 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
     }
     let closing: Promise<void> | null = null;
     const p = pool;
-    const stats = (): { main: ThreadStatsSnapshot; workers: ShardInfo[] } => ({ main: threadStats().snapshot(), workers: p ? p.info() : [] });
+    const stats = (): { main: ThreadStatsSnapshot; workers: ShardInfo[] } => ({ main: mainStats.snapshot(), workers: p ? p.info() : [] });
     const control = config.controlSocket ? await ControlServer.listen(config.controlSocket, ctx, () => ({ ...stats(), mode: shard?.mode ?? 'event' }), log) : null;
     return {
       addresses,
@@ -83,27 +86,42 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
   }
 }
 
+/**
+ * Stopping: no new connections; I/O queues drain (new commands are dropped unanswered, in-flight ones
+ * complete, then each connection ends with a FIN), on the main thread and on the workers; then the
+ * admin queues: outstanding AERs are aborted and they drain the same way, which removes their
+ * controllers. Whatever has not drained after DRAIN_TIMEOUT_MS is closed. Backends are flushed last.
+ * I/O queues go first because an admin queue's close tears its controller down, closing its queues.
+ */
 async function closeTarget(ctx: TargetContext, listeners: TcpListener[], namespaces: Namespace[], pool: WorkerPool | null, log: Logger): Promise<void> {
   // 1. No new connections.
   const stopped = Promise.all(listeners.map((l) => l.stopAccepting()));
-  // 2. Workers finish their in-flight commands, close their queues and flush; meanwhile the main
-  //    thread's queues finish theirs (bounded in time).
-  const workersDone = pool ? pool.stop() : Promise.resolve();
-  const queues = listeners.flatMap((l) => [...l.queues]);
+  const queues: TcpConnection[] = listeners.flatMap((l) => [...l.queues]).filter((q) => !q.closed && !q.isMovedAway);
+  const ioQueues = queues.filter((q) => q.qid > 0);
+  const others = queues.filter((q) => q.qid === 0);
   const inflight = queues.reduce((n, q) => n + q.inflight, 0);
-  if (inflight > 0) log.info({ inflight }, 'waiting for in-flight commands');
+  log.info({ connections: queues.length, inflight, workers: pool ? 'draining' : 'none' }, 'stopping: draining connections');
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), DRAIN_TIMEOUT_MS);
   });
-  const drained = await Promise.race([Promise.all(queues.map((q) => q.whenIdle())).then(() => 'ok' as const), timeout]);
+  // 2. I/O queues: main thread and workers (each worker drains its own, flushes and exits).
+  const workersDone = pool ? pool.stop() : Promise.resolve();
+  let drained = await Promise.race([Promise.all([...ioQueues.map((q) => q.drain(SHUTDOWN_REASON)), workersDone]).then(() => 'ok' as const), timeout]);
+  // 3. Admin queues (and connections not yet connected): stop taking commands, abort the AERs.
+  if (drained === 'ok') {
+    const adminDrains = others.map((q) => q.drain(SHUTDOWN_REASON));
+    for (const c of ctx.allControllers()) c.failAers(SHUTDOWN_REASON);
+    drained = await Promise.race([Promise.all(adminDrains).then(() => 'ok' as const), timeout]);
+  }
   clearTimeout(timer);
   if (drained === 'timeout') log.warn('in-flight commands did not finish in time; closing anyway');
+  // 4. Whatever is left closes; controllers go with their admin queues.
+  for (const q of queues) q.close(SHUTDOWN_REASON);
+  for (const c of ctx.allControllers()) c.teardown(SHUTDOWN_REASON);
   await workersDone;
-  // 3. Connections close, controllers go.
-  for (const q of queues) q.close('target shutting down');
   await stopped;
-  // 4. Backends are flushed and closed.
+  // 5. Backends are flushed and closed.
   for (const subsys of ctx.subsystems.values()) await ctx.flushNamespaces(subsys);
   await Promise.allSettled(namespaces.map((ns) => ns.backend.close()));
   log.info('target stopped');

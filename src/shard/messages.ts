@@ -20,21 +20,39 @@ export interface WorkerInit {
   ring: SharedArrayBuffer;
   /** Per-worker statistics the main thread reads at any time (see stats.ts). */
   stats: SharedArrayBuffer;
+  /** Controller state words (CtrlState bits), CTRL_SLOTS Int32s, shared by all workers. */
+  ctrlState: SharedArrayBuffer;
 }
 
+/**
+ * What an I/O worker knows of a controller that lives on the main thread: one Int32 word per
+ * controller slot in shared memory (WorkerInit.ctrlState), written by the main thread the moment
+ * the state changes (before the command that changed it completes) and read by the worker for each
+ * command. A message could arrive after the host's next I/O on a worker's socket; this cannot.
+ */
+export const CtrlState = {
+  /** CSTS.RDY: I/O commands may execute (cleared by CC.EN = 0 and by a completed CC.SHN shutdown). */
+  READY: 1 << 0,
+  /** CC.SHN was set: a shutdown is in progress or complete. */
+  SHUTTING_DOWN: 1 << 1,
+  /** Volatile Write Cache feature (Set Features FID 06h) enabled. */
+  VOLATILE_WRITE_CACHE: 1 << 2,
+} as const;
+/** Controller slots in WorkerInit.ctrlState: at most this many controllers with queues on workers. */
+export const CTRL_SLOTS = 65536;
+
 export type MainToWorker =
-  | { type: 'adopt'; handoff: QueueHandoff }
+  /** `ctrlSlot`: the controller's word in WorkerInit.ctrlState (already holding its state). */
+  | { type: 'adopt'; handoff: QueueHandoff; ctrlSlot: number }
   | { type: 'close-queue'; queueId: number; reason: string }
-  | { type: 'controller-ready'; subnqn: string; cntlid: number; ready: boolean }
   | { type: 'shutdown' };
 
 export type WorkerToMain =
   | { type: 'ready'; index: number; tid: number; affinity: number[] }
-  | { type: 'adopted'; queueId: number }
   | { type: 'adopt-failed'; queueId: number; reason: string }
-  | { type: 'queue-closed'; queueId: number; reason: string }
-  | { type: 'error-record'; subnqn: string; cntlid: number; sqid: number; cid: number; status: number; nsid: number; lba: string }
-  | { type: 'idle'; inflight: number }
+  /** `dropped`: commands in flight on the queue when it closed (they never got a completion). */
+  | { type: 'queue-closed'; queueId: number; reason: string; dropped: number }
+  | { type: 'error-record'; subnqn: string; cntlid: number; sqid: number; cid: number; status: number; nsid: number; location: number; lba: string }
   | { type: 'shutdown-done' };
 
 /** Ring record types (word 0). */

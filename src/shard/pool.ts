@@ -2,30 +2,35 @@
 //
 // Each worker is a long-lived thread pinned to its core that owns the I/O queues handed to it for
 // their whole life. Per-I/O work never crosses threads: the main thread hears from a worker only
-// per connection (adopted, closed) and per controller (keep-alive traffic on a SharedArrayBuffer
-// ring, drained on a timer), and tells it only to close a queue or to shut down.
+// per connection (closed, adoption failed), per error-log entry, and per controller (keep-alive
+// traffic on a SharedArrayBuffer ring, drained on a timer); it tells a worker to adopt or close a
+// queue and to shut down. The state of each controller with queues on workers (ready, shutting
+// down, write cache) is a word in shared memory the main thread updates as it changes.
 // piscina's task pool does not fit this: its workers run short stateless tasks, while a shard here
 // owns sockets and rings for hours and must not be rebalanced behind the connection's back.
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { ShardConfig, TargetConfig } from '../config/types.js';
 import type { HostQueue } from '../core/command.js';
-import type { TargetContext } from '../core/context.js';
+import type { ControllerObserver, TargetContext } from '../core/context.js';
+import type { Controller } from '../core/controller.js';
 import type { QueueMover } from '../transport/tcp/handoff.js';
 import { nsKey } from '../core/build.js';
 import { allocateSharedRam } from '../backend/ram.js';
 import { allocateNsStats } from '../core/namespace.js';
 import type { Logger } from '../util/log.js';
 import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './messages.js';
-import { RingMsg } from './messages.js';
+import { CTRL_SLOTS, RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
-import { RemoteQueue } from './remote.js';
+import { RemoteQueue, controllerStateWord } from './remote.js';
 import { ThreadStats, type ThreadStatsSnapshot } from '../runtime/stats.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 /** How often keep-alive traffic reported by workers is applied to the controllers. */
 const RING_DRAIN_MS = 100;
 const RING_CAPACITY = 1024;
+/** How long stop() waits for a worker's own drain (bounded by the same limit) before ending it. */
+const STOP_GRACE_MS = 15_000;
 
 interface Shard {
   index: number;
@@ -49,7 +54,7 @@ export interface ShardInfo {
   stats: ThreadStatsSnapshot;
 }
 
-export class WorkerPool implements QueueMover {
+export class WorkerPool implements QueueMover, ControllerObserver {
   readonly #ctx: TargetContext;
   readonly #cfg: ShardConfig;
   readonly #log: Logger;
@@ -59,6 +64,12 @@ export class WorkerPool implements QueueMover {
   #rr = 0;
   #timer: NodeJS.Timeout | null = null;
   #stopping = false;
+  #stopped: Promise<void> | null = null;
+  /** One state word per controller with queues on workers (CtrlState bits), read by the workers. */
+  readonly #ctrlWords = new Int32Array(new SharedArrayBuffer(4 * CTRL_SLOTS));
+  readonly #ctrlSlots = new Map<Controller, number>();
+  readonly #freeSlots: number[] = [];
+  #nextSlot = 0;
 
   constructor(ctx: TargetContext, cfg: ShardConfig, log: Logger) {
     this.#ctx = ctx;
@@ -107,6 +118,7 @@ export class WorkerPool implements QueueMover {
       nsStats: this.#nsStats,
       ring: ring.sab,
       stats: stats.sab,
+      ctrlState: this.#ctrlWords.buffer as SharedArrayBuffer,
     };
     const worker = new Worker(fileURLToPath(WORKER_URL), { workerData: init, name: `nvmetd-io-${index}` });
     let resolveReady!: () => void;
@@ -140,8 +152,16 @@ export class WorkerPool implements QueueMover {
         const rq = shard.queues.get(m.queueId);
         if (!rq) return;
         shard.queues.delete(m.queueId);
+        if (m.dropped > 0 || rq.closeReason) {
+          // The closing side of Controller.teardown's count: what this worker dropped.
+          this.#log.info(
+            { worker: shard.index, cntlid: rq.ctrl?.cntlid, qid: rq.qid, dropped: m.dropped, reason: rq.closeReason ?? m.reason },
+            `I/O queue on worker ${shard.index} closed: ${m.dropped} in-flight command(s) dropped`,
+          );
+        }
         rq.closed = true;
         rq.ctrl?.detachQueue(rq);
+        this.#releaseSlot(rq.ctrl);
         return;
       }
       case 'adopt-failed': {
@@ -151,12 +171,13 @@ export class WorkerPool implements QueueMover {
           shard.queues.delete(m.queueId);
           rq.closed = true;
           rq.ctrl?.detachQueue(rq);
+          this.#releaseSlot(rq.ctrl);
         }
         return;
       }
       case 'error-record': {
         const ctrl = this.#ctx.subsystems.get(m.subnqn)?.controllers.get(m.cntlid);
-        ctrl?.recordError(m.sqid, m.cid, m.status, m.nsid, 0xffff, BigInt(m.lba));
+        ctrl?.recordError(m.sqid, m.cid, m.status, m.nsid, m.location, BigInt(m.lba));
         return;
       }
       default:
@@ -175,7 +196,10 @@ export class WorkerPool implements QueueMover {
       if (rq.ctrl) ctrls.add(rq.ctrl);
     }
     shard.queues.clear();
-    for (const c of ctrls) c.teardown(`I/O worker ${shard.index} failed`);
+    for (const c of ctrls) {
+      c.teardown(`I/O worker ${shard.index} failed`);
+      this.#releaseSlot(c);
+    }
     const fresh = this.#spawn(shard.index);
     fresh.ready.then(
       () => this.#log.info({ worker: fresh.index, tid: fresh.tid, cores: fresh.affinity }, 'replacement I/O worker ready'),
@@ -198,7 +222,8 @@ export class WorkerPool implements QueueMover {
   // --- QueueMover ---------------------------------------------------------------------------
 
   shouldMove(): boolean {
-    return !this.#stopping && this.#shards.length > 0;
+    // A controller needs a state slot to have queues on workers (CTRL_SLOTS controllers at most).
+    return !this.#stopping && this.#shards.length > 0 && this.#ctrlSlots.size < CTRL_SLOTS;
   }
 
   #place(qid: number, cntlid: number): number {
@@ -220,14 +245,41 @@ export class WorkerPool implements QueueMover {
     shard.queues.set(state.queueId, rq);
     // The controller's queue map now points at the stand-in.
     queue.ctrl?.queues.set(state.qid, rq);
-    this.#post(shard, { type: 'adopt', handoff: state });
+    // The controller's state word is current before the worker can read it.
+    const ctrl = queue.ctrl!;
+    let slot = this.#ctrlSlots.get(ctrl);
+    if (slot === undefined) {
+      slot = this.#freeSlots.pop() ?? this.#nextSlot++;
+      this.#ctrlSlots.set(ctrl, slot);
+      Atomics.store(this.#ctrlWords, slot, controllerStateWord(ctrl));
+    }
+    this.#post(shard, { type: 'adopt', handoff: state, ctrlSlot: slot });
     this.#log.info({ cntlid: state.cntlid, qid: state.qid, worker: index, cores: shard.affinity, peer: state.peer }, 'I/O queue placed on a worker');
+  }
+
+  /**
+   * The state of `ctrl` changed: its word is rewritten at once, so a worker sees the change on the
+   * next command it executes (the host can only send that after the change's completion).
+   */
+  controllerChanged(ctrl: Controller): void {
+    const slot = this.#ctrlSlots.get(ctrl);
+    if (slot !== undefined) Atomics.store(this.#ctrlWords, slot, controllerStateWord(ctrl));
+  }
+
+  /** Frees the state slot of a controller none of whose queues remain on a worker. */
+  #releaseSlot(ctrl: Controller | null): void {
+    if (!ctrl) return;
+    const slot = this.#ctrlSlots.get(ctrl);
+    if (slot === undefined) return;
+    for (const s of this.#shards) for (const rq of s.queues.values()) if (rq.ctrl === ctrl) return;
+    this.#ctrlSlots.delete(ctrl);
+    this.#freeSlots.push(slot);
   }
 
   #closeRemote(q: RemoteQueue, reason: string): void {
     const shard = this.#shards[q.worker];
     if (!shard) return;
-    shard.queues.delete(q.id);
+    // It leaves shard.queues when the worker says it closed (with what it dropped).
     this.#post(shard, { type: 'close-queue', queueId: q.id, reason });
   }
 
@@ -243,7 +295,7 @@ export class WorkerPool implements QueueMover {
       tid: s.tid,
       cores: s.cores,
       affinity: s.affinity,
-      queues: [...s.queues.values()].map((q) => ({ queueId: q.id, cntlid: q.ctrl?.cntlid ?? 0, qid: q.qid, peer: q.peer })),
+      queues: [...s.queues.values()].filter((q) => !q.closed).map((q) => ({ queueId: q.id, cntlid: q.ctrl?.cntlid ?? 0, qid: q.qid, peer: q.peer })),
       stats: s.stats.snapshot(),
     }));
   }
@@ -262,8 +314,16 @@ export class WorkerPool implements QueueMover {
     return this.#shards[index]?.ready ?? Promise.resolve();
   }
 
-  /** Lets each worker finish its in-flight commands, close its queues and flush its backends. */
-  async stop(): Promise<void> {
+  /**
+   * Each worker drains its queues (no new commands, in-flight ones complete, FIN), flushes and
+   * closes its backends, then exits. A worker that does not finish in time is ended.
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
     this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
     await Promise.all(
@@ -271,8 +331,14 @@ export class WorkerPool implements QueueMover {
         (s) =>
           new Promise<void>((resolve) => {
             s.exiting = true;
-            const done = (): void => resolve();
-            s.worker.once('exit', done);
+            const grace = setTimeout(() => {
+              this.#log.warn({ worker: s.index }, 'I/O worker did not finish its shutdown in time: ending it');
+              void s.worker.terminate();
+            }, STOP_GRACE_MS);
+            s.worker.once('exit', () => {
+              clearTimeout(grace);
+              resolve();
+            });
             s.worker.on('message', (m: WorkerToMain) => {
               if (m.type === 'shutdown-done') void s.worker.terminate();
             });

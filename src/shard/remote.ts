@@ -6,6 +6,18 @@ import type { Controller } from '../core/controller.js';
 import type { Namespace } from '../core/namespace.js';
 import type { PortConfig } from '../config/types.js';
 import type { Logger } from '../util/log.js';
+import { CtrlState } from './messages.js';
+
+export interface ErrorRecord {
+  subnqn: string;
+  cntlid: number;
+  sqid: number;
+  cid: number;
+  status: number;
+  nsid: number;
+  location: number;
+  lba: bigint;
+}
 
 export class RemoteController implements IoController {
   readonly cntlid: number;
@@ -13,42 +25,65 @@ export class RemoteController implements IoController {
   readonly namespaces: ReadonlyMap<number, Namespace>;
   readonly subnqn: string;
   readonly subsysIndex: number;
-  ready = true;
-  /** Set Features 06h WCE on the owning controller (posted by the main thread when it changes). */
-  volatileWriteCache = true;
+  /** This controller's word in the shared state (CtrlState bits), written by the owner. */
+  readonly slot: number;
+  readonly #words: Int32Array;
   /** Set by traffic(), cleared when the worker reports it on the ring. */
   trafficSeen = false;
   /** Queues of this controller on this worker. */
   queues = 0;
-  readonly #report: (rec: { subnqn: string; cntlid: number; sqid: number; cid: number; status: number; nsid: number; lba: bigint }) => void;
+  readonly #report: (rec: ErrorRecord) => void;
 
   constructor(o: {
     cntlid: number;
     subnqn: string;
+    slot: number;
+    words: Int32Array;
     subsysIndex: number;
     namespaces: ReadonlyMap<number, Namespace>;
     log: Logger;
-    report: RemoteController['report'];
+    report: (rec: ErrorRecord) => void;
   }) {
     this.cntlid = o.cntlid;
     this.subnqn = o.subnqn;
+    this.slot = o.slot;
+    this.#words = o.words;
     this.subsysIndex = o.subsysIndex;
     this.namespaces = o.namespaces;
     this.log = o.log;
     this.#report = o.report;
   }
 
-  get report(): (rec: { subnqn: string; cntlid: number; sqid: number; cid: number; status: number; nsid: number; lba: bigint }) => void {
-    return this.#report;
+  /** The owner's CSTS.RDY, as of now. */
+  get ready(): boolean {
+    return (Atomics.load(this.#words, this.slot) & CtrlState.READY) !== 0;
+  }
+
+  /** CC.SHN was set on the owner. */
+  get shuttingDown(): boolean {
+    return (Atomics.load(this.#words, this.slot) & CtrlState.SHUTTING_DOWN) !== 0;
+  }
+
+  get volatileWriteCache(): boolean {
+    return (Atomics.load(this.#words, this.slot) & CtrlState.VOLATILE_WRITE_CACHE) !== 0;
   }
 
   traffic(): void {
     this.trafficSeen = true;
   }
 
-  recordError(sqid: number, cid: number, status: number, nsid: number, _location = 0xffff, lba = 0n): void {
-    this.#report({ subnqn: this.subnqn, cntlid: this.cntlid, sqid, cid, status, nsid, lba });
+  recordError(sqid: number, cid: number, status: number, nsid: number, location = 0xffff, lba = 0n): void {
+    this.#report({ subnqn: this.subnqn, cntlid: this.cntlid, sqid, cid, status, nsid, location, lba });
   }
+}
+
+/** The state word of `ctrl` (CtrlState bits), built on the main thread. */
+export function controllerStateWord(ctrl: Controller): number {
+  return (
+    (ctrl.ready ? CtrlState.READY : 0) |
+    (ctrl.shuttingDown ? CtrlState.SHUTTING_DOWN : 0) |
+    (ctrl.volatileWriteCache ? CtrlState.VOLATILE_WRITE_CACHE : 0)
+  );
 }
 
 export class RemoteQueue implements HostQueue {
@@ -62,8 +97,12 @@ export class RemoteQueue implements HostQueue {
   readonly peer: string;
   readonly localAddress: string;
   readonly worker: number;
+  /** Not known here: the worker reports what it drops when the queue closes ('queue-closed'). */
+  readonly inflight = null;
   readonly #close: (q: RemoteQueue, reason: string) => void;
   closed = false;
+  /** Why the main thread asked the worker to close the queue (null: it has not). */
+  closeReason: string | null = null;
 
   constructor(from: HostQueue, worker: number, close: (q: RemoteQueue, reason: string) => void) {
     this.id = from.id;
@@ -82,6 +121,7 @@ export class RemoteQueue implements HostQueue {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.closeReason = reason;
     this.#close(this, reason);
   }
 }

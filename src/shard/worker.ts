@@ -13,16 +13,17 @@ import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './mes
 import { RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
 import { RemoteController } from './remote.js';
-import { ThreadStats, setThreadStats } from '../runtime/stats.js';
-import { startPoller } from '../runtime/poller.js';
+import { initThreadRuntime } from '../runtime/thread.js';
 
 const TRAFFIC_REPORT_MS = 250;
+/** How long shutdown waits for in-flight commands before closing the queues anyway (as the main thread). */
+const DRAIN_TIMEOUT_MS = 10_000;
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const log = createLogger(init.config.logLevel).child({ worker: init.index });
-setThreadStats(new ThreadStats(init.stats));
 const ring = new SpscRing(init.ring);
+const ctrlWords = new Int32Array(init.ctrlState);
 
 function post(m: WorkerToMain): void {
   port.postMessage(m);
@@ -33,6 +34,7 @@ if (init.cores.length > 0) {
   if (rc !== 0) log.warn({ cores: init.cores, errno: rc }, 'could not pin the worker thread');
 }
 
+initThreadRuntime({ mode: init.mode, stats: init.stats });
 const ctx = new TargetContext(init.config, log);
 const built = await buildSubsystems(init.config, log, { ramShares: init.ramShares, nsStats: init.nsStats, slot: init.index + 1 });
 const subsysIndex = new Map<string, number>();
@@ -40,29 +42,34 @@ built.subsystems.forEach((s: Subsystem, i: number) => {
   ctx.subsystems.set(s.nqn, s);
   subsysIndex.set(s.nqn, i);
 });
-const controllers = new Map<string, RemoteController>();
+/** The controllers of this worker's queues, by state slot. */
+const controllers = new Map<number, RemoteController>();
 const queues = new Map<number, TcpConnection>();
 let shuttingDown = false;
 
-function controllerFor(h: QueueHandoff): RemoteController {
-  const key = `${h.subnqn}/${h.cntlid}`;
-  let c = controllers.get(key);
+/** Commands in flight on a queue when the main thread asked to close it, by queue id. */
+const droppedOnClose = new Map<number, number>();
+
+function controllerFor(h: QueueHandoff, slot: number): RemoteController {
+  let c = controllers.get(slot);
   if (!c) {
     const subsys = ctx.subsystems.get(h.subnqn);
     c = new RemoteController({
       cntlid: h.cntlid,
       subnqn: h.subnqn,
+      slot,
+      words: ctrlWords,
       subsysIndex: subsysIndex.get(h.subnqn) ?? -1,
       namespaces: subsys ? subsys.namespaces : new Map<number, Namespace>(),
       log: log.child({ cntlid: h.cntlid, subnqn: h.subnqn }),
       report: (r) => post({ type: 'error-record', ...r, lba: r.lba.toString() }),
     });
-    controllers.set(key, c);
+    controllers.set(slot, c);
   }
   return c;
 }
 
-function adopt(h: QueueHandoff): void {
+function adopt(h: QueueHandoff, slot: number): void {
   const portCfg = init.config.ports.find((p) => p.id === h.portId);
   if (!portCfg) {
     post({ type: 'adopt-failed', queueId: h.queueId, reason: `unknown port ${h.portId}` });
@@ -75,14 +82,18 @@ function adopt(h: QueueHandoff): void {
     post({ type: 'adopt-failed', queueId: h.queueId, reason: (err as Error).message });
     return;
   }
-  const ctrl = controllerFor(h);
+  const ctrl = controllerFor(h, slot);
   ctrl.queues++;
   const q = new TcpConnection(socket, portCfg, ctx, {
     onClose: (closed) => {
       queues.delete(h.queueId);
       ctrl.queues--;
-      if (ctrl.queues === 0) controllers.delete(`${h.subnqn}/${h.cntlid}`);
-      post({ type: 'queue-closed', queueId: h.queueId, reason: closed.closeReason ?? 'closed' });
+      if (ctrl.queues === 0) controllers.delete(slot);
+      const dropped = droppedOnClose.get(h.queueId) ?? closed.inflight;
+      droppedOnClose.delete(h.queueId);
+      const reason = closed.closeReason ?? 'closed';
+      if (dropped > 0) log.warn({ queueId: h.queueId, cntlid: h.cntlid, qid: h.qid, dropped, reason }, `queue closed: ${dropped} in-flight command(s) dropped`);
+      post({ type: 'queue-closed', queueId: h.queueId, reason, dropped });
     },
     adopted: { handoff: h, ioCtrl: ctrl },
   });
@@ -90,11 +101,27 @@ function adopt(h: QueueHandoff): void {
   log.debug({ queueId: h.queueId, cntlid: h.cntlid, qid: h.qid }, 'queue adopted');
 }
 
+/** Closes a queue at the main thread's request, counting what it drops. */
+function closeQueue(q: TcpConnection, queueId: number, reason: string): void {
+  if (!q.closed) droppedOnClose.set(queueId, q.inflight);
+  q.close(reason);
+}
+
+/**
+ * Target shutdown: every queue drains (no new commands, in-flight ones complete, FIN after the last
+ * completion); past DRAIN_TIMEOUT_MS the rest are closed. Then the backends are flushed and closed.
+ */
 async function shutdown(): Promise<void> {
   shuttingDown = true;
-  const all = [...queues.values()];
-  await Promise.race([Promise.all(all.map((q) => q.whenIdle())), new Promise((r) => setTimeout(r, 10_000))]);
-  for (const q of all) q.close('target shutting down');
+  const all = [...queues.entries()];
+  let timer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([
+    Promise.all(all.map(([, q]) => q.drain('target shutting down'))).then(() => true),
+    new Promise<false>((r) => (timer = setTimeout(() => r(false), DRAIN_TIMEOUT_MS))),
+  ]);
+  clearTimeout(timer);
+  if (!drained) log.warn('in-flight commands did not finish in time; closing the queues anyway');
+  for (const [id, q] of all) closeQueue(q, id, 'target shutting down');
   for (const s of ctx.subsystems.values()) await ctx.flushNamespaces(s);
   await Promise.allSettled(built.namespaces.map((ns) => ns.backend.close()));
   post({ type: 'shutdown-done' });
@@ -104,14 +131,13 @@ port.on('message', (m: MainToWorker) => {
   switch (m.type) {
     case 'adopt':
       if (shuttingDown) post({ type: 'adopt-failed', queueId: m.handoff.queueId, reason: 'shutting down' });
-      else adopt(m.handoff);
+      else adopt(m.handoff, m.ctrlSlot);
       return;
-    case 'close-queue':
-      queues.get(m.queueId)?.close(m.reason);
+    case 'close-queue': {
+      const q = queues.get(m.queueId);
+      if (q) closeQueue(q, m.queueId, m.reason);
       return;
-    case 'controller-ready':
-      for (const c of controllers.values()) if (c.cntlid === m.cntlid && c.subnqn === m.subnqn) c.ready = m.ready;
-      return;
+    }
     case 'shutdown':
       void shutdown();
       return;
@@ -127,5 +153,4 @@ setInterval(() => {
   }
 }, TRAFFIC_REPORT_MS).unref();
 
-startPoller(init.mode);
 post({ type: 'ready', index: init.index, tid: native.gettid(), affinity: native.getAffinity() });

@@ -18,7 +18,7 @@ import type { TargetContext } from '../../core/context.js';
 import { CH, DIGEST_LEN, FES, IC, PduType, TERM } from '../../spec/pdu.js';
 import { StatField } from '../../runtime/stats.js';
 import { noteActivity } from '../../runtime/poller.js';
-import { threadPool, type BufferPool } from '../../runtime/buffer-pool.js';
+import { initThreadBufferPool, threadBufferPool, type BufferPool } from '../../runtime/buffer-pool.js';
 import { checkH2CData, isFatal } from './capsule.js';
 import { ADMIN_INLINE, CommandPath, NO_DATA } from './commands.js';
 import { BufferGrants } from './grants.js';
@@ -73,7 +73,7 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
 
   constructor(socket: Socket, port: PortConfig, ctx: TargetContext, o: ConnectionOptions) {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    super(port, ctx, o.pool ?? threadPool(ctx.config.mdts), ctx.log.child({ peer }));
+    super(port, ctx, o.pool ?? threadBufferPool() ?? initThreadBufferPool({ maxSize: ctx.config.mdts }), ctx.log.child({ peer }));
     this.socket = socket;
     this.#onClose = o.onClose;
     this.#mover = o.mover ?? null;

@@ -59,6 +59,7 @@ export class FakeQueue implements HostQueue {
   readonly peer = '127.0.0.1:1';
   readonly localAddress = '127.0.0.1';
   readonly id = 1;
+  inflight = 0;
   closedWith: string | null = null;
   constructor(readonly port: TargetConfig['ports'][number]) {}
   close(reason: string): void {
