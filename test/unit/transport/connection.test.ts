@@ -7,7 +7,7 @@ import { IoOpc } from '../../../src/spec/opcodes.js';
 import { DATA, PduType } from '../../../src/spec/pdu.js';
 import { BufferPool } from '../../../src/runtime/buffer-pool.js';
 import { ReqState } from '../../../src/transport/tcp/request.js';
-import { LINK, capsule, connectAdmin, connectIo, cqes, makeContext, settle } from './session.js';
+import { LINK, capsule, connectAdmin, connectIo, cqes, makeContext, settle, until } from './session.js';
 import { makeConfig } from '../core/fakes.js';
 
 /** A pool whose budget the test opens and closes. */
@@ -41,13 +41,13 @@ test('connection: a write waits for the memory budget (WAIT_BUFFER, receive paus
   assert.equal(io.conn.stateCounts[ReqState.WAIT_BUFFER], 1);
   assert.equal(io.sock.paused, true, 'receive paused at the budget');
   pool.release_();
-  await settle();
+  await until(() => io.sock.ofType(PduType.R2T).length > 0, 'the R2T');
   const r2t = io.sock.ofType(PduType.R2T);
   assert.equal(r2t.length, 1, 'R2T once memory came back');
   assert.equal(io.sock.paused, false, 'receive resumed');
   assert.equal(io.conn.stateCounts[ReqState.AWAITING_H2C], 1);
   io.sock.send(buildH2CData(10, r2t[0]!.hdr.readUInt16LE(DATA.ttag), 0, Buffer.alloc(4096, 0xab), true, LINK));
-  await settle();
+  await until(() => cqes(io).length > 0, 'the write completion');
   assert.equal(cqes(io).at(-1)?.status, 0);
   assert.equal(io.conn.inflight, 0);
   assert.equal(io.conn.stateCounts[ReqState.FREE], io.conn.stateCounts.reduce((a, b) => a + b, 0), 'every slot free again');
@@ -64,7 +64,7 @@ test('connection: reads wait for the budget too, and run in arrival order', asyn
   assert.equal(io.conn.stateCounts[ReqState.WAIT_BUFFER], 3);
   assert.equal(cqes(io).length, 0);
   pool.release_();
-  await settle();
+  await until(() => cqes(io).length >= 3, 'three read completions');
   assert.deepEqual(cqes(io).map((c) => c.cid), [20, 21, 22]);
 });
 
@@ -75,8 +75,7 @@ test('connection: drain answers what is in flight, takes no new command, then en
   const admin = await connectAdmin(ctx);
   const io = await connectIo(ctx, admin.cntlid);
   capsule(io, S.readWrite(Buffer.alloc(64), IoOpc.Read, 1, 0, 1), 5, { transport: 512 });
-  await settle();
-  assert.equal(io.conn.inflight, 1);
+  await until(() => io.conn.inflight === 1, 'the read to be in flight');
   const drained = io.conn.drain('target shutting down');
   // A command that arrives while draining is consumed and never answered.
   capsule(io, S.readWrite(Buffer.alloc(64), IoOpc.Read, 1, 0, 1), 6, { transport: 512 });
@@ -107,13 +106,13 @@ test('connection: a completed R2T slot cannot be fed again (H2CData for a free T
   const admin = await connectAdmin(ctx);
   const io = await connectIo(ctx, admin.cntlid);
   capsule(io, S.readWrite(Buffer.alloc(64), IoOpc.Write, 1, 0, 1), 7, { transport: 512 });
-  await settle();
+  await until(() => io.sock.ofType(PduType.R2T).length > 0, 'the R2T');
   const ttag = io.sock.ofType(PduType.R2T)[0]!.hdr.readUInt16LE(DATA.ttag);
   io.sock.send(buildH2CData(7, ttag, 0, Buffer.alloc(512, 1), true, LINK));
-  await settle();
+  await until(() => cqes(io).length > 0, 'the write completion');
   assert.equal(cqes(io).length, 1);
   io.sock.send(buildH2CData(7, ttag, 0, Buffer.alloc(512, 2), true, LINK));
-  await settle();
+  await until(() => io.conn.closed, 'the connection to close');
   assert.equal(cqes(io).length, 1, 'no second completion');
   assert.equal(io.sock.ofType(PduType.C2HTermReq).length, 1, 'C2HTermReq');
   assert.equal(io.conn.closed, true);

@@ -90,3 +90,12 @@ export class FakeSocket extends EventEmitter implements PduSink {
 export function settle(): Promise<void> {
   return new Promise((r) => setTimeout(r, 5));
 }
+
+/** Waits until cond() holds (polling each turn), failing after timeoutMs. */
+export async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

@@ -6,7 +6,7 @@ import * as S from '../../../src/initiator/sqe-build.js';
 import { prepareSqe, type SglSpec } from '../../../src/initiator/raw.js';
 import { Cc, Prop } from '../../../src/spec/properties.js';
 import { PduType } from '../../../src/spec/pdu.js';
-import { FakeSocket, settle } from './fake-socket.js';
+import { FakeSocket, settle, until } from './fake-socket.js';
 import { HOSTNQN, SUBNQN, makeContext } from '../core/fakes.js';
 
 export const LINK: LinkParams = { hdgst: false, ddgst: false, cpda: 0 };
@@ -36,10 +36,10 @@ export async function connectAdmin(ctx: TargetContext, o: Partial<ConnectionOpti
   side.sock.send(buildICReq({ hdgst: false, ddgst: false }));
   const data = S.connectData({ hostid: HOSTID, cntlid: 0xffff, subnqn: SUBNQN, hostnqn: HOSTNQN });
   capsule(side, S.fabricsConnect(Buffer.alloc(64), { qid: 0, queueSize: 32 }), 1, { inCapsule: data.length }, data);
-  await settle();
+  await until(() => cqes(side).length >= 1, 'the admin Connect response');
   const cntlid = cqes(side)[0]!.dw0 & 0xffff;
   capsule(side, S.propertySet(Buffer.alloc(64), Prop.CC, Cc.EN | (6 << 16) | (4 << 20)), 2, null);
-  await settle();
+  await until(() => cqes(side).length >= 2, 'the Property Set response');
   return { ...side, cntlid };
 }
 
@@ -48,11 +48,11 @@ export async function connectIo(ctx: TargetContext, cntlid: number, qid = 1, o: 
   side.sock.send(buildICReq({ hdgst: false, ddgst: false }));
   const data = S.connectData({ hostid: HOSTID, cntlid, subnqn: SUBNQN, hostnqn: HOSTNQN });
   capsule(side, S.fabricsConnect(Buffer.alloc(64), { qid, queueSize: 32 }), 1, { inCapsule: data.length }, data);
-  await settle();
+  await until(() => cqes(side).length >= 1, 'the I/O Connect response');
   const c = cqes(side)[0];
   if (!c || c.status !== 0) throw new Error(`I/O Connect failed: ${JSON.stringify(c)}`);
   side.sock.pdus.length = 0;
   return side;
 }
 
-export { makeContext, settle };
+export { makeContext, settle, until };
