@@ -60,6 +60,7 @@ export interface ConfigFile {
   logLevel?: TargetConfig['logLevel'];
   icreqTimeout?: number;
   mdts?: SizeInput;
+  memoryBudget?: SizeInput;
   hosts?: { nqn: string }[];
   ports?: PortInput[];
   subsystems: SubsystemInput[];

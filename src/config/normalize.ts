@@ -92,6 +92,13 @@ class Normalizer {
     if (mdts < 4096 || mdts > 2 ** 30 || (mdts & (mdts - 1)) !== 0) {
       this.fail('/mdts', `must be a power of two from 4096 to 1GiB (got ${formatSize(mdts)})`);
     }
+    let memoryBudget: number | undefined;
+    if (file.memoryBudget !== undefined) {
+      memoryBudget = this.size(file.memoryBudget, '/memoryBudget');
+      if (memoryBudget !== 0 && memoryBudget < 8 * mdts) {
+        this.fail('/memoryBudget', `must be 0 (no limit) or at least 8 x MDTS = ${formatSize(8 * mdts)}, so that commands of the largest size can be served (got ${formatSize(memoryBudget)})`);
+      }
+    }
     const subsystems = file.subsystems.map((s, i) => this.subsystem(s, `/subsystems/${i}`));
     const ports = (file.ports ?? [{}]).map((p, i) => this.port(p, `/ports/${i}`, subsystems));
     this.assignPortIds(file.ports ?? [{}], ports);
@@ -103,6 +110,7 @@ class Normalizer {
       logLevel: file.logLevel ?? DEFAULTS.logLevel,
       icreqTimeout: file.icreqTimeout ?? DEFAULTS.icreqTimeout,
       mdts,
+      ...(memoryBudget !== undefined ? { memoryBudget } : {}),
       ...(file.controlSocket !== undefined ? { controlSocket: (this.options.baseDir !== undefined && !isAbsolute(file.controlSocket) ? resolve(this.options.baseDir, file.controlSocket) : file.controlSocket) } : {}),
       ...(file.shard !== undefined ? { shard: this.shard(file.shard) } : {}),
     };

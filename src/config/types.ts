@@ -118,6 +118,11 @@ export interface TargetConfig {
   icreqTimeout: number;
   /** Max data transfer size in bytes (power of two, >= 4096). */
   mdts: number;
+  /**
+   * Bytes of data buffers and queued responses all threads together may hold (0: no limit; absent: a
+   * quarter of the machine's memory, at most 4 GiB). At the budget, connections stop reading.
+   */
+  memoryBudget?: number;
   /** Worker threads and pinning; absent: I/O queues on the main thread. */
   shard?: ShardConfig;
   /** Path of the control socket (`nvmetd stats`); absent: none. */

@@ -489,6 +489,15 @@ export function initThreadBufferPool(o: BufferPoolOptions): BufferPool {
   return threadPool;
 }
 
+/**
+ * Makes a new pool the thread's pool (a target starting: its MDTS and budget). A previous pool stays
+ * usable by whoever still holds it (connections of a target being closed) and trims itself away.
+ */
+export function installThreadBufferPool(o: BufferPoolOptions): BufferPool {
+  threadPool = new BufferPool(o);
+  return threadPool;
+}
+
 /** This thread's pool, or null before initThreadBufferPool. */
 export function threadBufferPool(): BufferPool | null {
   return threadPool;

@@ -1,8 +1,11 @@
 // The per-thread runtime services in one place: statistics (stats.ts), the poller (poller.ts) and
-// the data buffer pools (buffer-pool.ts). Every thread that does I/O (the main thread in
-// src/server/target.ts, each worker in src/shard/worker.ts) calls initThreadRuntime() once, first.
+// the data buffer pool (buffer-pool.ts) charged to the target-wide memory budget (memory-budget.ts).
+// Every thread that does I/O (the main thread in src/server/target.ts, each worker in
+// src/shard/worker.ts) calls initThreadRuntime() once, first.
+import os from 'node:os';
 import type { PollMode } from '../config/types.js';
-import { BufferPool } from './buffer-pool.js';
+import { installThreadBufferPool } from './buffer-pool.js';
+import { MemoryBudget } from './memory-budget.js';
 import { startPoller } from './poller.js';
 import { ThreadStats, setThreadStats, threadStats } from './stats.js';
 
@@ -11,24 +14,29 @@ export interface ThreadRuntimeOptions {
   mode: PollMode;
   /** Statistics memory another thread reads (a worker's, given by the main thread); default: this thread's own. */
   stats?: SharedArrayBuffer;
+  /** Largest transfer (MDTS): the largest pooled buffer. */
+  maxTransfer: number;
+  /** The target-wide budget (the main thread's MemoryBudget, or its shared memory on a worker). */
+  budget: MemoryBudget | SharedArrayBuffer;
 }
 
-/** Sets up this thread's statistics and poller; returns the statistics. */
+const DEFAULT_BUDGET_CAP = 4 * 1024 ** 3;
+
+/** The budget when the config sets none: a quarter of the machine's memory, at most 4 GiB. */
+export function defaultMemoryBudget(): number {
+  return Math.min(DEFAULT_BUDGET_CAP, Math.floor(os.totalmem() / 4));
+}
+
+/** The main thread's budget from the config value (bytes; 0: no limit; undefined: the default). */
+export function createMemoryBudget(configured: number | undefined): MemoryBudget {
+  return new MemoryBudget({ limitBytes: configured ?? defaultMemoryBudget() });
+}
+
+/** Sets up this thread's statistics, poller and buffer pool; returns the statistics. */
 export function initThreadRuntime(o: ThreadRuntimeOptions): ThreadStats {
   const stats = o.stats ? new ThreadStats(o.stats) : threadStats();
   setThreadStats(stats);
   startPoller(o.mode);
+  installThreadBufferPool({ maxSize: o.maxTransfer, budget: o.budget });
   return stats;
-}
-
-const pools = new Map<number, BufferPool>();
-
-/** This thread's buffer pool for transfers of up to `maxSize` bytes (one per size, per thread). */
-export function threadBufferPool(maxSize: number): BufferPool {
-  let p = pools.get(maxSize);
-  if (!p) {
-    p = new BufferPool(maxSize);
-    pools.set(maxSize, p);
-  }
-  return p;
 }

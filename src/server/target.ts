@@ -8,7 +8,7 @@ import type { Namespace } from '../core/namespace.js';
 import { buildSubsystems, type BuildOptions } from '../core/build.js';
 import { TcpListener } from '../transport/tcp/listener.js';
 import { WorkerPool, type ShardInfo } from '../shard/pool.js';
-import { initThreadRuntime } from '../runtime/thread.js';
+import { createMemoryBudget, initThreadRuntime } from '../runtime/thread.js';
 import type { ThreadStatsSnapshot } from '../runtime/stats.js';
 import type { TcpConnection } from '../transport/tcp/connection.js';
 import { ControlServer } from '../control/server.js';
@@ -39,16 +39,19 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
       if (rc !== 0) log.warn({ core: shard.mainCore, errno: rc }, 'could not pin the main thread');
       else log.info({ core: shard.mainCore }, 'main thread pinned');
     }
+    // One memory budget for the data buffers of every thread.
+    const budget = createMemoryBudget(config.memoryBudget);
+    log.info({ memoryBudget: Number.isFinite(budget.limitBytes) ? budget.limitBytes : 'unlimited' }, 'memory budget for data buffers');
     let build: BuildOptions = {};
     if (shard && shard.workers > 0) {
-      pool = new WorkerPool(ctx, shard, log);
+      pool = new WorkerPool(ctx, shard, log, budget.sab);
       build = { ...pool.prepareShared(config), slot: 0 };
     }
     const built = await buildSubsystems(config, log, build);
     namespaces = built.namespaces;
     for (const s of built.subsystems) ctx.subsystems.set(s.nqn, s);
     // The main thread's runtime; with workers it serves admin queues only and sleeps in epoll.
-    const mainStats = initThreadRuntime({ mode: !pool && shard ? shard.mode : 'event' });
+    const mainStats = initThreadRuntime({ mode: !pool && shard ? shard.mode : 'event', maxTransfer: config.mdts, budget });
     if (pool) {
       await pool.start();
       ctx.observer = pool;

@@ -71,7 +71,10 @@ export class WorkerPool implements QueueMover, ControllerObserver {
   readonly #freeSlots: number[] = [];
   #nextSlot = 0;
 
-  constructor(ctx: TargetContext, cfg: ShardConfig, log: Logger) {
+  readonly #budget: SharedArrayBuffer;
+
+  constructor(ctx: TargetContext, cfg: ShardConfig, log: Logger, budget: SharedArrayBuffer) {
+    this.#budget = budget;
     this.#ctx = ctx;
     this.#cfg = cfg;
     this.#log = log.child({ component: 'shards' });
@@ -119,6 +122,7 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       ring: ring.sab,
       stats: stats.sab,
       ctrlState: this.#ctrlWords.buffer as SharedArrayBuffer,
+      memoryBudget: this.#budget,
     };
     const worker = new Worker(fileURLToPath(WORKER_URL), { workerData: init, name: `nvmetd-io-${index}` });
     let resolveReady!: () => void;

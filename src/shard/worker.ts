@@ -34,7 +34,7 @@ if (init.cores.length > 0) {
   if (rc !== 0) log.warn({ cores: init.cores, errno: rc }, 'could not pin the worker thread');
 }
 
-initThreadRuntime({ mode: init.mode, stats: init.stats });
+initThreadRuntime({ mode: init.mode, stats: init.stats, maxTransfer: init.config.mdts, budget: init.memoryBudget });
 const ctx = new TargetContext(init.config, log);
 const built = await buildSubsystems(init.config, log, { ramShares: init.ramShares, nsStats: init.nsStats, slot: init.index + 1 });
 const subsysIndex = new Map<string, number>();

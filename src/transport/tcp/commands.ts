@@ -14,7 +14,7 @@ import { SQE } from '../../spec/sqe.js';
 import { Generic, S_INTERNAL_ERROR, S_SGL_LENGTH_INVALID, SCT, status } from '../../spec/status.js';
 import type { Logger } from '../../util/log.js';
 import { StatField, threadStats } from '../../runtime/stats.js';
-import type { BufferPool } from '../../runtime/buffer-pool.js';
+import type { DataPool } from './quota.js';
 import { CapsulePlan, planCapsule } from './capsule.js';
 import type { BufferGrants } from './grants.js';
 import { writeR2T } from './pdu-writer.js';
@@ -34,7 +34,7 @@ export abstract class CommandPath implements RequestOwner {
   readonly id = nextQueueId++;
   readonly port: PortConfig;
   readonly ctx: TargetContext;
-  readonly pool: BufferPool;
+  readonly pool: DataPool;
   abstract peer: string;
   abstract localAddress: string;
   log: Logger;
@@ -64,7 +64,7 @@ export abstract class CommandPath implements RequestOwner {
   /** Capsules received while draining, not taken (the host re-issues them after reconnecting). */
   protected notTaken = 0;
 
-  constructor(port: PortConfig, ctx: TargetContext, pool: BufferPool, log: Logger) {
+  constructor(port: PortConfig, ctx: TargetContext, pool: DataPool, log: Logger) {
     this.port = port;
     this.ctx = ctx;
     this.pool = pool;
@@ -168,15 +168,15 @@ export abstract class CommandPath implements RequestOwner {
   }
 
   /** A command's data buffer was granted: fetch the host's data (R2T) or execute the read. */
-  protected granted(req: Request, view: Uint8Array): void {
+  protected granted(req: Request, buf: Buffer): void {
     if (req.dir === XferDir.H2C) {
-      req.inData = view;
+      req.inData = req.own(buf, req.dataLen);
       req.setState(ReqState.AWAITING_H2C);
       writeR2T(this.tx.out, this.tx.hdgst, req.cid, req.index, 0, req.dataLen);
       this.tx.schedule();
       return;
     }
-    req.granted = view;
+    req.granted = buf;
     this.run(req);
   }
 
@@ -246,6 +246,7 @@ export abstract class CommandPath implements RequestOwner {
       else this.pool.release(owned[i]!);
     }
     owned.length = 0;
+    if (req.granted !== null) this.pool.release(req.granted); // granted, never used
     if (req.state === ReqState.WAIT_BUFFER) this.grants.forget(req);
     req.inData = null;
     req.outData = null;

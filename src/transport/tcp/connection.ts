@@ -18,7 +18,8 @@ import type { TargetContext } from '../../core/context.js';
 import { CH, DIGEST_LEN, FES, IC, PduType, TERM } from '../../spec/pdu.js';
 import { StatField } from '../../runtime/stats.js';
 import { noteActivity } from '../../runtime/poller.js';
-import { initThreadBufferPool, threadBufferPool, type BufferPool } from '../../runtime/buffer-pool.js';
+import { initThreadBufferPool, threadBufferPool } from '../../runtime/buffer-pool.js';
+import { ConnectionQuota, quotaFor, type DataPool } from './quota.js';
 import { checkH2CData, isFatal } from './capsule.js';
 import { ADMIN_INLINE, CommandPath, NO_DATA } from './commands.js';
 import { BufferGrants } from './grants.js';
@@ -43,6 +44,12 @@ const enum ConnState {
 /** After end(), how long the peer has to close its side before the socket is destroyed. */
 const LINGER_MS = 2000;
 
+/** A connection's share of its thread's pool (a pool without budget when no target set one up). */
+function connectionQuota(mdts: number): ConnectionQuota {
+  const pool = threadBufferPool() ?? initThreadBufferPool({ maxSize: mdts });
+  return new ConnectionQuota(pool, quotaFor(pool, mdts));
+}
+
 export interface ConnectionOptions {
   /** Called once when the connection is closed (by either side). */
   onClose: (c: TcpConnection) => void;
@@ -50,8 +57,8 @@ export interface ConnectionOptions {
   mover?: QueueMover | null;
   /** Resume a queue handed over by the main thread (on a worker). */
   adopted?: { handoff: QueueHandoff; ioCtrl: IoController };
-  /** The buffer pool (default: the thread's pool for MDTS-sized transfers). */
-  pool?: BufferPool;
+  /** Where data buffers come from (default: a quota of the thread's pool). */
+  pool?: DataPool;
 }
 
 export class TcpConnection extends CommandPath implements PduSink, HandoffSource {
@@ -73,7 +80,7 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
 
   constructor(socket: Socket, port: PortConfig, ctx: TargetContext, o: ConnectionOptions) {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    super(port, ctx, o.pool ?? threadBufferPool() ?? initThreadBufferPool({ maxSize: ctx.config.mdts }), ctx.log.child({ peer }));
+    super(port, ctx, o.pool ?? connectionQuota(ctx.config.mdts), ctx.log.child({ peer }));
     this.socket = socket;
     this.#onClose = o.onClose;
     this.#mover = o.mover ?? null;

@@ -2,24 +2,24 @@
 // A command whose data does not fit waits (WAIT_BUFFER), in arrival order, and the connection stops
 // reading until memory comes back: the budget is never exceeded, and a host that floods us is slowed
 // down instead of growing our memory.
-import type { BufferPool } from '../../runtime/buffer-pool.js';
+import type { DataPool } from './quota.js';
 import { ReqState, type Request } from './request.js';
 
 export interface GrantHooks {
   /** Receiving stops (true) or may resume (false). */
   memoryBlocked(blocked: boolean): void;
-  /** `req` got its buffer (`view`, exactly req.dataLen bytes, owned by the request). */
-  granted(req: Request, view: Uint8Array): void;
+  /** `req` got its buffer (at least req.dataLen bytes; the hook decides who owns it). */
+  granted(req: Request, buf: Buffer): void;
 }
 
 export class BufferGrants {
-  readonly #pool: BufferPool;
+  readonly #pool: DataPool;
   readonly #hooks: GrantHooks;
   readonly #waiting: Request[] = [];
   #blocked = false;
   readonly #onMemoryBound = (): void => this.#onMemory();
 
-  constructor(pool: BufferPool, hooks: GrantHooks) {
+  constructor(pool: DataPool, hooks: GrantHooks) {
     this.#pool = pool;
     this.#hooks = hooks;
   }
@@ -38,7 +38,7 @@ export class BufferGrants {
     const buf = this.#pool.tryAcquire(req.dataLen);
     if (buf === null) return this.#park(req);
     if (req.state === ReqState.WAIT_BUFFER) this.#waiting.shift();
-    this.#hooks.granted(req, req.own(buf, req.dataLen));
+    this.#hooks.granted(req, buf);
   }
 
   /** A waiting request leaves (completed or dropped). */
@@ -49,6 +49,8 @@ export class BufferGrants {
 
   clear(): void {
     this.#waiting.length = 0;
+    if (this.#blocked) this.#pool.cancelWait(this.#onMemoryBound);
+    this.#blocked = false;
   }
 
   #park(req: Request): void {

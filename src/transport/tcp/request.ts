@@ -12,7 +12,7 @@
 //   any state but FREE ─────────────────────────────────────────────────┘ (completed or dropped)
 import type { Command, HostQueue } from '../../core/command.js';
 import type { Namespace } from '../../core/namespace.js';
-import type { BufferPool } from '../../runtime/buffer-pool.js';
+import type { DataPool } from './quota.js';
 
 export const enum ReqState {
   /** On the free list: no command, no buffers. */
@@ -47,7 +47,7 @@ export const enum XferDir {
 
 /** What a request needs of the connection that owns it. */
 export interface RequestOwner extends HostQueue {
-  readonly pool: BufferPool;
+  readonly pool: DataPool;
   readonly closed: boolean;
   completeRequest(req: Request): void;
   dropRequest(req: Request): void;
@@ -65,8 +65,11 @@ export class Request implements Command {
   inData: Uint8Array | null = null;
   outData: Uint8Array | null = null;
   auxData: Uint8Array | null = null;
-  /** The data buffer granted before execution (reads); handed out by dataBuffer(). */
-  granted: Uint8Array | null = null;
+  /**
+   * The pooled buffer granted before execution (reads), not yet used: dataBuffer() takes it; when the
+   * command completes without it (a RAM namespace answers from its own memory) it goes back at once.
+   */
+  granted: Buffer | null = null;
   status = 0;
   dw0 = 0;
   dw1 = 0;
@@ -145,7 +148,7 @@ export class Request implements Command {
     const g = this.granted;
     if (g !== null && g.length >= n) {
       this.granted = null;
-      return g.length === n ? g : g.subarray(0, n);
+      return this.own(g, n);
     }
     return this.buffer(n);
   }

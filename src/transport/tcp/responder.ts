@@ -3,7 +3,7 @@
 // reference are released only after the socket has taken the bytes; a peer that stops reading
 // pauses our receive side (we stop taking commands whose answers it would not read anyway).
 import type { Socket } from 'node:net';
-import type { BufferPool } from '../../runtime/buffer-pool.js';
+import type { DataPool } from './quota.js';
 import type { Logger } from '../../util/log.js';
 import { PduFlags } from '../../spec/pdu.js';
 import { OutQueue } from './out-queue.js';
@@ -31,7 +31,7 @@ export class Responder {
   /** The host's PDU data alignment, (HPDA + 1) * 4 bytes. */
   hpdaAlign = 4;
   readonly #socket: Socket;
-  readonly #pool: BufferPool;
+  readonly #pool: DataPool;
   readonly #log: () => Logger;
   readonly #hooks: ResponderHooks;
   #scheduled = false;
@@ -42,7 +42,7 @@ export class Responder {
   readonly #batches: Buffer[][] = [];
   readonly #held: Buffer[] = [];
 
-  constructor(socket: Socket, pool: BufferPool, log: () => Logger, hooks: ResponderHooks) {
+  constructor(socket: Socket, pool: DataPool, log: () => Logger, hooks: ResponderHooks) {
     this.#socket = socket;
     this.#pool = pool;
     this.#log = log;

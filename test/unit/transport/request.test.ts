@@ -71,7 +71,7 @@ test('request: buffer() is zeroed even when the pool hands back dirty memory; da
   const r = t.acquire(o)!;
   const b = r.buffer(4096);
   assert.ok(b.every((x) => x === 0), 'no stale bytes');
-  const granted = new Uint8Array(8192);
+  const granted = Buffer.alloc(8192);
   r.granted = granted;
   const d = r.dataBuffer(4096);
   assert.equal(d.buffer, granted.buffer);
