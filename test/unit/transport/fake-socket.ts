@@ -124,7 +124,13 @@ export class FakeSocket extends EventEmitter implements PduSink {
   }
 }
 
-/** Lets queued immediates, microtasks and timers of 0 ms run. */
-export function settle(): Promise<void> {
-  return new Promise((r) => setTimeout(r, 5));
+/**
+ * Lets queued immediates, microtasks and timers of 0 ms run. The 5 ms alone is not enough on a
+ * loaded machine: one loop turn can outlast it, and the timer then fires while the target's chain of
+ * immediates (receive, execute, batched send) is still under way; the loop turns after it let such
+ * a chain finish whatever the clock did.
+ */
+export async function settle(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
 }
