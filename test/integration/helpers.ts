@@ -6,7 +6,7 @@ import type { NamespaceConfig, PortConfig, SubsystemConfig, TargetConfig } from 
 import { startTarget, type Target } from '../../src/server/target.js';
 import { createLogger } from '../../src/util/log.js';
 import { Controller, type ConnectOptions } from '../../src/initiator/controller.js';
-import { RawConnection } from '../../src/initiator/raw.js';
+import { RawConnection, type RawEvent } from '../../src/initiator/raw.js';
 import type { TermReq } from '../../src/initiator/pdu-build.js';
 import { readWrite } from '../../src/initiator/sqe-build.js';
 import { IoOpc } from '../../src/spec/opcodes.js';
@@ -137,7 +137,10 @@ export function pattern(n: number, seed: number): Buffer {
   return b;
 }
 
-/** Asserts a C2HTermReq with `fes` arrived and then the connection closed. */
+/**
+ * Asserts a C2HTermReq with `fes` arrived and then the connection closed. Returns the TermReq and
+ * what else the controller sent before the close (`other`).
+ */
 export async function expectTermination(
   raw: RawConnection,
   fes: number,
@@ -145,7 +148,7 @@ export async function expectTermination(
   timeoutMs = 5000,
   /** When given: the PDU Error Data must be exactly the offending PDU's header. */
   offending?: { type: number; headerLength: number },
-): Promise<TermReq> {
+): Promise<{ termReq: TermReq; other: RawEvent[] }> {
   const t = await raw.termination(timeoutMs);
   assert.ok(t.termReq, `expected a C2HTermReq with FES 0x${fes.toString(16)}; got ${t.closed ? 'a close without TermReq' : 'nothing (connection still open)'}`);
   assert.equal(t.termReq.fes, fes, `C2HTermReq FES 0x${t.termReq.fes.toString(16)}, expected 0x${fes.toString(16)}`);
@@ -156,7 +159,7 @@ export async function expectTermination(
     assert.equal(t.termReq.errorData.length, offending.headerLength, 'PDU Error Data is the offending header, nothing more');
   }
   assert.ok(t.closed, 'the controller closes the connection after C2HTermReq');
-  return t.termReq;
+  return { termReq: t.termReq, other: t.other };
 }
 
 /** A healthy session still does I/O: write then read back one block. */
