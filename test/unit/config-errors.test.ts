@@ -14,10 +14,11 @@ const cases: [string, unknown, string][] = [
   // shape (JSON Schema)
   ['not an object', [], '/: must be an object'],
   ['missing subsystems', {}, '/subsystems: is required'],
-  ['unknown top-level field', { subsystems: [], logLvl: 'info' }, '/logLvl: is not a known field (did you mean "logLevel"?); known fields: $schema, logLevel, icreqTimeout, mdts, controlSocket, shard, hosts, ports, subsystems'],
+  ['unknown top-level field', { subsystems: [], logLvl: 'info' }, '/logLvl: is not a known field (did you mean "logLevel"?); known fields: $schema, logLevel, icreqTimeout, mdts, memoryBudget, controlSocket, shard, hosts, ports, subsystems'],
   ['wrong type', { subsystems: [sub({ allowAnyHost: 'yes' })] }, '/subsystems/0/allowAnyHost: must be true or false'],
   ['bad log level', { subsystems: [], logLevel: 'loud' }, '/logLevel: must be one of "fatal", "error", "warn", "info", "debug" or "trace"'],
   ['icreqTimeout 0', { subsystems: [], icreqTimeout: 0 }, '/icreqTimeout: must be a number greater than 0 and at most 3600'],
+  ['memoryBudget too small for MDTS', { subsystems: [], memoryBudget: '4MiB' }, '/memoryBudget: must be 0 (no limit) or at least 8 x MDTS = 8MiB, so that commands of the largest size can be served (got 4MiB)'],
   ['empty ports', { subsystems: [], ports: [] }, '/ports: must have at least 1 item'],
   ['block size', { subsystems: [sub({ namespaces: [ram(), ram(4096, { blockSize: 1024 })] })] }, '/subsystems/0/namespaces/1/blockSize: must be 512 or 4096'],
   ['backing type', { subsystems: [sub({ namespaces: [{ backing: { type: 'nbd' } }] })] }, '/subsystems/0/namespaces/0/backing/type: must be one of "ram", "file" or "block"'],
