@@ -32,11 +32,11 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
 }
 
 export async function serveConfig(o: ServeOptions): Promise<TargetConfig> {
-  const zeroConfigUsed = o.ram !== undefined || o.file.length > 0 || o.listen.length > 0 || o.nqn !== undefined ||
+  const zeroConfigUsed = o.ram !== undefined || o.ramOvercommit !== undefined || o.file.length > 0 || o.listen.length > 0 || o.nqn !== undefined ||
     o.blockSize !== undefined || o.allowHost.length > 0 || o.advertise !== undefined;
   if (o.config !== undefined) {
     if (zeroConfigUsed) {
-      throw new UsageError('--config cannot be combined with --ram, --file, --listen, --nqn, --block-size, --allow-host or --advertise');
+      throw new UsageError('--config cannot be combined with --ram, --ram-overcommit, --file, --listen, --nqn, --block-size, --allow-host or --advertise');
     }
     const level = checkLogLevel(o.logLevel);
     const config = await loadConfigFile(o.config);

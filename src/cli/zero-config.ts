@@ -6,6 +6,7 @@ import type { BackingInput, ConfigFile, NamespaceInput } from '../config/file-fo
 import { nqnProblem } from '../config/nqn.js';
 import type { TargetConfig } from '../config/types.js';
 import { formatSize, parseSize } from '../config/units.js';
+import { OVERCOMMIT_EFFECT, machineMemory, ramFitProblem } from '../config/memory.js';
 import { UsageError } from '../util/exit.js';
 import { parseListen } from './listen.js';
 
@@ -14,6 +15,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] a
 
 export interface ZeroConfigOptions {
   ram?: string;
+  /** --ram-overcommit: start the RAM namespace even when it exceeds physical memory plus swap. */
+  ramOvercommit?: boolean;
   file: string[];
   listen: string[];
   nqn?: string;
@@ -45,7 +48,13 @@ export function zeroConfig(o: ZeroConfigOptions): TargetConfig {
     if (size === 0 || size % blockSize !== 0) {
       throw new UsageError(`--ram ${o.ram}: must be a positive multiple of the block size ${blockSize} (${formatSize(size)} is not)`);
     }
-    namespaces.push({ backing: { type: 'ram', size }, blockSize });
+    if (!o.ramOvercommit) {
+      const problem = ramFitProblem(size, machineMemory(), `--ram ${o.ram}`, `add --ram-overcommit to start anyway (${OVERCOMMIT_EFFECT})`);
+      if (problem) throw new UsageError(problem);
+    }
+    namespaces.push({ backing: { type: 'ram', size, ...(o.ramOvercommit ? { overcommit: true } : {}) }, blockSize });
+  } else if (o.ramOvercommit) {
+    throw new UsageError('--ram-overcommit needs --ram SIZE');
   }
   for (const f of o.file) {
     if (f.trim() === '') throw new UsageError('--file: empty path');

@@ -191,6 +191,10 @@ export const configSchema = {
           minimum: 0,
           maximum: 10000000,
         },
+        overcommit: {
+          description: 'Start even when the size exceeds physical memory plus swap (memory is used only as blocks are written). Default false: such a size is refused.',
+          type: 'boolean',
+        },
       },
     },
     fileBacking: {

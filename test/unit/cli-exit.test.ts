@@ -121,3 +121,32 @@ test('serve --ram starts, prints the connect line, and exits 0 on SIGTERM', { ti
   child.kill('SIGTERM');
   assert.equal(await exit, 0, stderr);
 });
+
+test('serve --ram larger than the machine exits 2 with one line naming the size, the machine\'s memory and --ram-overcommit', () => {
+  const r = run('serve', '--ram', '100TiB', '--listen', '127.0.0.1:0');
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^nvmetd: --ram 100TiB can never fit: this machine has [0-9.]+(B|[KMGT]iB) of physical memory and [0-9.]+(B|[KMGT]iB) of swap \([^)]*\); add --ram-overcommit to start anyway [^\n]*\n$/);
+});
+
+test('serve --ram 64TiB --ram-overcommit starts quickly with a small footprint', { timeout: 30000 }, async () => {
+  const started = Date.now();
+  const child = spawn(process.execPath, [BIN, 'serve', '--ram', '64TiB', '--ram-overcommit', '--listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (/^nvme connect /m.test(stdout)) resolve();
+    });
+    void exit.then((code) => reject(new Error(`exited ${code} before listening: ${stderr}`)));
+  });
+  const seconds = (Date.now() - started) / 1000;
+  // VmRSS of the target process: the start does not scale with 64 TiB (a loaded CI box is slow, hence the loose bounds).
+  const rssKiB = Number(/^VmRSS:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]);
+  child.kill('SIGTERM');
+  assert.equal(await exit, 0, stderr);
+  assert.ok(seconds < 15, `started in ${seconds} s`);
+  assert.ok(rssKiB < 256 * 1024, `RSS ${rssKiB} KiB`);
+});
