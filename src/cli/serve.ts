@@ -8,7 +8,8 @@ import { connectHints } from './connect-hint.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../util/exit.js';
 import { startTarget as startServerTarget, type Target } from '../server/target.js';
 import { checkLogLevel, zeroConfig, type ZeroConfigOptions } from './zero-config.js';
-import { applyShardArgs, type ShardArgs } from './shard-options.js';
+import { applyShardArgs, checkShardCpus, type ShardArgs } from './shard-options.js';
+import { controlPathProblem } from '../control/server.js';
 
 export interface ServeOptions extends ZeroConfigOptions, ShardArgs {
   config?: string;
@@ -21,6 +22,10 @@ export type ServeArgs = Omit<ServeOptions, 'file' | 'listen' | 'allowHost'> &
 export async function serveCommand(args: ServeArgs): Promise<void> {
   const o: ServeOptions = { ...args, file: args.file ?? [], listen: args.listen ?? [], allowHost: args.allowHost ?? [] };
   const config = applyShardArgs(await serveConfig(o), o);
+  // Refused before anything starts: CPUs the process cannot be pinned to, a control socket path that cannot be.
+  checkShardCpus(config, o);
+  const controlProblem = config.controlSocket !== undefined ? controlPathProblem(config.controlSocket) : null;
+  if (controlProblem) throw new UsageError(controlProblem);
   const log = createLogger(config.logLevel);
   await runServe(config, {
     startTarget: startServerTarget,

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { normalizeConfig } from '../config/normalize.js';
 import type { BackingInput, ConfigFile, NamespaceInput } from '../config/file-format.js';
 import { nqnProblem } from '../config/nqn.js';
+import { pathKind } from '../config/path-kind.js';
 import type { TargetConfig } from '../config/types.js';
 import { formatSize, parseSize } from '../config/units.js';
 import { OVERCOMMIT_EFFECT, machineMemory, ramFitProblem } from '../config/memory.js';
@@ -59,7 +60,12 @@ export function zeroConfig(o: ZeroConfigOptions): TargetConfig {
   for (const f of o.file) {
     if (f.trim() === '') throw new UsageError('--file: empty path');
     const path = resolve(f);
-    const backing: BackingInput = path.startsWith('/dev/') ? { type: 'block', path } : { type: 'file', path };
+    // The type is what the path is: a block device or a regular file (a missing path is taken as a
+    // block device under /dev/, a file elsewhere; opening it says it is missing).
+    const { kind, what } = pathKind(path);
+    if (kind === 'other') throw new UsageError(`--file ${f}: ${path} is ${what}; a namespace needs a regular file or a block device`);
+    const block = kind === 'block' || (kind === 'missing' && path.startsWith('/dev/'));
+    const backing: BackingInput = block ? { type: 'block', path } : { type: 'file', path };
     namespaces.push({ backing, blockSize });
   }
 

@@ -150,3 +150,17 @@ test('serve --ram 64TiB --ram-overcommit starts quickly with a small footprint',
   assert.ok(seconds < 15, `started in ${seconds} s`);
   assert.ok(rssKiB < 256 * 1024, `RSS ${rssKiB} KiB`);
 });
+
+test('serve refuses CPUs this machine does not have, a control socket in a missing directory and a --file that is a character device: exit 2, one line', () => {
+  const cpus = /this machine lets nvmetd use CPUs? [0-9,-]+$/;
+  for (const args of [['--cores', '4000'], ['--main-core', '4000'], ['--workers', '2', '--cores', '0,4000-4001']]) {
+    const r = run('serve', '--ram', '1MiB', '--listen', '127.0.0.1:0', ...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    const line = r.stderr.replace(/\n$/, '');
+    assert.doesNotMatch(line, /\n/, 'one line');
+    assert.match(line, new RegExp(`^nvmetd: ${args[args.length - 2]} ${args[args.length - 1]}: no CPUs? 4000(-4001)?; `));
+    assert.match(line, cpus);
+  }
+  assertOneLineError(run('serve', '--ram', '1MiB', '--listen', '127.0.0.1:0', '--control', '/nonexistent-nvmetd/dir/sock'), 'control socket /nonexistent-nvmetd/dir/sock: the directory /nonexistent-nvmetd/dir does not exist');
+  assertOneLineError(run('serve', '--file', '/dev/null', '--listen', '127.0.0.1:0'), '--file /dev/null: /dev/null is a character device; a namespace needs a regular file or a block device');
+});
