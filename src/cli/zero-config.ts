@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { normalizeConfig } from '../config/normalize.js';
 import type { BackingInput, ConfigFile, NamespaceInput } from '../config/file-format.js';
-import { nqnProblem } from '../config/nqn.js';
+import { nameProblem } from '../config/nqn.js';
 import { pathKind } from '../config/path-kind.js';
 import type { TargetConfig } from '../config/types.js';
 import { formatSize, parseSize } from '../config/units.js';
@@ -27,14 +27,15 @@ export interface ZeroConfigOptions {
   logLevel?: string;
 }
 
-export function zeroConfig(o: ZeroConfigOptions): TargetConfig {
+/** `warnings` receives names that are served although they are not NQNs. */
+export function zeroConfig(o: ZeroConfigOptions, warnings?: string[]): TargetConfig {
   const blockSize = o.blockSize === undefined ? 512 : Number(o.blockSize);
   if (blockSize !== 512 && blockSize !== 4096) throw new UsageError(`--block-size ${o.blockSize}: must be 512 or 4096`);
   const nqn = o.nqn ?? DEFAULT_NQN;
-  const problem = nqnProblem(nqn);
+  const problem = nameProblem(nqn);
   if (problem) throw new UsageError(`--nqn: ${problem}`);
   for (const h of o.allowHost) {
-    const p = nqnProblem(h);
+    const p = nameProblem(h);
     if (p) throw new UsageError(`--allow-host: ${p}`);
   }
   if (o.advertise !== undefined && isIP(o.advertise) === 0) {
@@ -83,7 +84,7 @@ export function zeroConfig(o: ZeroConfigOptions): TargetConfig {
       namespaces,
     }],
   };
-  return normalizeConfig(file, 'command line');
+  return normalizeConfig(file, 'command line', warnings ? { warnings } : {});
 }
 
 export function checkLogLevel(level: string | undefined): TargetConfig['logLevel'] | undefined {

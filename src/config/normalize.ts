@@ -8,7 +8,7 @@ import { parseCpuList } from './cpus.js';
 import { OVERCOMMIT_EFFECT, approxSize, machineMemory, ramFitProblem, type MachineMemory } from './memory.js';
 import type { BackingInput, ConfigFile, NamespaceInput, PortInput, SizeInput, SubsystemInput } from './file-format.js';
 import { deriveEui64, deriveNguid, deriveSerial, deriveUuid } from './ids.js';
-import { DISCOVERY_NQN, nqnProblem } from './nqn.js';
+import { DISCOVERY_NQN, nameProblem, notNqnWarning } from './nqn.js';
 import { validateShape } from './schema.js';
 import type {
   AddressFamily, Backing, HostConfig, NamespaceConfig, PortConfig, ReferralConfig, ShardConfig, SubsystemConfig, TargetConfig,
@@ -39,6 +39,8 @@ export interface NormalizeOptions {
   baseDir?: string;
   /** Memory that RAM namespaces must fit (tests); default: this machine's. */
   memory?: MachineMemory;
+  /** Receives the warnings (names that are not NQNs, once each); default: dropped. */
+  warnings?: string[];
 }
 
 /** Validates `raw` (a parsed config file) and returns the normalized config; throws ConfigError. */
@@ -50,6 +52,8 @@ export function normalizeConfig(raw: unknown, source: string, options: Normalize
 class Normalizer {
   /** First pointer that used each identifier, for "duplicate" messages. */
   readonly #seen = new Map<string, string>();
+  /** Names already warned about. */
+  readonly #warned = new Set<string>();
 
   constructor(readonly source: string, readonly options: NormalizeOptions) {}
 
@@ -71,9 +75,15 @@ class Normalizer {
     return bytes;
   }
 
+  /** A subsystem or host name: refused when the kernel target would refuse it, warned about (once) when not an NQN. */
   nqn(value: string, pointer: string): string {
-    const problem = nqnProblem(value);
+    const problem = nameProblem(value);
     if (problem) this.fail(pointer, problem);
+    const warning = this.#warned.has(value) ? null : notNqnWarning(value);
+    if (warning) {
+      this.#warned.add(value);
+      this.options.warnings?.push(`${this.source}: ${pointer}: ${warning}`);
+    }
     return value;
   }
 

@@ -96,11 +96,31 @@ test('config import-nvmetcli prints a valid config on stdout and warnings on std
 });
 
 test('config import-nvmetcli of a config nvmetd cannot run exits 1 (output still printed)', () => {
-  const p = write('nvmet.json', JSON.stringify({ subsystems: [{ nqn: 'testnqn', attr: { allow_any_host: '1' }, namespaces: [] }] }));
+  const device = { path: '/srv/disk.img' };
+  const p = write('nvmet.json', JSON.stringify({ subsystems: [{ nqn: 'testnqn', attr: { allow_any_host: '1' }, namespaces: [{ nsid: 1, device }, { nsid: 2, device }] }] }));
   const r = run('config', 'import-nvmetcli', p);
   assert.equal(r.code, 1);
   assert.equal((JSON.parse(r.stdout) as { subsystems: { nqn: string }[] }).subsystems[0]!.nqn, 'testnqn');
-  assert.match(r.stderr, /the imported config does not validate, edit it before use: .*\/subsystems\/0\/nqn: must be an NQN/);
+  assert.match(r.stderr, /the imported config does not validate, edit it before use: .*\/subsystems\/0\/namespaces\/1\/backing\/path: duplicate backing path/);
+});
+
+test('config import-nvmetcli and validate: subsystem "testnqn" and host "hostnqn" are accepted with a warning each', () => {
+  const p = write('nvmet.json', JSON.stringify({
+    hosts: [{ nqn: 'hostnqn' }],
+    subsystems: [{ nqn: 'testnqn', attr: { allow_any_host: '0' }, allowed_hosts: ['hostnqn'], namespaces: [{ nsid: 1, enable: 1, device: { path: '/srv/disk.img' } }] }],
+  }));
+  const r = run('config', 'import-nvmetcli', p);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^warning: .*"testnqn" is not a valid NQN .*served anyway/m);
+  assert.match(r.stderr, /^warning: .*"hostnqn" is not a valid NQN .*served anyway/m);
+  const out = write('imported.json', r.stdout);
+  const v = run('config', 'validate', out);
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, /: ok \(1 subsystem/);
+  const lines = v.stderr.trim().split('\n');
+  assert.equal(lines.length, 2, `one warning per name (hostnqn appears twice): ${v.stderr}`);
+  assert.match(lines[0]!, /^warning: .*\/subsystems\/0\/nqn: "testnqn" is not a valid NQN/);
+  assert.match(lines[1]!, /^warning: .*\/subsystems\/0\/allowedHosts\/0: "hostnqn" is not a valid NQN/);
 });
 
 

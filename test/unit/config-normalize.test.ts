@@ -232,3 +232,22 @@ test('RAM namespaces larger than physical memory plus swap are refused unless th
   const big = normalizeConfig(cfg(['64TiB'], true), 'c.json', { memory }).subsystems[0]!.namespaces[0]!.backing;
   assert.deepEqual(big, { type: 'ram', size: 64 * 2 ** 40, overcommit: true });
 });
+
+test('names the Linux kernel target accepts are accepted; those that are not NQNs get one warning each', () => {
+  const warnings: string[] = [];
+  const c = normalizeConfig({
+    hosts: [{ nqn: 'hostnqn' }],
+    subsystems: [
+      { nqn: 'testnqn', allowedHosts: ['hostnqn'], namespaces: [] },
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:1234', allowedHosts: ['hostnqn', 'nqn.2014-08.org.nvmexpress:uuid:2f1c8a52-7d0e-4b8e-9a51-3c0d5e6f7a81'], namespaces: [] },
+      { nqn: 'x'.repeat(223), namespaces: [] },
+    ],
+  }, 'c.json', { warnings });
+  assert.deepEqual(c.subsystems.map((s) => s.nqn.slice(0, 40)), ['testnqn', 'nqn.2014-08.org.nvmexpress:uuid:1234', 'x'.repeat(40)]);
+  assert.deepEqual(c.hosts.map((h) => h.nqn), ['hostnqn', 'nqn.2014-08.org.nvmexpress:uuid:2f1c8a52-7d0e-4b8e-9a51-3c0d5e6f7a81']);
+  assert.equal(warnings.length, 4, warnings.join('\n'));
+  assert.match(warnings[0]!, /^c\.json: \/subsystems\/0\/nqn: "testnqn" is not a valid NQN \(nqn\.yyyy-mm\.reverse\.domain:name or .*\); served anyway, as the Linux kernel target does/);
+  assert.ok(warnings.some((w) => w.startsWith('c.json: /subsystems/0/allowedHosts/0: "hostnqn" is not a valid NQN')), 'hostnqn warned once, where first seen');
+  assert.equal(warnings.filter((w) => w.includes('"hostnqn"')).length, 1);
+  assert.ok(warnings.some((w) => w.includes('uuid: must be followed by a UUID')));
+});
