@@ -14,6 +14,7 @@ import { IoOpc } from '../spec/opcodes.js';
 import { Histogram, type HistogramData } from './histogram.js';
 import type { PerfOptions } from './options.js';
 import { BlockCheck, CHECK_NAMES, checkBlock, fillBlocks } from './verify.js';
+import { Rng } from './rng.js';
 
 /** Bytes of the reused receive buffer of each I/O connection. */
 const READ_BUFFER_SIZE = 256 * 1024;
@@ -117,23 +118,6 @@ interface Layout {
   stripeUnits: number;
   /** --verify: generation last written to each unit by this job (0 = not written yet). */
   lastGen: Uint32Array | null;
-}
-
-/** xorshift32: fast, seedable, good enough to scatter offsets. */
-class Rng {
-  #x: number;
-  constructor(seed: number) {
-    this.#x = seed >>> 0 || 0x9e3779b9;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    let x = this.#x;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.#x = x >>> 0;
-    return this.#x / 0x1_0000_0000;
-  }
 }
 
 class QueueRunner {
