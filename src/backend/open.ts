@@ -6,6 +6,7 @@
 //   NVMETD_URING_SPIN_US=0 (poll-mode completion wait after each kick)
 //   NVMETD_URING_SIMULATE=unavailable,refuse-sqpoll,refuse-iopoll,no-direct,no-fallocate,no-blkioctl
 import type { NamespaceConfig } from '../config/types.js';
+import { backingKindProblem } from '../config/path-kind.js';
 import type { Logger } from '../util/log.js';
 import type { Backend } from './backend.js';
 import { RamBackend } from './ram.js';
@@ -20,6 +21,8 @@ export async function openBackend(ns: NamespaceConfig, log: Logger, opts: Engine
   if (b.type === 'ram') {
     backend = new RamBackend(b.size - (b.size % ns.blockSize), undefined, b.delayUs ?? 0);
   } else {
+    const problem = backingKindProblem(b.path, b.type);
+    if (problem) throw new Error(`namespace ${ns.nsid}: ${problem}`);
     const eo = engineOptionsFromEnv(opts);
     const size = b.type === 'file' ? b.size : undefined;
     const o = { path: b.path, kind: b.type, size, blockSize: ns.blockSize, readOnly: ns.readOnly };

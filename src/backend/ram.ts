@@ -1,31 +1,45 @@
-// RAM namespace: memory reserved at start in segments of up to 1 GiB (zero-filled anonymous mappings:
-// the kernel backs a page only when it is first written, so the cost is what is written, and the
-// garbage collector sees one allocation per segment instead of one per chunk written). Unwritten and
-// deallocated ranges read as zeroes. Completions are delivered in kick(), in submission order.
+// RAM namespace: memory in segments of 1 GiB (4 GiB for namespaces over 1 TiB), each a zero-filled
+// anonymous mapping: the kernel backs a page only when it is first written, and the garbage collector
+// sees one allocation per segment. A private namespace allocates a segment when it is first written,
+// so start time and memory do not depend on the declared size; unwritten and deallocated ranges read
+// as zeroes. Completions are delivered in kick(), in submission order.
 //
-// A shared RAM namespace (for I/O queues spread over worker threads) lives in SharedArrayBuffers made
-// the same way; every thread builds its own RamBackend over the same buffers.
-import { constants as osConstants } from 'node:os';
+// A shared RAM namespace (for I/O queues spread over worker threads) lives in SharedArrayBuffers
+// allocated up front (address space only: one mapping per segment, none of it backed until written);
+// every thread builds its own RamBackend over the same buffers.
+//
+// Whether the declared size fits the machine is checked with the config (config/memory.ts).
 import type { Backend, BackendRequest } from './backend.js';
 
-const { EINVAL, EBADF } = osConstants.errno;
-const CHUNK_SHIFT = 20;
-const CHUNK_SIZE = 1 << CHUNK_SHIFT;
-const ZEROES = new Uint8Array(CHUNK_SIZE);
-/** Largest single SharedArrayBuffer used for a shared namespace. */
-const SHARED_SEGMENT = 1024 * CHUNK_SIZE;
+const ZEROES = new Uint8Array(1 << 20);
+const ENOMEM = 12;
+const EINVAL = 22;
+const EBADF = 9;
+const SEGMENT_SMALL = 2 ** 30;
+/** The largest typed array: segments of namespaces over 1 TiB, so a shared one stays well under vm.max_map_count mappings. */
+const SEGMENT_LARGE = 2 ** 32;
+const LARGE_FROM = 2 ** 40;
 
-function allocateSegments(sizeBytes: number): ArrayBuffer[] {
-  const out: ArrayBuffer[] = [];
-  for (let at = 0; at < sizeBytes; at += SHARED_SEGMENT) out.push(new ArrayBuffer(Math.min(SHARED_SEGMENT, sizeBytes - at)));
-  return out;
+/** Segment size for a RAM namespace of `sizeBytes` (the same in every thread). */
+export function ramSegmentBytes(sizeBytes: number): number {
+  return sizeBytes > LARGE_FROM ? SEGMENT_LARGE : SEGMENT_SMALL;
 }
 
 /** SharedArrayBuffers for a shared RAM namespace of `sizeBytes`. */
 export function allocateSharedRam(sizeBytes: number): SharedArrayBuffer[] {
+  checkSize(sizeBytes);
+  const seg = ramSegmentBytes(sizeBytes);
   const out: SharedArrayBuffer[] = [];
-  for (let at = 0; at < sizeBytes; at += SHARED_SEGMENT) out.push(new SharedArrayBuffer(Math.min(SHARED_SEGMENT, sizeBytes - at)));
+  try {
+    for (let at = 0; at < sizeBytes; at += seg) out.push(new SharedArrayBuffer(Math.min(seg, sizeBytes - at)));
+  } catch (err) {
+    throw new RangeError(`cannot reserve a shared RAM namespace of ${sizeBytes} bytes (${out.length} segments of ${seg} bytes reserved): ${(err as Error).message}`);
+  }
   return out;
+}
+
+function checkSize(sizeBytes: number): void {
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) throw new RangeError(`RAM size must be a positive integer, got ${sizeBytes}`);
 }
 
 export class RamBackend implements Backend {
@@ -33,39 +47,57 @@ export class RamBackend implements Backend {
   readonly engine = 'ram';
   readonly discardZeroes = true;
   readonly sizeBytes: number;
-  readonly #chunks: (Uint8Array | undefined)[];
+  /** Bytes per segment (the last one may be shorter). */
+  readonly segmentBytes: number;
+  /** Segments not yet written are holes (private namespace only). */
+  readonly #segments: (Uint8Array | undefined)[];
+  #allocated = 0;
+  #closed = false;
   // Completed-but-not-yet-signalled requests, drained by kick(). Reused arrays: no allocation per I/O.
   readonly #doneReq: BackendRequest[] = [];
   readonly #doneRes: number[] = [];
   #doneCount = 0;
-  #closed = false;
 
   /** Completion delay (ms) injected after every batch; 0: completions are delivered in kick(). */
   readonly #delayMs: number;
 
   constructor(sizeBytes: number, shared?: readonly SharedArrayBuffer[], delayUs = 0) {
     this.#delayMs = delayUs / 1000;
-    if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) throw new RangeError(`RAM size must be a positive integer, got ${sizeBytes}`);
+    checkSize(sizeBytes);
     this.sizeBytes = sizeBytes;
-    this.#chunks = new Array(Math.ceil(sizeBytes / CHUNK_SIZE));
-    const segments: readonly (ArrayBuffer | SharedArrayBuffer)[] = shared ?? allocateSegments(sizeBytes);
-    {
-      let index = 0;
-      for (const sab of segments) {
-        for (let at = 0; at < sab.byteLength; at += CHUNK_SIZE) {
-          this.#chunks[index++] = new Uint8Array(sab, at, Math.min(CHUNK_SIZE, sab.byteLength - at));
-        }
-      }
-      if (index !== this.#chunks.length) throw new RangeError('shared RAM buffers do not match the namespace size');
+    this.segmentBytes = ramSegmentBytes(sizeBytes);
+    const count = Math.ceil(sizeBytes / this.segmentBytes);
+    this.#segments = new Array(count);
+    if (shared) {
+      if (shared.length !== count) throw new RangeError('shared RAM buffers do not match the namespace size');
+      shared.forEach((sab, i) => {
+        if (sab.byteLength !== this.#segmentLength(i)) throw new RangeError('shared RAM buffers do not match the namespace size');
+        this.#segments[i] = new Uint8Array(sab);
+      });
+      this.#allocated = count;
     }
   }
 
-  #chunkFor(index: number): Uint8Array {
-    let c = this.#chunks[index];
+  /** Segments holding memory (all of them for a shared namespace; those written so far otherwise). */
+  get segmentsAllocated(): number {
+    return this.#allocated;
+  }
+
+  #segmentLength(index: number): number {
+    return Math.min(this.segmentBytes, this.sizeBytes - index * this.segmentBytes);
+  }
+
+  /** The segment for a write, allocated on first use; null when the machine refuses the memory. */
+  #segmentFor(index: number): Uint8Array | null {
+    let c = this.#segments[index];
     if (!c) {
-      const len = Math.min(CHUNK_SIZE, this.sizeBytes - index * CHUNK_SIZE);
-      c = new Uint8Array(len);
-      this.#chunks[index] = c;
+      try {
+        c = new Uint8Array(this.#segmentLength(index));
+      } catch {
+        return null;
+      }
+      this.#segments[index] = c;
+      this.#allocated++;
     }
     return c;
   }
@@ -76,63 +108,70 @@ export class RamBackend implements Backend {
     this.#doneRes[i] = result;
   }
 
+  #inRange(offset: number, length: number): boolean {
+    return offset >= 0 && length >= 0 && offset + length <= this.sizeBytes;
+  }
+
   /** -EBADF after close, -EINVAL out of range, else 0. */
   #bad(offset: number, length: number): number {
     if (this.#closed) return -EBADF;
     return this.#inRange(offset, length) ? 0 : -EINVAL;
   }
 
-  #inRange(offset: number, length: number): boolean {
-    return offset >= 0 && length >= 0 && offset + length <= this.sizeBytes;
-  }
-
   view(offset: number, length: number): Uint8Array | null {
     // With an injected delay every read goes through submitRead, so it waits like the rest.
     if (this.#delayMs > 0 || this.#closed || !this.#inRange(offset, length)) return null;
-    const index = Math.floor(offset / CHUNK_SIZE);
-    const start = offset - index * CHUNK_SIZE;
-    if (start + length > CHUNK_SIZE) return null;
-    const c = this.#chunks[index];
-    return c ? c.subarray(start, start + length) : ZEROES.subarray(0, length);
+    const seg = this.segmentBytes;
+    const index = Math.floor(offset / seg);
+    const start = offset - index * seg;
+    if (start + length > seg) return null;
+    const c = this.#segments[index];
+    if (c) return c.subarray(start, start + length);
+    return length <= ZEROES.length ? ZEROES.subarray(0, length) : null;
   }
 
   #copyOut(offset: number, dst: Uint8Array): void {
+    const seg = this.segmentBytes;
     let pos = 0;
     while (pos < dst.length) {
       const abs = offset + pos;
-      const index = Math.floor(abs / CHUNK_SIZE);
-      const start = abs - index * CHUNK_SIZE;
-      const n = Math.min(CHUNK_SIZE - start, dst.length - pos);
-      const c = this.#chunks[index];
+      const index = Math.floor(abs / seg);
+      const start = abs - index * seg;
+      const n = Math.min(seg - start, dst.length - pos);
+      const c = this.#segments[index];
       if (c) dst.set(c.subarray(start, start + n), pos);
       else dst.fill(0, pos, pos + n);
       pos += n;
     }
   }
 
-  #copyIn(offset: number, src: Uint8Array): void {
+  /** False when a segment could not be allocated (nothing past it was written). */
+  #copyIn(offset: number, src: Uint8Array): boolean {
+    const seg = this.segmentBytes;
     let pos = 0;
     while (pos < src.length) {
       const abs = offset + pos;
-      const index = Math.floor(abs / CHUNK_SIZE);
-      const start = abs - index * CHUNK_SIZE;
-      const n = Math.min(CHUNK_SIZE - start, src.length - pos);
-      this.#chunkFor(index).set(src.subarray(pos, pos + n), start);
+      const index = Math.floor(abs / seg);
+      const start = abs - index * seg;
+      const n = Math.min(seg - start, src.length - pos);
+      const c = this.#segmentFor(index);
+      if (!c) return false;
+      c.set(src.subarray(pos, pos + n), start);
       pos += n;
     }
+    return true;
   }
 
   #zero(offset: number, length: number): void {
+    const seg = this.segmentBytes;
     let pos = 0;
     while (pos < length) {
       const abs = offset + pos;
-      const index = Math.floor(abs / CHUNK_SIZE);
-      const start = abs - index * CHUNK_SIZE;
-      const c = this.#chunks[index];
-      const n = Math.min((c ? c.length : CHUNK_SIZE) - start, length - pos);
-      if (c) {
-        c.fill(0, start, start + n);
-      }
+      const index = Math.floor(abs / seg);
+      const start = abs - index * seg;
+      const n = Math.min(seg - start, length - pos);
+      // A segment never written reads as zeroes already.
+      this.#segments[index]?.fill(0, start, start + n);
       pos += n;
     }
   }
@@ -147,7 +186,7 @@ export class RamBackend implements Backend {
   submitWrite(req: BackendRequest, offset: number, src: Uint8Array, _fua: boolean): void {
     const bad = this.#bad(offset, src.length);
     if (bad) return this.#done(req, bad);
-    this.#copyIn(offset, src);
+    if (!this.#copyIn(offset, src)) return this.#done(req, -ENOMEM);
     this.#done(req, src.length);
   }
 
@@ -162,7 +201,6 @@ export class RamBackend implements Backend {
     this.#done(req, 0);
   }
 
-  /** Nothing in RAM is more durable than anything else: FUA needs no extra step. */
   submitWriteZeroes(req: BackendRequest, offset: number, length: number, _fua: boolean): void {
     this.submitDiscard(req, offset, length);
   }
@@ -194,6 +232,7 @@ export class RamBackend implements Backend {
     if (this.#closed) return;
     this.kick();
     this.#closed = true;
-    this.#chunks.fill(undefined);
+    this.#segments.fill(undefined);
+    this.#allocated = 0;
   }
 }

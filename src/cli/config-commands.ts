@@ -21,7 +21,9 @@ export async function importNvmetcliCommand(file: string): Promise<void> {
 }
 
 export async function validateCommand(file: string, o: { normalized?: boolean }): Promise<void> {
-  const config = await loadConfigFile(file);
+  const warnings: string[] = [];
+  const config = await loadConfigFile(file, warnings);
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   if (o.normalized) {
     process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
     return;

@@ -24,6 +24,7 @@ export function buildProgram(): Command {
     .description('start the target from a config file, or zero-config from --ram/--file')
     .option('--config <file>', 'JSON config file (see `nvmetd config schema`)')
     .option('--ram <size>', 'zero-config: RAM namespace (nsid 1) of this size, e.g. 1GiB')
+    .option('--ram-overcommit', 'zero-config: start the --ram namespace even when it is larger than physical memory plus swap')
     .option('--file <path>', 'zero-config: file or block device namespace (next nsid); repeatable', collect)
     .option('--listen <addr:port>', 'zero-config: listen address, e.g. 0.0.0.0:4420 or [::1]:4420 (default 127.0.0.1:4420); repeatable', collect)
     .option('--nqn <nqn>', 'zero-config: subsystem NQN (default nqn.2026-11.io.nvmetd:default)')

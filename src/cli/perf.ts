@@ -1,9 +1,10 @@
 // `nvmetd perf`: a user-space NVMe/TCP load generator (the engine is src/perf/). Prints a progress
 // line each second and a summary at the end, or one JSON report with --json. Exit code 1 when any
-// I/O failed or --verify found wrong data.
+// I/O failed, a connection was lost (one line on stderr: when, how many I/Os were lost) or --verify
+// found wrong data.
 import type { Command } from 'commander';
 import { describeOptions, parsePerfOptions, PERF_DEFAULTS, WORKLOADS, type PerfArgs } from '../perf/options.js';
-import { formatReport, runPerf } from '../perf/run.js';
+import { droppedLine, formatReport, runPerf } from '../perf/run.js';
 import { EXIT_FAILURE } from '../util/exit.js';
 
 export function registerPerf(program: Command): void {
@@ -54,7 +55,9 @@ export async function perfCommand(args: PerfArgs): Promise<void> {
         : undefined,
     });
     out(o.json ? JSON.stringify(report, null, 2) : formatReport(report));
-    if (report.errors > 0 || report.verifyErrors > 0) process.exitCode = EXIT_FAILURE;
+    const dropped = droppedLine(report);
+    if (dropped) process.stderr.write(`${dropped}\n`);
+    if (report.errors > 0 || report.verifyErrors > 0 || dropped) process.exitCode = EXIT_FAILURE;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -8,7 +8,8 @@ import { connectHints } from './connect-hint.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../util/exit.js';
 import { startTarget as startServerTarget, type Target } from '../server/target.js';
 import { checkLogLevel, zeroConfig, type ZeroConfigOptions } from './zero-config.js';
-import { applyShardArgs, type ShardArgs } from './shard-options.js';
+import { applyShardArgs, checkShardCpus, type ShardArgs } from './shard-options.js';
+import { controlPathProblem } from '../control/server.js';
 
 export interface ServeOptions extends ZeroConfigOptions, ShardArgs {
   config?: string;
@@ -20,8 +21,14 @@ export type ServeArgs = Omit<ServeOptions, 'file' | 'listen' | 'allowHost'> &
 
 export async function serveCommand(args: ServeArgs): Promise<void> {
   const o: ServeOptions = { ...args, file: args.file ?? [], listen: args.listen ?? [], allowHost: args.allowHost ?? [] };
-  const config = applyShardArgs(await serveConfig(o), o);
+  const warnings: string[] = [];
+  const config = applyShardArgs(await serveConfig(o, warnings), o);
+  // Refused before anything starts: CPUs the process cannot be pinned to, a control socket path that cannot be.
+  checkShardCpus(config, o);
+  const controlProblem = config.controlSocket !== undefined ? controlPathProblem(config.controlSocket) : null;
+  if (controlProblem) throw new UsageError(controlProblem);
   const log = createLogger(config.logLevel);
+  for (const w of warnings) log.warn(w);
   await runServe(config, {
     startTarget: startServerTarget,
     log,
@@ -31,21 +38,21 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
   });
 }
 
-export async function serveConfig(o: ServeOptions): Promise<TargetConfig> {
-  const zeroConfigUsed = o.ram !== undefined || o.file.length > 0 || o.listen.length > 0 || o.nqn !== undefined ||
+export async function serveConfig(o: ServeOptions, warnings?: string[]): Promise<TargetConfig> {
+  const zeroConfigUsed = o.ram !== undefined || o.ramOvercommit !== undefined || o.file.length > 0 || o.listen.length > 0 || o.nqn !== undefined ||
     o.blockSize !== undefined || o.allowHost.length > 0 || o.advertise !== undefined;
   if (o.config !== undefined) {
     if (zeroConfigUsed) {
-      throw new UsageError('--config cannot be combined with --ram, --file, --listen, --nqn, --block-size, --allow-host or --advertise');
+      throw new UsageError('--config cannot be combined with --ram, --ram-overcommit, --file, --listen, --nqn, --block-size, --allow-host or --advertise');
     }
     const level = checkLogLevel(o.logLevel);
-    const config = await loadConfigFile(o.config);
+    const config = await loadConfigFile(o.config, warnings);
     return level === undefined ? config : { ...config, logLevel: level };
   }
   if (o.ram === undefined && o.file.length === 0) {
     throw new UsageError('serve needs --config FILE, or --ram SIZE and/or --file PATH for a zero-config start');
   }
-  return zeroConfig(o);
+  return zeroConfig(o, warnings);
 }
 
 /** Starts the target (src/server/target.ts; tests pass a stand-in). */

@@ -1,7 +1,7 @@
 // `serve` options for worker threads and pinning: --workers, --cores, --main-core, --queue-policy,
 // --queue-map, --poll / --adaptive. They apply on top of a config file or a zero-config start.
 import type { PollMode, QueuePolicy, ShardConfig, TargetConfig } from '../config/types.js';
-import { parseCpuList, parseQueueMap } from '../config/cpus.js';
+import { allowedCpus, formatCpuList, parseCpuList, parseQueueMap } from '../config/cpus.js';
 import { UsageError } from '../util/exit.js';
 
 export interface ShardArgs {
@@ -56,4 +56,24 @@ export function applyShardArgs(config: TargetConfig, args: ShardArgs): TargetCon
     if (w >= Math.max(1, s.workers)) throw new UsageError(`--queue-map names worker ${w}, but there are ${s.workers} workers`);
   }
   return { ...config, shard: s };
+}
+
+/**
+ * Refuses CPUs this process cannot run on (pinning them would fail once started): `--cores`,
+ * `--main-core`, or the config file's shard.cores / shard.mainCore. `cpus`: allowedCpus() by default.
+ */
+export function checkShardCpus(config: TargetConfig, args: ShardArgs, cpus: readonly number[] = allowedCpus()): void {
+  const s = config.shard;
+  if (!s) return;
+  const have = new Set(cpus);
+  const machine = `this machine lets nvmetd use CPU${cpus.length === 1 ? '' : 's'} ${formatCpuList(cpus)}`;
+  const missing = s.cores.filter((c) => !have.has(c));
+  if (missing.length > 0) {
+    const name = args.cores !== undefined ? `--cores ${args.cores}` : `shard.cores (${formatCpuList(s.cores)})`;
+    throw new UsageError(`${name}: no CPU${missing.length === 1 ? '' : 's'} ${formatCpuList(missing)}; ${machine}`);
+  }
+  if (s.mainCore >= 0 && !have.has(s.mainCore)) {
+    const name = args.mainCore !== undefined ? `--main-core ${args.mainCore}` : `shard.mainCore (${s.mainCore})`;
+    throw new UsageError(`${name}: no CPU ${s.mainCore}; ${machine}`);
+  }
 }

@@ -3,9 +3,11 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { normalizeConfig } from '../config/normalize.js';
 import type { BackingInput, ConfigFile, NamespaceInput } from '../config/file-format.js';
-import { nqnProblem } from '../config/nqn.js';
+import { nameProblem } from '../config/nqn.js';
+import { pathKind } from '../config/path-kind.js';
 import type { TargetConfig } from '../config/types.js';
 import { formatSize, parseSize } from '../config/units.js';
+import { OVERCOMMIT_EFFECT, machineMemory, ramFitProblem } from '../config/memory.js';
 import { UsageError } from '../util/exit.js';
 import { parseListen } from './listen.js';
 
@@ -14,6 +16,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] a
 
 export interface ZeroConfigOptions {
   ram?: string;
+  /** --ram-overcommit: start the RAM namespace even when it exceeds physical memory plus swap. */
+  ramOvercommit?: boolean;
   file: string[];
   listen: string[];
   nqn?: string;
@@ -23,14 +27,15 @@ export interface ZeroConfigOptions {
   logLevel?: string;
 }
 
-export function zeroConfig(o: ZeroConfigOptions): TargetConfig {
+/** `warnings` receives names that are served although they are not NQNs. */
+export function zeroConfig(o: ZeroConfigOptions, warnings?: string[]): TargetConfig {
   const blockSize = o.blockSize === undefined ? 512 : Number(o.blockSize);
   if (blockSize !== 512 && blockSize !== 4096) throw new UsageError(`--block-size ${o.blockSize}: must be 512 or 4096`);
   const nqn = o.nqn ?? DEFAULT_NQN;
-  const problem = nqnProblem(nqn);
+  const problem = nameProblem(nqn);
   if (problem) throw new UsageError(`--nqn: ${problem}`);
   for (const h of o.allowHost) {
-    const p = nqnProblem(h);
+    const p = nameProblem(h);
     if (p) throw new UsageError(`--allow-host: ${p}`);
   }
   if (o.advertise !== undefined && isIP(o.advertise) === 0) {
@@ -45,12 +50,23 @@ export function zeroConfig(o: ZeroConfigOptions): TargetConfig {
     if (size === 0 || size % blockSize !== 0) {
       throw new UsageError(`--ram ${o.ram}: must be a positive multiple of the block size ${blockSize} (${formatSize(size)} is not)`);
     }
-    namespaces.push({ backing: { type: 'ram', size }, blockSize });
+    if (!o.ramOvercommit) {
+      const problem = ramFitProblem(size, machineMemory(), `--ram ${o.ram}`, `add --ram-overcommit to start anyway (${OVERCOMMIT_EFFECT})`);
+      if (problem) throw new UsageError(problem);
+    }
+    namespaces.push({ backing: { type: 'ram', size, ...(o.ramOvercommit ? { overcommit: true } : {}) }, blockSize });
+  } else if (o.ramOvercommit) {
+    throw new UsageError('--ram-overcommit needs --ram SIZE');
   }
   for (const f of o.file) {
     if (f.trim() === '') throw new UsageError('--file: empty path');
     const path = resolve(f);
-    const backing: BackingInput = path.startsWith('/dev/') ? { type: 'block', path } : { type: 'file', path };
+    // The type is what the path is: a block device or a regular file (a missing path is taken as a
+    // block device under /dev/, a file elsewhere; opening it says it is missing).
+    const { kind, what } = pathKind(path);
+    if (kind === 'other') throw new UsageError(`--file ${f}: ${path} is ${what}; a namespace needs a regular file or a block device`);
+    const block = kind === 'block' || (kind === 'missing' && path.startsWith('/dev/'));
+    const backing: BackingInput = block ? { type: 'block', path } : { type: 'file', path };
     namespaces.push({ backing, blockSize });
   }
 
@@ -68,7 +84,7 @@ export function zeroConfig(o: ZeroConfigOptions): TargetConfig {
       namespaces,
     }],
   };
-  return normalizeConfig(file, 'command line');
+  return normalizeConfig(file, 'command line', warnings ? { warnings } : {});
 }
 
 export function checkLogLevel(level: string | undefined): TargetConfig['logLevel'] | undefined {

@@ -6,7 +6,7 @@ import type { AddressFamily, TargetConfig } from './types.js';
 export type SizeInput = number | string;
 
 export type BackingInput =
-  | { type: 'ram'; size: SizeInput; delayUs?: number }
+  | { type: 'ram'; size: SizeInput; delayUs?: number; overcommit?: boolean }
   | { type: 'file'; path: string; size?: SizeInput; buffered?: boolean }
   | { type: 'block'; path: string; buffered?: boolean };
 

@@ -6,9 +6,10 @@ import { ConfigError } from './errors.js';
 import { normalizeConfig } from './normalize.js';
 import type { TargetConfig } from './types.js';
 
-export async function loadConfigFile(path: string): Promise<TargetConfig> {
+/** `warnings` receives the config's warnings (names that are not NQNs). */
+export async function loadConfigFile(path: string, warnings?: string[]): Promise<TargetConfig> {
   const raw = await readJsonFile(path);
-  return normalizeConfig(raw, path, { baseDir: dirname(resolve(path)) });
+  return normalizeConfig(raw, path, { baseDir: dirname(resolve(path)), ...(warnings ? { warnings } : {}) });
 }
 
 /** Reads and parses a JSON file; throws ConfigError naming the file (and line/column for syntax errors). */

@@ -5,9 +5,10 @@ import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ptr } from './errors.js';
 import { parseCpuList } from './cpus.js';
+import { OVERCOMMIT_EFFECT, approxSize, machineMemory, ramFitProblem, type MachineMemory } from './memory.js';
 import type { BackingInput, ConfigFile, NamespaceInput, PortInput, SizeInput, SubsystemInput } from './file-format.js';
 import { deriveEui64, deriveNguid, deriveSerial, deriveUuid } from './ids.js';
-import { DISCOVERY_NQN, nqnProblem } from './nqn.js';
+import { DISCOVERY_NQN, nameProblem, notNqnWarning } from './nqn.js';
 import { validateShape } from './schema.js';
 import type {
   AddressFamily, Backing, HostConfig, NamespaceConfig, PortConfig, ReferralConfig, ShardConfig, SubsystemConfig, TargetConfig,
@@ -36,6 +37,10 @@ export const DEFAULTS = {
 export interface NormalizeOptions {
   /** Directory that relative file/block paths are resolved against (the config file's); default: left as is. */
   baseDir?: string;
+  /** Memory that RAM namespaces must fit (tests); default: this machine's. */
+  memory?: MachineMemory;
+  /** Receives the warnings (names that are not NQNs, once each); default: dropped. */
+  warnings?: string[];
 }
 
 /** Validates `raw` (a parsed config file) and returns the normalized config; throws ConfigError. */
@@ -47,6 +52,8 @@ export function normalizeConfig(raw: unknown, source: string, options: Normalize
 class Normalizer {
   /** First pointer that used each identifier, for "duplicate" messages. */
   readonly #seen = new Map<string, string>();
+  /** Names already warned about. */
+  readonly #warned = new Set<string>();
 
   constructor(readonly source: string, readonly options: NormalizeOptions) {}
 
@@ -68,9 +75,15 @@ class Normalizer {
     return bytes;
   }
 
+  /** A subsystem or host name: refused when the kernel target would refuse it, warned about (once) when not an NQN. */
   nqn(value: string, pointer: string): string {
-    const problem = nqnProblem(value);
+    const problem = nameProblem(value);
     if (problem) this.fail(pointer, problem);
+    const warning = this.#warned.has(value) ? null : notNqnWarning(value);
+    if (warning) {
+      this.#warned.add(value);
+      this.options.warnings?.push(`${this.source}: ${pointer}: ${warning}`);
+    }
     return value;
   }
 
@@ -100,6 +113,7 @@ class Normalizer {
       }
     }
     const subsystems = file.subsystems.map((s, i) => this.subsystem(s, `/subsystems/${i}`));
+    this.checkRamFits(subsystems);
     const ports = (file.ports ?? [{}]).map((p, i) => this.port(p, `/ports/${i}`, subsystems));
     this.assignPortIds(file.ports ?? [{}], ports);
     this.checkListeners(ports);
@@ -260,6 +274,7 @@ class Normalizer {
           type: 'ram',
           size: multiple(this.size(b.size, `${at}/size`), `${at}/size`),
           ...(b.delayUs ? { delayUs: b.delayUs } : {}),
+          ...(b.overcommit ? { overcommit: true } : {}),
         };
       case 'file': {
         const path = this.path(b.path, `${at}/path`);
@@ -324,6 +339,25 @@ class Normalizer {
       family: this.family(address, r.family, at),
       portId: r.portId ?? DEFAULTS.referralPortId,
     };
+  }
+
+  /** RAM namespaces without "overcommit" must add up to no more than physical memory plus swap. */
+  checkRamFits(subsystems: SubsystemConfig[]): void {
+    const mem = this.options.memory ?? machineMemory();
+    let total = 0;
+    let count = 0;
+    subsystems.forEach((s, i) => {
+      s.namespaces.forEach((ns, j) => {
+        if (ns.backing.type !== 'ram' || ns.backing.overcommit) return;
+        total += ns.backing.size;
+        count++;
+        const what = count === 1
+          ? `a ${approxSize(ns.backing.size)} RAM namespace`
+          : `RAM namespaces adding up to ${approxSize(total)} (with this one)`;
+        const problem = ramFitProblem(total, mem, what, `set "overcommit": true on its RAM backing to start anyway (${OVERCOMMIT_EFFECT})`);
+        if (problem) this.fail(`/subsystems/${i}/namespaces/${j}/backing/size`, problem);
+      });
+    });
   }
 
   assignPortIds(inputs: PortInput[], ports: PortConfig[]): void {

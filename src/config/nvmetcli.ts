@@ -21,7 +21,7 @@ import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
 import type { ConfigFile, NamespaceInput, PortInput, ReferralInput, SubsystemInput } from './file-format.js';
 import { readJsonFile } from './load.js';
-import { nqnProblem } from './nqn.js';
+import { nameProblem, notNqnWarning } from './nqn.js';
 import { configSchema } from './schema.js';
 
 export interface NvmetcliImport {
@@ -88,11 +88,12 @@ class Importer {
       ...(ports.length > 0 ? { ports: ports.map((p) => inSchemaOrder(p, 'port')) } : {}),
       subsystems: subsystems.map((s) => inSchemaOrder(s, 'subsystem')),
     };
-    for (const s of subsystems) {
-      const problem = nqnProblem(s.nqn);
-      if (problem) {
-        this.warn(`/subsystems (${s.nqn})`, `${problem}: nvmetd refuses it; rename the subsystem here and on the hosts`);
-      }
+    // Names the kernel target accepts are served (a warning when not an NQN); the rest cannot be.
+    const names = new Set([...hosts.map((h) => h.nqn), ...subsystems.flatMap((s) => [s.nqn, ...(s.allowedHosts ?? [])])]);
+    for (const name of names) {
+      const problem = nameProblem(name);
+      const warning = problem ? `${problem}: nvmetd refuses it; rename it here and on the hosts` : notNqnWarning(name);
+      if (warning) this.warn(`(${JSON.stringify(name)})`, warning);
     }
     return { config, warnings: this.warnings };
   }

@@ -6,7 +6,7 @@
 // (NQN byte length, uniqueness, references, multiples of the block size, IP addresses).
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ConfigError, ptr } from './errors.js';
-import { NQN_PATTERN } from './nqn.js';
+import { NAME_PATTERN } from './nqn.js';
 import { SIZE_PATTERN } from './units.js';
 
 const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
@@ -22,7 +22,7 @@ const PATTERN_REASONS: Record<string, string> = {
   [EUI64_PATTERN]: 'must be 16 hex digits (optionally in pairs separated by ":" or "-")',
   [ASCII_PATTERN]: 'must contain printable ASCII characters only',
   [SIZE_PATTERN]: 'must be a number of bytes or a size such as "512MiB", "1G" or "100MB"',
-  [NQN_PATTERN]: 'must be an NQN (nqn.yyyy-mm.reverse.domain:name or nqn.2014-08.org.nvmexpress:uuid:UUID)',
+  [NAME_PATTERN]: 'must not contain a NUL character',
 };
 
 const size = (description: string) => ({
@@ -31,7 +31,13 @@ const size = (description: string) => ({
   minimum: 0,
   pattern: SIZE_PATTERN,
 });
-const nqn = (description: string) => ({ description, type: 'string', minLength: 1, maxLength: 223, pattern: NQN_PATTERN });
+const nqn = (description: string) => ({
+  description: `${description} An NQN (nqn.yyyy-mm.reverse.domain:name or nqn.2014-08.org.nvmexpress:uuid:UUID); other names of at most 223 bytes are accepted with a warning, as the Linux kernel target accepts them.`,
+  type: 'string',
+  minLength: 1,
+  maxLength: 223,
+  pattern: NAME_PATTERN,
+});
 const ip = (description: string) => ({ description, type: 'string', minLength: 1 });
 const family = {
   description: 'Address family; inferred from the address when absent (IPv6 when it contains ":").',
@@ -191,6 +197,10 @@ export const configSchema = {
           type: 'integer',
           minimum: 0,
           maximum: 10000000,
+        },
+        overcommit: {
+          description: 'Start even when the size exceeds physical memory plus swap (memory is used only as blocks are written). Default false: such a size is refused.',
+          type: 'boolean',
         },
       },
     },

@@ -12,6 +12,11 @@ export interface RamBacking {
    * completion_nsec. For measuring initiators and load generators against a target of known latency.
    */
   delayUs?: number;
+  /**
+   * Start even though the size exceeds physical memory plus swap (memory is used only as blocks are
+   * written); without it such a size is refused.
+   */
+  overcommit?: boolean;
 }
 export interface FileBacking {
   type: 'file';

@@ -4,6 +4,7 @@
 //   {"method":"controllers"}  live controllers with their queues
 import net from 'node:net';
 import fs from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { TargetContext } from '../core/context.js';
 import type { Logger } from '../util/log.js';
 
@@ -19,6 +20,8 @@ export class ControlServer {
   }
 
   static async listen(path: string, ctx: TargetContext, stats: StatsSource, log: Logger): Promise<ControlServer> {
+    const problem = controlPathProblem(path);
+    if (problem) throw new Error(problem);
     // A stale socket file from a previous run is replaced; anything else at that path is an error.
     try {
       if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
@@ -40,11 +43,17 @@ export class ControlServer {
       });
       socket.on('error', () => undefined);
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+    await new Promise<void>((done, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const dir = dirname(resolve(path));
+        if (err.code === 'EACCES') reject(new Error(`control socket ${path}: no permission to create a socket in ${dir}`));
+        else if (err.code === 'EADDRINUSE') reject(new Error(`control socket ${path}: in use by another process`));
+        else reject(new Error(`control socket ${path}: ${err.message}`));
+      };
+      server.once('error', onError);
       server.listen(path, () => {
-        server.off('error', reject);
-        resolve();
+        server.off('error', onError);
+        done();
       });
     });
     fs.chmodSync(path, 0o600);
@@ -64,6 +73,24 @@ export class ControlServer {
       });
     });
   }
+}
+
+/** Why a control socket cannot be created at `path` (missing directory, ...), or null. */
+export function controlPathProblem(path: string): string | null {
+  if (path.trim() === '') return 'control socket: empty path';
+  const dir = dirname(resolve(path));
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `control socket ${path}: the directory ${dir} does not exist`;
+    if (code === 'ENOTDIR') return `control socket ${path}: ${dir} is not a directory (a part of it is a file)`;
+    if (code === 'EACCES') return `control socket ${path}: no permission to reach the directory ${dir}`;
+    return `control socket ${path}: cannot use the directory ${dir} (${code ?? (err as Error).message})`;
+  }
+  if (!st.isDirectory()) return `control socket ${path}: ${dir} is not a directory`;
+  return null;
 }
 
 function answer(line: string, ctx: TargetContext, stats: StatsSource): unknown {

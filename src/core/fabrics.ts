@@ -118,14 +118,12 @@ function connect(cmd: Command, ctx: TargetContext): void {
   }
   if (subsys && !subsys.hostAllowed(hostnqn)) {
     cmd.status = S_CONNECT_INVALID_HOST;
-    log.warn('Connect refused: host not allowed');
+    log.warn(hostnqn.length === 0 ? 'Connect refused: empty host NQN, and this subsystem has an allow list' : 'Connect refused: host not allowed');
     return cmd.complete();
   }
-  if (hostnqn.length === 0) {
-    badDataField(cmd, ConnectData.hostnqn);
-    log.warn('Connect refused: empty host NQN');
-    return cmd.complete();
-  }
+  // An empty host NQN (sent by some initiators by default) is admitted where any host is: the
+  // subsystem allows any host, or this is the discovery subsystem. An allow list never holds ''.
+  if (hostnqn.length === 0 && qid === 0) noteEmptyHostNqn(ctx, subnqn, log);
 
   if (qid === 0) {
     if (cntlid !== DYNAMIC_CNTLID) {
@@ -206,6 +204,16 @@ function connect(cmd: Command, ctx: TargetContext): void {
   cmd.dw0 = ctrl.cntlid;
   log.debug({ cntlid: ctrl.cntlid, sqsize: sqsize + 1 }, 'I/O queue connected');
   cmd.complete();
+}
+
+/** Subsystems (by NQN, per target) that have admitted an empty host NQN: logged once each. */
+const emptyHostNqnSeen = new WeakMap<TargetContext, Set<string>>();
+function noteEmptyHostNqn(ctx: TargetContext, subnqn: string, log: TargetContext['log']): void {
+  let seen = emptyHostNqnSeen.get(ctx);
+  if (!seen) emptyHostNqnSeen.set(ctx, (seen = new Set()));
+  if (seen.has(subnqn)) return;
+  seen.add(subnqn);
+  log.warn('Connect with an empty host NQN admitted: the subsystem allows any host (logged once per subsystem)');
 }
 
 let discoveryCntlid = 0;

@@ -14,6 +14,7 @@ import { IoOpc } from '../spec/opcodes.js';
 import { Histogram, type HistogramData } from './histogram.js';
 import type { PerfOptions } from './options.js';
 import { BlockCheck, CHECK_NAMES, checkBlock, fillBlocks } from './verify.js';
+import { Rng } from './rng.js';
 
 /** Bytes of the reused receive buffer of each I/O connection. */
 const READ_BUFFER_SIZE = 256 * 1024;
@@ -49,6 +50,20 @@ export interface JobResult {
   /** Event loop utilization of this job's thread over the measured window (1 = saturated). */
   elu: number;
   hist: HistogramData;
+  /** The first connection loss: when (ms since the epoch, comparable across threads), why, and commands lost with it. */
+  dropped: JobDrop | null;
+}
+
+export interface JobDrop {
+  atEpochMs: number;
+  reason: string;
+  /** Commands that were in flight on a connection when it failed. */
+  lost: number;
+}
+
+/** Milliseconds since the epoch, from the monotonic clock of this thread. */
+export function epochMs(perfNow: number): number {
+  return performance.timeOrigin + perfNow;
 }
 
 /** Counters shared by the runners of one job. */
@@ -66,6 +81,12 @@ class JobStats {
   verifiedBlocks = 0;
   verifyErrors = 0;
   firstVerifyError: string | null = null;
+  /** performance.now() of the first connection loss (0: none), its reason, commands lost on failed connections. */
+  dropAt = 0;
+  dropReason = '';
+  lost = 0;
+  /** performance.now() where a lost connection closed the measured window (0: it did not). */
+  windowEnd = 0;
   readonly hist = new Histogram();
 
   resetMeasured(): void {
@@ -97,23 +118,6 @@ interface Layout {
   stripeUnits: number;
   /** --verify: generation last written to each unit by this job (0 = not written yet). */
   lastGen: Uint32Array | null;
-}
-
-/** xorshift32: fast, seedable, good enough to scatter offsets. */
-class Rng {
-  #x: number;
-  constructor(seed: number) {
-    this.#x = seed >>> 0 || 0x9e3779b9;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    let x = this.#x;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.#x = x >>> 0;
-    return this.#x / 0x1_0000_0000;
-  }
 }
 
 class QueueRunner {
@@ -244,7 +248,17 @@ class QueueRunner {
     this.#inflight--;
     const write = this.#isWrite[k] === 1;
     if (slot.error !== null) {
+      // The connection failed with this command on it: lost, and the measured window ends there.
       st.error(slot.error.message);
+      st.lost++;
+      if (st.dropAt === 0) {
+        st.dropAt = performance.now();
+        st.dropReason = slot.error.message;
+        if (st.measuring) {
+          st.measuring = false;
+          st.windowEnd = st.dropAt;
+        }
+      }
     } else if ((slot.status & 0x7ff) !== 0) {
       st.error(`${write ? 'write' : 'read'} of unit ${this.#unit[k]} failed with status 0x${slot.status.toString(16)}`);
     } else {
@@ -412,17 +426,20 @@ export class PerfJob {
 
   measure(): void {
     this.#stats.resetMeasured();
-    this.#stats.measuring = true;
     this.#measureStart = performance.now();
     this.#elu0 = performance.eventLoopUtilization();
+    // A connection lost during the warmup leaves nothing to measure: an empty window.
+    if (this.#stats.dropAt !== 0) this.#stats.windowEnd = this.#measureStart;
+    else this.#stats.measuring = true;
   }
 
   /** Ends the measured window, stops submitting and waits for outstanding commands. */
   async end(): Promise<JobResult> {
     const st = this.#stats;
-    if (st.measuring) {
+    // The window closes now, or closed where a connection was lost.
+    if (st.measuring || st.windowEnd !== 0) {
+      this.#measureEnd = st.measuring ? performance.now() : st.windowEnd;
       st.measuring = false;
-      this.#measureEnd = performance.now();
       if (this.#elu0) this.#elu = performance.eventLoopUtilization(this.#elu0).utilization;
     }
     // Commands still on the wire are not counted; wait for them (bounded) before disconnecting.
@@ -434,8 +451,8 @@ export class PerfJob {
   }
 
   /** Totals including the warmup, for the progress line. */
-  progress(): { ios: number; bytes: number; errors: number } {
-    return { ios: this.#stats.totalIos, bytes: this.#stats.totalBytes, errors: this.#stats.errors };
+  progress(): { ios: number; bytes: number; errors: number; dead: boolean } {
+    return { ios: this.#stats.totalIos, bytes: this.#stats.totalBytes, errors: this.#stats.errors, dead: this.dead };
   }
 
   result(): JobResult {
@@ -454,6 +471,7 @@ export class PerfJob {
       firstVerifyError: st.firstVerifyError,
       elu: this.#elu,
       hist: st.hist.toData(),
+      dropped: st.dropAt !== 0 ? { atEpochMs: epochMs(st.dropAt), reason: st.dropReason, lost: st.lost } : null,
     };
   }
 

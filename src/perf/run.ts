@@ -4,7 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Histogram } from './histogram.js';
-import { PerfJob, type JobReady, type JobResult } from './job.js';
+import { PerfJob, epochMs, type JobReady, type JobResult } from './job.js';
 import type { PerfOptions } from './options.js';
 import type { FromWorker, PerfWorkerData, ToWorker } from './worker.js';
 
@@ -37,7 +37,7 @@ export interface PerfReport {
   ddgst: boolean;
   verify: boolean;
   target: { address: string; port: number; nqn: string; nsid: number; model: string; blockSize: number; nsBlocks: number };
-  /** Measured seconds (the longest job window). */
+  /** Measured seconds (the longest job window; a window ends early where a connection was lost). */
   elapsedSec: number;
   ios: number;
   reads: number;
@@ -56,6 +56,11 @@ export interface PerfReport {
   verifiedBlocks: number;
   verifyErrors: number;
   firstVerifyError: string | null;
+  /**
+   * A connection was lost: when (seconds since I/O started, as the progress lines count), why, and the
+   * commands in flight on failed connections (lost). Null when every connection lasted the run.
+   */
+  dropped: { atSec: number; reason: string; lost: number } | null;
 }
 
 export interface RunHooks {
@@ -71,7 +76,7 @@ interface JobHandle {
   start(): void;
   measure(): void;
   end(): Promise<JobResult>;
-  progress(): { ios: number; bytes: number; errors: number };
+  progress(): { ios: number; bytes: number; errors: number; dead: boolean };
   close(): Promise<void>;
 }
 
@@ -91,7 +96,7 @@ class LocalJob implements JobHandle {
   end(): Promise<JobResult> {
     return this.#job.end();
   }
-  progress(): { ios: number; bytes: number; errors: number } {
+  progress(): { ios: number; bytes: number; errors: number; dead: boolean } {
     return this.#job.progress();
   }
   close(): Promise<void> {
@@ -102,7 +107,7 @@ class LocalJob implements JobHandle {
 class WorkerJob implements JobHandle {
   readonly #w: Worker;
   readonly ready: Promise<JobReady>;
-  #progress = { ios: 0, bytes: 0, errors: 0 };
+  #progress = { ios: 0, bytes: 0, errors: 0, dead: false };
   #result: Promise<JobResult>;
   #exited: Promise<void>;
 
@@ -121,7 +126,7 @@ class WorkerJob implements JobHandle {
         case 'ready':
           return readyFns[0](m.ready);
         case 'progress':
-          this.#progress = { ios: m.ios, bytes: m.bytes, errors: m.errors };
+          this.#progress = { ios: m.ios, bytes: m.bytes, errors: m.errors, dead: m.dead };
           return;
         case 'result':
           return resultFns[0](m.result);
@@ -159,7 +164,7 @@ class WorkerJob implements JobHandle {
     this.#send({ type: 'end' });
     return this.#result;
   }
-  progress(): { ios: number; bytes: number; errors: number } {
+  progress(): { ios: number; bytes: number; errors: number; dead: boolean } {
     return this.#progress;
   }
   async close(): Promise<void> {
@@ -170,15 +175,20 @@ class WorkerJob implements JobHandle {
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Waits `ms`, less when `signal` aborts or `stop()` turns true (checked every 100 ms). */
+function sleep(ms: number, signal?: AbortSignal, stop?: () => boolean): Promise<void> {
   return new Promise((resolve) => {
-    if (signal?.aborted || ms <= 0) return resolve();
+    if (signal?.aborted || ms <= 0 || stop?.()) return resolve();
     const done = (): void => {
       clearTimeout(t);
+      clearInterval(poll);
       signal?.removeEventListener('abort', done);
       resolve();
     };
     const t = setTimeout(done, ms);
+    const poll = setInterval(() => {
+      if (stop?.()) done();
+    }, 100);
     signal?.addEventListener('abort', done);
   });
 }
@@ -197,6 +207,8 @@ export async function runPerf(o: PerfOptions, hooks: RunHooks = {}): Promise<Per
   }
 
   const t0 = performance.now();
+  // Every connection lost: nothing more will complete, the run ends now.
+  const allDead = (): boolean => jobs.every((j) => j.progress().dead);
   let phase: ProgressSample['phase'] = o.warmup > 0 ? 'warmup' : 'measure';
   let last = { t: t0, ios: 0, bytes: 0 };
   const totals = (): { ios: number; bytes: number; errors: number } => {
@@ -227,12 +239,12 @@ export async function runPerf(o: PerfOptions, hooks: RunHooks = {}): Promise<Per
   let results: JobResult[];
   try {
     for (const j of jobs) j.start();
-    await sleep(o.warmup * 1000, hooks.signal);
+    await sleep(o.warmup * 1000, hooks.signal, allDead);
     phase = 'measure';
     hooks.onWindow?.('start');
     const cpu0 = process.cpuUsage();
     for (const j of jobs) j.measure();
-    await sleep(o.time * 1000, hooks.signal);
+    await sleep(o.time * 1000, hooks.signal, allDead);
     cpu = process.cpuUsage(cpu0);
     hooks.onWindow?.('end');
     results = await Promise.all(jobs.map((j) => j.end()));
@@ -240,10 +252,11 @@ export async function runPerf(o: PerfOptions, hooks: RunHooks = {}): Promise<Per
     clearInterval(tick);
     await Promise.allSettled(jobs.map((j) => j.close()));
   }
-  return buildReport(o, readies[0]!, results, cpu);
+  return buildReport(o, readies[0]!, results, cpu, epochMs(t0));
 }
 
-export function buildReport(o: PerfOptions, ready: JobReady, results: JobResult[], cpu: NodeJS.CpuUsage): PerfReport {
+/** `startEpochMs`: when I/O started (ms since the epoch), the origin of `dropped.atSec`. */
+export function buildReport(o: PerfOptions, ready: JobReady, results: JobResult[], cpu: NodeJS.CpuUsage, startEpochMs = 0): PerfReport {
   const hist = new Histogram();
   let ios = 0;
   let bytes = 0;
@@ -257,7 +270,16 @@ export function buildReport(o: PerfOptions, ready: JobReady, results: JobResult[
   let elapsed = 0;
   let firstError: string | null = null;
   let firstVerifyError: string | null = null;
+  let dropped: PerfReport['dropped'] = null;
   for (const r of results) {
+    if (r.dropped) {
+      const atSec = Math.round(Math.max(0, r.dropped.atEpochMs - startEpochMs)) / 1000;
+      if (!dropped) dropped = { atSec, reason: r.dropped.reason, lost: r.dropped.lost };
+      else {
+        dropped.lost += r.dropped.lost;
+        if (atSec < dropped.atSec) Object.assign(dropped, { atSec, reason: r.dropped.reason });
+      }
+    }
     hist.add(r.hist);
     ios += r.ios;
     bytes += r.bytes;
@@ -313,7 +335,16 @@ export function buildReport(o: PerfOptions, ready: JobReady, results: JobResult[
     verifiedBlocks,
     verifyErrors,
     firstVerifyError,
+    dropped,
   };
+}
+
+/** The one line saying the run failed because a connection was lost, or null. */
+export function droppedLine(r: PerfReport): string | null {
+  const d = r.dropped;
+  if (!d) return null;
+  return `nvmetd perf: connection to ${r.target.address}:${r.target.port} dropped at t=${d.atSec.toFixed(2)} s (${d.reason}); ` +
+    `${d.lost} I/O${d.lost === 1 ? '' : 's'} in flight lost; the report covers ${r.elapsedSec.toFixed(2)} s of measured I/O`;
 }
 
 /** The human summary printed at the end of a run. */
@@ -330,6 +361,9 @@ export function formatReport(r: PerfReport): string {
       `event loop busy ${r.jobs.map((j) => `${Math.round(j.elu * 100)}%`).join(' ')}`,
     `  errors      ${r.errors}${r.firstError ? ` (first: ${r.firstError})` : ''}`,
   ];
+  if (r.dropped) {
+    lines.push(`  dropped     connection lost at t=${r.dropped.atSec.toFixed(2)} s, ${r.dropped.lost} I/Os in flight lost (${r.dropped.reason})`);
+  }
   if (r.verify) {
     lines.push(`  verify      ${r.verifiedBlocks} blocks checked, ${r.verifyErrors} wrong${r.firstVerifyError ? ` (first: ${r.firstVerifyError})` : ''}`);
   }

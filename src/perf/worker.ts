@@ -9,7 +9,7 @@ import type { PerfOptions } from './options.js';
 export type ToWorker = { type: 'start' } | { type: 'measure' } | { type: 'end' };
 export type FromWorker =
   | { type: 'ready'; ready: Awaited<ReturnType<PerfJob['connect']>> }
-  | { type: 'progress'; ios: number; bytes: number; errors: number }
+  | { type: 'progress'; ios: number; bytes: number; errors: number; dead: boolean }
   | { type: 'result'; result: ReturnType<PerfJob['result']> }
   | { type: 'error'; message: string };
 

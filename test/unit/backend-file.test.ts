@@ -226,5 +226,5 @@ test('openBackend picks ram and file backends', async () => {
   assert.equal(file.kind, 'file');
   assert.equal(file.sizeBytes, 1 << 20);
   await file.close();
-  await assert.rejects(openBackend({ ...base, backing: { type: 'block', path: p } }, log), /not a block device/);
+  await assert.rejects(openBackend({ ...base, backing: { type: 'block', path: p } }, log), /is a regular file, but its backing is configured as type "block"/);
 });

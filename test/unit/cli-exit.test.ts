@@ -96,11 +96,31 @@ test('config import-nvmetcli prints a valid config on stdout and warnings on std
 });
 
 test('config import-nvmetcli of a config nvmetd cannot run exits 1 (output still printed)', () => {
-  const p = write('nvmet.json', JSON.stringify({ subsystems: [{ nqn: 'testnqn', attr: { allow_any_host: '1' }, namespaces: [] }] }));
+  const device = { path: '/srv/disk.img' };
+  const p = write('nvmet.json', JSON.stringify({ subsystems: [{ nqn: 'testnqn', attr: { allow_any_host: '1' }, namespaces: [{ nsid: 1, device }, { nsid: 2, device }] }] }));
   const r = run('config', 'import-nvmetcli', p);
   assert.equal(r.code, 1);
   assert.equal((JSON.parse(r.stdout) as { subsystems: { nqn: string }[] }).subsystems[0]!.nqn, 'testnqn');
-  assert.match(r.stderr, /the imported config does not validate, edit it before use: .*\/subsystems\/0\/nqn: must be an NQN/);
+  assert.match(r.stderr, /the imported config does not validate, edit it before use: .*\/subsystems\/0\/namespaces\/1\/backing\/path: duplicate backing path/);
+});
+
+test('config import-nvmetcli and validate: subsystem "testnqn" and host "hostnqn" are accepted with a warning each', () => {
+  const p = write('nvmet.json', JSON.stringify({
+    hosts: [{ nqn: 'hostnqn' }],
+    subsystems: [{ nqn: 'testnqn', attr: { allow_any_host: '0' }, allowed_hosts: ['hostnqn'], namespaces: [{ nsid: 1, enable: 1, device: { path: '/srv/disk.img' } }] }],
+  }));
+  const r = run('config', 'import-nvmetcli', p);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^warning: .*"testnqn" is not a valid NQN .*served anyway/m);
+  assert.match(r.stderr, /^warning: .*"hostnqn" is not a valid NQN .*served anyway/m);
+  const out = write('imported.json', r.stdout);
+  const v = run('config', 'validate', out);
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, /: ok \(1 subsystem/);
+  const lines = v.stderr.trim().split('\n');
+  assert.equal(lines.length, 2, `one warning per name (hostnqn appears twice): ${v.stderr}`);
+  assert.match(lines[0]!, /^warning: .*\/subsystems\/0\/nqn: "testnqn" is not a valid NQN/);
+  assert.match(lines[1]!, /^warning: .*\/subsystems\/0\/allowedHosts\/0: "hostnqn" is not a valid NQN/);
 });
 
 
@@ -120,4 +140,47 @@ test('serve --ram starts, prints the connect line, and exits 0 on SIGTERM', { ti
   assert.match(stdout, /^nvme discover -t tcp -a 127\.0\.0\.1 -s [1-9][0-9]*$/m);
   child.kill('SIGTERM');
   assert.equal(await exit, 0, stderr);
+});
+
+test('serve --ram larger than the machine exits 2 with one line naming the size, the machine\'s memory and --ram-overcommit', () => {
+  const r = run('serve', '--ram', '100TiB', '--listen', '127.0.0.1:0');
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^nvmetd: --ram 100TiB can never fit: this machine has [0-9.]+(B|[KMGT]iB) of physical memory and [0-9.]+(B|[KMGT]iB) of swap \([^)]*\); add --ram-overcommit to start anyway [^\n]*\n$/);
+});
+
+test('serve --ram 64TiB --ram-overcommit starts quickly with a small footprint', { timeout: 30000 }, async () => {
+  const started = Date.now();
+  const child = spawn(process.execPath, [BIN, 'serve', '--ram', '64TiB', '--ram-overcommit', '--listen', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (/^nvme connect /m.test(stdout)) resolve();
+    });
+    void exit.then((code) => reject(new Error(`exited ${code} before listening: ${stderr}`)));
+  });
+  const seconds = (Date.now() - started) / 1000;
+  // VmRSS of the target process: the start does not scale with 64 TiB (a loaded CI box is slow, hence the loose bounds).
+  const rssKiB = Number(/^VmRSS:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]);
+  child.kill('SIGTERM');
+  assert.equal(await exit, 0, stderr);
+  assert.ok(seconds < 15, `started in ${seconds} s`);
+  assert.ok(rssKiB < 256 * 1024, `RSS ${rssKiB} KiB`);
+});
+
+test('serve refuses CPUs this machine does not have, a control socket in a missing directory and a --file that is a character device: exit 2, one line', () => {
+  const cpus = /this machine lets nvmetd use CPUs? [0-9,-]+$/;
+  for (const args of [['--cores', '4000'], ['--main-core', '4000'], ['--workers', '2', '--cores', '0,4000-4001']]) {
+    const r = run('serve', '--ram', '1MiB', '--listen', '127.0.0.1:0', ...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    const line = r.stderr.replace(/\n$/, '');
+    assert.doesNotMatch(line, /\n/, 'one line');
+    assert.match(line, new RegExp(`^nvmetd: ${args[args.length - 2]} ${args[args.length - 1]}: no CPUs? 4000(-4001)?; `));
+    assert.match(line, cpus);
+  }
+  assertOneLineError(run('serve', '--ram', '1MiB', '--listen', '127.0.0.1:0', '--control', '/nonexistent-nvmetd/dir/sock'), 'control socket /nonexistent-nvmetd/dir/sock: the directory /nonexistent-nvmetd/dir does not exist');
+  assertOneLineError(run('serve', '--file', '/dev/null', '--listen', '127.0.0.1:0'), '--file /dev/null: /dev/null is a character device; a namespace needs a regular file or a block device');
 });

@@ -62,8 +62,8 @@ test('bad zero-config options are usage errors naming the option', () => {
     [{ ram: 'lots' }, /^--ram: "lots" is not a size/],
     [{ ram: '1000' }, /^--ram 1000: must be a positive multiple of the block size 512/],
     [{ ram: '1M', blockSize: '1024' }, /^--block-size 1024: must be 512 or 4096$/],
-    [{ ram: '1M', nqn: 'mydisk' }, /^--nqn: "mydisk" is not a valid NQN/],
-    [{ ram: '1M', allowHost: ['me'] }, /^--allow-host: "me" is not a valid NQN/],
+    [{ ram: '1M', nqn: '' }, /^--nqn: must not be empty$/],
+    [{ ram: '1M', allowHost: ['x'.repeat(224)] }, /^--allow-host: NQN is 224 bytes long, the limit is 223$/],
     [{ ram: '1M', advertise: 'example.com' }, /^--advertise example\.com: not an IP address$/],
     [{ ram: '1M', logLevel: 'loud' }, /^--log-level loud: must be one of fatal, error, warn, info, debug, trace$/],
     [{ file: [''] }, /^--file: empty path$/],
@@ -94,4 +94,14 @@ test('connect hints: discover and connect lines per port and subsystem', () => {
     'nvme discover -t tcp -a 192.0.2.1 -s 4420',
     `nvme connect -t tcp -a 192.0.2.1 -s 4420 -n ${DEFAULT_NQN} --hostnqn ${host}`,
   ]);
+});
+
+test('--nqn and --allow-host names that are not NQNs are served, with one warning each', () => {
+  const warnings: string[] = [];
+  const c = zeroConfig(opts({ ram: '1M', nqn: 'mydisk', allowHost: ['me'] }), warnings);
+  assert.equal(c.subsystems[0]!.nqn, 'mydisk');
+  assert.deepEqual(c.subsystems[0]!.allowedHosts, ['me']);
+  assert.equal(warnings.length, 2, warnings.join('\n'));
+  assert.match(warnings[0]!, /^command line: \/subsystems\/0\/nqn: "mydisk" is not a valid NQN .*; served anyway, as the Linux kernel target does/);
+  assert.match(warnings[1]!, /"me" is not a valid NQN/);
 });

@@ -215,3 +215,39 @@ test('NQN syntax', () => {
   assert.equal(nqnProblem(`nqn.2014-08.org.example:${'x'.repeat(223 - 24)}`), null);
   assert.match(nqnProblem(`nqn.2014-08.org.example:${'é'.repeat(100)}`)!, /bytes long, the limit is 223/);
 });
+
+test('RAM namespaces larger than physical memory plus swap are refused unless their backing says overcommit', () => {
+  const GiB = 2 ** 30;
+  const memory = { physical: 8 * GiB, swap: 2 * GiB };
+  const cfg = (sizes: string[], overcommit = false) => ({
+    subsystems: [{ nqn: NQN, namespaces: sizes.map((size) => ({ backing: { type: 'ram', size, ...(overcommit ? { overcommit: true } : {}) } })) }],
+  });
+  assert.throws(
+    () => normalizeConfig(cfg(['16GiB']), 'c.json', { memory }),
+    (e: Error) => e.message === 'c.json: /subsystems/0/namespaces/0/backing/size: a 16GiB RAM namespace can never fit: this machine has 8GiB of physical memory and 2GiB of swap (10GiB in all); set "overcommit": true on its RAM backing to start anyway (memory is then used only as blocks are written, and the target is killed if it runs out)',
+  );
+  // Together they exceed it: the one that tips it over is named.
+  assert.throws(() => normalizeConfig(cfg(['6GiB', '6GiB']), 'c.json', { memory }), /\/namespaces\/1\/backing\/size: RAM namespaces adding up to 12GiB \(with this one\) can never fit/);
+  assert.equal(normalizeConfig(cfg(['10GiB']), 'c.json', { memory }).subsystems[0]!.namespaces.length, 1);
+  const big = normalizeConfig(cfg(['64TiB'], true), 'c.json', { memory }).subsystems[0]!.namespaces[0]!.backing;
+  assert.deepEqual(big, { type: 'ram', size: 64 * 2 ** 40, overcommit: true });
+});
+
+test('names the Linux kernel target accepts are accepted; those that are not NQNs get one warning each', () => {
+  const warnings: string[] = [];
+  const c = normalizeConfig({
+    hosts: [{ nqn: 'hostnqn' }],
+    subsystems: [
+      { nqn: 'testnqn', allowedHosts: ['hostnqn'], namespaces: [] },
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:1234', allowedHosts: ['hostnqn', 'nqn.2014-08.org.nvmexpress:uuid:2f1c8a52-7d0e-4b8e-9a51-3c0d5e6f7a81'], namespaces: [] },
+      { nqn: 'x'.repeat(223), namespaces: [] },
+    ],
+  }, 'c.json', { warnings });
+  assert.deepEqual(c.subsystems.map((s) => s.nqn.slice(0, 40)), ['testnqn', 'nqn.2014-08.org.nvmexpress:uuid:1234', 'x'.repeat(40)]);
+  assert.deepEqual(c.hosts.map((h) => h.nqn), ['hostnqn', 'nqn.2014-08.org.nvmexpress:uuid:2f1c8a52-7d0e-4b8e-9a51-3c0d5e6f7a81']);
+  assert.equal(warnings.length, 4, warnings.join('\n'));
+  assert.match(warnings[0]!, /^c\.json: \/subsystems\/0\/nqn: "testnqn" is not a valid NQN \(nqn\.yyyy-mm\.reverse\.domain:name or .*\); served anyway, as the Linux kernel target does/);
+  assert.ok(warnings.some((w) => w.startsWith('c.json: /subsystems/0/allowedHosts/0: "hostnqn" is not a valid NQN')), 'hostnqn warned once, where first seen');
+  assert.equal(warnings.filter((w) => w.includes('"hostnqn"')).length, 1);
+  assert.ok(warnings.some((w) => w.includes('uuid: must be followed by a UUID')));
+});

@@ -3,7 +3,10 @@
 // speed is measured in bench/, never asserted here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runPerf } from '../../src/perf/run.js';
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { droppedLine, runPerf } from '../../src/perf/run.js';
 import { parsePerfOptions } from '../../src/perf/options.js';
 import { runTarget, testConfig, SUBNQN } from '../integration/helpers.js';
 
@@ -81,5 +84,62 @@ test('two worker threads with two connections each: every job does I/O, verify h
     assert.equal(r.ios, r.jobs[0]!.ios + r.jobs[1]!.ios);
   } finally {
     await t.close();
+  }
+});
+
+test('a target closed during the run: the window ends where the connection dropped, the report says when and how many I/Os were lost', { timeout: 30000 }, async () => {
+  const t = await runTarget(testConfig({ namespaces: [{ size: 16 * MiB, blockSize: 512 }] }));
+  let closed: Promise<void> | null = null;
+  try {
+    const o = parsePerfOptions({
+      address: t.host, port: String(t.port), nqn: SUBNQN, workload: 'randread', ioSize: '4k', queueDepth: '8',
+      connections: '2', time: '4', warmup: '0.2', quiet: true,
+    });
+    const started = performance.now();
+    const timer = setTimeout(() => (closed = t.close()), 1200);
+    const r = await runPerf(o);
+    clearTimeout(timer);
+    const wallSec = (performance.now() - started) / 1000;
+    assert.ok(r.dropped, 'the report says a connection dropped');
+    assert.ok(r.dropped.atSec > 0.8 && r.dropped.atSec < 3, `dropped at t=${r.dropped.atSec}`);
+    assert.ok(r.dropped.lost > 0, `lost ${r.dropped.lost}`);
+    assert.match(r.dropped.reason, /closed|ECONNRESET|socket/);
+    // Measured from the end of the warmup to the drop, not the nominal 4 s.
+    assert.ok(r.elapsedSec < 3, `elapsed ${r.elapsedSec} s`);
+    assert.ok(Math.abs(r.elapsedSec - (r.dropped.atSec - 0.2)) < 0.3, `window ${r.elapsedSec} s for a drop at t=${r.dropped.atSec} s after 0.2 s of warmup`);
+    assert.ok(r.ios > 0);
+    assert.ok(Math.abs(r.iops - r.ios / r.elapsedSec) <= 0.02 * r.iops + 1, `IOPS ${r.iops} is I/Os ${r.ios} over ${r.elapsedSec} s`);
+    assert.ok(wallSec < 3.5, `the run stops once every connection is gone (took ${wallSec.toFixed(2)} s of 4.2)`);
+    assert.match(droppedLine(r)!, /^nvmetd perf: connection to 127\.0\.0\.1:\d+ dropped at t=\d+\.\d\d s \(.+\); \d+ I\/Os in flight lost; the report covers \d+\.\d\d s of measured I\/O$/);
+  } finally {
+    await (closed ?? t.close());
+  }
+});
+
+test('nvmetd perf against a target closed midway exits 1 with one line saying when the connection dropped', { timeout: 30000 }, async () => {
+  const t = await runTarget(testConfig({ namespaces: [{ size: 16 * MiB, blockSize: 512 }] }));
+  let closed: Promise<void> | null = null;
+  try {
+    const bin = fileURLToPath(new URL('../../../bin/nvmetd.js', import.meta.url));
+    const child = spawn(process.execPath, [bin, 'perf', '-a', t.host, '-s', String(t.port), '-n', SUBNQN, '-w', 'randread', '-q', '4', '-t', '4', '--warmup', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Close once I/O has been flowing for a while (the child needs a moment to start and connect).
+    const connected = (): boolean => (t.target.ctx.subsystems.get(SUBNQN)?.controllers.size ?? 0) > 0;
+    for (let i = 0; i < 1000 && !connected(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(connected(), `perf connected: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    closed = t.close();
+    assert.equal(await exit, 1, `stdout: ${stdout}\nstderr: ${stderr}`);
+    const lines = stderr.trim().split('\n');
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0]!, /^nvmetd perf: connection to 127\.0\.0\.1:\d+ dropped at t=\d+\.\d\d s \(.*\); \d+ I\/Os? in flight lost; the report covers \d+\.\d\d s of measured I\/O$/);
+    const measured = Number(/, (\d+\.\d\d) s measured/.exec(stdout)![1]);
+    assert.ok(measured < 3.5, `summary says ${measured} s measured for a 4 s run cut short`);
+  } finally {
+    await (closed ?? t.close());
   }
 });

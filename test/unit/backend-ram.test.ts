@@ -1,0 +1,76 @@
+// RAM backend: start cost independent of the declared size, data kept across segments, shared buffers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RamBackend, allocateSharedRam } from '../../src/backend/ram.js';
+import type { BackendRequest } from '../../src/backend/backend.js';
+
+const TiB = 2 ** 40;
+const MiB = 2 ** 20;
+
+/** Runs one submit and returns its result (RAM completes in kick()). */
+function run(b: RamBackend, submit: (req: BackendRequest) => void): number {
+  let result: number | undefined;
+  submit({ backendDone: (r: number) => { result = r; } } as BackendRequest);
+  b.kick();
+  assert.notEqual(result, undefined, 'completed in kick()');
+  return result!;
+}
+
+function rssGrowth<T>(fn: () => T): { value: T; grownBytes: number } {
+  const before = process.memoryUsage().rss;
+  const value = fn();
+  return { value, grownBytes: process.memoryUsage().rss - before };
+}
+
+test('RAM backend: a 1 TiB and a 64 TiB namespace build with no segment allocated and no memory in proportion', () => {
+  for (const size of [1 * TiB, 64 * TiB]) {
+    const { value: b, grownBytes } = rssGrowth(() => new RamBackend(size));
+    assert.ok(grownBytes < 32 * MiB, `building ${size / TiB} TiB grew RSS by ${(grownBytes / MiB).toFixed(1)} MiB`);
+    assert.equal(b.segmentsAllocated, 0, 'nothing allocated before the first write');
+    // A block at each end and one across a segment boundary: one segment each, read back intact.
+    const data = Buffer.alloc(8192, 0xa5);
+    for (const offset of [0, size - 4096, 2 * b.segmentBytes]) {
+      const src = data.subarray(0, 4096);
+      assert.equal(run(b, (r) => b.submitWrite(r, offset, src, false)), 4096);
+      const back = Buffer.alloc(4096);
+      assert.equal(run(b, (r) => b.submitRead(r, offset, back)), 4096);
+      assert.ok(back.equals(src), `read back at ${offset}`);
+    }
+    assert.equal(b.segmentsAllocated, 3, 'three segments written: the first, the last and the third');
+    const cross = Buffer.alloc(8192);
+    assert.equal(run(b, (r) => b.submitWrite(r, b.segmentBytes - 4096, data, false)), 8192);
+    assert.equal(b.segmentsAllocated, 4, 'a write across a boundary allocates the next segment');
+    assert.equal(run(b, (r) => b.submitRead(r, b.segmentBytes - 4096, cross)), 8192);
+    assert.ok(cross.equals(data));
+    // Unwritten ranges read as zeroes, without allocating.
+    const zero = Buffer.alloc(4096, 1);
+    assert.equal(run(b, (r) => b.submitRead(r, 5 * b.segmentBytes, zero)), 4096);
+    assert.ok(zero.every((x) => x === 0));
+    assert.ok(b.view(5 * b.segmentBytes, 4096)!.every((x) => x === 0));
+    assert.equal(b.segmentsAllocated, 4);
+    // Deallocate reads back zeroes; beyond the end is refused.
+    assert.equal(run(b, (r) => b.submitDiscard(r, size - 4096, 4096)), 0);
+    assert.equal(run(b, (r) => b.submitRead(r, size - 4096, zero)), 4096);
+    assert.ok(zero.every((x) => x === 0));
+    assert.equal(run(b, (r) => b.submitWrite(r, size, data.subarray(0, 512), false)), -22);
+    void b.close();
+  }
+});
+
+test('RAM backend: a shared 1 TiB namespace reserves few segments without memory in proportion, every thread sees the same data', () => {
+  const size = 1 * TiB;
+  const { value: buffers, grownBytes } = rssGrowth(() => allocateSharedRam(size));
+  assert.equal(buffers.length, 1024, 'one 1 GiB segment per GiB');
+  const a = new RamBackend(size, buffers);
+  const b = new RamBackend(size, buffers);
+  const grown = grownBytes + rssGrowth(() => new RamBackend(size, buffers)).grownBytes;
+  assert.ok(grown < 32 * MiB, `reserving and viewing 1 TiB grew RSS by ${(grown / MiB).toFixed(1)} MiB`);
+  const src = Buffer.alloc(4096, 0x3c);
+  assert.equal(run(a, (r) => a.submitWrite(r, size - 4096, src, false)), 4096);
+  const back = Buffer.alloc(4096);
+  assert.equal(run(b, (r) => b.submitRead(r, size - 4096, back)), 4096);
+  assert.ok(back.equals(src), 'written by one backend, read by another over the same buffers');
+  // Over 1 TiB, segments are 4 GiB: a 64 TiB shared namespace stays far below vm.max_map_count mappings.
+  assert.equal(new RamBackend(64 * TiB).segmentBytes, 4 * 2 ** 30);
+  assert.throws(() => new RamBackend(size, buffers.slice(1)), /do not match/);
+});
