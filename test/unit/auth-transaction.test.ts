@@ -158,6 +158,16 @@ test('wrong host key: AUTH_Failure1 "failed"; the failed transaction stays faile
   assert.equal(failure1Explanation(receive(ctrl)), AuthFailure.FAILED);
 });
 
+test('after a refusal, a Negotiate sent instead of fetching AUTH_Failure1 does not buy another try', () => {
+  const { ctrl, host } = setup();
+  send(ctrl, host.reply(toChallenge(ctrl, host), { corruptResponse: true }));
+  assert.equal(ctrl.state, 'failure1');
+  send(ctrl, host.negotiate());
+  assert.equal(ctrl.state, 'failure1');
+  send(ctrl, host.reply(Buffer.from(toChallengeBytes(host))));
+  expectFailure1(ctrl, AuthFailure.FAILED);
+});
+
 test('a reply made with another key of the right length fails too', () => {
   const { ctrl, host } = setup();
   const other = new RefHost({ ...host.o, hostSecret: crypto.randomBytes(32) });

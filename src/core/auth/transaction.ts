@@ -5,8 +5,8 @@
 //   negotiate --Send AUTH_Negotiate--> challenge --Receive--> reply --Send _Reply (R1 checked)--> success1
 //   success1 --Receive _Success1--> done (unidirectional) | success2 --Send _Success2--> done
 //   any refusal --> failure1 --Receive AUTH_Failure1--> failed;  Send AUTH_Failure2 --> failed
-// An AUTH_Negotiate restarts the transaction from any state but failed (re-authentication).
-// A failed transaction stays failed: the host has to connect again.
+// An AUTH_Negotiate restarts the transaction from any state but failure1/failed (re-authentication).
+// A failed transaction stays failed, whatever the host sends: it has to connect again.
 import crypto from 'node:crypto';
 import { AuthKeyError } from './errors.js';
 import { HashId, constantTimeEqual, hashLen, hashName, isHashId } from './hash.js';
@@ -174,7 +174,7 @@ export class AuthTransaction {
   private dispatchSend(b: Uint8Array): void {
     const t = messageType(b);
     if (!t) throw new AuthProtocolError(AuthFailure.INCORRECT_PAYLOAD, `message of ${b.length} byte(s)`);
-    if (this.st === 'failed') {
+    if (this.failed) {
       this.log.warn({ authType: t.authType, authId: t.authId }, 'authentication: message after the transaction failed, ignored');
       return;
     }
