@@ -17,7 +17,7 @@ function sqe(o: { secp?: number; spsp0?: number; spsp1?: number; len?: number } 
   b[0] = 0x7f;
   b[4] = 0x05;
   // CDW10: SECP (31:24) | SPSP1 (23:16) | SPSP0 (15:8) | NSSF (7:0); CDW11: TL / AL.
-  b.writeUInt32LE(((o.secp ?? 0xe9) << 24) | ((o.spsp1 ?? 1) << 16) | ((o.spsp0 ?? 1) << 8), 40);
+  b.writeUInt32LE((((o.secp ?? 0xe9) << 24) | ((o.spsp1 ?? 1) << 16) | ((o.spsp0 ?? 1) << 8)) >>> 0, 40);
   b.writeUInt32LE(o.len ?? 72, 44);
   return b;
 }
