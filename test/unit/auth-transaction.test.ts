@@ -378,6 +378,31 @@ test('Authentication Send and Receive lengths: empty data and a too small alloca
   assert.equal(ctrl.authenticated, true);
 });
 
+test('abort: an unfinished transaction fails, a finished one is left alone', () => {
+  {
+    const { ctrl, host, warnings } = setup();
+    toChallenge(ctrl, host);
+    ctrl.abort('no reply within KATO');
+    assert.equal(ctrl.state, 'failed');
+    assert.equal(ctrl.authenticated, false);
+    assert.match(warnings.join('\n'), /no reply within KATO/);
+    assert.equal(failure1Explanation(receive(ctrl)), AuthFailure.FAILED);
+  }
+  {
+    const { ctrl } = setup();
+    ctrl.abort('host never started');
+    assert.equal(ctrl.failed, true);
+  }
+  {
+    const { ctrl, host } = setup();
+    send(ctrl, host.reply(toChallenge(ctrl, host)));
+    receive(ctrl);
+    ctrl.abort('late timer');
+    assert.equal(ctrl.state, 'done');
+    assert.equal(ctrl.authenticated, true);
+  }
+});
+
 test('bad options are refused when the transaction is made', () => {
   const hostKey: DhchapKey = { transform: 0, key: crypto.randomBytes(32) };
   const base = { hostnqn: HOSTNQN, subnqn: SUBNQN, hostKey };

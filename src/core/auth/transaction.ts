@@ -121,6 +121,16 @@ export class AuthTransaction {
     return { hash: this.hashId, dhgroup: this.dhgroup, tid: this.tid };
   }
 
+  /**
+   * Ends an unfinished transaction as failed (the fabrics layer's timer: no progress within KATO, or
+   * 120 s when KATO is 0; or a host that never starts). A finished one (done or failed) is left as it is.
+   */
+  abort(why: string): void {
+    if (this.st === 'done' || this.failed) return;
+    this.refuse(AuthFailure.FAILED, why);
+    this.st = 'failed';
+  }
+
   /** The data of an Authentication Send (TL bytes). */
   onSend(payload: Uint8Array): AuthSendResult {
     if (payload.length === 0) return { status: S_AUTH_INVALID_FIELD };
