@@ -31,3 +31,4 @@ export {
   S_AUTH_REQUIRED,
   checkAuthSqe,
 } from './command.js';
+export { DEFAULT_DHGROUPS, DEFAULT_HASHES, type HostAuthConfig, type HostAuthPolicy, hostAuthPolicy, newAuthTransaction } from './policy.js';
