@@ -32,3 +32,4 @@ export {
   checkAuthSqe,
 } from './command.js';
 export { DEFAULT_DHGROUPS, DEFAULT_HASHES, type HostAuthConfig, type HostAuthPolicy, hostAuthPolicy, newAuthTransaction } from './policy.js';
+export { allowedBeforeAuthentication, executeAuthReceive, executeAuthSend } from './execute.js';
