@@ -1,0 +1,35 @@
+// In-band authentication (DH-HMAC-CHAP) and NVMe/TCP PSK derivations: the public surface.
+export { AuthKeyError } from './errors.js';
+export { HashId, hashIdByName, hashLen, hashName } from './hash.js';
+export { DhGroupId, dhGroupIdByName, dhGroupName } from './ffdhe.js';
+export { type DhchapKey, type DhchapTransform, formatDhchapKey, generateDhchapKey, parseDhchapKey, transformDhchapKey } from './dhchap-key.js';
+export {
+  type DerivedTlsPsk,
+  type TlsPsk,
+  type TlsTransform,
+  deriveTlsPsk,
+  formatTlsKey,
+  generateTlsKey,
+  generatedPsk,
+  parseTlsKey,
+  pskDigest,
+  pskHash,
+  retainedPsk,
+  tlsIdentity,
+  tlsPskFromInput,
+} from './tls-key.js';
+export { AuthFailure, AuthId, AuthType } from './messages.js';
+export { type AuthLog, type AuthReceiveResult, type AuthSendResult, type AuthState, AuthTransaction, type AuthTransactionOptions } from './transaction.js';
+export {
+  AuthSqe,
+  CONNECT_AUTHREQ_ASCR,
+  CONNECT_AUTHREQ_ATR,
+  SECP_NVME_AUTH,
+  SPSP0_AUTH,
+  SPSP1_AUTH,
+  S_AUTH_INVALID_FIELD,
+  S_AUTH_REQUIRED,
+  checkAuthSqe,
+} from './command.js';
+export { DEFAULT_DHGROUPS, DEFAULT_HASHES, type HostAuthConfig, type HostAuthPolicy, hostAuthPolicy, newAuthTransaction } from './policy.js';
+export { allowedBeforeAuthentication, executeAuthReceive, executeAuthSend } from './execute.js';

@@ -1,0 +1,151 @@
+// NVMe/TCP pre-shared keys (TP 8018): the PSK interchange format NVMeTLSkey-1:<hh>:<base64(key || CRC-32)>:
+// and the derivations from a configured PSK to the TLS PSK and its identity.
+//   <hh> 00: the configured PSK is used as the retained PSK (32 bytes: SHA-256, 48 bytes: SHA-384);
+//        01: SHA-256, 32-byte key; 02: SHA-384, 48-byte key; the retained PSK is derived with that hash.
+// Retained PSK = HKDF-Expand-Label(HKDF-Extract(0, configured), "HostNQN", NQNh, L)
+// PSK digest   = base64(HMAC(retained, NQNh || " " || NQNc || " " || "NVMe-over-Fabrics"))
+// TLS PSK      = HKDF-Expand-Label(HKDF-Extract(0, retained), "nvme-tls-psk", context, L), where the
+//                context is the identity itself (version 0) or "<hh> <PSK digest>" (version 1).
+// Identities: "NVMe0R<hh> <NQNh> <NQNc>" and "NVMe1R<hh> <NQNh> <NQNc> <PSK digest>".
+import crypto from 'node:crypto';
+import { decodeBase64Strict, encodeWithCrc, crc32 } from './encoding.js';
+import { AuthKeyError } from './errors.js';
+import { HashId, hashInfo, hashLen, hashName, hmac } from './hash.js';
+import { NVMF_SEED } from './dhchap-key.js';
+
+export const TLS_PREFIX = 'NVMeTLSkey-1:';
+
+/** 0: no transformation; 1: SHA-256; 2: SHA-384. */
+export type TlsTransform = 0 | typeof HashId.SHA256 | typeof HashId.SHA384;
+
+export interface TlsPsk {
+  readonly transform: TlsTransform;
+  /** The configured PSK (32 or 48 bytes). */
+  readonly key: Buffer;
+}
+
+function fail(what: string): never {
+  throw new AuthKeyError(`TLS PSK: ${what}`);
+}
+
+/** Parses NVMeTLSkey-1:<hh>:<base64>: (surrounding white space ignored); errors never echo the key. */
+export function parseTlsKey(text: string): TlsPsk {
+  const s = text.trim();
+  if (!s.startsWith(TLS_PREFIX)) fail(`must start with "${TLS_PREFIX}"`);
+  const hh = s.slice(TLS_PREFIX.length, TLS_PREFIX.length + 3);
+  if (!/^0[0-2]:$/.test(hh)) fail('the hash field after "NVMeTLSkey-1:" must be 00 (none), 01 (SHA-256) or 02 (SHA-384), followed by ":"');
+  const transform = Number.parseInt(hh.slice(0, 2), 10) as TlsTransform;
+  const body = s.slice(TLS_PREFIX.length + 3);
+  if (!body.endsWith(':')) fail('must end with ":" after the base64 part');
+  const raw = decodeBase64Strict(body.slice(0, -1));
+  if (!raw || raw.length === 0) fail('the key part is not valid (padded) base64');
+  const keyLen = raw.length - 4;
+  if (keyLen !== 32 && keyLen !== 48) {
+    raw.fill(0);
+    fail(`the key part decodes to ${raw.length} bytes; it must be a 32 or 48-byte key followed by its 4-byte CRC-32`);
+  }
+  const key = Buffer.from(raw.subarray(0, keyLen));
+  const crc = raw.readUInt32LE(keyLen);
+  raw.fill(0);
+  if (crc32(key) !== crc) {
+    key.fill(0);
+    fail('CRC-32 mismatch: the key is mistyped or truncated');
+  }
+  if (transform !== 0 && hashLen(transform) !== keyLen) {
+    key.fill(0);
+    fail(`hash ${hh.slice(0, 2)} (${hashName(transform)}) needs a ${hashLen(transform)}-byte key, this one has ${keyLen} bytes`);
+  }
+  return { transform, key };
+}
+
+export function formatTlsKey(k: TlsPsk): string {
+  const len = k.key.length;
+  if (k.transform === 0 ? len !== 32 && len !== 48 : hashLen(k.transform) !== len) {
+    fail(`a ${k.transform === 0 ? 'untransformed' : hashName(k.transform)} PSK cannot be ${len} bytes`);
+  }
+  return `${TLS_PREFIX}0${k.transform}:${encodeWithCrc(k.key)}:`;
+}
+
+/** A new configured PSK: random (or the given secret), 32 bytes for SHA-256, 48 for SHA-384. */
+export function generateTlsKey(transform: typeof HashId.SHA256 | typeof HashId.SHA384, secret?: Uint8Array): TlsPsk {
+  const len = hashLen(transform);
+  if (secret && secret.length !== len) fail(`the secret must be ${len} bytes for ${hashName(transform)}, not ${secret.length}`);
+  return { transform, key: secret ? Buffer.from(secret) : crypto.randomBytes(len) };
+}
+
+/** The hash of the cipher suite the PSK goes with (the <hh> of its identity). */
+export function pskHash(k: TlsPsk): typeof HashId.SHA256 | typeof HashId.SHA384 {
+  if (k.transform !== 0) return k.transform;
+  return k.key.length === 48 ? HashId.SHA384 : HashId.SHA256;
+}
+
+/** HKDF-Expand-Label (RFC 8446 §7.1) over PRK = HKDF-Extract(zero salt, ikm) (RFC 5869). */
+export function hkdfExpandLabel(h: HashId, ikm: Uint8Array, label: string, context: Uint8Array | string, length: number): Buffer {
+  const full = Buffer.from(`tls13 ${label}`, 'utf8');
+  const ctx = typeof context === 'string' ? Buffer.from(context, 'utf8') : Buffer.from(context);
+  if (full.length > 255) fail(`HKDF label "${label}" is too long`);
+  if (ctx.length > 255) fail(`HKDF context is ${ctx.length} bytes, at most 255 fit (NQNs too long for this identity)`);
+  const info = Buffer.alloc(2 + 1 + full.length + 1 + ctx.length);
+  info.writeUInt16BE(length, 0);
+  info[2] = full.length;
+  full.copy(info, 3);
+  info[3 + full.length] = ctx.length;
+  ctx.copy(info, 4 + full.length);
+  return Buffer.from(crypto.hkdfSync(hashInfo(h).digest, ikm, Buffer.alloc(0), info, length));
+}
+
+/** The retained PSK the configured PSK is turned into for this host (the key itself for <hh> 00). */
+export function retainedPsk(k: TlsPsk, hostnqn: string): Buffer {
+  if (k.transform === 0) return Buffer.from(k.key);
+  return hkdfExpandLabel(k.transform, k.key, 'HostNQN', hostnqn, k.key.length);
+}
+
+/** base64(HMAC(psk, NQNh || " " || NQNc || " " || "NVMe-over-Fabrics")), SHA-256 or SHA-384 only. */
+export function pskDigest(h: typeof HashId.SHA256 | typeof HashId.SHA384, psk: Uint8Array, hostnqn: string, subnqn: string): string {
+  if (hashLen(h) !== 32 && hashLen(h) !== 48) fail('the PSK digest is defined for SHA-256 and SHA-384 only');
+  return hmac(h, psk, `${hostnqn} ${subnqn} ${NVMF_SEED}`).toString('base64');
+}
+
+function hh(h: HashId): string {
+  return h.toString(10).padStart(2, '0');
+}
+
+export function tlsIdentity(version: 0 | 1, h: HashId, hostnqn: string, subnqn: string, digest?: string): string {
+  if (version === 0) return `NVMe0R${hh(h)} ${hostnqn} ${subnqn}`;
+  if (!digest) fail('a version 1 identity needs the PSK digest');
+  return `NVMe1R${hh(h)} ${hostnqn} ${subnqn} ${digest}`;
+}
+
+/** The TLS PSK from an input (retained or generated) PSK and the context of its identity. */
+export function tlsPskFromInput(h: typeof HashId.SHA256 | typeof HashId.SHA384, input: Uint8Array, context: string): Buffer {
+  if (input.length !== hashLen(h)) fail(`a ${hashName(h)} input PSK is ${hashLen(h)} bytes, not ${input.length}`);
+  return hkdfExpandLabel(h, input, 'nvme-tls-psk', context, hashLen(h));
+}
+
+export interface DerivedTlsPsk {
+  readonly identity: string;
+  /** The TLS 1.3 external PSK (32 or 48 bytes). */
+  readonly psk: Buffer;
+  readonly hash: typeof HashId.SHA256 | typeof HashId.SHA384;
+}
+
+/** From a configured PSK to the identity and TLS PSK for one host and subsystem. */
+export function deriveTlsPsk(k: TlsPsk, hostnqn: string, subnqn: string, version: 0 | 1): DerivedTlsPsk {
+  const h = pskHash(k);
+  const retained = retainedPsk(k, hostnqn);
+  try {
+    if (version === 0) {
+      const identity = tlsIdentity(0, h, hostnqn, subnqn);
+      return { identity, psk: tlsPskFromInput(h, retained, identity), hash: h };
+    }
+    const digest = pskDigest(h, retained, hostnqn, subnqn);
+    return { identity: tlsIdentity(1, h, hostnqn, subnqn, digest), psk: tlsPskFromInput(h, retained, `${hh(h)} ${digest}`), hash: h };
+  } finally {
+    retained.fill(0);
+  }
+}
+
+/** Generated PSK of a DH-HMAC-CHAP transaction (secure channel concatenation): HMAC(KS, C1 || C2). */
+export function generatedPsk(h: HashId, sessionKey: Uint8Array, c1: Uint8Array, c2: Uint8Array): Buffer {
+  return hmac(h, sessionKey, c1, c2);
+}
