@@ -12,6 +12,8 @@ import { applyShardArgs, type ShardArgs } from './shard-options.js';
 
 export interface ServeOptions extends ZeroConfigOptions, ShardArgs {
   config?: string;
+  /** --rpc-socket: the SPDK-compatible JSON-RPC socket. */
+  rpcSocket?: string;
 }
 
 /** Options as commander hands them over: repeatable options are absent when not given. */
@@ -20,7 +22,8 @@ export type ServeArgs = Omit<ServeOptions, 'file' | 'listen' | 'allowHost'> &
 
 export async function serveCommand(args: ServeArgs): Promise<void> {
   const o: ServeOptions = { ...args, file: args.file ?? [], listen: args.listen ?? [], allowHost: args.allowHost ?? [] };
-  const config = applyShardArgs(await serveConfig(o), o);
+  let config = applyShardArgs(await serveConfig(o), o);
+  if (o.rpcSocket !== undefined) config = { ...config, rpcSocket: o.rpcSocket };
   const log = createLogger(config.logLevel);
   await runServe(config, {
     startTarget: startServerTarget,
