@@ -31,7 +31,7 @@ export class RpcConnection {
   readonly #log: Logger;
   #buf: Buffer = Buffer.alloc(0);
   #scanner = new JsonScanner();
-  /** Answers go out in request order: each waits for the one before. */
+  /** Requests run, and their answers go out, in order: each waits for the one before. */
   #chain: Promise<void> = Promise.resolve();
   #stopped = false;
 
@@ -75,12 +75,13 @@ export class RpcConnection {
         return;
       }
       const parsed = parseJson(text);
-      const pending = answer(parsed, this.#dispatch).catch((err: unknown) => {
-        this.#log.error({ err }, 'rpc request failed');
-        return errorResponse(undefined, new RpcError(RpcCode.INTERNAL_ERROR));
-      });
+      // One request at a time per connection: a script may send "create bdev" and "add namespace
+      // on that bdev" back to back, and the second must see the first done.
       this.#chain = this.#chain.then(async () => {
-        const text = await pending;
+        const text = await answer(parsed, this.#dispatch).catch((err: unknown) => {
+          this.#log.error({ err }, 'rpc request failed');
+          return errorResponse(undefined, new RpcError(RpcCode.INTERNAL_ERROR));
+        });
         if (text !== null && !this.#socket.destroyed) this.#socket.write(`${text}\n`);
       });
     }

@@ -7,12 +7,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../src/util/log.js';
 import { RpcServer } from '../../src/rpc/server.js';
-import { RpcCode, RpcError, type Dispatch } from '../../src/rpc/wire.js';
+import { RpcCode, RpcError, type Dispatch, type Params } from '../../src/rpc/wire.js';
 
 const log = createLogger('silent');
 
+/** set: stores its params after 30 ms; get: what set stored. */
+let stored: unknown = null;
+
 /** echo: its params; fail: an error; slow: answers after 30 ms. Anything else: not found. */
 const dispatch: Dispatch = async (method, params) => {
+  if (method === 'set') {
+    await new Promise((r) => setTimeout(r, 30));
+    stored = params ?? null;
+    return true;
+  }
+  if (method === 'get') return stored as Params;
   if (method === 'echo') return params === undefined ? null : params;
   if (method === 'fail') throw new RpcError(-19, 'No such device');
   if (method === 'slow') {
@@ -112,6 +121,16 @@ test('rpc socket: concatenated requests in one write, each answered on its own l
       { jsonrpc: '2.0', id: 3.5, result: [true] },
     ]);
     assert.ok(r.text.includes('"id":3.50'), 'a numeric id comes back as it was written');
+  }));
+
+test('rpc socket: requests on one connection run one after the other (a later one sees an earlier one done)', () =>
+  withServer(async (sock) => {
+    stored = null;
+    const r = await exchange(sock, ['{"method":"set","params":["v1"],"id":1}{"method":"get","id":2}']);
+    assert.deepEqual(lines(r.text), [
+      { jsonrpc: '2.0', id: 1, result: true },
+      { jsonrpc: '2.0', id: 2, result: ['v1'] },
+    ]);
   }));
 
 test('rpc socket: a request split over several reads is answered once complete', () =>
