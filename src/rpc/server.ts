@@ -139,10 +139,17 @@ export class RpcServer {
     server.maxConnections = RPC_MAX_CONNS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, () => {
-        server.off('error', reject);
-        resolve();
-      });
+      // The socket file is created by bind(), within listen(): created 0600, no window where others
+      // could connect (then chmod, in case the file system ignores the umask).
+      const umask = process.umask(0o177);
+      try {
+        server.listen(path, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      } finally {
+        process.umask(umask);
+      }
     });
     fs.chmodSync(path, 0o600);
     server.on('error', (err) => rlog.error({ err }, 'rpc socket error'));

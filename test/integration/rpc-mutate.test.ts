@@ -140,6 +140,7 @@ test('rpc: a listener on a new port is a new TCP listener; removing its last sub
     assert.equal(addrs.length, 2);
     const port2 = Number(addrs[1]!.trsvcid);
     assert.ok(port2 > 0 && port2 !== t.port);
+    assert.deepEqual(await t.rpc('nvmf_subsystem_get_listeners', { nqn: SUBNQN }), addrs.map((address) => ({ address })));
     const c = await Controller.connect(t.opts({ port: port2 }));
     await assertHealthy(c);
     const e = await t.rpcError('nvmf_subsystem_remove_listener', { nqn: SUBNQN, listen_address: listener(t, String(port2)) });

@@ -21,6 +21,7 @@ test('rpc: spdk_get_version and rpc_get_methods (current= as SPDK: what can be c
     assert.equal(bad.code, -32602);
     assert.equal(bad.message, 'Invalid parameters');
     assert.deepEqual(await t.rpcError('no_such_method'), { code: -32601, message: 'Method not found' });
+    assert.equal(await t.rpc('framework_wait_init'), true);
   }));
 
 test('rpc: nvmf_get_subsystems and bdev_get_bdevs describe the config in SPDK\'s shape', () =>

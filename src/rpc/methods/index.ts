@@ -1,7 +1,15 @@
 // Every method the RPC socket answers, in the order rpc_get_methods lists them.
 import type { RpcMethod } from '../table.js';
-import { rpcGetMethods, spdkGetVersion } from './info.js';
-import { nvmfCreateTransport, nvmfGetStats, nvmfGetSubsystems, nvmfGetTransports, nvmfSubsystemGetControllers, nvmfSubsystemGetQpairs } from './nvmf-info.js';
+import { frameworkWaitInit, rpcGetMethods, spdkGetVersion } from './info.js';
+import {
+  nvmfCreateTransport,
+  nvmfGetStats,
+  nvmfGetSubsystems,
+  nvmfGetTransports,
+  nvmfSubsystemGetControllers,
+  nvmfSubsystemGetListeners,
+  nvmfSubsystemGetQpairs,
+} from './nvmf-info.js';
 import { bdevAioCreate, bdevAioDelete, bdevGetBdevs, bdevMallocCreate, bdevMallocDelete, bdevUringCreate, bdevUringDelete } from './bdev.js';
 import { nvmfCreateSubsystem, nvmfDeleteSubsystem, nvmfSubsystemAddNs, nvmfSubsystemRemoveNs } from './subsystem.js';
 import {
@@ -15,6 +23,7 @@ import {
 export const ALL_METHODS: readonly RpcMethod[] = [
   spdkGetVersion,
   rpcGetMethods,
+  frameworkWaitInit,
   bdevGetBdevs,
   bdevMallocCreate,
   bdevMallocDelete,
@@ -36,5 +45,6 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   nvmfSubsystemAllowAnyHost,
   nvmfSubsystemGetControllers,
   nvmfSubsystemGetQpairs,
+  nvmfSubsystemGetListeners,
   nvmfGetStats,
 ];

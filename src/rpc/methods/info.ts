@@ -13,6 +13,13 @@ export const spdkGetVersion: RpcMethod = {
   },
 };
 
+/** The target is up before the socket listens: there is nothing to wait for. */
+export const frameworkWaitInit: RpcMethod = {
+  name: 'framework_wait_init',
+  noParamsMessage: 'framework_wait_init method requires no parameters',
+  handler: () => true,
+};
+
 export const rpcGetMethods: RpcMethod = {
   name: 'rpc_get_methods',
   params: { schema: object({ current: bool, include_aliases: bool }, []), optional: true },

@@ -58,6 +58,17 @@ function dumpDiscovery(live: LiveTarget): Json {
   return { nqn: live.ctx.discoveryNqn, subtype: 'Discovery', listen_addresses: live.config.ports.map(listenAddress), allow_any_host: true, hosts: [] };
 }
 
+export const nvmfSubsystemGetListeners: RpcMethod = {
+  name: 'nvmf_subsystem_get_listeners',
+  params: { schema: object({ nqn: str, tgt_name: str }, ['nqn']) },
+  handler: (p, live) => {
+    checkTarget(p);
+    const nqn = p.nqn as string;
+    const ports = nqn === live.ctx.discoveryNqn ? live.config.ports : live.config.ports.filter((x) => x.subsystems.includes(findSubsystem(live, p).nqn));
+    return ports.map((x) => ({ address: listenAddress(x) }));
+  },
+};
+
 function ioQueues(ctrl: Controller): HostQueue[] {
   return [...ctrl.queues.values()].filter((q) => q.qid > 0);
 }
