@@ -94,6 +94,12 @@ export function createDispatch(table: MethodTable, live: LiveTarget): Dispatch {
         `${name} is not yet supported while I/O worker threads run (shard.workers > 0): the workers would not see the change`,
       );
     }
-    return m.handler(p, live, table);
+    try {
+      return await m.handler(p, live, table);
+    } catch (err) {
+      if (err instanceof RpcError) throw err;
+      log.error({ method: name, err }, 'rpc: method failed');
+      throw new RpcError(RpcCode.INTERNAL_ERROR, 'Internal error', String((err as Error)?.message ?? err));
+    }
   };
 }

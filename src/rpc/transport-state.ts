@@ -55,6 +55,13 @@ export class TcpTransportState {
     };
   }
 
+  /** Whether these options would change a port setting. */
+  changesPorts(params: Record<string, Json>): boolean {
+    const d = this.portDefaults;
+    const differs = (v: Json | undefined, now: number): boolean => typeof v === 'number' && v !== now;
+    return differs(params.in_capsule_data_size, d.inlineDataSize) || differs(params.max_queue_depth, d.maxQueueSize) || differs(params.max_io_size, d.maxH2CData);
+  }
+
   /** Applies the options that map onto port settings (already validated) and stores the rest. */
   apply(params: Record<string, Json>): void {
     const d = this.portDefaults;

@@ -5,7 +5,7 @@ import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Controller } from '../../src/initiator/controller.js';
+import { Controller, discover } from '../../src/initiator/controller.js';
 import { AsyncEvent, LogId } from '../../src/spec/log.js';
 import { HOSTNQN, SUBNQN, assertHealthy } from './helpers.js';
 import { withRpcTarget, type RpcRunning } from './rpc-helpers.js';
@@ -140,6 +140,12 @@ test('rpc: a listener on a new port is a new TCP listener; removing its last sub
     assert.equal(addrs.length, 2);
     const port2 = Number(addrs[1]!.trsvcid);
     assert.ok(port2 > 0 && port2 !== t.port);
+    const log = await discover({ host: t.host, port: t.port, hostnqn: HOSTNQN });
+    assert.deepEqual(
+      log.entries.filter((e) => e.subnqn === SUBNQN).map((e) => e.trsvcid).sort(),
+      [String(t.port), String(port2)].sort(),
+      'the discovery log shows the new port',
+    );
     assert.deepEqual(await t.rpc('nvmf_subsystem_get_listeners', { nqn: SUBNQN }), addrs.map((address) => ({ address })));
     const c = await Controller.connect(t.opts({ port: port2 }));
     await assertHealthy(c);

@@ -112,6 +112,9 @@ test('rpc: with I/O workers, changes are refused (and not listed by current=true
     assert.equal(e.code, -1);
     assert.match(e.message, /not yet supported while I\/O worker threads run/);
     assert.equal((await t.rpc('nvmf_get_subsystems')) instanceof Array, true);
+    // The transport options: accepted when they change nothing the workers hold.
+    assert.equal((await t.rpcError('nvmf_create_transport', { trtype: 'TCP', in_capsule_data_size: 4096 })).code, -1);
+    assert.equal(await t.rpc('nvmf_create_transport', { trtype: 'TCP', in_capsule_data_size: 8192, zcopy: false }), true);
     const c = await Controller.connect(t.opts({ ioQueues: 1 }));
     try {
       await assertHealthy(c);

@@ -228,6 +228,14 @@ export const nvmfCreateTransport: RpcMethod = {
     if (trtype.toUpperCase() !== 'TCP') throw new RpcError(RpcCode.INVALID_PARAMS, `Invalid transport type '${trtype}'`);
     if (live.transport.created) throw new RpcError(RpcCode.INTERNAL_ERROR, `Transport type '${trtype}' already exists`);
     checkTransportOpts(p);
+    if (live.workers && live.transport.changesPorts(p)) {
+      // The I/O workers hold their own copy of each port's settings: a change would reach the
+      // ICResp sent by the main thread but not the checks on the workers.
+      throw new RpcError(
+        RpcCode.INVALID_STATE,
+        'changing in_capsule_data_size, max_queue_depth or max_io_size is not yet supported while I/O worker threads run (shard.workers > 0)',
+      );
+    }
     live.transport.apply(p);
     live.log.info({ transport: live.transport.describe() }, 'rpc: TCP transport options set (applied to new connections)');
     return true;
