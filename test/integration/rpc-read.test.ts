@@ -2,6 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Controller } from '../../src/initiator/controller.js';
+import net from 'node:net';
+import { startTarget } from '../../src/server/target.js';
+import { createLogger } from '../../src/util/log.js';
 import { HOSTNQN, MiB, SUBNQN, testConfig, assertHealthy } from './helpers.js';
 import { withRpcTarget } from './rpc-helpers.js';
 import { ALL_METHODS } from '../../src/rpc/methods/index.js';
@@ -126,3 +129,20 @@ test('rpc: with I/O workers, changes are refused (and not listed by current=true
       await c.disconnect();
     }
   }));
+
+test('rpc: a socket path that cannot be bound fails the start, and what was started is closed', async () => {
+  const config = testConfig();
+  // A fixed free port, so that we can check it is free again afterwards.
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  config.ports[0]!.port = port;
+  await assert.rejects(startTarget({ ...config, rpcSocket: '/nonexistent-dir/rpc.sock' }, createLogger('silent')));
+  const again = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    again.once('error', reject);
+    again.listen(port, '127.0.0.1', resolve);
+  });
+  await new Promise<void>((r) => again.close(() => r()));
+});

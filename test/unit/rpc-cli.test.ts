@@ -9,6 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { paramsFromArgs } from '../../src/cli/rpc.js';
 import { UsageError } from '../../src/util/exit.js';
+import { normalizeConfig } from '../../src/config/normalize.js';
+import { ConfigError } from '../../src/config/errors.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = path.join(ROOT, 'bin/nvmetd.js');
@@ -24,6 +26,14 @@ test('rpc cli: values typed by the schema, dashes for underscores, dotted names 
   assert.throws(() => paramsFromArgs('bdev_malloc_create', ['--num-blocks', 'many']), UsageError);
   assert.throws(() => paramsFromArgs('bdev_malloc_create', ['2048']), UsageError);
   assert.throws(() => paramsFromArgs('bdev_malloc_create', ['--name']), UsageError);
+});
+
+test('rpc config: rpcSocket is a path, relative to the config file\'s folder; empty is refused', () => {
+  const sub = { nqn: 'nqn.2026-11.io.nvmetd:a', namespaces: [{ backing: { type: 'ram', size: '1MiB' } }] };
+  assert.equal(normalizeConfig({ rpcSocket: 'run/rpc.sock', subsystems: [sub] }, 'x.json', { baseDir: '/etc/nvmetd' }).rpcSocket, '/etc/nvmetd/run/rpc.sock');
+  assert.equal(normalizeConfig({ rpcSocket: '/run/rpc.sock', subsystems: [sub] }, 'x.json', { baseDir: '/etc/nvmetd' }).rpcSocket, '/run/rpc.sock');
+  assert.equal(normalizeConfig({ subsystems: [sub] }, 'x.json').rpcSocket, undefined);
+  assert.throws(() => normalizeConfig({ rpcSocket: '', subsystems: [sub] }, 'x.json'), ConfigError);
 });
 
 test('rpc cli: nvmetd rpc against serve --rpc-socket prints results, and an error with exit 1', { timeout: 30000 }, async () => {
