@@ -157,6 +157,16 @@ test('rpc: a listener on a new port is a new TCP listener; removing its last sub
     assert.equal(await tcpConnect(port2), false, 'the new port no longer accepts');
     assert.equal(await tcpConnect(t.port), true, 'the first port still does');
     assert.deepEqual((await t.rpcError('nvmf_subsystem_remove_listener', { nqn: SUBNQN, listen_address: listener(t, String(port2)) })).data, 'Listener not found');
+    // A discovery-only listener ('discovery' stands for the discovery NQN, as with SPDK).
+    assert.equal(await t.rpc('nvmf_subsystem_add_listener', { nqn: 'discovery', listen_address: listener(t, '0') }), true);
+    const disc = ((await t.rpc('nvmf_get_subsystems')) as { listen_addresses: { trsvcid: string }[] }[])[0]!.listen_addresses;
+    assert.equal(disc.length, 2);
+    const port3 = Number(disc[1]!.trsvcid);
+    const log3 = await discover({ host: t.host, port: port3, hostnqn: HOSTNQN });
+    assert.ok(log3.entries.some((e) => e.subnqn === SUBNQN && e.trsvcid === String(t.port)), 'the discovery-only port refers hosts to the subsystem');
+    assert.equal((await t.rpcError('nvmf_subsystem_remove_listener', { nqn: 'discovery', listen_address: listener(t) })).code, -32602, 'a port that serves a subsystem stays');
+    assert.equal(await t.rpc('nvmf_subsystem_remove_listener', { nqn: 'nqn.2014-08.org.nvmexpress.discovery', listen_address: listener(t, String(port3)) }), true);
+    assert.equal(await tcpConnect(port3), false);
     const bads: Json[] = [
       { trtype: 'rdma', traddr: '127.0.0.1', trsvcid: '4420' },
       { trtype: 'tcp', adrfam: 'ipv6', traddr: '127.0.0.1', trsvcid: '4420' },
