@@ -10,6 +10,7 @@ import { registerKeys } from './keys.js';
 import { registerPerf } from './perf.js';
 import { serveCommand } from './serve.js';
 import { statsCommand } from './stats.js';
+import { DEFAULT_RPC_SOCKET, rpcCommand } from './rpc.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
@@ -41,7 +42,20 @@ export function buildProgram(): Command {
     .option('--poll', 'busy-poll on every worker (dedicated cores: 100% CPU, lowest latency)')
     .option('--adaptive', 'poll while I/O flows, sleep when idle')
     .option('--control <path>', 'control socket for `nvmetd stats` (Unix socket path)')
+    .option('--rpc-socket <path>', 'SPDK-compatible JSON-RPC socket for `nvmetd rpc` and SPDK\'s rpc.py -s (Unix socket path)')
     .action(serveCommand);
+
+  program
+    .command('rpc <method>')
+    .description('call a JSON-RPC method (SPDK names) on a target started with --rpc-socket; prints the result')
+    .option('-s, --socket <path>', `the JSON-RPC socket (default ${DEFAULT_RPC_SOCKET})`)
+    .option('--json <params>', 'the params object as JSON, instead of --name value pairs')
+    .option('-t, --timeout <seconds>', 'how long to wait for the answer (default 60)')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .helpOption('-h, --help')
+    .addHelpText('after', '\nParameters: --name value (SPDK parameter names, - or _), --obj.member value for object members.\nExample: nvmetd rpc -s /tmp/t.sock bdev_malloc_create --num-blocks 2048 --block-size 512 --name Malloc0')
+    .action((method: string, o: { socket?: string; json?: string; timeout?: string }, cmd: Command) => rpcCommand(method, cmd.args.slice(1), o));
 
   program
     .command('stats')

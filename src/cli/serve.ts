@@ -13,6 +13,8 @@ import { controlPathProblem } from '../control/server.js';
 
 export interface ServeOptions extends ZeroConfigOptions, ShardArgs {
   config?: string;
+  /** --rpc-socket: the SPDK-compatible JSON-RPC socket. */
+  rpcSocket?: string;
 }
 
 /** Options as commander hands them over: repeatable options are absent when not given. */
@@ -22,7 +24,8 @@ export type ServeArgs = Omit<ServeOptions, 'file' | 'listen' | 'allowHost'> &
 export async function serveCommand(args: ServeArgs): Promise<void> {
   const o: ServeOptions = { ...args, file: args.file ?? [], listen: args.listen ?? [], allowHost: args.allowHost ?? [] };
   const warnings: string[] = [];
-  const config = applyShardArgs(await serveConfig(o, warnings), o);
+  let config = applyShardArgs(await serveConfig(o, warnings), o);
+  if (o.rpcSocket !== undefined) config = { ...config, rpcSocket: o.rpcSocket };
   // Refused before anything starts: CPUs the process cannot be pinned to, a control socket path that cannot be.
   checkShardCpus(config, o);
   const controlProblem = config.controlSocket !== undefined ? controlPathProblem(config.controlSocket) : null;

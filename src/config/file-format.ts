@@ -65,6 +65,7 @@ export interface ConfigFile {
   ports?: PortInput[];
   subsystems: SubsystemInput[];
   controlSocket?: string;
+  rpcSocket?: string;
   shard?: {
     workers?: number;
     cores?: number[] | string;

@@ -126,6 +126,7 @@ class Normalizer {
       mdts,
       ...(memoryBudget !== undefined ? { memoryBudget } : {}),
       ...(file.controlSocket !== undefined ? { controlSocket: (this.options.baseDir !== undefined && !isAbsolute(file.controlSocket) ? resolve(this.options.baseDir, file.controlSocket) : file.controlSocket) } : {}),
+      ...(file.rpcSocket !== undefined ? { rpcSocket: this.options.baseDir !== undefined && !isAbsolute(file.rpcSocket) ? resolve(this.options.baseDir, file.rpcSocket) : file.rpcSocket } : {}),
       ...(file.shard !== undefined ? { shard: this.shard(file.shard) } : {}),
     };
   }

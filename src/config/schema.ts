@@ -64,6 +64,7 @@ export const configSchema = {
     mdts: size('Maximum data transfer size of one command: a power of two, at least 4096. Default 1MiB.'),
     memoryBudget: size('Memory for data buffers and queued responses, all threads together; at the budget connections stop reading until memory is free. 0: no limit. Default: a quarter of the machine memory, at most 4GiB.'),
     controlSocket: { description: 'Unix socket path for `nvmetd stats`. Default: none.', type: 'string', minLength: 1 },
+    rpcSocket: { description: 'Unix socket path of the SPDK-compatible JSON-RPC server (`nvmetd rpc`, SPDK scripts/rpc.py -s). Default: none.', type: 'string', minLength: 1 },
     shard: {
       description: 'I/O worker threads and CPU pinning. Default: no workers (every queue on the main thread).',
       type: 'object',

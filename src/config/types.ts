@@ -132,4 +132,6 @@ export interface TargetConfig {
   shard?: ShardConfig;
   /** Path of the control socket (`nvmetd stats`); absent: none. */
   controlSocket?: string;
+  /** Path of the SPDK-compatible JSON-RPC socket (`nvmetd rpc`, SPDK's rpc.py -s); absent: none. */
+  rpcSocket?: string;
 }

@@ -22,6 +22,22 @@ export class Subsystem {
     return this.config.allowAnyHost || this.#allowed.has(hostnqn);
   }
 
+  /** Adds a host NQN to the allowed list; false when it was there already. */
+  allowHost(hostnqn: string): boolean {
+    if (this.#allowed.has(hostnqn)) return false;
+    this.#allowed.add(hostnqn);
+    this.config.allowedHosts.push(hostnqn);
+    return true;
+  }
+
+  /** Removes a host NQN from the allowed list; false when it was not there. */
+  disallowHost(hostnqn: string): boolean {
+    if (!this.#allowed.delete(hostnqn)) return false;
+    const i = this.config.allowedHosts.indexOf(hostnqn);
+    if (i >= 0) this.config.allowedHosts.splice(i, 1);
+    return true;
+  }
+
   /** Active namespace ids in increasing order. */
   activeNsids(): number[] {
     return [...this.namespaces.keys()].sort((a, b) => a - b);

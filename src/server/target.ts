@@ -12,6 +12,7 @@ import { createMemoryBudget, initThreadRuntime } from '../runtime/thread.js';
 import type { ThreadStatsSnapshot } from '../runtime/stats.js';
 import type { TcpConnection } from '../transport/tcp/connection.js';
 import { ControlServer } from '../control/server.js';
+import { startRpc, type RpcService } from '../rpc/index.js';
 
 export interface Target {
   readonly addresses: { address: string; port: number }[];
@@ -33,6 +34,8 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
   const listeners: TcpListener[] = [];
   let namespaces: Namespace[] = [];
   let pool: WorkerPool | null = null;
+  let control: ControlServer | null = null;
+  let rpc: RpcService | null = null;
   try {
     if (shard && shard.mainCore >= 0) {
       const rc = native.setAffinity([shard.mainCore]);
@@ -69,7 +72,12 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
     let closing: Promise<void> | null = null;
     const p = pool;
     const stats = (): { main: ThreadStatsSnapshot; workers: ShardInfo[] } => ({ main: mainStats.snapshot(), workers: p ? p.info() : [] });
-    const control = config.controlSocket ? await ControlServer.listen(config.controlSocket, ctx, () => ({ ...stats(), mode: shard?.mode ?? 'event' }), log) : null;
+    control = config.controlSocket ? await ControlServer.listen(config.controlSocket, ctx, () => ({ ...stats(), mode: shard?.mode ?? 'event' }), log) : null;
+    // The SPDK-compatible JSON-RPC socket: it may add listeners to `listeners` (closed below).
+    const served = built.subsystems.flatMap((s) => [...s.namespaces.values()].map((ns) => ({ nqn: s.nqn, ns })));
+    rpc = config.rpcSocket ? await startRpc(config.rpcSocket, { ctx, config, log, listeners, workers: p, stats }, served) : null;
+    const c = control;
+    const r = rpc;
     return {
       addresses,
       ctx,
@@ -77,11 +85,14 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
       workers: p,
       close: () =>
         (closing ??= (async () => {
-          await control?.close();
+          await r?.close();
+          await c?.close();
           await closeTarget(ctx, listeners, namespaces, p, log);
+          await r?.closeBdevs();
         })()),
     };
   } catch (err) {
+    await control?.close();
     await Promise.allSettled(listeners.map((l) => l.stopAccepting()));
     if (pool) await pool.stop().catch(() => undefined);
     await Promise.allSettled(namespaces.map((ns) => ns.backend.close()));

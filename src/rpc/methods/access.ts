@@ -1,0 +1,182 @@
+// Who may connect, and where: nvmf_subsystem_add_host / remove_host / allow_any_host and
+// nvmf_subsystem_add_listener / remove_listener. A listener here is a port (address + TCP port)
+// serving a list of subsystems: adding a listener at an address already listened on adds the
+// subsystem to that port; a new address gets a new TCP listener. Every change bumps the discovery
+// log generation (and tells persistent discovery controllers). Taking access away from hosts that
+// are connected needs them disconnected, which is refused for now.
+import net from 'node:net';
+import type { AddressFamily, PortConfig } from '../../config/types.js';
+import { nqnProblem } from '../../config/nqn.js';
+import type { Subsystem } from '../../core/subsystem.js';
+import { TcpListener } from '../../transport/tcp/listener.js';
+import type { Json } from '../json-value.js';
+import type { LiveTarget } from '../live.js';
+import { bool, i32, object, str, u64, type ParamsObject, type RpcMethod } from '../table.js';
+import { RpcCode, RpcError } from '../wire.js';
+import { checkTarget, findSubsystem, invalidParams, mainThreadOnly, notYetSupported } from './common.js';
+
+const internalError = (detail: string): RpcError => new RpcError(RpcCode.INTERNAL_ERROR, 'Internal error', detail);
+
+export const nvmfSubsystemAddHost: RpcMethod = {
+  name: 'nvmf_subsystem_add_host',
+  params: { schema: object({ nqn: str, host: str, tgt_name: str, psk: str, dhchap_key: str, dhchap_ctrlr_key: str }, ['nqn', 'host'], false) },
+  available: mainThreadOnly,
+  handler: (p, live) => {
+    const s = findSubsystem(live, p);
+    if (p.psk !== undefined || p.dhchap_key !== undefined || p.dhchap_ctrlr_key !== undefined) {
+      throw invalidParams('TLS PSKs and DH-HMAC-CHAP keys are not supported here');
+    }
+    const host = p.host as string;
+    const problem = nqnProblem(host);
+    if (problem) throw internalError(problem);
+    if (!s.allowHost(host)) throw internalError(`host ${host} is already allowed`);
+    live.ctx.discoveryChanged();
+    live.log.info({ subnqn: s.nqn, hostnqn: host }, 'rpc: host allowed');
+    return true;
+  },
+};
+
+function hostControllers(s: Subsystem, host: string): number {
+  let n = 0;
+  for (const c of s.controllers.values()) if (c.hostnqn === host) n++;
+  return n;
+}
+
+export const nvmfSubsystemRemoveHost: RpcMethod = {
+  name: 'nvmf_subsystem_remove_host',
+  params: { schema: object({ nqn: str, host: str, tgt_name: str, timeout_ms: u64 }, ['nqn', 'host']) },
+  available: mainThreadOnly,
+  handler: (p, live) => {
+    const s = findSubsystem(live, p);
+    const host = p.host as string;
+    if (!s.config.allowedHosts.includes(host)) throw internalError(`host ${host} is not in the allowed list`);
+    const n = hostControllers(s, host);
+    if (n > 0) throw notYetSupported(`removing host ${host} while it has ${n} controller(s) connected to ${s.nqn} (disconnecting them is not implemented yet)`);
+    s.disallowHost(host);
+    live.ctx.discoveryChanged();
+    live.log.info({ subnqn: s.nqn, hostnqn: host }, 'rpc: host removed');
+    return true;
+  },
+};
+
+export const nvmfSubsystemAllowAnyHost: RpcMethod = {
+  name: 'nvmf_subsystem_allow_any_host',
+  params: { schema: object({ nqn: str, allow_any_host: bool, tgt_name: str }, ['nqn', 'allow_any_host']) },
+  available: mainThreadOnly,
+  handler: (p, live) => {
+    const s = findSubsystem(live, p);
+    // Hosts already connected stay connected, as with SPDK.
+    s.config.allowAnyHost = p.allow_any_host as boolean;
+    live.ctx.discoveryChanged();
+    live.log.info({ subnqn: s.nqn, allowAnyHost: s.config.allowAnyHost }, 'rpc: allow_any_host set');
+    return true;
+  },
+};
+
+const listenAddressSchema = object({ trtype: str, adrfam: str, traddr: str, trsvcid: str }, ['trtype', 'traddr'], true);
+
+interface Address {
+  family: AddressFamily;
+  address: string;
+  port: number;
+}
+
+/** A listen_address as a TCP address (SPDK: -32602 "Invalid parameters" for anything else). */
+function tcpAddress(v: Json | undefined): Address {
+  const a = v as { trtype: string; adrfam?: string; traddr: string; trsvcid?: string };
+  if (a.trtype.toUpperCase() !== 'TCP') throw invalidParams(`trtype "${a.trtype}": only TCP is served here`);
+  const fam = (a.adrfam ?? 'ipv4').toLowerCase();
+  if (fam !== 'ipv4' && fam !== 'ipv6') throw invalidParams(`adrfam "${a.adrfam}": ipv4 or ipv6`);
+  const family = fam as AddressFamily;
+  if (net.isIP(a.traddr) !== (family === 'ipv6' ? 6 : 4)) throw invalidParams(`traddr "${a.traddr}" is not an ${family} address`);
+  if (a.trsvcid === undefined || !/^[0-9]{1,5}$/.test(a.trsvcid) || Number(a.trsvcid) > 65535) {
+    throw invalidParams('trsvcid: a TCP port number is required');
+  }
+  return { family, address: a.traddr, port: Number(a.trsvcid) };
+}
+
+function findPort(live: LiveTarget, a: Address): PortConfig | undefined {
+  return live.config.ports.find((p) => p.address === a.address && p.port === a.port && p.family === a.family);
+}
+
+function isDiscovery(live: LiveTarget, nqn: string): boolean {
+  return nqn === 'discovery' || nqn === live.ctx.discoveryNqn;
+}
+
+/** The subsystem a listener method names, or null for the discovery subsystem. */
+function target(live: LiveTarget, p: ParamsObject): Subsystem | null {
+  checkTarget(p);
+  return isDiscovery(live, p.nqn as string) ? null : findSubsystem(live, p);
+}
+
+export const nvmfSubsystemAddListener: RpcMethod = {
+  name: 'nvmf_subsystem_add_listener',
+  params: {
+    schema: object({ nqn: str, tgt_name: str, listen_address: listenAddressSchema, secure_channel: bool, ana_state: str, sock_impl: str, numa_id: i32 }, ['nqn', 'listen_address'], false),
+  },
+  available: mainThreadOnly,
+  handler: async (p, live) => {
+    const s = target(live, p);
+    const a = tcpAddress(p.listen_address);
+    if (p.secure_channel === true) throw invalidParams('secure_channel (TLS) is not supported here');
+    const existing = a.port === 0 ? undefined : findPort(live, a);
+    if (existing) {
+      if (s === null || existing.subsystems.includes(s.nqn)) throw invalidParams('Listener already exists');
+      existing.subsystems.push(s.nqn);
+    } else {
+      const d = live.transport.portDefaults;
+      const pc: PortConfig = {
+        id: live.config.ports.reduce((m, x) => Math.max(m, x.id), 0) + 1,
+        address: a.address,
+        port: a.port,
+        family: a.family,
+        subsystems: s ? [s.nqn] : [],
+        referrals: [],
+        inlineDataSize: d.inlineDataSize,
+        maxQueueSize: d.maxQueueSize,
+        maxH2CData: d.maxH2CData,
+      };
+      const l = new TcpListener(pc, live.ctx, null);
+      try {
+        const bound = await l.listen();
+        pc.port = bound.port;
+      } catch (err) {
+        throw invalidParams((err as Error).message);
+      }
+      live.config.ports.push(pc);
+      live.listeners.push(l);
+      live.log.info({ port: pc.id, address: pc.address, tcpPort: pc.port, subsystems: pc.subsystems }, 'rpc: listening');
+    }
+    live.ctx.discoveryChanged();
+    return true;
+  },
+};
+
+export const nvmfSubsystemRemoveListener: RpcMethod = {
+  name: 'nvmf_subsystem_remove_listener',
+  params: { schema: object({ nqn: str, tgt_name: str, listen_address: listenAddressSchema }, ['nqn', 'listen_address']) },
+  available: mainThreadOnly,
+  handler: async (p, live) => {
+    const s = target(live, p);
+    const pc = findPort(live, tcpAddress(p.listen_address));
+    if (!pc || (s !== null && !pc.subsystems.includes(s.nqn))) throw invalidParams('Listener not found');
+    if (s === null) {
+      if (pc.subsystems.length > 0) throw invalidParams(`this port also serves ${pc.subsystems.join(', ')}: every port answers discovery here`);
+    } else {
+      let n = 0;
+      for (const c of s.controllers.values()) if ([...c.queues.values()].some((q) => q.port === pc)) n++;
+      if (n > 0) throw notYetSupported(`removing a listener of ${s.nqn} with ${n} controller(s) connected through it (disconnecting them is not implemented yet)`);
+      pc.subsystems.splice(pc.subsystems.indexOf(s.nqn), 1);
+    }
+    if (pc.subsystems.length === 0) {
+      // Nothing left on this port: stop listening. The listener stays in the target's list so
+      // that its remaining (discovery) connections are closed with the target.
+      live.config.ports.splice(live.config.ports.indexOf(pc), 1);
+      const l = live.listeners.find((x) => x.port === pc);
+      if (l) await l.stopAccepting();
+      live.log.info({ port: pc.id, address: pc.address, tcpPort: pc.port }, 'rpc: stopped listening');
+    }
+    live.ctx.discoveryChanged();
+    return true;
+  },
+};

@@ -1,0 +1,50 @@
+// Every method the RPC socket answers, in the order rpc_get_methods lists them.
+import type { RpcMethod } from '../table.js';
+import { frameworkWaitInit, rpcGetMethods, spdkGetVersion } from './info.js';
+import {
+  nvmfCreateTransport,
+  nvmfGetStats,
+  nvmfGetSubsystems,
+  nvmfGetTransports,
+  nvmfSubsystemGetControllers,
+  nvmfSubsystemGetListeners,
+  nvmfSubsystemGetQpairs,
+} from './nvmf-info.js';
+import { bdevAioCreate, bdevAioDelete, bdevGetBdevs, bdevMallocCreate, bdevMallocDelete, bdevUringCreate, bdevUringDelete } from './bdev.js';
+import { nvmfCreateSubsystem, nvmfDeleteSubsystem, nvmfSubsystemAddNs, nvmfSubsystemRemoveNs } from './subsystem.js';
+import {
+  nvmfSubsystemAddHost,
+  nvmfSubsystemAddListener,
+  nvmfSubsystemAllowAnyHost,
+  nvmfSubsystemRemoveHost,
+  nvmfSubsystemRemoveListener,
+} from './access.js';
+
+export const ALL_METHODS: readonly RpcMethod[] = [
+  spdkGetVersion,
+  rpcGetMethods,
+  frameworkWaitInit,
+  bdevGetBdevs,
+  bdevMallocCreate,
+  bdevMallocDelete,
+  bdevAioCreate,
+  bdevAioDelete,
+  bdevUringCreate,
+  bdevUringDelete,
+  nvmfCreateTransport,
+  nvmfGetTransports,
+  nvmfGetSubsystems,
+  nvmfCreateSubsystem,
+  nvmfDeleteSubsystem,
+  nvmfSubsystemAddListener,
+  nvmfSubsystemRemoveListener,
+  nvmfSubsystemAddNs,
+  nvmfSubsystemRemoveNs,
+  nvmfSubsystemAddHost,
+  nvmfSubsystemRemoveHost,
+  nvmfSubsystemAllowAnyHost,
+  nvmfSubsystemGetControllers,
+  nvmfSubsystemGetQpairs,
+  nvmfSubsystemGetListeners,
+  nvmfGetStats,
+];

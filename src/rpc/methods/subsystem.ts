@@ -1,0 +1,197 @@
+// nvmf_create_subsystem, nvmf_delete_subsystem, nvmf_subsystem_add_ns, nvmf_subsystem_remove_ns.
+// Applied on the running target (main thread only: with I/O workers they are refused, the workers
+// build their own subsystems). Adding or removing a namespace tells connected controllers through
+// the subsystem (Namespace Attribute Changed event). Deleting a subsystem that still has
+// controllers, which needs them disconnected, is refused for now.
+import type { NamespaceConfig, SubsystemConfig } from '../../config/types.js';
+import { deriveEui64, deriveNguid, deriveSerial } from '../../config/ids.js';
+import { nqnProblem } from '../../config/nqn.js';
+import { defaultFirmware } from '../../config/version.js';
+import { Namespace } from '../../core/namespace.js';
+import { Subsystem } from '../../core/subsystem.js';
+import type { Json } from '../json-value.js';
+import type { LiveTarget } from '../live.js';
+import { bool, object, str, u16, u32, u8, uuid, type RpcMethod } from '../table.js';
+import { RpcCode, RpcError } from '../wire.js';
+import { findSubsystem, invalidParams, mainThreadOnly, notYetSupported } from './common.js';
+
+const PRINTABLE = /^[\x20-\x7e]*$/;
+/** SPDK's defaults for a subsystem made by RPC. */
+const SPDK_SERIAL_DEFAULT = '00000000000000000000';
+const SPDK_MODEL_DEFAULT = 'SPDK bdev Controller';
+const SPDK_MAX_NAMESPACES_DEFAULT = 32;
+const MAX_CNTLID = 0xffef;
+
+export const nvmfCreateSubsystem: RpcMethod = {
+  name: 'nvmf_create_subsystem',
+  params: {
+    schema: object(
+      {
+        nqn: str,
+        tgt_name: str,
+        serial_number: str,
+        model_number: str,
+        admin_label: str,
+        max_namespaces: u32,
+        allow_any_host: bool,
+        ana_reporting: bool,
+        min_cntlid: u16,
+        max_cntlid: u16,
+        dmrsl: u32,
+        wzsl: u8,
+        passthrough: bool,
+        enable_nssr: bool,
+      },
+      ['nqn'],
+    ),
+  },
+  available: mainThreadOnly,
+  handler: (p, live) => {
+    const tgt = p.tgt_name;
+    if (typeof tgt === 'string' && tgt !== 'nvmf_tgt') throw new RpcError(RpcCode.INTERNAL_ERROR, `Unable to find target ${tgt}`);
+    const nqn = p.nqn as string;
+    const serial = typeof p.serial_number === 'string' ? p.serial_number : SPDK_SERIAL_DEFAULT;
+    const model = typeof p.model_number === 'string' ? p.model_number : SPDK_MODEL_DEFAULT;
+    if (serial.length === 0 || serial.length > 20 || !PRINTABLE.test(serial)) throw invalidParams('serial_number: 1 to 20 printable ASCII characters');
+    if (model.length === 0 || model.length > 40 || !PRINTABLE.test(model)) throw invalidParams('model_number: 1 to 40 printable ASCII characters');
+    for (const unsupported of ['ana_reporting', 'passthrough', 'enable_nssr'] as const) {
+      if (p[unsupported] === true) throw invalidParams(`${unsupported} is not supported here`);
+    }
+    const problem = nqnProblem(nqn);
+    if (problem || nqn === live.ctx.discoveryNqn || live.ctx.subsystems.has(nqn)) {
+      throw new RpcError(RpcCode.INTERNAL_ERROR, `Unable to create subsystem ${nqn}`, problem ?? 'a subsystem with this NQN exists');
+    }
+    const min = typeof p.min_cntlid === 'number' ? p.min_cntlid : 1;
+    const max = typeof p.max_cntlid === 'number' ? p.max_cntlid : MAX_CNTLID;
+    if (min < 1 || max > MAX_CNTLID || min > max) throw new RpcError(RpcCode.INVALID_PARAMS, `Invalid cntlid range [${min}-${max}]`);
+    // max_namespaces 0 means "no limit" to SPDK: here the limit is the largest nsid.
+    const maxNs = p.max_namespaces === 0 ? 4294967294 : typeof p.max_namespaces === 'number' ? p.max_namespaces : SPDK_MAX_NAMESPACES_DEFAULT;
+    const sc: SubsystemConfig = {
+      nqn,
+      serial: serial === SPDK_SERIAL_DEFAULT && p.serial_number === undefined ? deriveSerial(nqn) : serial,
+      model,
+      firmware: defaultFirmware(),
+      allowAnyHost: p.allow_any_host === true,
+      allowedHosts: [],
+      maxNamespaces: maxNs,
+      cntlidMin: min,
+      cntlidMax: max,
+      namespaces: [],
+    };
+    live.config.subsystems.push(sc);
+    live.ctx.subsystems.set(nqn, new Subsystem(sc));
+    live.log.info({ subnqn: nqn }, 'rpc: subsystem created');
+    return true;
+  },
+};
+
+export const nvmfDeleteSubsystem: RpcMethod = {
+  name: 'nvmf_delete_subsystem',
+  params: { schema: object({ nqn: str, tgt_name: str }, ['nqn']) },
+  available: mainThreadOnly,
+  handler: (p, live) => {
+    const s = findSubsystem(live, p);
+    if (s.controllers.size > 0) {
+      throw notYetSupported(`deleting subsystem ${s.nqn} while ${s.controllers.size} controller(s) are connected (disconnecting them is not implemented yet)`);
+    }
+    live.ctx.subsystems.delete(s.nqn);
+    const i = live.config.subsystems.findIndex((x) => x.nqn === s.nqn);
+    if (i >= 0) live.config.subsystems.splice(i, 1);
+    for (const port of live.config.ports) {
+      const j = port.subsystems.indexOf(s.nqn);
+      if (j >= 0) port.subsystems.splice(j, 1);
+    }
+    for (const nsid of s.activeNsids()) {
+      const b = live.bdevs.claimedBy(s.nqn, nsid);
+      if (b) b.claimedBy = null;
+    }
+    live.ctx.discoveryChanged();
+    live.log.info({ subnqn: s.nqn }, 'rpc: subsystem deleted');
+    return true;
+  },
+};
+
+/** A namespace identifier given as hex digits (SPDK answers "Invalid nguid" / "Invalid eui64"). */
+function hexId(v: Json | undefined, bytes: number, what: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`).test(v)) throw new RpcError(RpcCode.INVALID_PARAMS, `Invalid ${what}`);
+  // All zeroes means "none" to SPDK: here the stable derived identifier is used then.
+  return /^0+$/.test(v) ? undefined : v.toLowerCase();
+}
+
+export const nvmfSubsystemAddNs: RpcMethod = {
+  name: 'nvmf_subsystem_add_ns',
+  params: {
+    schema: object(
+      {
+        nqn: str,
+        tgt_name: str,
+        namespace: object(
+          { nsid: u32, bdev_name: str, nguid: str, eui64: str, uuid, ptpl_file: str, anagrpid: u32, no_auto_visible: bool, hide_metadata: bool },
+          ['bdev_name'],
+        ),
+      },
+      ['nqn', 'namespace'],
+      false,
+    ),
+  },
+  available: mainThreadOnly,
+  handler: (p, live) => {
+    const s = findSubsystem(live, p);
+    const n = p.namespace as { [k: string]: Json };
+    const nguidGiven = hexId(n.nguid, 16, 'nguid');
+    const eui64Given = hexId(n.eui64, 8, 'eui64');
+    if (n.no_auto_visible === true) throw invalidParams('no_auto_visible is not supported here');
+    if (typeof n.ptpl_file === 'string') throw invalidParams('ptpl_file (persistent reservations) is not supported here');
+    const bdev = live.bdevs.get(n.bdev_name as string);
+    if (!bdev) throw invalidParams(`bdev "${String(n.bdev_name)}" not found`);
+    if (bdev.claimedBy) throw invalidParams(`bdev "${bdev.name}" already backs namespace ${bdev.claimedBy.nsid} of ${bdev.claimedBy.nqn}`);
+    const max = s.config.maxNamespaces;
+    let nsid = typeof n.nsid === 'number' ? n.nsid : 0;
+    if (nsid === 0) {
+      nsid = 1;
+      while (s.namespaces.has(nsid)) nsid++;
+      if (nsid > max) throw invalidParams(`no free nsid: max_namespaces is ${max}`);
+    } else if (nsid > max || nsid === 0xffffffff) {
+      throw invalidParams(`nsid ${nsid} is above max_namespaces (${max})`);
+    } else if (s.namespaces.has(nsid)) {
+      throw invalidParams(`nsid ${nsid} is in use`);
+    }
+    const nc: NamespaceConfig = {
+      nsid,
+      backing: bdev.backing,
+      blockSize: bdev.blockSize,
+      // Like SPDK, the namespace takes the bdev's UUID unless one is given.
+      uuid: typeof n.uuid === 'string' ? n.uuid.toLowerCase() : bdev.uuid,
+      nguid: nguidGiven ?? deriveNguid(s.nqn, nsid),
+      eui64: eui64Given ?? deriveEui64(s.nqn, nsid),
+      readOnly: bdev.readOnly,
+      enabled: true,
+    };
+    const ns = new Namespace(nc, bdev.backend);
+    s.config.namespaces.push(nc);
+    bdev.claimedBy = { nqn: s.nqn, nsid };
+    s.addNamespace(ns);
+    live.log.info({ subnqn: s.nqn, nsid, bdev: bdev.name }, 'rpc: namespace added');
+    return nsid;
+  },
+};
+
+export const nvmfSubsystemRemoveNs: RpcMethod = {
+  name: 'nvmf_subsystem_remove_ns',
+  params: { schema: object({ nqn: str, nsid: u32, tgt_name: str }, ['nqn', 'nsid']) },
+  available: mainThreadOnly,
+  handler: (p, live) => {
+    const s = findSubsystem(live, p);
+    const nsid = p.nsid as number;
+    if (!s.namespaces.has(nsid)) throw invalidParams(`namespace ${nsid} not found`);
+    s.removeNamespace(nsid);
+    const i = s.config.namespaces.findIndex((x) => x.nsid === nsid);
+    if (i >= 0) s.config.namespaces.splice(i, 1);
+    const b = live.bdevs.claimedBy(s.nqn, nsid);
+    if (b) b.claimedBy = null;
+    live.log.info({ subnqn: s.nqn, nsid }, 'rpc: namespace removed');
+    return true;
+  },
+};
+
