@@ -1,6 +1,7 @@
 // Builds the subsystems and namespaces of a config on the calling thread. The main thread and every
 // I/O worker each build their own: RAM namespaces over the same shared memory when workers exist,
 // file and block namespaces over their own descriptors (and their own io_uring ring).
+import type { Controller } from './controller.js';
 import type { TargetConfig } from '../config/types.js';
 import type { Logger } from '../util/log.js';
 import type { Backend } from '../backend/backend.js';
@@ -22,12 +23,12 @@ export function nsKey(subnqn: string, nsid: number): string {
   return `${subnqn}/${nsid}`;
 }
 
-export async function buildSubsystems(config: TargetConfig, log: Logger, o: BuildOptions = {}): Promise<{ subsystems: Subsystem[]; namespaces: Namespace[] }> {
-  const subsystems: Subsystem[] = [];
+export async function buildSubsystems(config: TargetConfig, log: Logger, o: BuildOptions = {}): Promise<{ subsystems: Subsystem<Controller>[]; namespaces: Namespace[] }> {
+  const subsystems: Subsystem<Controller>[] = [];
   const namespaces: Namespace[] = [];
   try {
     for (const sc of config.subsystems) {
-      const subsys = new Subsystem(sc);
+      const subsys = new Subsystem<Controller>(sc);
       for (const nc of sc.namespaces) {
         if (!nc.enabled) continue;
         const key = nsKey(sc.nqn, nc.nsid);

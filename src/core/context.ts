@@ -5,7 +5,10 @@ import type { Logger } from '../util/log.js';
 import type { BackendRequest } from '../backend/backend.js';
 import { DISCOVERY_NQN } from '../spec/discovery.js';
 import type { Controller } from './controller.js';
-import type { Subsystem } from './subsystem.js';
+import type { Subsystem as AnySubsystem } from './subsystem.js';
+
+/** A subsystem of this target, with its controllers. */
+type Subsystem = AnySubsystem<Controller>;
 
 /**
  * Told when a controller's state as the I/O path sees it changes (ready, shutting down, volatile write

@@ -2,10 +2,9 @@
 // its keep-alive timer expires). Owns properties (CC/CSTS), features, keep alive, asynchronous events,
 // the error log and the changed-namespace list. Admin command handlers live in admin/.
 import type { Logger } from '../util/log.js';
-import type { Command, HostQueue, IoController } from './command.js';
+import type { PortConfig, TargetConfig } from '../config/types.js';
 import type { Namespace } from './namespace.js';
 import type { Subsystem } from './subsystem.js';
-import type { TargetContext } from './context.js';
 import { Cap, Cc, Csts, nvmeVersion, Prop } from '../spec/properties.js';
 import { AecBits, AsyncEvent, ERROR_LOG_ENTRY_SIZE, LogId } from '../spec/log.js';
 import { Generic, SCT, status } from '../spec/status.js';
@@ -42,13 +41,56 @@ export interface ErrorLogEntry {
 
 const NO_NAMESPACES: ReadonlyMap<number, Namespace> = new Map();
 
-export class Controller implements IoController {
+/**
+ * What a controller needs of the target it lives in (TargetContext in context.ts provides it): the
+ * controller does not depend on the context's module, the context depends on the controller's.
+ */
+export interface ControllerHost {
+  readonly config: TargetConfig;
+  readonly log: Logger;
+  readonly discoveryNqn: string;
+  /** When the target started (SMART power-on hours). */
+  readonly startedAt: number;
+  readonly observer: { controllerChanged(ctrl: Controller): void } | null;
+  /** Discovery log generation counter. */
+  readonly genctr: bigint;
+  /** The subsystems a port exposes (discovery log). */
+  portSubsystems(port: PortConfig): Subsystem<Controller>[];
+  flushNamespaces(subsys: Subsystem<Controller>): Promise<void>;
+  removeController(ctrl: Controller): void;
+}
+
+/** One of the controller's queues (a TCP connection, or the main thread's stand-in for a worker's). */
+export interface ControllerQueue {
+  /** The connection's id (statistics). */
+  readonly id: number;
+  readonly qid: number;
+  /** Entries in the SQ (Connect SQSIZE + 1). */
+  readonly sqEntries: number;
+  readonly port: PortConfig;
+  readonly peer: string;
+  readonly localAddress: string;
+  /** Commands outstanding; null when another thread owns the queue. */
+  readonly inflight: number | null;
+  close(reason: string): void;
+}
+
+/** An Asynchronous Event Request held until an event occurs. */
+export interface AerCommand {
+  readonly sqe: Buffer;
+  status: number;
+  dw0: number;
+  complete(): void;
+}
+
+/** Implements IoController (command.ts) for the queues on its own thread. */
+export class Controller {
   readonly cntlid: number;
-  readonly subsys: Subsystem | null;
-  readonly ctx: TargetContext;
+  readonly subsys: Subsystem<Controller> | null;
+  readonly ctx: ControllerHost;
   readonly hostnqn: string;
   readonly hostid: Uint8Array;
-  readonly queues = new Map<number, HostQueue>();
+  readonly queues = new Map<number, ControllerQueue>();
   readonly log: Logger;
   /** MQES + 1 of this controller: the port's max queue size. */
   readonly maxQueueEntries: number;
@@ -69,7 +111,7 @@ export class Controller implements IoController {
   timestampBase = 0;
   timestampSetAt = 0;
 
-  readonly #aerCmds: Command[] = [];
+  readonly #aerCmds: AerCommand[] = [];
   readonly #pendingEvents: number[] = [];
   /** Log pages whose event was reported and not yet read (masks further events of the kind). */
   readonly #maskedLogs = new Set<number>();
@@ -83,8 +125,8 @@ export class Controller implements IoController {
 
   constructor(opts: {
     cntlid: number;
-    subsys: Subsystem | null;
-    ctx: TargetContext;
+    subsys: Subsystem<Controller> | null;
+    ctx: ControllerHost;
     hostnqn: string;
     hostid: Uint8Array;
     kato: number;
@@ -256,11 +298,11 @@ export class Controller implements IoController {
 
   // --- queues and teardown ------------------------------------------------------------------
 
-  attachQueue(q: HostQueue): void {
+  attachQueue(q: ControllerQueue): void {
     this.queues.set(q.qid, q);
   }
 
-  detachQueue(q: HostQueue): void {
+  detachQueue(q: ControllerQueue): void {
     if (this.queues.get(q.qid) !== q) return;
     this.queues.delete(q.qid);
     if (q.qid === 0) this.teardown('admin queue closed');
@@ -296,7 +338,7 @@ export class Controller implements IoController {
   // --- asynchronous events --------------------------------------------------------------------
 
   /** Queues an AER command; returns false when the limit is exceeded. */
-  addAer(cmd: Command): boolean {
+  addAer(cmd: AerCommand): boolean {
     if (this.#aerCmds.length > AERL) return false;
     this.#aerCmds.push(cmd);
     this.#deliverEvents();
@@ -320,7 +362,7 @@ export class Controller implements IoController {
   }
 
   /** Takes an outstanding AER out of the queue (for Abort). */
-  takeAer(cid: number): Command | null {
+  takeAer(cid: number): AerCommand | null {
     const i = this.#aerCmds.findIndex((c) => c.sqe.readUInt16LE(2) === cid);
     if (i < 0) return null;
     return this.#aerCmds.splice(i, 1)[0]!;

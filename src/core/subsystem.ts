@@ -1,13 +1,18 @@
 // An NVM subsystem: its namespaces, its allowed hosts, and the controllers hosts have created on it.
 import type { SubsystemConfig } from '../config/types.js';
 import type { Namespace } from './namespace.js';
-import type { Controller } from './controller.js';
 
-export class Subsystem {
+/** What a subsystem needs of the controllers hosts create on it (Controller, controller.ts). */
+export interface SubsystemController {
+  readonly cntlid: number;
+  namespaceChanged(nsid: number): void;
+}
+
+export class Subsystem<C extends SubsystemController = SubsystemController> {
   readonly nqn: string;
   readonly config: SubsystemConfig;
   readonly namespaces = new Map<number, Namespace>();
-  readonly controllers = new Map<number, Controller>();
+  readonly controllers = new Map<number, C>();
   readonly #allowed: Set<string>;
   #nextCntlid: number;
 

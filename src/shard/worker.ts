@@ -1,5 +1,6 @@
 // An I/O worker thread: owns the I/O queues the main thread hands it, with their own namespace
 // backends (shared RAM, its own file descriptors and io_uring ring), for their whole life.
+import type { Controller } from '../core/controller.js';
 import net from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../util/log.js';
@@ -38,7 +39,7 @@ initThreadRuntime({ mode: init.mode, stats: init.stats, maxTransfer: init.config
 const ctx = new TargetContext(init.config, log);
 const built = await buildSubsystems(init.config, log, { ramShares: init.ramShares, nsStats: init.nsStats, slot: init.index + 1 });
 const subsysIndex = new Map<string, number>();
-built.subsystems.forEach((s: Subsystem, i: number) => {
+built.subsystems.forEach((s: Subsystem<Controller>, i: number) => {
   ctx.subsystems.set(s.nqn, s);
   subsysIndex.set(s.nqn, i);
 });

@@ -4,6 +4,7 @@
 // subsystem to that port; a new address gets a new TCP listener. Every change bumps the discovery
 // log generation (and tells persistent discovery controllers). Taking access away from hosts that
 // are connected needs them disconnected, which is refused for now.
+import type { Controller } from '../../core/controller.js';
 import net from 'node:net';
 import type { AddressFamily, PortConfig } from '../../config/types.js';
 import { nqnProblem } from '../../config/nqn.js';
@@ -36,7 +37,7 @@ export const nvmfSubsystemAddHost: RpcMethod = {
   },
 };
 
-function hostControllers(s: Subsystem, host: string): number {
+function hostControllers(s: Subsystem<Controller>, host: string): number {
   let n = 0;
   for (const c of s.controllers.values()) if (c.hostnqn === host) n++;
   return n;
@@ -104,7 +105,7 @@ function isDiscovery(live: LiveTarget, nqn: string): boolean {
 }
 
 /** The subsystem a listener method names, or null for the discovery subsystem. */
-function target(live: LiveTarget, p: ParamsObject): Subsystem | null {
+function target(live: LiveTarget, p: ParamsObject): Subsystem<Controller> | null {
   checkTarget(p);
   return isDiscovery(live, p.nqn as string) ? null : findSubsystem(live, p);
 }

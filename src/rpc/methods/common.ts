@@ -1,5 +1,6 @@
 // Helpers shared by the nvmf_* methods: the target and subsystem lookups with SPDK's answers, the
 // listen address form, identifiers as SPDK writes them.
+import type { Controller } from '../../core/controller.js';
 import type { PortConfig } from '../../config/types.js';
 import type { Subsystem } from '../../core/subsystem.js';
 import type { LiveTarget } from '../live.js';
@@ -37,7 +38,7 @@ export function checkTarget(p: ParamsObject): void {
   if (typeof t === 'string' && t !== TARGET_NAME) throw new RpcError(RpcCode.INVALID_PARAMS, `NVMf target '${t}' not found`);
 }
 
-export function findSubsystem(live: LiveTarget, p: ParamsObject): Subsystem {
+export function findSubsystem(live: LiveTarget, p: ParamsObject): Subsystem<Controller> {
   checkTarget(p);
   const nqn = p.nqn as string;
   const s = live.ctx.subsystems.get(nqn);

@@ -1,8 +1,7 @@
 // Read-only views of the running target in SPDK's JSON shapes (nvmf_get_subsystems,
 // nvmf_subsystem_get_controllers, nvmf_subsystem_get_qpairs, nvmf_get_stats, nvmf_get_transports),
 // and nvmf_create_transport.
-import type { Controller } from '../../core/controller.js';
-import type { HostQueue } from '../../core/command.js';
+import type { Controller, ControllerQueue } from '../../core/controller.js';
 import type { Subsystem } from '../../core/subsystem.js';
 import type { Json } from '../json-value.js';
 import type { LiveTarget } from '../live.js';
@@ -12,7 +11,7 @@ import { checkTarget, findSubsystem, isAllZero, listenAddress, uuidText } from '
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase();
 
-function dumpSubsystem(live: LiveTarget, s: Subsystem): Json {
+function dumpSubsystem(live: LiveTarget, s: Subsystem<Controller>): Json {
   const c = s.config;
   const namespaces: Json[] = [];
   for (const nsid of s.activeNsids()) {
@@ -69,7 +68,7 @@ export const nvmfSubsystemGetListeners: RpcMethod = {
   },
 };
 
-function ioQueues(ctrl: Controller): HostQueue[] {
+function ioQueues(ctrl: Controller): ControllerQueue[] {
   return [...ctrl.queues.values()].filter((q) => q.qid > 0);
 }
 
@@ -87,7 +86,7 @@ export const nvmfSubsystemGetControllers: RpcMethod = {
 };
 
 /** Where a queue's commands run: the main thread or worker i, by SPDK's poll group thread names. */
-function threadName(live: LiveTarget, ctrl: Controller, q: HostQueue): string {
+function threadName(live: LiveTarget, ctrl: Controller, q: ControllerQueue): string {
   if (q.qid > 0 && live.workers) {
     for (const w of live.workers.info()) {
       if (w.queues.some((x) => x.cntlid === ctrl.cntlid && x.qid === q.qid && x.peer === q.peer)) return `nvmf_tgt_poll_group_${String(w.index + 1).padStart(3, '0')}`;
@@ -96,7 +95,7 @@ function threadName(live: LiveTarget, ctrl: Controller, q: HostQueue): string {
   return 'nvmf_tgt_poll_group_000';
 }
 
-function peerAddress(q: HostQueue): Json {
+function peerAddress(q: ControllerQueue): Json {
   const at = q.peer.lastIndexOf(':');
   const addr = at >= 0 ? q.peer.slice(0, at).replace(/^\[|\]$/g, '') : q.peer;
   return { trtype: 'TCP', adrfam: addr.includes(':') ? 'IPv6' : 'IPv4', traddr: addr, trsvcid: at >= 0 ? q.peer.slice(at + 1) : '' };

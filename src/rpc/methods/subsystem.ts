@@ -3,6 +3,7 @@
 // build their own subsystems). Adding or removing a namespace tells connected controllers through
 // the subsystem (Namespace Attribute Changed event). Deleting a subsystem that still has
 // controllers, which needs them disconnected, is refused for now.
+import type { Controller } from '../../core/controller.js';
 import type { NamespaceConfig, SubsystemConfig } from '../../config/types.js';
 import { deriveEui64, deriveNguid, deriveSerial } from '../../config/ids.js';
 import { nqnProblem } from '../../config/nqn.js';
@@ -79,7 +80,7 @@ export const nvmfCreateSubsystem: RpcMethod = {
       namespaces: [],
     };
     live.config.subsystems.push(sc);
-    live.ctx.subsystems.set(nqn, new Subsystem(sc));
+    live.ctx.subsystems.set(nqn, new Subsystem<Controller>(sc));
     live.log.info({ subnqn: nqn }, 'rpc: subsystem created');
     return true;
   },

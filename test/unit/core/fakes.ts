@@ -40,7 +40,7 @@ export function makeConfig(extra: Record<string, unknown> = {}): TargetConfig {
 export function makeContext(config = makeConfig()): TargetContext {
   const ctx = new TargetContext(config, createLogger('silent'));
   for (const sc of config.subsystems) {
-    const s = new Subsystem(sc);
+    const s = new Subsystem<Controller>(sc);
     for (const nc of sc.namespaces) {
       if (nc.backing.type !== 'ram') throw new Error('fakes support RAM namespaces only');
       s.namespaces.set(nc.nsid, new Namespace(nc, new RamBackend(nc.backing.size, undefined, nc.backing.delayUs ?? 0)));
