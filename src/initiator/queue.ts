@@ -5,6 +5,7 @@
 // Two submission paths: submit() returns a promise per command (tests, admin commands), and
 // acquire()/send() with a callback reuses preallocated slots and allocates nothing per command
 // (the load generator).
+import { checkC2HData } from './c2h-check.js';
 import net from 'node:net';
 import { CH, DATA, DIGEST_LEN, FES, PduFlags, PduType } from '../spec/pdu.js';
 import { Psdt, SGL, SglId, SQE } from '../spec/sqe.js';
@@ -349,28 +350,10 @@ export class HostQueue implements PduSink {
       this.#protocolError(FES.INVALID_PDU_HEADER_FIELD, CH.plen, hdr, `PDU type 0x${type.toString(16)} carries ${dataLen} data bytes`);
       return null;
     }
-    const cid = hdr.readUInt16LE(DATA.cccid);
-    const datao = hdr.readUInt32LE(DATA.offset);
-    const datal = hdr.readUInt32LE(DATA.length);
-    const slot = this.#pool.lookup(cid);
-    if (slot === null || slot.dataIn === null) {
-      this.#protocolError(FES.INVALID_PDU_HEADER_FIELD, DATA.cccid, hdr, `C2HData for cid ${cid}, which expects no data`);
-      return null;
-    }
-    if (datal !== dataLen) {
-      this.#protocolError(FES.INVALID_PDU_HEADER_FIELD, DATA.length, hdr, `C2HData DATAL ${datal} but the PDU carries ${dataLen} bytes`);
-      return null;
-    }
-    if (datao !== slot.received || datao + datal > slot.dataIn.length) {
-      this.#protocolError(
-        FES.DATA_TRANSFER_OUT_OF_RANGE,
-        DATA.offset,
-        hdr,
-        `C2HData cid ${cid} DATAO ${datao} DATAL ${datal}: expected offset ${slot.received}, buffer ${slot.dataIn.length}`,
-      );
-      return null;
-    }
-    return slot.dataIn.subarray(datao, datao + datal);
+    const r = checkC2HData(hdr, dataLen, this.#pool.lookup(hdr.readUInt16LE(DATA.cccid)));
+    if (r instanceof Uint8Array) return r;
+    this.#protocolError(r.fes, r.fei, hdr, r.reason);
+    return null;
   }
 
   onPdu(hdr: Buffer, data: Uint8Array | null, ddgstOk: boolean): void {

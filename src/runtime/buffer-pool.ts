@@ -476,35 +476,3 @@ export class BufferPool {
     });
   }
 }
-
-// The thread's pool (module state is per worker thread).
-let threadPool: BufferPool | null = null;
-
-/**
- * Creates this thread's pool (once; later calls return the first one). The main thread makes the
- * MemoryBudget and gives each worker its `sab` to pass here as `budget`.
- */
-export function initThreadBufferPool(o: BufferPoolOptions): BufferPool {
-  threadPool ??= new BufferPool(o);
-  return threadPool;
-}
-
-/**
- * Makes a new pool the thread's pool (a target starting: its MDTS and budget). A previous pool stays
- * usable by whoever still holds it (connections of a target being closed) and trims itself away.
- */
-export function installThreadBufferPool(o: BufferPoolOptions): BufferPool {
-  threadPool = new BufferPool(o);
-  return threadPool;
-}
-
-/** This thread's pool, or null before initThreadBufferPool. */
-export function threadBufferPool(): BufferPool | null {
-  return threadPool;
-}
-
-/** Closes and forgets the thread's pool (tests, thread exit). */
-export function resetThreadBufferPool(): void {
-  threadPool?.close();
-  threadPool = null;
-}

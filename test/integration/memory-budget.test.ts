@@ -9,7 +9,7 @@ import { Controller } from '../../src/initiator/controller.js';
 import type { RawConnection } from '../../src/initiator/raw.js';
 import * as S from '../../src/initiator/sqe-build.js';
 import { IoOpc } from '../../src/spec/opcodes.js';
-import { threadBufferPool } from '../../src/runtime/buffer-pool.js';
+import { threadBufferPool } from '../../src/runtime/thread.js';
 import { MiB, assertHealthy, rawIoQueue, testConfig, withTarget } from './helpers.js';
 
 const BUDGET = 64 * MiB;

@@ -18,7 +18,7 @@ import type { TargetContext } from '../../core/context.js';
 import { CH, DIGEST_LEN, FES, IC, PduType, TERM } from '../../spec/pdu.js';
 import { StatField } from '../../runtime/stats.js';
 import { noteActivity } from '../../runtime/poller.js';
-import { initThreadBufferPool, threadBufferPool } from '../../runtime/buffer-pool.js';
+import { initThreadBufferPool, threadBufferPool } from '../../runtime/thread.js';
 import { ConnectionQuota, quotaFor, type DataPool } from './quota.js';
 import { checkH2CData, isFatal } from './capsule.js';
 import { ADMIN_INLINE, CommandPath, NO_DATA } from './commands.js';
