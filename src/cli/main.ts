@@ -42,6 +42,7 @@ export function buildProgram(): Command {
     .option('--poll', 'busy-poll on every worker (dedicated cores: 100% CPU, lowest latency)')
     .option('--adaptive', 'poll while I/O flows, sleep when idle')
     .option('--control <path>', 'control socket for `nvmetd stats` (Unix socket path)')
+    .option('--memory-budget <size>', 'memory for data buffers and queued responses, all threads together (e.g. 2GiB; 0: no limit; default: a quarter of RAM, at most 4GiB)')
     .option('--rpc-socket <path>', 'SPDK-compatible JSON-RPC socket for `nvmetd rpc` and SPDK\'s rpc.py -s (Unix socket path)')
     .action(serveCommand);
 

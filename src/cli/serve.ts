@@ -1,5 +1,6 @@
 // `nvmetd serve`: load or build the config, start the target, print the nvme-cli lines, and shut down
 // cleanly on SIGINT/SIGTERM (a second signal forces exit 1).
+import { formatSize, parseSize } from '../config/units.js';
 import type { EventEmitter } from 'node:events';
 import { loadConfigFile } from '../config/load.js';
 import type { TargetConfig } from '../config/types.js';
@@ -15,6 +16,8 @@ export interface ServeOptions extends ZeroConfigOptions, ShardArgs {
   config?: string;
   /** --rpc-socket: the SPDK-compatible JSON-RPC socket. */
   rpcSocket?: string;
+  /** --memory-budget: bytes for data buffers (a size string). */
+  memoryBudget?: string;
 }
 
 /** Options as commander hands them over: repeatable options are absent when not given. */
@@ -26,6 +29,7 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
   const warnings: string[] = [];
   let config = applyShardArgs(await serveConfig(o, warnings), o);
   if (o.rpcSocket !== undefined) config = { ...config, rpcSocket: o.rpcSocket };
+  if (o.memoryBudget !== undefined) config = { ...config, memoryBudget: memoryBudgetArg(o.memoryBudget, config.mdts) };
   // Refused before anything starts: CPUs the process cannot be pinned to, a control socket path that cannot be.
   checkShardCpus(config, o);
   const controlProblem = config.controlSocket !== undefined ? controlPathProblem(config.controlSocket) : null;
@@ -39,6 +43,13 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
     signals: process,
     exit: (code) => process.exit(code),
   });
+}
+
+function memoryBudgetArg(text: string, mdts: number): number {
+  const bytes = parseSize(text);
+  if (typeof bytes === 'string') throw new UsageError(`--memory-budget: ${bytes}`);
+  if (bytes !== 0 && bytes < 8 * mdts) throw new UsageError(`--memory-budget: must be 0 (no limit) or at least 8 x MDTS = ${formatSize(8 * mdts)}`);
+  return bytes;
 }
 
 export async function serveConfig(o: ServeOptions, warnings?: string[]): Promise<TargetConfig> {
