@@ -1,0 +1,202 @@
+// The fuzzing loop, shared by the CLI (run.ts) and the CI slice (test/unit/fuzz-slice.test.ts):
+// corpus replay, then mutated inputs from a seeded mutator; inputs that make the target do something
+// new (a new log line template, response status, TermReq code...) join the pool of parents.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeInput, encodeInput, reframe, type FuzzInput } from './input.js';
+import { Mutator } from './mutate.js';
+import type { FuzzTargetRunner, Violation } from './targets.js';
+
+export interface Finding {
+  violation: Violation;
+  input: FuzzInput;
+  /** Iteration (0-based; corpus entries are replayed before iteration 0 as negative numbers). */
+  iteration: number;
+  /** Where it was written, when a crash directory was given. */
+  file?: string;
+}
+
+export interface EngineOptions {
+  seed: number;
+  /** Stop after this many mutated inputs (Infinity: no limit). */
+  runs: number;
+  /** Stop after this many milliseconds (Infinity: no limit). */
+  timeMs: number;
+  /** Keep going after a violation (each distinct invariant+detail template is reported once). */
+  keepGoing: boolean;
+  /** Minimize reproducers before writing them. */
+  minimize: boolean;
+  crashDir?: string;
+  target: string;
+  /** Progress line every this many ms (0: quiet). */
+  progressMs: number;
+  /** Largest pool of parents kept in memory. */
+  maxPool: number;
+  /** Check heap growth every this many inputs (needs --expose-gc; 0: never). */
+  heapCheckEvery: number;
+  /** Allowed heap growth over the first measurement, in bytes. */
+  heapBound: number;
+  log: (line: string) => void;
+}
+
+export interface EngineResult {
+  corpusRuns: number;
+  runs: number;
+  elapsedMs: number;
+  inputsPerSecond: number;
+  poolSize: number;
+  features: number;
+  findings: Finding[];
+  mutations: Map<string, number>;
+}
+
+export function loadCorpus(dir: string): { name: string; input: FuzzInput }[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.bin')).sort();
+  } catch {
+    return [];
+  }
+  return names.map((name) => ({ name, input: decodeInput(readFileSync(join(dir, name))) }));
+}
+
+/** Digits left out: one key per kind of violation, whatever the ids and lengths. */
+function signature(v: Violation): string {
+  return `${v.invariant}: ${v.detail.replace(/\d+/g, 'N').replace(/0xN\w*/g, '0xN')}`;
+}
+
+export async function minimize(target: FuzzTargetRunner, input: FuzzInput, v: Violation, budget = 3000): Promise<FuzzInput> {
+  const same = async (candidate: FuzzInput): Promise<boolean> => {
+    if (budget-- <= 0) return false;
+    const r = await target.run(candidate);
+    return r.violation !== null && r.violation.invariant === v.invariant;
+  };
+  // Whole PDUs are easier to read than arbitrary chunks: try the PDU-aligned form first.
+  let cur = input;
+  const framed = reframe(input);
+  if (await same(framed)) cur = framed;
+  // Drop records one at a time, from the end, until no single removal keeps the violation.
+  let changed = true;
+  while (changed && budget > 0) {
+    changed = false;
+    for (let i = cur.length - 1; i >= 0 && budget > 0; i--) {
+      const cand = cur.slice(0, i).concat(cur.slice(i + 1));
+      if (cand.length > 0 && (await same(cand))) {
+        cur = cand;
+        changed = true;
+      }
+    }
+  }
+  // Clear the event-loop-turn flags when they do not matter.
+  if (cur.some((c) => c.flags !== 0)) {
+    const flat = cur.map((c) => ({ ...c, flags: 0 }));
+    if (await same(flat)) cur = flat;
+  }
+  return cur;
+}
+
+export function writeFinding(dir: string, f: Finding, o: { seed: number; target: string }): string {
+  mkdirSync(dir, { recursive: true });
+  const bin = encodeInput(f.input);
+  const hash = createHash('sha256').update(bin).digest('hex').slice(0, 16);
+  const file = join(dir, `${hash}.bin`);
+  writeFileSync(file, bin);
+  writeFileSync(
+    join(dir, `${hash}.json`),
+    JSON.stringify({ target: o.target, seed: o.seed, iteration: f.iteration, invariant: f.violation.invariant, detail: f.violation.detail, stack: f.violation.stack ?? null }, null, 2) + '\n',
+  );
+  return file;
+}
+
+export async function fuzz(target: FuzzTargetRunner, corpus: readonly { name: string; input: FuzzInput }[], o: EngineOptions): Promise<EngineResult> {
+  const mutator = new Mutator(o.seed);
+  const rng = mutator.rng;
+  const seen = new Set<number>();
+  const pool: FuzzInput[] = [];
+  const findings: Finding[] = [];
+  const signatures = new Set<string>();
+  const start = performance.now();
+  let runs = 0;
+  let corpusRuns = 0;
+  let stop = false;
+
+  const record = async (v: Violation, input: FuzzInput, iteration: number): Promise<void> => {
+    const sig = signature(v);
+    if (signatures.has(sig)) return;
+    signatures.add(sig);
+    const small = o.minimize ? await minimize(target, input, v) : input;
+    const f: Finding = { violation: v, input: small, iteration };
+    if (o.crashDir) f.file = writeFinding(o.crashDir, f, { seed: o.seed, target: o.target });
+    findings.push(f);
+    o.log(`VIOLATION ${v.invariant} at iteration ${iteration}: ${v.detail}${f.file ? ` -> ${f.file}` : ''}`);
+    if (v.stack) o.log(v.stack.split('\n').slice(0, 6).join('\n'));
+    if (!o.keepGoing) stop = true;
+  };
+  const learn = (features: number[], pdus: FuzzInput): void => {
+    let fresh = false;
+    for (const f of features) {
+      if (!seen.has(f)) {
+        seen.add(f);
+        fresh = true;
+      }
+    }
+    if (!fresh) return;
+    if (pool.length < o.maxPool) pool.push(pdus);
+    else pool[rng.below(pool.length)] = pdus;
+  };
+
+  for (const c of corpus) {
+    const r = await target.run(c.input);
+    corpusRuns++;
+    if (r.violation) await record(r.violation, c.input, -corpusRuns);
+    const framed = reframe(c.input);
+    pool.push(framed);
+    learn(r.features, framed);
+    if (stop) break;
+  }
+  if (pool.length === 0) throw new Error('no corpus: nothing to mutate (generate it with `npm run fuzz:corpus`)');
+  const corpusPool = pool.slice();
+
+  let lastProgress = start;
+  let heapBase = -1;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  while (!stop && runs < o.runs) {
+    // Parents: mostly the pool, sometimes the pristine corpus (keeps valid sessions in play).
+    const parent = rng.chance(0.2) ? rng.pick(corpusPool) : rng.pick(pool);
+    const { pdus, chunks } = mutator.mutate(parent, pool);
+    const r = await target.run(chunks);
+    if (r.violation) await record(r.violation, chunks, runs);
+    else learn(r.features, pdus);
+    runs++;
+    if ((runs & 255) === 0) {
+      const now = performance.now();
+      if (now - start >= o.timeMs) break;
+      if (o.progressMs > 0 && now - lastProgress >= o.progressMs) {
+        lastProgress = now;
+        const secs = (now - start) / 1000;
+        o.log(`${runs} inputs, ${Math.round(runs / secs)}/s, pool ${pool.length}, features ${seen.size}, findings ${findings.length}, heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MiB`);
+      }
+    }
+    if (o.heapCheckEvery > 0 && gc && runs % o.heapCheckEvery === 0) {
+      gc();
+      const used = process.memoryUsage().heapUsed;
+      if (heapBase < 0) heapBase = used;
+      else if (used - heapBase > o.heapBound) {
+        await record({ invariant: 'heap-growth', detail: `heap grew by ${Math.round((used - heapBase) / 1048576)} MiB over ${runs} inputs (bound ${Math.round(o.heapBound / 1048576)} MiB)` }, chunks, runs);
+        heapBase = used;
+      }
+    }
+  }
+  const elapsedMs = performance.now() - start;
+  return {
+    corpusRuns,
+    runs,
+    elapsedMs,
+    inputsPerSecond: runs / (elapsedMs / 1000),
+    poolSize: pool.length,
+    features: seen.size,
+    findings,
+    mutations: mutator.applied,
+  };
+}
