@@ -15,6 +15,8 @@ export interface Finding {
   iteration: number;
   /** Where it was written, when a crash directory was given. */
   file?: string;
+  /** The written reproducer showed the same invariant again when replayed on its own. */
+  reproduced: boolean;
 }
 
 export interface EngineOptions {
@@ -45,6 +47,8 @@ export interface EngineResult {
   runs: number;
   elapsedMs: number;
   inputsPerSecond: number;
+  /** Inputs per second of this process's CPU time (user + system): steadier on a busy machine. */
+  inputsPerCpuSecond: number;
   poolSize: number;
   features: number;
   findings: Finding[];
@@ -104,7 +108,7 @@ export function writeFinding(dir: string, f: Finding, o: { seed: number; target:
   writeFileSync(file, bin);
   writeFileSync(
     join(dir, `${hash}.json`),
-    JSON.stringify({ target: o.target, seed: o.seed, iteration: f.iteration, invariant: f.violation.invariant, detail: f.violation.detail, stack: f.violation.stack ?? null }, null, 2) + '\n',
+    JSON.stringify({ target: o.target, seed: o.seed, iteration: f.iteration, reproduced: f.reproduced, invariant: f.violation.invariant, detail: f.violation.detail, stack: f.violation.stack ?? null }, null, 2) + '\n',
   );
   return file;
 }
@@ -117,6 +121,7 @@ export async function fuzz(target: FuzzTargetRunner, corpus: readonly { name: st
   const findings: Finding[] = [];
   const signatures = new Set<string>();
   const start = performance.now();
+  let cpu0 = process.cpuUsage();
   let runs = 0;
   let corpusRuns = 0;
   let stop = false;
@@ -126,11 +131,12 @@ export async function fuzz(target: FuzzTargetRunner, corpus: readonly { name: st
     if (signatures.has(sig)) return;
     signatures.add(sig);
     const small = o.minimize ? await minimize(target, input, v) : input;
-    const f: Finding = { violation: v, input: small, iteration };
+    const again = await target.run(small);
+    const f: Finding = { violation: again.violation?.invariant === v.invariant ? again.violation : v, input: small, iteration, reproduced: again.violation?.invariant === v.invariant };
     if (o.crashDir) f.file = writeFinding(o.crashDir, f, { seed: o.seed, target: o.target });
     findings.push(f);
-    o.log(`VIOLATION ${v.invariant} at iteration ${iteration}: ${v.detail}${f.file ? ` -> ${f.file}` : ''}`);
-    if (v.stack) o.log(v.stack.split('\n').slice(0, 6).join('\n'));
+    o.log(`VIOLATION ${v.invariant} at iteration ${iteration}: ${f.violation.detail}${f.reproduced ? '' : ' (the minimized input did not show it again)'}${f.file ? ` -> ${f.file}` : ''}`);
+    if (f.violation.stack) o.log(f.violation.stack.split('\n').slice(0, 6).join('\n'));
     if (!o.keepGoing) stop = true;
   };
   const learn = (features: number[], pdus: FuzzInput): void => {
@@ -157,6 +163,8 @@ export async function fuzz(target: FuzzTargetRunner, corpus: readonly { name: st
   }
   if (pool.length === 0) throw new Error('no corpus: nothing to mutate (generate it with `npm run fuzz:corpus`)');
   const corpusPool = pool.slice();
+  cpu0 = process.cpuUsage();
+  const loopStart = performance.now();
 
   let lastProgress = start;
   let heapBase = -1;
@@ -189,11 +197,13 @@ export async function fuzz(target: FuzzTargetRunner, corpus: readonly { name: st
     }
   }
   const elapsedMs = performance.now() - start;
+  const cpu = process.cpuUsage(cpu0);
   return {
     corpusRuns,
     runs,
     elapsedMs,
-    inputsPerSecond: runs / (elapsedMs / 1000),
+    inputsPerSecond: runs / ((performance.now() - loopStart) / 1000),
+    inputsPerCpuSecond: runs / ((cpu.user + cpu.system) / 1e6),
     poolSize: pool.length,
     features: seen.size,
     findings,

@@ -8,6 +8,8 @@ import type { PortConfig, TargetConfig } from '../../src/config/types.js';
 import { buildSubsystems } from '../../src/core/build.js';
 import { TargetContext } from '../../src/core/context.js';
 import { Subsystem } from '../../src/core/subsystem.js';
+import type { Namespace } from '../../src/core/namespace.js';
+import type { BackendRequest } from '../../src/backend/backend.js';
 import type { BufferPool } from '../../src/runtime/buffer-pool.js';
 import { TcpQueue } from '../../src/transport/tcp/queue.js';
 import { CapturingLog } from './log.js';
@@ -35,9 +37,9 @@ export const LIMITS = {
   inlineDataSize: 4096,
   maxH2CData: 8192,
   maxQueueSize: 32,
-  /** nsid 1: 1 MiB of 512-byte blocks; nsid 2: 256 KiB of 4 KiB blocks, read-only. */
-  ns1Size: 1 << 20,
-  ns2Size: 1 << 18,
+  /** nsid 1: 256 KiB of 512-byte blocks; nsid 2: 64 KiB of 4 KiB blocks, read-only. */
+  ns1Size: 1 << 18,
+  ns2Size: 1 << 16,
 } as const;
 
 export function fuzzConfig(): TargetConfig {
@@ -79,25 +81,44 @@ export interface FuzzTarget {
   readonly port: PortConfig;
   readonly log: CapturingLog;
   /**
-   * A fresh context for the next input: no controllers, controller ids from 1 again; the namespaces
-   * (and their backends) are kept.
+   * A fresh context for the next input: new subsystems over the same namespaces, whose written
+   * ranges are zeroed again; no controllers, controller ids from 1 again. An input's outcome
+   * depends on that input only.
    */
   reset(): void;
+}
+
+/** Records what the namespaces' backends write, to zero it again before the next input. */
+function trackWrites(ns: Namespace, dirty: { ns: Namespace; offset: number; length: number }[]): void {
+  const b = ns.backend;
+  const submitWrite = b.submitWrite.bind(b);
+  b.submitWrite = (req, offset, src, fua) => {
+    dirty.push({ ns, offset, length: src.length });
+    submitWrite(req, offset, src, fua);
+  };
 }
 
 export async function buildTarget(): Promise<FuzzTarget> {
   const config = fuzzConfig();
   const log = new CapturingLog();
-  const { subsystems } = await buildSubsystems(config, log.logger);
   const port = config.ports[0]!;
+  const { subsystems, namespaces } = await buildSubsystems(config, log.logger);
+  const dirty: { ns: Namespace; offset: number; length: number }[] = [];
+  for (const ns of namespaces) trackWrites(ns, dirty);
+  const zeroed: BackendRequest = { backendDone: () => undefined };
   let ctx = new TargetContext(config, log.logger);
-  return {
+  const t: FuzzTarget = {
     get ctx(): TargetContext {
       return ctx;
     },
     port,
     log,
     reset(): void {
+      for (const d of dirty) {
+        d.ns.backend.submitWriteZeroes(zeroed, d.offset, d.length);
+        d.ns.backend.kick();
+      }
+      dirty.length = 0;
       ctx = new TargetContext(config, log.logger);
       for (const old of subsystems) {
         const s = new Subsystem(old.config);
@@ -106,4 +127,6 @@ export async function buildTarget(): Promise<FuzzTarget> {
       }
     },
   };
+  t.reset();
+  return t;
 }

@@ -4,9 +4,11 @@
 // Replays the corpus, then runs mutated inputs until --time or --runs is reached (default 60 s).
 // On a violation the (minimized) reproducer goes to test/fuzz/crashes/<hash>.bin with <hash>.json
 // (seed, iteration, invariant, detail, stack) and the exit status is 1.
-// --replay runs the given reproducer files only and prints what each does.
+// --replay runs the given reproducer files only and prints what each holds and does (FUZZ_DEBUG=1:
+// with every log line of the target).
 import { readFileSync } from 'node:fs';
 import { decodeInput } from './input.js';
+import { describeInput } from './describe.js';
 import { fuzz, loadCorpus } from './engine.js';
 import { CORPUS_DIR, CRASH_DIR } from './paths.js';
 import { createTarget } from './targets.js';
@@ -76,7 +78,9 @@ async function main(): Promise<number> {
     if (a.replay.length > 0) {
       let bad = 0;
       for (const f of a.replay) {
-        const r = await target.run(decodeInput(readFileSync(f)));
+        const input = decodeInput(readFileSync(f));
+        for (const line of describeInput(input)) console.log(`  ${line}`);
+        const r = await target.run(input);
         if (r.violation) bad++;
         console.log(`${f}: ${r.violation ? `${r.violation.invariant}: ${r.violation.detail}` : 'no violation'}`);
         if (r.violation?.stack) console.log(r.violation.stack);
@@ -100,7 +104,7 @@ async function main(): Promise<number> {
       log: (l) => console.log(l),
     });
     console.log(
-      `done: ${r.runs} mutated inputs + ${r.corpusRuns} corpus in ${(r.elapsedMs / 1000).toFixed(1)} s: ${Math.round(r.inputsPerSecond)} inputs/s; pool ${r.poolSize}, features ${r.features}, findings ${r.findings.length}`,
+      `done: ${r.runs} mutated inputs + ${r.corpusRuns} corpus in ${(r.elapsedMs / 1000).toFixed(1)} s: ${Math.round(r.inputsPerSecond)} inputs/s (${Math.round(r.inputsPerCpuSecond)} per CPU second); pool ${r.poolSize}, features ${r.features}, findings ${r.findings.length}`,
     );
     const top = [...r.mutations.entries()].sort((x, y) => y[1] - x[1]).map(([k, n]) => `${k} ${n}`);
     console.log(`mutations: ${top.join(', ')}`);

@@ -12,11 +12,11 @@ import { PduReader, type PduSink } from '../../src/transport/tcp/pdu-reader.js';
 import { CH, DIGEST_LEN, HLEN, IC, PduType } from '../../src/spec/pdu.js';
 import { crc32c } from '../../src/native/crc32c.js';
 import { StatField, threadStats } from '../../src/runtime/stats.js';
-import type { BufferPool } from '../../src/runtime/buffer-pool.js';
 import { buildTarget, LIMITS, openConnection, type FuzzConnection, type FuzzTarget } from './harness.js';
 import { FakeSocket } from './fake-socket.js';
 import { FLAG_TURN, MAX_CONNS, type FuzzInput } from './input.js';
 import { TimerTrap } from './timers.js';
+import { PoolGuard } from './pool-guard.js';
 import { InputMirror, newCounts, OutputChecker, type CidCounts, type Violation } from './wire.js';
 
 export type { Violation };
@@ -186,7 +186,7 @@ export class ConnectionTarget implements FuzzTargetRunner {
   readonly #t: FuzzTarget;
   readonly #trap = new TimerTrap();
   readonly #counts: CidCounts[] = [];
-  #pool: BufferPool | null = null;
+  #guard: PoolGuard | null = null;
   #uncaught: unknown = null;
   readonly #onUncaught = (err: unknown): void => {
     this.#uncaught ??= err;
@@ -223,7 +223,7 @@ export class ConnectionTarget implements FuzzTargetRunner {
     });
     socket.remotePort = 40000 + i;
     const conn = openConnection(socket.asSocket, t.port, t.ctx, () => undefined);
-    this.#pool ??= conn.pool;
+    this.#guard ??= new PoolGuard(conn.pool);
     this.connections++;
     return { socket, conn, mirror, out };
   }
@@ -233,10 +233,10 @@ export class ConnectionTarget implements FuzzTargetRunner {
     t.reset();
     t.log.reset();
     this.#uncaught = null;
+    this.#guard?.reset();
     const stats = threadStats().f;
     const queues0 = stats[StatField.QUEUES]!;
     const inflight0 = stats[StatField.INFLIGHT]!;
-    const pool0 = this.#pool?.outstanding ?? 0;
     const live: (Live | undefined)[] = [];
     let violation: Violation | null = null;
     try {
@@ -298,8 +298,12 @@ export class ConnectionTarget implements FuzzTargetRunner {
       const internal = log.errors.find((e) => e.msg.includes('internal error'));
       if (internal) violation = { invariant: 'internal-error-logged', detail: internal.msg, stack: internal.stack ?? undefined };
     }
-    if (!violation && this.#pool && this.#pool.outstanding !== pool0) {
-      violation = { invariant: 'buffer-leak', detail: `buffer pool outstanding ${this.#pool.outstanding} after every connection closed (was ${pool0})` };
+    const guard = this.#guard;
+    if (!violation && guard?.doubleRelease) {
+      violation = { invariant: 'buffer-double-release', detail: 'a pool buffer was released twice', stack: guard.doubleRelease };
+    }
+    if (!violation && guard && guard.out.size !== 0) {
+      violation = { invariant: 'buffer-leak', detail: `${guard.out.size} pool buffer(s) still handed out after every connection closed` };
     }
     if (!violation && t.ctx.controllerCount() !== 0) {
       violation = { invariant: 'controller-leak', detail: `${t.ctx.controllerCount()} controller(s) left after every connection closed` };
@@ -314,7 +318,7 @@ export class ConnectionTarget implements FuzzTargetRunner {
       // Start the next input from clean counters and controllers whatever this one left.
       stats[StatField.QUEUES] = queues0;
       stats[StatField.INFLIGHT] = inflight0;
-      if (this.#pool) this.#pool.outstanding = pool0;
+
     }
     return { violation, features, summary };
   }

@@ -10,12 +10,26 @@
 import { PduReader, type PduSink } from '../../src/transport/tcp/pdu-reader.js';
 import { CAPSULE_CQE_OFFSET, CAPSULE_SQE_OFFSET, CH, DATA, IC, PduFlags, PduType, TERM } from '../../src/spec/pdu.js';
 import { CQE, SQE } from '../../src/spec/sqe.js';
+import { POISON } from './pool-guard.js';
 
 const TARGET_ACCEPT = [PduType.ICReq, PduType.H2CTermReq, PduType.CapsuleCmd, PduType.H2CData];
 const HOST_ACCEPT = [PduType.ICResp, PduType.C2HTermReq, PduType.CapsuleResp, PduType.C2HData, PduType.R2T];
 /** Well above the target's own limit: the mirror must never stop before the target does. */
 const MIRROR_MAX_PLEN = 4 << 20;
 const OUTPUT_MAX_PLEN = 4 << 20;
+
+/** This many POISON bytes in a row in C2HData: the target sent pool memory it did not fill. */
+const POISON_RUN = 32;
+
+function poisonRun(d: Uint8Array): number {
+  let run = 0;
+  for (let i = 0; i < d.length; i++) {
+    if (d[i] === POISON) {
+      if (++run === POISON_RUN) return i + 1 - POISON_RUN;
+    } else run = 0;
+  }
+  return -1;
+}
 
 /** One shared scratch for PDU data nobody keeps (the readers copy into it). */
 const SCRATCH = Buffer.allocUnsafe(MIRROR_MAX_PLEN);
@@ -30,6 +44,12 @@ export interface Violation {
 class CidCounts {
   readonly sent = new Uint32Array(65536);
   readonly done = new Uint32Array(65536);
+  /**
+   * 1: a command with this CID arrived while another with it may have been outstanding (the input
+   * reused it within one batch, before the completion went out). Transfer tags of such CIDs cannot
+   * be told apart, so the slot check leaves them out.
+   */
+  readonly reused = new Uint8Array(65536);
   readonly #touched: number[] = [];
   touch(cid: number): void {
     if (this.sent[cid] === 0 && this.done[cid] === 0) this.#touched.push(cid);
@@ -38,6 +58,7 @@ class CidCounts {
     for (const c of this.#touched) {
       this.sent[c] = 0;
       this.done[c] = 0;
+      this.reused[c] = 0;
     }
     this.#touched.length = 0;
   }
@@ -62,8 +83,10 @@ export class InputMirror implements PduSink {
       this.reader.ddgst = (d & 2) !== 0;
     } else if (type === PduType.CapsuleCmd) {
       const cid = hdr.readUInt16LE(CAPSULE_SQE_OFFSET + SQE.cid);
-      this.counts.touch(cid);
-      this.counts.sent[cid]!++;
+      const c = this.counts;
+      c.touch(cid);
+      if (c.sent[cid]! > c.done[cid]!) c.reused[cid] = 1;
+      c.sent[cid]!++;
       this.commands++;
     }
   }
@@ -143,6 +166,10 @@ export class OutputChecker implements PduSink {
         if (flags & PduFlags.DATA_SUCCESS) this.summary.completions++;
         const datal = hdr.readUInt32LE(DATA.length);
         if (data && datal !== data.length) this.#fail('malformed-output', `C2HData DATAL ${datal} but ${data.length} bytes of data`);
+        if (data) {
+          const at = poisonRun(data);
+          if (at >= 0) this.#fail('stale-buffer-in-output', `C2HData for CID ${cid} carries ${POISON_RUN}+ bytes of 0x${POISON.toString(16)} (a pool buffer nobody wrote, or one already released) at data offset ${at}`);
+        }
         if (flags & PduFlags.DATA_SUCCESS) return this.#completed(cid, 'C2HData with SUCCESS');
         if (!this.#outstanding(cid)) this.#fail('data-without-command', `C2HData for CID ${cid}, which has no outstanding command`);
         return;
@@ -154,7 +181,8 @@ export class OutputChecker implements PduSink {
         this.summary.r2t++;
         if (!this.#outstanding(cid)) this.#fail('r2t-without-command', `R2T (TTAG ${ttag}) for CID ${cid}, which has no outstanding command`);
         const owner = this.#ttagOwner.get(ttag);
-        if (owner !== undefined && this.#outstanding(owner - 1)) {
+        const c = this.counts;
+        if (owner !== undefined && owner - 1 !== cid && !c.reused[cid] && !c.reused[owner - 1] && this.#outstanding(owner - 1)) {
           this.#fail('slot-shared', `R2T TTAG ${ttag} for CID ${cid} while CID ${owner - 1} still holds it`);
         }
         this.#ttagOwner.set(ttag, cid + 1);
