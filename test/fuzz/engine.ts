@@ -40,6 +40,11 @@ export interface EngineOptions {
   /** Allowed heap growth over the first measurement, in bytes. */
   heapBound: number;
   log: (line: string) => void;
+  /**
+   * Says which known open finding a violation is (by its id), or null for a new one. Known ones
+   * are counted in EngineResult.known and do not stop the run.
+   */
+  attribute?: (v: Violation, input: FuzzInput) => Promise<string | null>;
 }
 
 export interface EngineResult {
@@ -52,6 +57,8 @@ export interface EngineResult {
   poolSize: number;
   features: number;
   findings: Finding[];
+  /** Violations attributed to known open findings, by id. */
+  known: Map<string, number>;
   mutations: Map<string, number>;
 }
 
@@ -65,9 +72,15 @@ export function loadCorpus(dir: string): { name: string; input: FuzzInput }[] {
   return names.map((name) => ({ name, input: decodeInput(readFileSync(join(dir, name))) }));
 }
 
-/** Digits left out: one key per kind of violation, whatever the ids and lengths. */
-function signature(v: Violation): string {
-  return `${v.invariant}: ${v.detail.replace(/\d+/g, 'N').replace(/0xN\w*/g, '0xN')}`;
+/**
+ * One key per kind of violation, whatever the ids, lengths, statuses and connection: numbers and
+ * parenthesized remarks left out; for an exception or internal error, the top frame of the stack.
+ */
+export function signature(v: Violation): string {
+  const detail = v.detail.replace(/\([^)]*\)/g, '').replace(/^connection \d+: /, '').replace(/0x[0-9a-f]+/gi, 'N').replace(/\d+/g, 'N');
+  const frame = v.stack?.split('\n').find((l) => l.trim().startsWith('at ') && !l.includes('/test/fuzz/'));
+  const fn = frame ? /at (?:async )?([^\s(]+)/.exec(frame.trim())?.[1] : undefined;
+  return `${v.invariant}: ${detail}${fn ? ` at ${fn}` : ''}`;
 }
 
 export async function minimize(target: FuzzTargetRunner, input: FuzzInput, v: Violation, budget = 3000): Promise<FuzzInput> {
@@ -126,7 +139,13 @@ export async function fuzz(target: FuzzTargetRunner, corpus: readonly { name: st
   let corpusRuns = 0;
   let stop = false;
 
+  const known = new Map<string, number>();
   const record = async (v: Violation, input: FuzzInput, iteration: number): Promise<void> => {
+    const id = o.attribute ? await o.attribute(v, input) : null;
+    if (id !== null) {
+      known.set(id, (known.get(id) ?? 0) + 1);
+      return;
+    }
     const sig = signature(v);
     if (signatures.has(sig)) return;
     signatures.add(sig);
@@ -207,6 +226,7 @@ export async function fuzz(target: FuzzTargetRunner, corpus: readonly { name: st
     poolSize: pool.length,
     features: seen.size,
     findings,
+    known,
     mutations: mutator.applied,
   };
 }

@@ -86,6 +86,11 @@ export interface FuzzTarget {
    * depends on that input only.
    */
   reset(): void;
+  /**
+   * Kicks every namespace backend: completions that a connection queued but never collected (it
+   * closed in the middle of a batch) are delivered now, within the input that caused them.
+   */
+  kickBackends(): void;
 }
 
 /** Records what the namespaces' backends write, to zero it again before the next input. */
@@ -113,6 +118,9 @@ export async function buildTarget(): Promise<FuzzTarget> {
     },
     port,
     log,
+    kickBackends(): void {
+      for (const ns of namespaces) ns.backend.kick();
+    },
     reset(): void {
       for (const d of dirty) {
         d.ns.backend.submitWriteZeroes(zeroed, d.offset, d.length);
@@ -130,3 +138,5 @@ export async function buildTarget(): Promise<FuzzTarget> {
   t.reset();
   return t;
 }
+
+

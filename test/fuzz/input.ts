@@ -87,3 +87,35 @@ export function reframe(input: FuzzInput): FuzzInput {
     .sort((a, b) => a.r - b.r || a.p.at - b.p.at)
     .map(({ p }) => ({ conn: p.conn, flags: 0, bytes: Buffer.from(p.bytes) }));
 }
+
+/**
+ * The input without the PDUs `drop` picks (PDUs found along PLEN per connection), every other byte
+ * delivered in the same chunks as before (chunks left empty are left out).
+ */
+export function removePdus(input: FuzzInput, drop: (pdu: Buffer) => boolean): FuzzInput {
+  const streams: Buffer[] = [];
+  for (let conn = 0; conn < MAX_CONNS; conn++) streams.push(Buffer.concat(input.filter((c) => c.conn === conn).map((c) => c.bytes)));
+  // Per connection: a mask of the bytes to keep.
+  const keep = streams.map((s) => {
+    const m = new Uint8Array(s.length).fill(1);
+    let at = 0;
+    while (at < s.length) {
+      const plen = at + CH.size <= s.length ? s.readUInt32LE(at + CH.plen) : 0;
+      const end = plen >= CH.size && at + plen <= s.length ? at + plen : s.length;
+      if (drop(s.subarray(at, end))) m.fill(0, at, end);
+      at = end;
+    }
+    return m;
+  });
+  const pos = new Array<number>(MAX_CONNS).fill(0);
+  const out: FuzzInput = [];
+  for (const c of input) {
+    const m = keep[c.conn]!;
+    const start = pos[c.conn]!;
+    pos[c.conn] = start + c.bytes.length;
+    const kept: number[] = [];
+    for (let i = 0; i < c.bytes.length; i++) if (m[start + i]) kept.push(c.bytes[i]!);
+    if (kept.length > 0) out.push({ conn: c.conn, flags: c.flags, bytes: Buffer.from(kept) });
+  }
+  return out;
+}

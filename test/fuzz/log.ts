@@ -18,6 +18,28 @@ export interface ErrorLine {
   stack: string | null;
 }
 
+/**
+ * FNV-1a over the words of a message that hold no digit (ids, lengths, offsets and 0x.. values
+ * left out): one hash per message template, whatever the numbers in it.
+ */
+export function templateHash(msg: string, seed: number): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  let w = 0x811c9dc5;
+  let digit = false;
+  for (let i = 0; i <= msg.length; i++) {
+    const c = i < msg.length ? msg.charCodeAt(i) : 32;
+    if (c === 32) {
+      if (!digit) h = Math.imul(h ^ w, 0x01000193);
+      w = 0x811c9dc5;
+      digit = false;
+    } else {
+      if (c >= 48 && c <= 57) digit = true;
+      w = Math.imul(w ^ c, 0x01000193);
+    }
+  }
+  return h >>> 0;
+}
+
 export class CapturingLog {
   /** Per-input feature hashes of every line (level + message without digits). */
   readonly lineHashes: number[] = [];
@@ -55,14 +77,7 @@ export class CapturingLog {
   #record(level: number, a: unknown, b: unknown): void {
     const msg = typeof a === 'string' ? a : typeof b === 'string' ? b : '';
     if (this.dbg) this.dbg.push(`${level} ${msg} ${a && typeof a === 'object' ? JSON.stringify(a, (_k, v) => (typeof v === 'bigint' ? String(v) : v instanceof Error ? v.stack : v)) : ''}`);
-    // FNV-1a over the message with digits (ids, lengths, offsets) left out: one feature per template.
-    let h = 0x811c9dc5 ^ level;
-    for (let i = 0; i < msg.length; i++) {
-      const c = msg.charCodeAt(i);
-      if (c >= 48 && c <= 57) continue;
-      h = Math.imul(h ^ c, 0x01000193);
-    }
-    this.lineHashes.push(h >>> 0);
+    this.lineHashes.push(templateHash(msg, level));
     if (level >= Level.ERROR) {
       let stack: string | null = null;
       if (a && typeof a === 'object') {

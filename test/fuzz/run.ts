@@ -1,9 +1,11 @@
 // The fuzzer's command line:
 //   npm run fuzz -- [--target reader|connection] [--time SECONDS] [--runs N] [--seed S]
-//                   [--keep-going] [--no-minimize] [--corpus DIR] [--crashes DIR] [--replay FILE...]
+//                   [--keep-going] [--skip-known] [--no-minimize] [--corpus DIR] [--crashes DIR]
+//                   [--replay FILE...]
 // Replays the corpus, then runs mutated inputs until --time or --runs is reached (default 60 s).
 // On a violation the (minimized) reproducer goes to test/fuzz/crashes/<hash>.bin with <hash>.json
 // (seed, iteration, invariant, detail, stack) and the exit status is 1.
+// --skip-known counts violations caused by the open findings listed in known.ts and goes on.
 // --replay runs the given reproducer files only and prints what each holds and does (FUZZ_DEBUG=1:
 // with every log line of the target).
 import { readFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { describeInput } from './describe.js';
 import { fuzz, loadCorpus } from './engine.js';
 import { CORPUS_DIR, CRASH_DIR } from './paths.js';
 import { createTarget } from './targets.js';
+import { attribute } from './known.js';
 
 interface Args {
   target: string;
@@ -19,6 +22,7 @@ interface Args {
   runs: number;
   seed: number;
   keepGoing: boolean;
+  skipKnown: boolean;
   minimize: boolean;
   corpus: string;
   crashes: string;
@@ -26,7 +30,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { target: 'connection', time: NaN, runs: Infinity, seed: Date.now() % 0x7fffffff, keepGoing: false, minimize: true, corpus: CORPUS_DIR, crashes: CRASH_DIR, replay: [] };
+  const a: Args = { target: 'connection', time: NaN, runs: Infinity, seed: Date.now() % 0x7fffffff, keepGoing: false, skipKnown: false, minimize: true, corpus: CORPUS_DIR, crashes: CRASH_DIR, replay: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -49,6 +53,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--keep-going':
         a.keepGoing = true;
+        break;
+      case '--skip-known':
+        a.skipKnown = true;
         break;
       case '--no-minimize':
         a.minimize = false;
@@ -102,12 +109,14 @@ async function main(): Promise<number> {
       heapCheckEvery: 50000,
       heapBound: 256 * 1024 * 1024,
       log: (l) => console.log(l),
+      attribute: a.skipKnown ? async (v, input) => (await attribute(target, v, input))?.id ?? null : undefined,
     });
     console.log(
       `done: ${r.runs} mutated inputs + ${r.corpusRuns} corpus in ${(r.elapsedMs / 1000).toFixed(1)} s: ${Math.round(r.inputsPerSecond)} inputs/s (${Math.round(r.inputsPerCpuSecond)} per CPU second); pool ${r.poolSize}, features ${r.features}, findings ${r.findings.length}`,
     );
     const top = [...r.mutations.entries()].sort((x, y) => y[1] - x[1]).map(([k, n]) => `${k} ${n}`);
     console.log(`mutations: ${top.join(', ')}`);
+    for (const [id, n] of r.known) console.log(`known open finding ${id}: ${n} input(s)`);
     for (const f of r.findings) console.log(`finding: ${f.violation.invariant}: ${f.violation.detail}${f.file ? ` (${f.file})` : ''}`);
     return r.findings.length > 0 ? 1 : 0;
   } finally {
