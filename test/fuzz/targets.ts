@@ -101,7 +101,12 @@ class RecordingSink implements PduSink {
     if (data) h = fnv(fnv(h, data.length), crc32c(data));
     this.hash = h;
     this.events++;
-    this.features?.push(0x5000 | (type << 4) | (data ? 2 : 0) | (ddgstOk ? 1 : 0));
+    if (this.features) {
+      // Type, digests in force, data size class, padding before the data.
+      const size = data ? 32 - Math.clz32(data.length) : 0;
+      const padded = data && hdr[CH.pdo]! > hdr.length ? 1 : 0;
+      this.features.push(((type << 12) | (size << 4) | (padded << 3) | (this.reader.hdgst ? 4 : 0) | (this.reader.ddgst ? 2 : 0) | (ddgstOk ? 1 : 0)) >>> 0);
+    }
     if (type === PduType.ICReq && !this.#sawIcreq) {
       // As the target does: the first ICReq settles the digests of everything after it.
       this.#sawIcreq = true;
@@ -114,7 +119,7 @@ class RecordingSink implements PduSink {
     if (this.#fatal) this.#fail('reader-contract', 'onFatal twice');
     this.#fatal = true;
     this.hash = fnv(fnv(fnv(this.hash, 0x46), fes), fei);
-    this.features?.push(templateHash(reason, 0x46));
+    this.features?.push(templateHash(reason, 0x46), 0x46000000 | (fes << 16) | (fei & 0xffff));
   }
 }
 
