@@ -21,14 +21,12 @@ const OUTPUT_MAX_PLEN = 4 << 20;
 /** This many POISON bytes in a row in C2HData: the target sent pool memory it did not fill. */
 const POISON_RUN = 32;
 
+const POISON_NEEDLE = Buffer.alloc(POISON_RUN, POISON);
+
+/** Offset of the first run of POISON_RUN poison bytes in `d`, or -1 (a native search). */
 function poisonRun(d: Uint8Array): number {
-  let run = 0;
-  for (let i = 0; i < d.length; i++) {
-    if (d[i] === POISON) {
-      if (++run === POISON_RUN) return i + 1 - POISON_RUN;
-    } else run = 0;
-  }
-  return -1;
+  const b = Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.length);
+  return b.indexOf(POISON_NEEDLE);
 }
 
 /** One shared scratch for PDU data nobody keeps (the readers copy into it). */
