@@ -242,6 +242,7 @@ export class ConnectionTarget implements FuzzTargetRunner {
     stats[StatField.INFLIGHT] = 0;
     const live: (Live | undefined)[] = [];
     let violation: Violation | null = null;
+    this.#trap.active = true;
     try {
       for (const c of input) {
         if (c.flags & FLAG_TURN) await turn();
@@ -276,6 +277,7 @@ export class ConnectionTarget implements FuzzTargetRunner {
       }
       await turn();
       t.kickBackends();
+      this.#trap.active = false;
       this.#trap.cancelAll();
     }
     const features: number[] = [];

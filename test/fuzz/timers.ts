@@ -9,6 +9,8 @@ export class TimerTrap {
   #saved: { setTimeout: AnyFn; setInterval: AnyFn } | null = null;
   /** Timers the target started, in total. */
   started = 0;
+  /** Only timers started while an input runs are recorded (not the test runner's, say). */
+  active = false;
 
   install(): void {
     if (this.#saved) return;
@@ -19,14 +21,18 @@ export class TimerTrap {
     const handles = this.#handles;
     g.setTimeout = (...args: unknown[]): unknown => {
       const h = realTimeout(...args) as NodeJS.Timeout;
-      handles.push(h);
-      this.started++;
+      if (this.active) {
+        handles.push(h);
+        this.started++;
+      }
       return h;
     };
     g.setInterval = (...args: unknown[]): unknown => {
       const h = realInterval(...args) as NodeJS.Timeout;
-      handles.push(h);
-      this.started++;
+      if (this.active) {
+        handles.push(h);
+        this.started++;
+      }
       return h;
     };
   }
