@@ -7,10 +7,10 @@
 // are cut into socket reads at random points.
 import { CAPSULE_SQE_OFFSET, CH, DATA, DIGEST_LEN, IC, PduFlags, PduType, TERM } from '../../src/spec/pdu.js';
 import { SGL, SQE } from '../../src/spec/sqe.js';
-import { FabricsSqe, IoSqe } from '../../src/spec/opcodes.js';
+import { ConnectData, Dsm, FabricsSqe, IoSqe } from '../../src/spec/opcodes.js';
 import { crc32c } from '../../src/native/crc32c.js';
 import { FLAG_TURN, MAX_CONNS, type Chunk, type FuzzInput } from './input.js';
-import { LIMITS } from './harness.js';
+import { DISCOVERY_NQN as DISCOVERY, LIMITS } from './harness.js';
 
 /** xorshift128+ on 32-bit halves: fast, seedable, good enough for fuzzing. */
 export class Rng {
@@ -277,8 +277,12 @@ export class Mutator {
       b[at] = r.pick([0, 0xff, 0x7f, 0x80, (cur + 1) & 0xff, (cur - 1) & 0xff, r.below(256)]);
       this.#note('interesting-byte');
       this.#maybeFix(b, 0.6);
-    } else if (k < 50) {
+    } else if (k < 46) {
       this.#field(p, pdus);
+    } else if (k < 50) {
+      // In-capsule data with structure: Connect data (CNTLID, NQNs) and DSM ranges.
+      const withData = pdus.filter((q) => q.bytes[CH.pduType] === PduType.CapsuleCmd && q.bytes.length > S + 64 + DIGEST_LEN);
+      if (withData.length === 0 || !this.#capsuleData(r.pick(withData))) this.#field(p, pdus);
     } else if (k < 55) {
       // Data dropped: PLEN == header (the PDU claims no data), PDO kept or cleared.
       const b = p.bytes;
@@ -373,6 +377,55 @@ export class Mutator {
       fixup(b, { plen: false, digests: true });
       this.#note('cid-collision');
     }
+  }
+
+  /** Mutates a field of a capsule's in-capsule data it knows the layout of; false when none. */
+  #capsuleData(p: Chunk): boolean {
+    const r = this.rng;
+    const src = p.bytes;
+    if (src[CH.pduType] !== PduType.CapsuleCmd || src.length < S + 64) return false;
+    const d = dataRange(src);
+    if (!d) return false;
+    const opcode = src[S + SQE.opcode];
+    const b = this.#own(p);
+    const at = d.start;
+    const len = d.end - d.start;
+    if (opcode === 0x7f && b[S + SQE.fctype] === 0x01 && len >= ConnectData.size) {
+      switch (r.below(5)) {
+        case 0:
+          b.writeUInt16LE(r.pick([0xffff, 0xfffe, 0, 1, 2, 0xffef, 0xfff0]), at + ConnectData.cntlid);
+          break;
+        case 1: {
+          // An NQN without its terminating NUL, or cut short.
+          const nqn = at + (r.chance(0.5) ? ConnectData.subnqn : ConnectData.hostnqn);
+          if (r.chance(0.5)) b.fill(0x61, nqn, nqn + 256);
+          else b[nqn + r.below(64)] = 0;
+          break;
+        }
+        case 2:
+          b.fill(0, at + ConnectData.subnqn, at + ConnectData.subnqn + 256);
+          b.write(r.pick([DISCOVERY, 'nqn.2026-11.io.nvmetd:other', '']), at + ConnectData.subnqn, 'utf8');
+          break;
+        case 3:
+          b[at + ConnectData.hostid + r.below(16)] ^= 0xff;
+          break;
+        default:
+          b[at + 16 + 2 + r.below(238)] = r.pick([0, 0xff, 0x41]);
+      }
+      this.#note('connect-data');
+    } else if (opcode === 0x09 && len >= Dsm.rangeSize) {
+      const range = at + Dsm.rangeSize * r.below(Math.floor(len / Dsm.rangeSize));
+      if (r.chance(0.5)) b.writeUInt32LE(r.pick(INTERESTING_32), range + Dsm.rangeLength);
+      else {
+        b.writeUInt32LE(r.pick(INTERESTING_32), range + Dsm.rangeSlba);
+        b.writeUInt32LE(r.chance(0.2) ? r.pick([1, 0xffffffff]) : 0, range + Dsm.rangeSlba + 4);
+      }
+      this.#note('dsm-range');
+    } else {
+      return false;
+    }
+    fixup(b, { plen: false, digests: r.chance(0.9) });
+    return true;
   }
 
   #maybeFix(b: Buffer, p: number): void {
