@@ -5,7 +5,7 @@
 // reproducer no longer shows its finding: then the finding is fixed, so take its entry out of this
 // list (and keep the reproducer as a regression input in corpus/).
 import { CAPSULE_SQE_OFFSET, CH, DIGEST_LEN, PduFlags, PduType } from '../../src/spec/pdu.js';
-import { SQE } from '../../src/spec/sqe.js';
+import { SGL, SQE } from '../../src/spec/sqe.js';
 import { AdminOpc, IoOpc } from '../../src/spec/opcodes.js';
 import { removePdus, type FuzzInput } from './input.js';
 import type { FuzzTargetRunner, Violation } from './targets.js';
@@ -72,6 +72,17 @@ export const KNOWN_OPEN: readonly KnownFinding[] = [
     invariants: ['bad-output-digest'],
     trigger: (b) => capsuleOpcode(b) === IoOpc.Write || capsuleOpcode(b) === IoOpc.WriteZeroes || capsuleOpcode(b) === IoOpc.DatasetManagement,
     reproducers: [{ file: 'ram-read-view-digest.bin', invariant: 'bad-output-digest' }],
+  },
+  {
+    id: 'c2h-data-zero-length',
+    summary:
+      'A command that returns data (Identify, Get Log Page, a read...) sent with a data SGL of length 0 completes with a C2HData of ' +
+      'DATAL 0 before its CapsuleResp: completeRequest sends min(outData.length, dataLen) = 0 bytes. With HPDA > 0 the PDU has ' +
+      'PLEN == PDO, which the project\'s own PDU reader rejects as a fatal error ("PLEN leaves no room for data after PDO"); with HPDA 0 ' +
+      'it is a data PDU with no data.',
+    invariants: ['malformed-output'],
+    trigger: (b) => capsuleOpcode(b) >= 0 && b.readUInt32LE(CAPSULE_SQE_OFFSET + SQE.dptr + SGL.length) === 0,
+    reproducers: [{ file: 'c2h-data-zero-length.bin', invariant: 'malformed-output' }],
   },
   {
     id: 'aer-teardown-inflight',

@@ -164,6 +164,7 @@ export class OutputChecker implements PduSink {
         if (flags & PduFlags.DATA_SUCCESS) this.summary.completions++;
         const datal = hdr.readUInt32LE(DATA.length);
         if (data && datal !== data.length) this.#fail('malformed-output', `C2HData DATAL ${datal} but ${data.length} bytes of data`);
+        if (!data || datal === 0) this.#fail('malformed-output', `C2HData for CID ${cid} without data (DATAL ${datal})`);
         if (data) {
           const at = poisonRun(data);
           if (at >= 0) this.#fail('stale-buffer-in-output', `C2HData for CID ${cid} carries ${POISON_RUN}+ bytes of 0x${POISON.toString(16)} (a pool buffer nobody wrote, or one already released) at data offset ${at}`);
