@@ -85,6 +85,16 @@ export const KNOWN_OPEN: readonly KnownFinding[] = [
     reproducers: [{ file: 'c2h-data-zero-length.bin', invariant: 'malformed-output' }],
   },
   {
+    id: 'get-log-page-numd-negative',
+    summary:
+      'Get Log Page computes NUMD as (cdw10 >>> 16) | ((cdw11 & 0xffff) << 16) in 32-bit signed arithmetic: a NUMDU with bit 15 set ' +
+      'makes the length negative, which passes the "len > dataLen" check; the command succeeds with cmd.buffer(negative) and sends a ' +
+      'C2HData of DATAL 0 (src/core/admin/log-pages.ts).',
+    invariants: ['malformed-output'],
+    trigger: (b) => capsuleOpcode(b) === AdminOpc.GetLogPage && (b.readUInt32LE(CAPSULE_SQE_OFFSET + SQE.cdw11) & 0x8000) !== 0,
+    reproducers: [{ file: 'get-log-page-numd-negative.bin', invariant: 'malformed-output' }],
+  },
+  {
     id: 'aer-teardown-inflight',
     summary:
       'Controller teardown forgets its outstanding Asynchronous Event Requests (#aerCmds.length = 0) without completing or dropping their ' +
