@@ -1,0 +1,7 @@
+// Where the fuzzer's files live in the repository (the compiled code runs from dist/test/fuzz/).
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CORPUS_DIR = `${ROOT}test/fuzz/corpus`;
+export const CRASH_DIR = `${ROOT}test/fuzz/crashes`;
+export const FINDINGS_DIR = `${ROOT}test/fuzz/findings`;
