@@ -16,6 +16,11 @@ export interface Command extends BackendRequest {
   inData: Uint8Array | null;
   /** Controller-to-host data: sent before the completion. */
   outData: Uint8Array | null;
+  /**
+   * outData is a view of memory other commands may change before it is sent (a RAM namespace's):
+   * the transport copies it where the bytes must match what was computed at completion (data digests).
+   */
+  outShared: boolean;
   /** A second buffer a multi-step command holds between steps (compare: the stored data read back). */
   auxData: Uint8Array | null;
   status: number;

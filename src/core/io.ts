@@ -117,7 +117,9 @@ function read(cmd: Command, ns: Namespace, ctx: TargetContext): void {
   const offset = offsetOf(cmd, ns);
   const view = ns.backend.view(offset, len);
   if (view) {
+    // Zero-copy from the namespace's memory: a later write may change these bytes before they are sent.
     cmd.outData = view;
+    cmd.outShared = true;
     return cmd.complete();
   }
   const buf = cmd.dataBuffer(len);

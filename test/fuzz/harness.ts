@@ -2,6 +2,7 @@
 // built once and reused by every input, and the single place that names the TCP transport class.
 //
 // When the transport class changes, edit openConnection() (and its import) only.
+import type { Controller } from '../../src/core/controller.js';
 import type { Socket } from 'node:net';
 import { normalizeConfig } from '../../src/config/index.js';
 import type { PortConfig, TargetConfig } from '../../src/config/types.js';
@@ -10,21 +11,26 @@ import { TargetContext } from '../../src/core/context.js';
 import { Subsystem } from '../../src/core/subsystem.js';
 import type { Namespace } from '../../src/core/namespace.js';
 import type { BackendRequest } from '../../src/backend/backend.js';
-import type { BufferPool } from '../../src/runtime/buffer-pool.js';
-import { TcpQueue } from '../../src/transport/tcp/queue.js';
+import { BufferPool } from '../../src/runtime/buffer-pool.js';
+import { TcpConnection } from '../../src/transport/tcp/connection.js';
 import { CapturingLog } from './log.js';
 
 /** What the fuzzer needs of one target-side connection. */
 export interface FuzzConnection {
   close(reason: string): void;
   readonly closed: boolean;
-  /** The thread's buffer pool the connection draws from (leak check). */
+  /** The buffer pool the connection draws from (leak check). */
   readonly pool: BufferPool;
 }
 
+/** One pool for every fuzzed connection (no budget: its buffers are watched by PoolGuard). */
+let fuzzPool: BufferPool | null = null;
+
 /** THE transport class reference: one connection over `socket`. */
 export function openConnection(socket: Socket, port: PortConfig, ctx: TargetContext, onClose: (c: FuzzConnection) => void): FuzzConnection {
-  return new TcpQueue(socket, port, ctx, onClose);
+  const pool = (fuzzPool ??= new BufferPool({ maxSize: LIMITS.mdts, trimIdleMs: 0 }));
+  const conn = new TcpConnection(socket, port, ctx, { onClose: (c) => onClose(c as unknown as FuzzConnection), pool });
+  return { close: (reason) => conn.close(reason), get closed() { return conn.closed; }, pool };
 }
 
 export const SUBNQN = 'nqn.2026-11.io.nvmetd:fuzz';
@@ -123,13 +129,13 @@ export async function buildTarget(): Promise<FuzzTarget> {
     },
     reset(): void {
       for (const d of dirty) {
-        d.ns.backend.submitWriteZeroes(zeroed, d.offset, d.length);
+        d.ns.backend.submitWriteZeroes(zeroed, d.offset, d.length, false);
         d.ns.backend.kick();
       }
       dirty.length = 0;
       ctx = new TargetContext(config, log.logger);
       for (const old of subsystems) {
-        const s = new Subsystem(old.config);
+        const s = new Subsystem<Controller>(old.config);
         for (const [nsid, ns] of old.namespaces) s.namespaces.set(nsid, ns);
         ctx.subsystems.set(s.nqn, s);
       }

@@ -24,7 +24,11 @@ export class PoolGuard {
   constructor(readonly pool: BufferPool) {
     this.#classes = BufferPool.classOf(pool.maxSize) + 1;
     pool.acquire = (n: number): Buffer => this.#acquire(n);
-    pool.release = (b: Buffer): void => this.#release(b);
+    // No budget while fuzzing: data buffers are granted at once.
+    pool.tryAcquire = (n: number): Buffer => this.#acquire(n);
+    pool.whenAvailable = (cb: () => void): void => queueMicrotask(cb);
+    pool.cancelWait = (): void => undefined;
+    pool.release = (b: Uint8Array): void => this.#release(b as Buffer);
   }
 
   #acquire(n: number): Buffer {

@@ -78,7 +78,8 @@ class RecordingSink implements PduSink {
   onHeader(hdr: Buffer, dataLen: number): Uint8Array | null {
     if (this.#fatal) this.#fail('reader-contract', 'onHeader after onFatal');
     this.#checkHeader(hdr, 'onHeader');
-    if (!(dataLen > 0 && dataLen <= READER_MAX_PLEN)) this.#fail('reader-contract', `onHeader with dataLen ${dataLen}`);
+    // Every PDU's header comes to onHeader first (dataLen 0 for a PDU without data).
+    if (!(dataLen >= 0 && dataLen <= READER_MAX_PLEN)) this.#fail('reader-contract', `onHeader with dataLen ${dataLen}`);
     if (this.#pendingLen >= 0) this.#fail('reader-contract', 'onHeader twice without onPdu');
     this.#pendingLen = dataLen;
     this.hash = fnv(fnv(this.hash, 0x48), dataLen);
@@ -89,8 +90,9 @@ class RecordingSink implements PduSink {
     if (this.#fatal) this.#fail('reader-contract', 'onPdu after onFatal');
     this.#checkHeader(hdr, 'onPdu');
     const type = hdr[CH.pduType]!;
+    if (this.#pendingLen < 0) this.#fail('reader-contract', 'onPdu without onHeader first');
     if (data === null) {
-      if (this.#pendingLen >= 0) this.#fail('reader-contract', 'onPdu without data after onHeader gave a buffer');
+      if (this.#pendingLen > 0) this.#fail('reader-contract', 'onPdu without data after onHeader gave a buffer');
     } else if (data.length !== this.#pendingLen) {
       this.#fail('reader-contract', `onPdu with ${data.length} bytes of data, onHeader said ${this.#pendingLen}`);
     }

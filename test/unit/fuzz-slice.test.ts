@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { fuzz, loadCorpus, signature } from '../fuzz/engine.js';
 import { decodeInput } from '../fuzz/input.js';
-import { attribute, KNOWN_OPEN } from '../fuzz/known.js';
+import { attribute, FIXED, KNOWN_OPEN } from '../fuzz/known.js';
 import { CORPUS_DIR, FINDINGS_DIR } from '../fuzz/paths.js';
 import { ConnectionTarget, ReaderTarget, type FuzzTargetRunner } from '../fuzz/targets.js';
 
@@ -69,6 +69,23 @@ test('fuzz slice: every known open finding still reproduces (remove fixed ones f
         assert.equal((await attribute(target, r.violation!, input))?.id, k.id, `${rep.file} is attributed to ${k.id}`);
       }
     }
+  } finally {
+    target.dispose();
+  }
+});
+
+test('fuzz slice: fixed findings stay fixed (each regression input replays without a violation)', async () => {
+  const target = await ConnectionTarget.create();
+  try {
+    let replayed = 0;
+    for (const k of FIXED) {
+      for (const rep of k.reproducers) {
+        const r = await target.run(decodeInput(readFileSync(join(FINDINGS_DIR, rep.file))));
+        assert.equal(r.violation, null, `${rep.file} (${k.id}) shows ${r.violation?.invariant}: ${r.violation?.detail}`);
+        replayed++;
+      }
+    }
+    assert.ok(replayed >= 8, 'the regression inputs are there');
   } finally {
     target.dispose();
   }

@@ -28,7 +28,8 @@ export function getLogPage(cmd: Command, ctrl: Controller): void {
   const cdw11 = sqeCdw11(cmd.sqe);
   const lid = cdw10 & 0xff;
   const retain = (cdw10 & GetLogPage.RAE) !== 0;
-  const numd = ((cdw10 >>> 16) | ((cdw11 & 0xffff) << 16)) + 1;
+  // NUMDU:NUMDL is a 32-bit count: unsigned (a plain | would make NUMDU bit 15 a sign).
+  const numd = (((cdw10 >>> 16) | ((cdw11 & 0xffff) << 16)) >>> 0) + 1;
   const len = numd * 4;
   // LPOL (cdw12) and LPOU (cdw13): the byte offset into the page.
   const offset = sqeCdw13(cmd.sqe) * 0x100000000 + sqeCdw12(cmd.sqe);

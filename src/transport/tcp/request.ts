@@ -64,6 +64,7 @@ export class Request implements Command {
   dataLen = 0;
   inData: Uint8Array | null = null;
   outData: Uint8Array | null = null;
+  outShared = false;
   auxData: Uint8Array | null = null;
   /**
    * The pooled buffer granted before execution (reads), not yet used: dataBuffer() takes it; when the
@@ -114,6 +115,7 @@ export class Request implements Command {
     this.dataLen = 0;
     this.inData = null;
     this.outData = null;
+    this.outShared = false;
     this.auxData = null;
     this.granted = null;
     this.status = 0;

@@ -61,7 +61,14 @@ export class Responder {
     const data = req.outData;
     const sent = data !== null && req.status === 0 ? Math.min(data.length, req.dataLen) : 0;
     if (sent > 0) {
-      const view = sent === data!.length ? data! : data!.subarray(0, sent);
+      let view = sent === data!.length ? data! : data!.subarray(0, sent);
+      if (this.ddgst && req.outShared) {
+        // The digest is computed now, the bytes go out at the flush: send a copy that cannot change.
+        const copy = this.#pool.acquire(sent);
+        copy.set(view);
+        this.hold(copy);
+        view = copy.length === sent ? copy : copy.subarray(0, sent);
+      }
       writeC2HData(this.out, this.hdgst, this.ddgst, this.hpdaAlign, req.cid, 0, view, PduFlags.DATA_LAST | (sqflowDisabled ? PduFlags.DATA_SUCCESS : 0));
       // With SQ flow control disabled, C2HData SUCCESS is the completion.
       if (!sqflowDisabled) writeCapsuleResp(this.out, this.hdgst, req.dw0, req.dw1, sqhd, qid, req.cid, 0);

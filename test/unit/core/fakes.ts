@@ -71,6 +71,7 @@ export class FakeCommand implements Command {
   readonly sqe = Buffer.alloc(64);
   inData: Uint8Array | null = null;
   outData: Uint8Array | null = null;
+  outShared = false;
   auxData: Uint8Array | null = null;
   status = 0;
   dw0 = 0;
