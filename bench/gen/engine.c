@@ -1,0 +1,526 @@
+/* The I/O loop of one generator thread: its connections in one epoll set (or busy-polled), every
+ * socket read parsed in place by a streaming PDU parser (C2HData payloads are skipped, or copied
+ * into the slot's buffer with --verify; data digests computed incrementally), completions refilled
+ * at the end of the pass, and every connection's new capsules and H2CData sent with one writev.
+ * Nothing is allocated per I/O. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gen.h"
+
+enum { RX_HDR, RX_DATA, RX_DDGST };
+#define RX_BUF_SIZE (256u * 1024u)
+#define STOP_DRAIN_NS (5ull * 1000000000ull)
+
+uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static double thread_cpu_sec(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* xorshift32, as src/perf/job.ts: uniform in [0, 1). */
+static inline double rng_next(uint32_t *s) {
+  uint32_t x = *s;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  *s = x;
+  return (double)x / 4294967296.0;
+}
+
+int ioq_prepare(struct ioq *q, const struct opts *o, const struct layout *l, uint64_t seed, uint64_t index, uint64_t runners) {
+  q->depth = o->qd;
+  q->slots = calloc((size_t)q->depth, sizeof *q->slots);
+  q->free_cids = calloc((size_t)q->depth, sizeof *q->free_cids);
+  q->slot_cursor = calloc((size_t)q->depth, sizeof *q->slot_cursor);
+  if (!q->slots || !q->free_cids || !q->slot_cursor) return -1;
+  for (int i = 0; i < q->depth; i++) {
+    struct slot *s = &q->slots[i];
+    s->buf = aligned_alloc(4096, align_up(l->io_size, 4096));
+    if (!s->buf) return -1;
+    uint32_t *u = (uint32_t *)s->buf;
+    for (uint32_t w = 0; w < l->io_size / 4; w++) u[w] = w * 0x01000193u + (uint32_t)i; /* non-zero pattern */
+    q->free_cids[i] = (uint16_t)(q->depth - 1 - i);
+  }
+  q->nfree = q->depth;
+  q->rng = (uint32_t)seed ? (uint32_t)seed : 0x9e3779b9u;
+  q->cursor = index * l->span_units / runners;
+  q->stripe_base = index * (uint64_t)o->qd;
+  q->rx_cap = RX_BUF_SIZE;
+  q->rx = malloc(q->rx_cap);
+  uint32_t chunks = (l->io_size + q->maxh2cdata - 1) / q->maxh2cdata;
+  /* Per slot and pass at most one capsule (<= 136 header bytes) and one R2T's H2CData headers
+   * (<= 132 bytes each): the arena and the iovec array never run out before the flush. */
+  q->arena_cap = (uint32_t)q->depth * (160u + chunks * 160u) + 4096u;
+  q->arena = malloc(q->arena_cap);
+  q->iov_cap = q->depth * (4 + (int)chunks * 3) + 16;
+  q->iov = malloc((size_t)q->iov_cap * sizeof *q->iov);
+  if (!q->rx || !q->arena || !q->iov) return -1;
+  q->rst = RX_HDR;
+  int fl = fcntl(q->fd, F_GETFL);
+  return fcntl(q->fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+void ioq_free(struct ioq *q) {
+  if (q->fd > 0) close(q->fd);
+  q->fd = -1;
+  if (q->slots) for (int i = 0; i < q->depth; i++) free(q->slots[i].buf);
+  free(q->slots);
+  free(q->free_cids);
+  free(q->slot_cursor);
+  free(q->rx);
+  free(q->arena);
+  free(q->iov);
+  q->slots = NULL;
+}
+
+static void error_once(struct thread *t, const char *msg) {
+  t->st.errors++;
+  if (!t->st.first_error[0]) snprintf(t->st.first_error, sizeof t->st.first_error, "%s", msg);
+}
+
+/* The connection is gone or the target broke the protocol: its outstanding commands fail. */
+static void q_fail(struct thread *t, struct ioq *q, const char *why) {
+  if (q->dead) return;
+  char msg[200];
+  snprintf(msg, sizeof msg, "I/O queue %d: %s", q->qid, why);
+  if (q->inflight == 0) error_once(t, msg);
+  for (int i = 0; i < q->inflight; i++) error_once(t, msg);
+  q->inflight = 0;
+  q->dead = 1;
+  epoll_ctl(t->ep, EPOLL_CTL_DEL, q->fd, NULL);
+}
+
+/* ---- send path ---- */
+static inline uint8_t *hdr_space(struct ioq *q, uint32_t n) {
+  uint8_t *p = q->arena + q->arena_pos;
+  struct iovec *last = q->iov_n ? &q->iov[q->iov_n - 1] : NULL;
+  if (last && (uint8_t *)last->iov_base + last->iov_len == p) last->iov_len += n;
+  else { q->iov[q->iov_n].iov_base = p; q->iov[q->iov_n].iov_len = n; q->iov_n++; }
+  q->arena_pos += n;
+  return p;
+}
+
+static inline void data_view(struct ioq *q, uint8_t *d, uint32_t n) {
+  q->iov[q->iov_n].iov_base = d;
+  q->iov[q->iov_n].iov_len = n;
+  q->iov_n++;
+}
+
+static void set_out_interest(struct thread *t, struct ioq *q, int want) {
+  if (q->want_out == want) return;
+  q->want_out = want;
+  struct epoll_event ev = {.events = want ? EPOLLOUT : EPOLLIN, .data.ptr = q};
+  epoll_ctl(t->ep, EPOLL_CTL_MOD, q->fd, &ev);
+}
+
+/* Sends what is queued; what the socket does not take waits for EPOLLOUT (and the connection is
+ * not read meanwhile). */
+static void q_flush(struct thread *t, struct ioq *q) {
+  while (q->iov_at < q->iov_n) {
+    int cnt = q->iov_n - q->iov_at;
+    if (cnt > IOV_MAX) cnt = IOV_MAX;
+    ssize_t w = writev(q->fd, q->iov + q->iov_at, cnt);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) { set_out_interest(t, q, 1); return; }
+      if (errno == EINTR) continue;
+      q_fail(t, q, strerror(errno));
+      return;
+    }
+    while (w > 0) {
+      struct iovec *v = &q->iov[q->iov_at];
+      if ((size_t)w >= v->iov_len) { w -= (ssize_t)v->iov_len; q->iov_at++; }
+      else { v->iov_base = (uint8_t *)v->iov_base + w; v->iov_len -= (size_t)w; w = 0; }
+    }
+  }
+  q->iov_n = q->iov_at = 0;
+  q->arena_pos = 0;
+  set_out_interest(t, q, 0);
+}
+
+/* One command into the send batch: picks the unit and direction, fills the capsule. */
+static void issue(struct thread *t, struct ioq *q) {
+  const struct opts *o = t->o;
+  const struct layout *l = t->l;
+  uint16_t cid = q->free_cids[--q->nfree];
+  struct slot *s = &q->slots[cid];
+  uint64_t unit;
+  int write;
+  if (t->prefill) {
+    unit = q->prefill_next++;
+    write = 1;
+  } else {
+    write = o->rwmixread == 100 ? 0 : o->rwmixread == 0 ? 1 : rng_next(&q->rng) * 100 >= o->rwmixread;
+    if (o->verify) {
+      uint64_t off = o->random ? (uint64_t)(rng_next(&q->rng) * (double)l->stripe_units) : q->slot_cursor[cid]++ % l->stripe_units;
+      unit = (q->stripe_base + cid) * l->stripe_units + off;
+    } else if (o->random) {
+      unit = (uint64_t)(rng_next(&q->rng) * (double)l->span_units);
+    } else {
+      unit = q->cursor;
+      if (++q->cursor == l->span_units) q->cursor = 0;
+    }
+  }
+  uint64_t slba = unit * l->nlb;
+  if (o->verify) {
+    uint32_t words = l->block_size / 4;
+    uint32_t *u = (uint32_t *)s->buf;
+    if (write) {
+      t->gen = t->gen % 0xffffffffu + 1;
+      fill_blocks(u, words, l->nlb, slba, t->gen);
+      l->last_gen[unit] = t->gen;
+    } else {
+      /* Clear the tags so bytes left from this slot's previous I/O cannot pass as new data. */
+      for (uint32_t b = 0; b < l->nlb; b++) memset(u + (size_t)b * words, 0xff, 16);
+    }
+  }
+  int incap = write && l->io_size <= q->icd;
+  uint32_t hl = 72 + (q->hdgst ? 4 : 0);
+  uint32_t pdo = incap ? align_up(hl, q->cpda_align) : 0;
+  uint32_t hbytes = incap ? pdo : hl;
+  uint8_t *h = hdr_space(q, hbytes);
+  memset(h, 0, hbytes);
+  h[0] = PDU_CAPSULE_CMD;
+  h[1] = (q->hdgst ? PF_HDGST : 0) | (incap && q->ddgst ? PF_DDGST : 0);
+  h[2] = 72;
+  h[3] = (uint8_t)pdo;
+  p32(h + 4, incap ? pdo + l->io_size + (q->ddgst ? 4 : 0) : hl);
+  uint8_t *sqe = h + 8;
+  sqe[0] = write ? OPC_WRITE : OPC_READ;
+  sqe[1] = PSDT_SGL;
+  p16(sqe + 2, cid);
+  p32(sqe + 4, o->nsid);
+  p32(sqe + 24 + 8, l->io_size);
+  sqe[24 + 15] = incap ? SGL_IN_CAPSULE : SGL_TRANSPORT;
+  p64(sqe + 40, slba);
+  p32(sqe + 48, l->nlb - 1);
+  if (q->hdgst) p32(h + 72, gen_crc(h, 72));
+  if (incap) {
+    data_view(q, s->buf, l->io_size);
+    if (q->ddgst) p32(hdr_space(q, 4), gen_crc(s->buf, l->io_size));
+  }
+  s->busy = 1;
+  s->write = (uint8_t)write;
+  s->unit = unit;
+  s->received = 0;
+  s->start = t->now;
+  q->inflight++;
+}
+
+static void refill(struct thread *t, struct ioq *q) {
+  if (q->dead || q->want_out || t->stopping) return;
+  if (t->prefill) {
+    while (q->nfree > 0 && q->prefill_next < q->prefill_end) issue(t, q);
+  } else {
+    while (q->nfree > 0) issue(t, q);
+  }
+}
+
+/* ---- completions ---- */
+static void verify_read(struct thread *t, struct slot *s) {
+  const struct layout *l = t->l;
+  uint32_t words = l->block_size / 4;
+  uint32_t expect = l->last_gen[s->unit];
+  for (uint32_t b = 0; b < l->nlb; b++) {
+    uint64_t lba = s->unit * l->nlb + b;
+    const uint32_t *u = (const uint32_t *)s->buf + (size_t)b * words;
+    enum block_check r = check_block(u, words, lba, expect);
+    t->st.verified_blocks++;
+    if (r != BC_OK && r != BC_UNWRITTEN) {
+      t->st.verify_errors++;
+      if (!t->st.first_verify_error[0])
+        snprintf(t->st.first_verify_error, sizeof t->st.first_verify_error,
+                 "LBA %llu: %s (expected generation %u, block has magic 0x%x LBA %u generation %u)", (unsigned long long)lba,
+                 CHECK_NAMES[r], expect, u[0], u[1], u[3]);
+    }
+  }
+}
+
+static int complete(struct thread *t, struct ioq *q, uint16_t cid, uint16_t status) {
+  if (cid >= q->depth || !q->slots[cid].busy) return -1;
+  struct slot *s = &q->slots[cid];
+  const struct layout *l = t->l;
+  uint64_t lat = t->rx_now > s->start ? t->rx_now - s->start : 0;
+  s->busy = 0;
+  q->inflight--;
+  q->free_cids[q->nfree++] = cid;
+  if (status & 0x7ff) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "%s of unit %llu failed with status 0x%x", s->write ? "write" : "read", (unsigned long long)s->unit, status);
+    error_once(t, msg);
+    return 0;
+  }
+  if (!s->write && s->received != l->io_size) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "read of unit %llu completed with %u of %u bytes", (unsigned long long)s->unit, s->received, l->io_size);
+    error_once(t, msg);
+    return 0;
+  }
+  if (t->o->verify && !s->write && !t->prefill) verify_read(t, s);
+  __atomic_store_n(&t->st.total_ios, t->st.total_ios + 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&t->st.total_bytes, t->st.total_bytes + l->io_size, __ATOMIC_RELAXED);
+  if (t->measuring) {
+    hist_record(&t->st.hist, lat);
+    t->st.ios++;
+    t->st.bytes += l->io_size;
+    if (s->write) t->st.writes++;
+    else t->st.reads++;
+  }
+  return 0;
+}
+
+/* H2CData for the R2T's range, split at MAXH2CDATA. */
+static int on_r2t(struct thread *t, struct ioq *q, const uint8_t *h) {
+  uint16_t cid = g16(h + 8), ttag = g16(h + 10);
+  uint32_t r2to = g32(h + 12), r2tl = g32(h + 16);
+  const struct layout *l = t->l;
+  if (cid >= q->depth || !q->slots[cid].busy || !q->slots[cid].write || r2tl == 0 || (uint64_t)r2to + r2tl > l->io_size) return -1;
+  struct slot *s = &q->slots[cid];
+  uint32_t hl = 24 + (q->hdgst ? 4 : 0), pdo = align_up(hl, q->cpda_align), end = r2to + r2tl;
+  for (uint32_t off = r2to; off < end;) {
+    uint32_t n = end - off < q->maxh2cdata ? end - off : q->maxh2cdata;
+    uint8_t *d = hdr_space(q, pdo);
+    memset(d, 0, pdo);
+    d[0] = PDU_H2C_DATA;
+    d[1] = (q->hdgst ? PF_HDGST : 0) | (q->ddgst ? PF_DDGST : 0) | (off + n == end ? PF_LAST : 0);
+    d[2] = 24;
+    d[3] = (uint8_t)pdo;
+    p32(d + 4, pdo + n + (q->ddgst ? 4 : 0));
+    p16(d + 8, cid);
+    p16(d + 10, ttag);
+    p32(d + 12, off);
+    p32(d + 16, n);
+    if (q->hdgst) p32(d + 24, gen_crc(d, 24));
+    data_view(q, s->buf + off, n);
+    if (q->ddgst) p32(hdr_space(q, 4), gen_crc(s->buf + off, n));
+    off += n;
+  }
+  return 0;
+}
+
+/* Bytes of the header part of the PDU whose common header is at ch (up to the data), 0 if invalid. */
+static uint32_t header_bytes(const struct ioq *q, const uint8_t *ch) {
+  uint8_t type = ch[0], flags = ch[1], hlen = ch[2], pdo = ch[3];
+  uint32_t plen = g32(ch + 4);
+  uint32_t hd = (flags & PF_HDGST) ? 4 : 0, dd = (flags & PF_DDGST) ? 4 : 0;
+  if (hlen != 24 || !!hd != q->hdgst) return 0;
+  if (type == PDU_C2H_DATA) {
+    if (!!dd != q->ddgst || pdo < hlen + hd || plen < pdo + 1u + dd) return 0;
+    return pdo;
+  }
+  if (type == PDU_CAPSULE_RESP || type == PDU_R2T) return plen == hlen + hd ? plen : 0;
+  if (type == PDU_C2H_TERM) return plen >= hlen && plen <= 256 ? plen : 0;
+  return 0;
+}
+
+static int on_header(struct thread *t, struct ioq *q, const uint8_t *h) {
+  uint8_t type = h[0], flags = h[1], pdo = h[3];
+  if ((flags & PF_HDGST) && g32(h + 24) != gen_crc(h, 24)) return -1;
+  switch (type) {
+  case PDU_CAPSULE_RESP:
+    return complete(t, q, g16(h + 8 + 12), (g16(h + 8 + 14) >> 1) & 0x7fff);
+  case PDU_C2H_DATA: {
+    uint16_t cid = g16(h + 8);
+    uint32_t datao = g32(h + 12), datal = g32(h + 16);
+    uint32_t dlen = g32(h + 4) - pdo - ((flags & PF_DDGST) ? 4 : 0);
+    if (cid >= q->depth || !q->slots[cid].busy || q->slots[cid].write || datal != dlen || (uint64_t)datao + datal > t->l->io_size) return -1;
+    if ((flags & PF_SUCCESS) && !(flags & PF_LAST)) return -1;
+    q->cur_cid = cid;
+    q->cur_flags = flags;
+    q->cur_datal = datal;
+    q->data_left = datal;
+    q->data_dst = t->o->verify ? q->slots[cid].buf + datao : NULL;
+    q->dcrc = GEN_CRC_START;
+    q->rst = RX_DATA;
+    return 0;
+  }
+  case PDU_R2T:
+    return on_r2t(t, q, h);
+  default: /* C2HTermReq */
+    return -1;
+  }
+}
+
+static int data_done(struct thread *t, struct ioq *q) {
+  struct slot *s = &q->slots[q->cur_cid];
+  s->received += q->cur_datal;
+  q->rst = RX_HDR;
+  if (q->cur_flags & PF_SUCCESS) return complete(t, q, q->cur_cid, 0);
+  return 0;
+}
+
+/* Parses n received bytes; -1 on a protocol error. */
+static int rx_consume(struct thread *t, struct ioq *q, uint8_t *p, uint32_t n) {
+  while (n) {
+    if (q->rst == RX_HDR) {
+      const uint8_t *h = NULL;
+      if (q->hdr_have == 0 && n >= 8) {
+        uint32_t need = header_bytes(q, p);
+        if (need == 0) return -1;
+        if (n >= need) { /* the whole header is in this read: parse it in place */
+          h = p;
+          p += need;
+          n -= need;
+        }
+      }
+      if (h == NULL) { /* a header split across reads: gather it */
+        if (q->hdr_have < 8) {
+          uint32_t k = 8 - q->hdr_have < n ? 8 - q->hdr_have : n;
+          memcpy(q->hdr + q->hdr_have, p, k);
+          q->hdr_have += k;
+          p += k;
+          n -= k;
+          if (q->hdr_have < 8) return 0;
+          if ((q->hdr_need = header_bytes(q, q->hdr)) == 0) return -1;
+        }
+        uint32_t k = q->hdr_need - q->hdr_have < n ? q->hdr_need - q->hdr_have : n;
+        memcpy(q->hdr + q->hdr_have, p, k);
+        q->hdr_have += k;
+        p += k;
+        n -= k;
+        if (q->hdr_have < q->hdr_need) return 0;
+        h = q->hdr;
+        q->hdr_have = 0;
+      }
+      if (on_header(t, q, h) < 0) return -1;
+    } else if (q->rst == RX_DATA) {
+      uint32_t k = q->data_left < n ? q->data_left : n;
+      if (q->data_dst) { memcpy(q->data_dst, p, k); q->data_dst += k; }
+      if (q->cur_flags & PF_DDGST) q->dcrc = gen_crc_update(q->dcrc, p, k);
+      q->data_left -= k;
+      p += k;
+      n -= k;
+      if (q->data_left == 0) {
+        if (q->cur_flags & PF_DDGST) { q->rst = RX_DDGST; q->dd_have = 0; }
+        else if (data_done(t, q) < 0) return -1;
+      }
+    } else {
+      uint32_t k = 4 - q->dd_have < n ? 4 - q->dd_have : n;
+      memcpy(q->dd + q->dd_have, p, k);
+      q->dd_have += k;
+      p += k;
+      n -= k;
+      if (q->dd_have == 4) {
+        if (g32(q->dd) != gen_crc_final(q->dcrc)) return -1;
+        if (data_done(t, q) < 0) return -1;
+      }
+    }
+  }
+  return 0;
+}
+
+static void on_readable(struct thread *t, struct ioq *q) {
+  for (;;) {
+    ssize_t r = read(q->fd, q->rx, q->rx_cap);
+    if (r == 0) { q_fail(t, q, "connection closed by the target"); return; }
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) q_fail(t, q, strerror(errno));
+      return;
+    }
+    t->rx_now = now_ns();
+    if (rx_consume(t, q, q->rx, (uint32_t)r) < 0) { q_fail(t, q, "protocol error from the target (bad PDU, digest, or CID)"); return; }
+    if ((uint32_t)r < q->rx_cap) return;
+  }
+}
+
+/* One pass: wait (or poll), read and parse what arrived, refill, send. */
+static void pass(struct thread *t, int timeout_ms) {
+  struct epoll_event evs[64];
+  int n = epoll_wait(t->ep, evs, 64, timeout_ms);
+  for (int i = 0; i < n; i++) {
+    struct ioq *q = evs[i].data.ptr;
+    if (q->dead) continue;
+    if (evs[i].events & EPOLLOUT) {
+      q_flush(t, q);
+      if (q->want_out || q->dead) continue;
+    }
+    if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(t, q);
+  }
+  t->now = now_ns();
+  for (int i = 0; i < t->o->connections; i++) {
+    struct ioq *q = &t->io[i];
+    refill(t, q);
+    if (!q->dead && !q->want_out && q->iov_n > q->iov_at) q_flush(t, q);
+  }
+}
+
+static int alive(const struct thread *t, int *inflight) {
+  int a = 0, f = 0;
+  for (int i = 0; i < t->o->connections; i++) if (!t->io[i].dead) { a++; f += t->io[i].inflight; }
+  *inflight = f;
+  return a;
+}
+
+void engine_run(struct thread *t) {
+  const struct opts *o = t->o;
+  int inflight;
+  t->ep = epoll_create1(EPOLL_CLOEXEC);
+  for (int i = 0; i < o->connections; i++) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &t->io[i]};
+    epoll_ctl(t->ep, EPOLL_CTL_ADD, t->io[i].fd, &ev);
+  }
+  /* --verify of workloads that read: each queue writes every unit of its stripes once. */
+  if (o->verify && o->rwmixread > 0) {
+    t->prefill = 1;
+    for (int i = 0; i < o->connections; i++) {
+      struct ioq *q = &t->io[i];
+      q->prefill_next = q->stripe_base * t->l->stripe_units;
+      q->prefill_end = (q->stripe_base + (uint64_t)q->depth) * t->l->stripe_units;
+    }
+    for (;;) {
+      int left = 0;
+      for (int i = 0; i < o->connections; i++) left += !t->io[i].dead && t->io[i].prefill_next < t->io[i].prefill_end;
+      if (alive(t, &inflight) == 0 || (left == 0 && inflight == 0)) break;
+      pass(t, 100);
+    }
+    t->prefill = 0;
+    for (int i = 0; i < o->connections; i++) memset(t->io[i].slot_cursor, 0, (size_t)t->io[i].depth * sizeof(uint64_t));
+  }
+  __atomic_add_fetch(&g_ready, 1, __ATOMIC_ACQ_REL);
+  while (__atomic_load_n(&g_phase, __ATOMIC_ACQUIRE) == PH_SETUP) nanosleep(&(struct timespec){0, 200000}, NULL);
+
+  uint64_t w0 = 0, stop_at = 0;
+  double cpu0 = 0;
+  int measured = 0;
+  for (;;) {
+    int ph = __atomic_load_n(&g_phase, __ATOMIC_ACQUIRE);
+    if (ph >= PH_MEASURE && !measured) {
+      measured = 1;
+      t->measuring = 1;
+      t->st.ios = t->st.bytes = t->st.reads = t->st.writes = 0;
+      hist_reset(&t->st.hist);
+      w0 = now_ns();
+      cpu0 = thread_cpu_sec();
+    }
+    if ((ph == PH_STOP || alive(t, &inflight) == 0) && !t->stopping) {
+      if (t->measuring) {
+        t->measuring = 0;
+        t->st.elapsed_sec = (double)(now_ns() - w0) / 1e9;
+        t->st.cpu_sec = thread_cpu_sec() - cpu0;
+      }
+      t->stopping = 1;
+      stop_at = now_ns();
+    }
+    if (t->stopping) {
+      alive(t, &inflight);
+      if (inflight == 0 || now_ns() - stop_at > STOP_DRAIN_NS) break;
+    }
+    pass(t, o->poll ? 0 : 10);
+  }
+  close(t->ep);
+}
