@@ -32,6 +32,16 @@ static double thread_cpu_sec(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Seconds this thread has waited on a run queue (runnable, not running): /proc/thread-self/schedstat. */
+static double run_delay_sec(void) {
+  FILE *f = fopen("/proc/thread-self/schedstat", "r");
+  unsigned long long run = 0, wait = 0;
+  if (!f) return 0;
+  if (fscanf(f, "%llu %llu", &run, &wait) != 2) wait = 0;
+  fclose(f);
+  return (double)wait / 1e9;
+}
+
 /* xorshift32, as src/perf/job.ts: uniform in [0, 1). */
 static inline double rng_next(uint32_t *s) {
   uint32_t x = *s;
@@ -495,7 +505,7 @@ void engine_run(struct thread *t) {
   while (__atomic_load_n(&g_phase, __ATOMIC_ACQUIRE) == PH_SETUP) nanosleep(&(struct timespec){0, 200000}, NULL);
 
   uint64_t w0 = 0, stop_at = 0;
-  double cpu0 = 0;
+  double cpu0 = 0, delay0 = 0;
   int measured = 0;
   for (;;) {
     int ph = __atomic_load_n(&g_phase, __ATOMIC_ACQUIRE);
@@ -506,12 +516,14 @@ void engine_run(struct thread *t) {
       hist_reset(&t->st.hist);
       w0 = now_ns();
       cpu0 = thread_cpu_sec();
+      delay0 = run_delay_sec();
     }
     if ((ph == PH_STOP || alive(t, &inflight) == 0) && !t->stopping) {
       if (t->measuring) {
         t->measuring = 0;
         t->st.elapsed_sec = (double)(now_ns() - w0) / 1e9;
         t->st.cpu_sec = thread_cpu_sec() - cpu0;
+        t->st.run_delay_sec = run_delay_sec() - delay0;
       }
       t->stopping = 1;
       stop_at = now_ns();

@@ -191,6 +191,7 @@ struct thread_stats {
   char first_error[256];
   char first_verify_error[256];
   double elapsed_sec, cpu_sec;   /* this thread's measured window, and its CPU time in it */
+  double run_delay_sec;          /* time in the window it was runnable but waited for a CPU */
   struct hist hist;
 };
 

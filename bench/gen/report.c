@@ -96,6 +96,8 @@ void print_report(FILE *f, const struct opts *o, struct thread *ts, int n, doubl
     fprintf(f, "  latency us  avg %.1f  min %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", lat[0], lat[1], lat[2], lat[3], lat[4], lat[5], lat[6]);
     fprintf(f, "  cpu         user %.2f s  sys %.2f s  (%.0f%% of one core); thread busy", user_sec, sys_sec, pct);
     for (int i = 0; i < n; i++) fprintf(f, " %.0f%%", ts[i].st.elapsed_sec > 0 ? ts[i].st.cpu_sec / ts[i].st.elapsed_sec * 100 : 0);
+    fprintf(f, ", waiting for a CPU");
+    for (int i = 0; i < n; i++) fprintf(f, " %.0f%%", ts[i].st.elapsed_sec > 0 ? ts[i].st.run_delay_sec / ts[i].st.elapsed_sec * 100 : 0);
     fprintf(f, "\n  errors      %llu", (unsigned long long)errors);
     if (first_error) fprintf(f, " (first: %s)", first_error);
     fputc('\n', f);
@@ -123,7 +125,9 @@ void print_report(FILE *f, const struct opts *o, struct thread *ts, int n, doubl
   fprintf(f, "  \"cpu\": {\n    \"userSec\": %.3f,\n    \"systemSec\": %.3f,\n    \"percent\": %.1f\n  },\n  \"jobs\": [", user_sec, sys_sec, pct);
   for (int i = 0; i < n; i++) {
     double elu = ts[i].st.elapsed_sec > 0 ? ts[i].st.cpu_sec / ts[i].st.elapsed_sec : 0;
-    fprintf(f, "%s\n    { \"worker\": %d, \"ios\": %llu, \"elu\": %.3f }", i ? "," : "", i, (unsigned long long)ts[i].st.ios, elu > 1 ? 1.0 : elu);
+    double wait = ts[i].st.elapsed_sec > 0 ? ts[i].st.run_delay_sec / ts[i].st.elapsed_sec : 0;
+    fprintf(f, "%s\n    { \"worker\": %d, \"ios\": %llu, \"elu\": %.3f, \"runDelay\": %.3f }", i ? "," : "", i, (unsigned long long)ts[i].st.ios,
+            elu > 1 ? 1.0 : elu, wait);
   }
   fprintf(f, "\n  ],\n  \"errors\": %llu,\n  \"firstError\": ", (unsigned long long)errors);
   json_str(f, first_error);
