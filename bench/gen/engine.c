@@ -71,6 +71,9 @@ int ioq_prepare(struct ioq *q, const struct opts *o, const struct layout *l, uin
   q->cursor = index * l->span_units / runners;
   q->stripe_base = index * (uint64_t)o->qd;
   q->rx_cap = RX_BUF_SIZE;
+  /* Testing aid: smaller reads split PDU headers, data and digests at every possible place. */
+  const char *mr = getenv("NVME_TCP_GEN_MAX_READ");
+  if (mr && atoi(mr) > 0 && (uint32_t)atoi(mr) < RX_BUF_SIZE) q->rx_cap = (uint32_t)atoi(mr);
   q->rx = malloc(q->rx_cap);
   uint32_t chunks = (l->io_size + q->maxh2cdata - 1) / q->maxh2cdata;
   /* Per slot and pass at most one capsule (<= 136 header bytes) and one R2T's H2CData headers
@@ -101,6 +104,13 @@ void ioq_free(struct ioq *q) {
 static void error_once(struct thread *t, const char *msg) {
   t->st.errors++;
   if (!t->st.first_error[0]) snprintf(t->st.first_error, sizeof t->st.first_error, "%s", msg);
+}
+
+/* A protocol error on q: remembers the first reason (with the PDU's details) and returns -1. */
+static __thread char *why_buf;
+static int bad(const char *fmt, unsigned a, unsigned b, unsigned c) {
+  if (why_buf) snprintf(why_buf, 160, fmt, a, b, c);
+  return -1;
 }
 
 /* The connection is gone or the target broke the protocol: its outstanding commands fail. */
@@ -261,7 +271,7 @@ static void verify_read(struct thread *t, struct slot *s) {
 }
 
 static int complete(struct thread *t, struct ioq *q, uint16_t cid, uint16_t status) {
-  if (cid >= q->depth || !q->slots[cid].busy) return -1;
+  if (cid >= q->depth || !q->slots[cid].busy) return bad("completion for CID %u, which is not outstanding%.0u%.0u", cid, 0, 0);
   struct slot *s = &q->slots[cid];
   const struct layout *l = t->l;
   uint64_t lat = t->rx_now > s->start ? t->rx_now - s->start : 0;
@@ -298,7 +308,8 @@ static int on_r2t(struct thread *t, struct ioq *q, const uint8_t *h) {
   uint16_t cid = g16(h + 8), ttag = g16(h + 10);
   uint32_t r2to = g32(h + 12), r2tl = g32(h + 16);
   const struct layout *l = t->l;
-  if (cid >= q->depth || !q->slots[cid].busy || !q->slots[cid].write || r2tl == 0 || (uint64_t)r2to + r2tl > l->io_size) return -1;
+  if (cid >= q->depth || !q->slots[cid].busy || !q->slots[cid].write || r2tl == 0 || (uint64_t)r2to + r2tl > l->io_size)
+    return bad("R2T for CID %u (offset %u, %u bytes) matches no outstanding write", cid, r2to, r2tl);
   struct slot *s = &q->slots[cid];
   uint32_t hl = 24 + (q->hdgst ? 4 : 0), pdo = align_up(hl, q->cpda_align), end = r2to + r2tl;
   for (uint32_t off = r2to; off < end;) {
@@ -339,7 +350,7 @@ static uint32_t header_bytes(const struct ioq *q, const uint8_t *ch) {
 
 static int on_header(struct thread *t, struct ioq *q, const uint8_t *h) {
   uint8_t type = h[0], flags = h[1], pdo = h[3];
-  if ((flags & PF_HDGST) && g32(h + 24) != gen_crc(h, 24)) return -1;
+  if ((flags & PF_HDGST) && g32(h + 24) != gen_crc(h, 24)) return bad("header digest error in a PDU of type 0x%x%.0u%.0u", type, 0, 0);
   switch (type) {
   case PDU_CAPSULE_RESP:
     return complete(t, q, g16(h + 8 + 12), (g16(h + 8 + 14) >> 1) & 0x7fff);
@@ -347,8 +358,9 @@ static int on_header(struct thread *t, struct ioq *q, const uint8_t *h) {
     uint16_t cid = g16(h + 8);
     uint32_t datao = g32(h + 12), datal = g32(h + 16);
     uint32_t dlen = g32(h + 4) - pdo - ((flags & PF_DDGST) ? 4 : 0);
-    if (cid >= q->depth || !q->slots[cid].busy || q->slots[cid].write || datal != dlen || (uint64_t)datao + datal > t->l->io_size) return -1;
-    if ((flags & PF_SUCCESS) && !(flags & PF_LAST)) return -1;
+    if (cid >= q->depth || !q->slots[cid].busy || q->slots[cid].write || datal != dlen || (uint64_t)datao + datal > t->l->io_size)
+      return bad("C2HData for CID %u (offset %u, %u bytes) matches no outstanding read", cid, datao, datal);
+    if ((flags & PF_SUCCESS) && !(flags & PF_LAST)) return bad("C2HData SUCCESS without LAST (CID %u)%.0u%.0u", cid, 0, 0);
     q->cur_cid = cid;
     q->cur_flags = flags;
     q->cur_datal = datal;
@@ -361,7 +373,7 @@ static int on_header(struct thread *t, struct ioq *q, const uint8_t *h) {
   case PDU_R2T:
     return on_r2t(t, q, h);
   default: /* C2HTermReq */
-    return -1;
+    return bad("C2HTermReq from the target (FES %u)%.0u%.0u", g16(h + 8), 0, 0);
   }
 }
 
@@ -380,7 +392,7 @@ static int rx_consume(struct thread *t, struct ioq *q, uint8_t *p, uint32_t n) {
       const uint8_t *h = NULL;
       if (q->hdr_have == 0 && n >= 8) {
         uint32_t need = header_bytes(q, p);
-        if (need == 0) return -1;
+        if (need == 0) return bad("bad PDU header (type 0x%x, hlen %u, %u bytes)", p[0], p[2], g32(p + 4));
         if (n >= need) { /* the whole header is in this read: parse it in place */
           h = p;
           p += need;
@@ -395,7 +407,7 @@ static int rx_consume(struct thread *t, struct ioq *q, uint8_t *p, uint32_t n) {
           p += k;
           n -= k;
           if (q->hdr_have < 8) return 0;
-          if ((q->hdr_need = header_bytes(q, q->hdr)) == 0) return -1;
+          if ((q->hdr_need = header_bytes(q, q->hdr)) == 0) return bad("bad PDU header (type 0x%x, hlen %u, %u bytes)", q->hdr[0], q->hdr[2], g32(q->hdr + 4));
         }
         uint32_t k = q->hdr_need - q->hdr_have < n ? q->hdr_need - q->hdr_have : n;
         memcpy(q->hdr + q->hdr_have, p, k);
@@ -425,7 +437,7 @@ static int rx_consume(struct thread *t, struct ioq *q, uint8_t *p, uint32_t n) {
       p += k;
       n -= k;
       if (q->dd_have == 4) {
-        if (g32(q->dd) != gen_crc_final(q->dcrc)) return -1;
+        if (g32(q->dd) != gen_crc_final(q->dcrc)) return bad("data digest error (CID %u, %u bytes)%.0u", q->cur_cid, q->cur_datal, 0);
         if (data_done(t, q) < 0) return -1;
       }
     }
@@ -443,7 +455,11 @@ static void on_readable(struct thread *t, struct ioq *q) {
       return;
     }
     t->rx_now = now_ns();
-    if (rx_consume(t, q, q->rx, (uint32_t)r) < 0) { q_fail(t, q, "protocol error from the target (bad PDU, digest, or CID)"); return; }
+    char why[160] = "protocol error";
+    why_buf = why;
+    int rc = rx_consume(t, q, q->rx, (uint32_t)r);
+    why_buf = NULL;
+    if (rc < 0) { q_fail(t, q, why); return; }
     if ((uint32_t)r < q->rx_cap) return;
   }
 }
