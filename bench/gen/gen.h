@@ -223,6 +223,15 @@ void engine_run(struct thread *t);
 int ioq_prepare(struct ioq *q, const struct opts *o, const struct layout *l, uint64_t seed, uint64_t index, uint64_t runners);
 void ioq_free(struct ioq *q);
 
+/* ---- engine internals, shared by engine.c (receive, loop) and send.c ---- */
+void error_once(struct thread *t, const char *msg);
+/* A protocol error: keeps the first reason (printf format with three unsigned arguments), returns -1. */
+int bad(const char *fmt, unsigned a, unsigned b, unsigned c);
+void q_fail(struct thread *t, struct ioq *q, const char *why);
+void q_flush(struct thread *t, struct ioq *q);
+void refill(struct thread *t, struct ioq *q);
+int on_r2t(struct thread *t, struct ioq *q, const uint8_t *h);
+
 /* ---- report (report.c) ---- */
 void print_report(FILE *f, const struct opts *o, struct thread *ts, int n, double user_sec, double sys_sec);
 
