@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,8 @@
 
 enum { RX_HDR, RX_DATA, RX_DDGST };
 #define RX_BUF_SIZE (256u * 1024u)
+#define DISCARD_HEADER_READ 512u
+#define DISCARD_MIN_IO (16u * 1024u)
 #define STOP_DRAIN_NS (5ull * 1000000000ull)
 
 uint64_t now_ns(void) {
@@ -74,6 +77,7 @@ int ioq_prepare(struct ioq *q, const struct opts *o, const struct layout *l, uin
   q->iov = malloc((size_t)q->iov_cap * sizeof *q->iov);
   if (!q->rx || !q->arena || !q->iov) return -1;
   q->rst = RX_HDR;
+  q->discard = !o->verify && !o->ddgst && l->io_size >= DISCARD_MIN_IO && !o->copy_data;
   int fl = fcntl(q->fd, F_GETFL);
   return fcntl(q->fd, F_SETFL, fl | O_NONBLOCK);
 }
@@ -280,27 +284,52 @@ static int rx_consume(struct thread *t, struct ioq *q, uint8_t *p, uint32_t n) {
   return 0;
 }
 
+static int parse(struct thread *t, struct ioq *q, uint8_t *p, uint32_t n, int data_end) {
+  char why[160] = "protocol error";
+  why_buf = why;
+  int rc = data_end ? data_done(t, q) : rx_consume(t, q, p, n);
+  why_buf = NULL;
+  if (rc < 0) q_fail(t, q, why);
+  return rc;
+}
+
+/* Reads and parses what the socket holds. In discard mode (q->discard: large reads whose data
+ * nobody looks at, no --verify and no data digest) C2HData payloads are dropped in the kernel with
+ * recv(MSG_TRUNC), which TCP implements as "skip without copying", and headers are read in small
+ * pieces so that a read copies few payload bytes: the generator then costs a few syscalls per
+ * command instead of a copy of the payload. */
 static void on_readable(struct thread *t, struct ioq *q) {
   for (;;) {
-    ssize_t r = read(q->fd, q->rx, q->rx_cap);
-    if (r == 0) { q_fail(t, q, "connection closed by the target"); return; }
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) q_fail(t, q, strerror(errno));
-      return;
+    ssize_t r;
+    if (q->discard && q->rst == RX_DATA && !q->data_dst && !(q->cur_flags & PF_DDGST)) {
+      r = recv(q->fd, NULL, q->data_left, MSG_TRUNC | MSG_DONTWAIT);
+      if (r > 0) {
+        t->rx_now = now_ns();
+        q->data_left -= (uint32_t)r;
+        if (q->data_left > 0) return; /* the rest is not here yet */
+        if (parse(t, q, NULL, 0, 1) < 0) return;
+        continue;
+      }
+    } else {
+      uint32_t want = q->discard && DISCARD_HEADER_READ < q->rx_cap ? DISCARD_HEADER_READ : q->rx_cap;
+      r = read(q->fd, q->rx, want);
+      if (r > 0) {
+        t->rx_now = now_ns();
+        if (parse(t, q, q->rx, (uint32_t)r, 0) < 0) return;
+        if ((uint32_t)r < want) return;
+        continue;
+      }
     }
-    t->rx_now = now_ns();
-    char why[160] = "protocol error";
-    why_buf = why;
-    int rc = rx_consume(t, q, q->rx, (uint32_t)r);
-    why_buf = NULL;
-    if (rc < 0) { q_fail(t, q, why); return; }
-    if ((uint32_t)r < q->rx_cap) return;
+    if (r == 0) { q_fail(t, q, "connection closed by the target"); return; }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) q_fail(t, q, strerror(errno));
+    return;
   }
 }
 
-/* One pass: wait (or poll), read and parse what arrived, refill, send. */
-static void pass(struct thread *t, int timeout_ms) {
+/* One pass: wait (or poll), read and parse what arrived, refill, send. Returns the number of
+ * connections that had events. */
+static int pass(struct thread *t, int timeout_ms) {
   struct epoll_event evs[64];
   int n = epoll_wait(t->ep, evs, 64, timeout_ms);
   for (int i = 0; i < n; i++) {
@@ -318,6 +347,7 @@ static void pass(struct thread *t, int timeout_ms) {
     refill(t, q);
     if (!q->dead && !q->want_out && q->iov_n > q->iov_at) q_flush(t, q);
   }
+  return n;
 }
 
 static int alive(const struct thread *t, int *inflight) {
@@ -355,7 +385,8 @@ void engine_run(struct thread *t) {
   __atomic_add_fetch(&g_ready, 1, __ATOMIC_ACQ_REL);
   while (__atomic_load_n(&g_phase, __ATOMIC_ACQUIRE) == PH_SETUP) nanosleep(&(struct timespec){0, 200000}, NULL);
 
-  uint64_t w0 = 0, stop_at = 0;
+  uint64_t w0 = 0, stop_at = 0, last_event = 0;
+  const uint64_t spin_ns = (uint64_t)o->spin_us * 1000u;
   double cpu0 = 0, delay0 = 0;
   int measured = 0;
   for (;;) {
@@ -383,7 +414,9 @@ void engine_run(struct thread *t) {
       alive(t, &inflight);
       if (inflight == 0 || now_ns() - stop_at > STOP_DRAIN_NS) break;
     }
-    pass(t, o->poll ? 0 : 10);
+    /* --poll never sleeps; --spin-us polls that long after the last event before sleeping. */
+    int timeout = o->poll || (spin_ns && t->now - last_event < spin_ns) ? 0 : 10;
+    if (pass(t, timeout) > 0) last_event = t->now;
   }
   close(t->ep);
 }

@@ -68,6 +68,10 @@ struct opts {
   int ncpus;
   /* Busy poll (epoll_wait with a zero timeout) instead of sleeping in epoll_wait. */
   int poll;
+  /* Poll this many microseconds after the last event before sleeping (0: sleep at once). */
+  int spin_us;
+  /* Receive every payload byte into user space even when nothing looks at it (no MSG_TRUNC discard). */
+  int copy_data;
 };
 
 /* Exits with code 2 and a message on bad usage. */
@@ -140,6 +144,7 @@ struct ioq {
   uint8_t *rx;
   uint32_t rx_cap;
   int rst;               /* RX_* state */
+  int discard;           /* drop C2HData payloads in the kernel (engine.c, on_readable) */
   uint8_t hdr[256];
   uint32_t hdr_have, hdr_need;
   uint32_t data_left;
