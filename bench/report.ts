@@ -244,7 +244,9 @@ export function markdown(r: BenchResults): string {
         .map((t) => {
           const v = p.results[t.name];
           if (!v || v.failed) return '-';
-          const top = Number.isFinite(v.targetTopThreadPct) ? ` (${v.targetTopThreadPct.toFixed(0)})` : '';
+          // The busiest thread's name when it is not the main thread (an io_uring worker, say).
+          const name = v.targetTopThread && !['node', 'null_target', '-'].includes(v.targetTopThread) ? ` ${v.targetTopThread.replace(/-\d+$/, '')}` : '';
+          const top = Number.isFinite(v.targetTopThreadPct) ? ` (${v.targetTopThreadPct.toFixed(0)}${name})` : '';
           const w = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(0));
           return `${v.targetCpuPct.toFixed(0)}${top} / ${v.perfCpuPct.toFixed(0)}, ${Math.round(v.perfElu * 100)}%, ${cus(v.genCpuUsPerIo)} us; wait ${w(v.targetRunDelayPct)} / ${w(v.genRunDelayPct)}`;
         })
