@@ -92,6 +92,15 @@ for (const [name, args] of CASES) {
   });
 }
 
+test('1 MiB reads and writes at QD127 on the floor: no deadlock when both sides have more to send than the sockets take', () => {
+  // The floor stops reading while its own sends are blocked; a generator that did the same stalled
+  // here for good (0 commands completed, and no error reported).
+  const { code, r } = genJson(floor, ['-w', 'randrw', '-o', '1m', '-q', '127', '--connections', '2']);
+  assert.equal(r.errors, 0, r.firstError ?? '');
+  assert.ok(r.reads > 0 && r.writes > 0, `only ${r.reads} reads and ${r.writes} writes completed`);
+  assert.equal(code, 0);
+});
+
 test('--verify passes on nvmetd, with PDUs split at every byte and with digests', () => {
   for (const [args, env] of [
     [['-w', 'randrw', '--span', '8MiB', '-q', '8', '--connections', '2'], {}],

@@ -145,6 +145,10 @@ static int complete(struct thread *t, struct ioq *q, uint16_t cid, uint16_t stat
   const struct layout *l = t->l;
   uint64_t lat = t->rx_now > s->start ? t->rx_now - s->start : 0;
   s->busy = 0;
+  if (s->r2t_pending) { /* failed before its data went out */
+    s->r2t_pending = 0;
+    q->r2t_pending--;
+  }
   q->inflight--;
   q->free_cids[q->nfree++] = cid;
   if (status & 0x7ff) {
@@ -335,15 +339,13 @@ static int pass(struct thread *t, int timeout_ms) {
   for (int i = 0; i < n; i++) {
     struct ioq *q = evs[i].data.ptr;
     if (q->dead) continue;
-    if (evs[i].events & EPOLLOUT) {
-      q_flush(t, q);
-      if (q->want_out || q->dead) continue;
-    }
-    if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(t, q);
+    if (evs[i].events & EPOLLOUT) q_flush(t, q);
+    if (!q->dead && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) on_readable(t, q);
   }
   t->now = now_ns();
   for (int i = 0; i < t->o->connections; i++) {
     struct ioq *q = &t->io[i];
+    r2t_backlog(q);
     refill(t, q);
     if (!q->dead && !q->want_out && q->iov_n > q->iov_at) q_flush(t, q);
   }
@@ -412,7 +414,17 @@ void engine_run(struct thread *t) {
     }
     if (t->stopping) {
       alive(t, &inflight);
-      if (inflight == 0 || now_ns() - stop_at > STOP_DRAIN_NS) break;
+      if (inflight == 0) break;
+      if (now_ns() - stop_at > STOP_DRAIN_NS) {
+        /* A command that never completes is a failed command (a stuck connection, a lost PDU). */
+        for (int i = 0; i < o->connections; i++) {
+          struct ioq *q = &t->io[i];
+          char msg[120];
+          snprintf(msg, sizeof msg, "I/O queue %d: %d command(s) not completed 5 s after the end of the run", q->qid, q->inflight);
+          for (int k = 0; !q->dead && k < q->inflight; k++) error_once(t, msg);
+        }
+        break;
+      }
     }
     /* --poll never sleeps; --spin-us polls that long after the last event before sleeping. */
     int timeout = o->poll || (spin_ns && t->now - last_event < spin_ns) ? 0 : 10;

@@ -121,6 +121,10 @@ struct slot {
   uint64_t unit;    /* I/O unit (io_size) of the span */
   uint32_t received;
   uint8_t write, busy;
+  /* an R2T that arrived while the connection's batch waited for the socket (send.c, on_r2t) */
+  uint8_t r2t_pending;
+  uint16_t r2t_ttag;
+  uint32_t r2t_off, r2t_len;
 };
 
 struct ioq {
@@ -162,6 +166,7 @@ struct ioq {
   struct iovec *iov;
   int iov_n, iov_at, iov_cap;
   int want_out;
+  int r2t_pending;       /* slots with an R2T noted while want_out */
   /* setup: next admin CID */
   uint16_t next_cid;
 };
@@ -236,6 +241,7 @@ void q_fail(struct thread *t, struct ioq *q, const char *why);
 void q_flush(struct thread *t, struct ioq *q);
 void refill(struct thread *t, struct ioq *q);
 int on_r2t(struct thread *t, struct ioq *q, const uint8_t *h);
+void r2t_backlog(struct ioq *q);
 
 /* ---- report (report.c) ---- */
 void print_report(FILE *f, const struct opts *o, struct thread *ts, int n, double user_sec, double sys_sec);

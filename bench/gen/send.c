@@ -40,12 +40,13 @@ static inline void data_view(struct ioq *q, uint8_t *d, uint32_t n) {
 static void set_out_interest(struct thread *t, struct ioq *q, int want) {
   if (q->want_out == want) return;
   q->want_out = want;
-  struct epoll_event ev = {.events = want ? EPOLLOUT : EPOLLIN, .data.ptr = q};
+  struct epoll_event ev = {.events = want ? EPOLLIN | EPOLLOUT : EPOLLIN, .data.ptr = q};
   epoll_ctl(t->ep, EPOLL_CTL_MOD, q->fd, &ev);
 }
 
-/* Sends what is queued; what the socket does not take waits for EPOLLOUT (and the connection is
- * not read meanwhile). */
+/* Sends what is queued; what the socket does not take waits for EPOLLOUT. The connection is still
+ * read meanwhile (the target may itself wait for us to read before it reads again), but nothing new
+ * is added to the batch: no new commands, and R2Ts wait on their slots (on_r2t). */
 void q_flush(struct thread *t, struct ioq *q) {
   while (q->iov_at < q->iov_n) {
     int cnt = q->iov_n - q->iov_at;
@@ -147,15 +148,11 @@ void refill(struct thread *t, struct ioq *q) {
 }
 
 /* H2CData for the R2T's range, split at MAXH2CDATA. */
-int on_r2t(struct thread *t, struct ioq *q, const uint8_t *h) {
-  uint16_t cid = g16(h + 8), ttag = g16(h + 10);
-  uint32_t r2to = g32(h + 12), r2tl = g32(h + 16);
-  const struct layout *l = t->l;
-  if (cid >= q->depth || !q->slots[cid].busy || !q->slots[cid].write || r2tl == 0 || (uint64_t)r2to + r2tl > l->io_size)
-    return bad("R2T for CID %u (offset %u, %u bytes) matches no outstanding write", cid, r2to, r2tl);
+/* H2CData PDUs for bytes [off, end) of the slot's buffer, split at MAXH2CDATA. */
+static void h2c_data(struct ioq *q, uint16_t cid, uint16_t ttag, uint32_t off, uint32_t end) {
   struct slot *s = &q->slots[cid];
-  uint32_t hl = 24 + (q->hdgst ? 4 : 0), pdo = align_up(hl, q->cpda_align), end = r2to + r2tl;
-  for (uint32_t off = r2to; off < end;) {
+  uint32_t hl = 24 + (q->hdgst ? 4 : 0), pdo = align_up(hl, q->cpda_align);
+  while (off < end) {
     uint32_t n = end - off < q->maxh2cdata ? end - off : q->maxh2cdata;
     uint8_t *d = hdr_space(q, pdo);
     memset(d, 0, pdo);
@@ -173,5 +170,38 @@ int on_r2t(struct thread *t, struct ioq *q, const uint8_t *h) {
     if (q->ddgst) p32(hdr_space(q, 4), gen_crc(s->buf + off, n));
     off += n;
   }
+}
+
+/* An R2T: its H2CData go into this pass's batch, or, while the connection waits to send what it
+ * has (EPOLLOUT), are noted on the slot and built once the socket has taken the rest (r2t_backlog),
+ * so that the connection keeps reading meanwhile without outgrowing its arena. */
+int on_r2t(struct thread *t, struct ioq *q, const uint8_t *h) {
+  uint16_t cid = g16(h + 8), ttag = g16(h + 10);
+  uint32_t r2to = g32(h + 12), r2tl = g32(h + 16);
+  const struct layout *l = t->l;
+  if (cid >= q->depth || !q->slots[cid].busy || !q->slots[cid].write || r2tl == 0 || (uint64_t)r2to + r2tl > l->io_size)
+    return bad("R2T for CID %u (offset %u, %u bytes) matches no outstanding write", cid, r2to, r2tl);
+  struct slot *s = &q->slots[cid];
+  if (s->r2t_pending) return bad("a second R2T for CID %u (offset %u) before the data of the first%.0u", cid, r2to, 0);
+  if (!q->want_out) {
+    h2c_data(q, cid, ttag, r2to, r2to + r2tl);
+    return 0;
+  }
+  s->r2t_pending = 1;
+  s->r2t_ttag = ttag;
+  s->r2t_off = r2to;
+  s->r2t_len = r2tl;
+  q->r2t_pending++;
   return 0;
+}
+
+void r2t_backlog(struct ioq *q) {
+  if (q->r2t_pending == 0 || q->want_out || q->dead) return;
+  for (int i = 0; i < q->depth && q->r2t_pending > 0; i++) {
+    struct slot *s = &q->slots[i];
+    if (!s->r2t_pending) continue;
+    s->r2t_pending = 0;
+    q->r2t_pending--;
+    h2c_data(q, (uint16_t)i, s->r2t_ttag, s->r2t_off, s->r2t_off + s->r2t_len);
+  }
 }
