@@ -101,6 +101,26 @@ test('1 MiB reads and writes at QD127 on the floor: no deadlock when both sides 
   assert.equal(code, 0);
 });
 
+test('commands a stopped target never answers are reported as failed, not left out', async () => {
+  const t = await startTarget({ name: 'floor', label: 'C floor (stopped)' }, { size: SIZE, floorBin: buildFloor() });
+  try {
+    const child = spawn(gen, ['-s', String(t.port), '-n', NQN, '-t', '0.6', '--warmup', '0', '--json', '-q', '8'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(t.pid, 'SIGSTOP');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    process.kill(t.pid, 'SIGCONT');
+    const r = JSON.parse(out) as Report;
+    assert.equal(r.errors, 8, r.firstError ?? '');
+    assert.match(r.firstError ?? '', /8 command\(s\) not completed 5 s after the end/);
+    assert.equal(code, 1);
+  } finally {
+    process.kill(t.pid, 'SIGCONT');
+    await t.stop();
+  }
+});
+
 test('--verify passes on nvmetd, with PDUs split at every byte and with digests', () => {
   for (const [args, env] of [
     [['-w', 'randrw', '--span', '8MiB', '-q', '8', '--connections', '2'], {}],
