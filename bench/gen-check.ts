@@ -1,12 +1,14 @@
 // Checks of the C load generator (bench/gen, `nvme_tcp_gen`) against nvmetd (RAM namespace) and the
 // C floor: every workload kind, digests, in-capsule and R2T writes, several threads and connections,
 // --verify (which must pass on nvmetd and must fail on the floor, which stores nothing), PDUs split
-// at every byte (NVME_TCP_GEN_MAX_READ), the JSON report against `nvmetd perf`'s, and exit codes.
+// at every byte (NVME_TCP_GEN_MAX_READ), no deadlock when both sides' sends block, unanswered
+// commands reported as failed, the JSON report against `nvmetd perf`'s, exit codes, and CRC32C.
 // Short runs (0.3 s each). `npm run bench:gen-check`, or `node --test dist/bench/gen-check.js`.
 import assert from 'node:assert/strict';
 import { spawnSync, spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { NQN, buildFloor, buildGen, paths, startTarget, type RunningTarget } from './targets.js';
+import path from 'node:path';
+import { BUILD_DIR, NQN, ROOT, buildFloor, buildGen, paths, startTarget, type RunningTarget } from './targets.js';
 
 const SIZE = 64 * 1024 * 1024;
 let gen = '';
@@ -156,6 +158,17 @@ test('the JSON report has every field of nvmetd perf --json', async () => {
   const have = new Set(keys(r));
   assert.deepEqual(want.filter((k) => !have.has(k)), []);
   assert.equal((r.jobs as unknown[]).length, 1);
+});
+
+test('CRC32C (bench/gen/crc32c.h): known values, SSE4.2 three-lane loop against the table at every length and alignment', () => {
+  const bin = path.join(BUILD_DIR, 'crc32c_test');
+  const cc = run(process.env.CC ?? 'cc', ['-O2', '-Wall', '-o', bin, path.join(ROOT, 'bench', 'gen', 'test', 'crc32c_test.c')]);
+  assert.equal(cc.code, 0, cc.err);
+  for (const env of [{}, { CRC32C_FORCE_TABLE: '1' }] as Record<string, string>[]) {
+    const x = run(bin, [], env);
+    assert.equal(x.code, 0, x.out);
+    assert.match(x.out, /\nok\n/);
+  }
 });
 
 test('exit codes: 2 on bad usage, 1 when the target cannot be reached', () => {
