@@ -18,6 +18,19 @@ export interface PointResult {
   perfElu: number;
   /** CPU of the target process over perf's measured window, percent of one core (/proc, 10 ms ticks). */
   targetCpuPct: number;
+  /** Target CPU time (user + system) per command in microseconds, over the measured window. */
+  targetCpuUsPerIo: number;
+  /** The target's busiest thread over the window (its name) and its CPU, percent of one core. */
+  targetTopThread: string;
+  targetTopThreadPct: number;
+  /** Generator CPU time per command in microseconds. */
+  genCpuUsPerIo: number;
+  /** Time the target's threads (summed) and the generator's first thread spent runnable but waiting
+   * for a CPU, percent of the window (schedstat): high values mean the machine, not the programs, set the pace. */
+  targetRunDelayPct: number;
+  genRunDelayPct: number;
+  /** Which generator produced the load: c (nvme_tcp_gen) or node (nvmetd perf). */
+  generator: 'c' | 'node';
   /** Set when the point could not run. */
   failed?: string;
 }
@@ -25,12 +38,71 @@ export interface PointResult {
 export interface BenchResults {
   date: string;
   host: { cpus: number; cpuModel: string; node: string; kernel: string; loadavgStart: number[]; loadavgEnd: number[] };
-  settings: { time: number; warmup: number; repeat: number; nsSize: number };
+  settings: {
+    time: number;
+    warmup: number;
+    repeat: number;
+    nsSize: number;
+    generator: 'c' | 'node';
+    compareGens: boolean;
+    genCpus: string | null;
+    floorPoll: boolean;
+    /** The command line that reproduces the run. */
+    command: string;
+  };
   targets: { name: string; label: string }[];
   points: (Point & { results: Record<string, PointResult> })[];
   goals: { text: string; point: string; metric: string; limit: number; results: Record<string, { ratio: number; pass: boolean } | null> }[];
+  /** Generator headroom per point (see headroom()). */
+  headroom: Headroom[];
   profiles: { point: string; target: string; summary: ProfileSummary }[];
   durationSec: number;
+}
+
+/** Key of the floor's runs with the other generator in a point's results (--compare-gens). */
+export const OTHER_GEN_KEY = 'floor-other-gen';
+
+/** The generator must drive the floor at least this much harder than the fastest nvmetd target. */
+export const HEADROOM_GOAL = 1.5;
+
+export interface Headroom {
+  point: string;
+  /** Total commands outstanding (qd x connections): at 1 the ratio is one of latencies. */
+  depth: number;
+  floorIops: number;
+  /** The fastest nvmetd target at this point. */
+  target: string;
+  targetIops: number;
+  ratio: number;
+  /** The generator's busy share on the floor (1 = saturated: the floor figure is the generator's). */
+  genBusy: number;
+  /** CPU microseconds per command of that nvmetd target, and of the generator driving it. */
+  targetUsPerIo: number;
+  genUsPerIo: number;
+  /** targetUsPerIo / genUsPerIo: how many commands the generator can issue for each one nvmetd can serve, core for core. */
+  cpuRatio: number;
+}
+
+/** Floor IOPS / the fastest nvmetd target's IOPS, per point, both driven by the same generator. */
+export function headroom(r: BenchResults): Headroom[] {
+  const out: Headroom[] = [];
+  for (const p of r.points) {
+    const f = p.results.floor;
+    if (!f || f.failed) continue;
+    let best: [string, PointResult] | null = null;
+    for (const t of r.targets) {
+      const v = p.results[t.name];
+      if (t.name === 'floor' || !v || v.failed) continue;
+      if (best === null || v.iops > best[1].iops) best = [t.label, v];
+    }
+    if (best === null) continue;
+    const v = best[1];
+    out.push({
+      point: p.id, depth: p.qd * p.connections, floorIops: f.iops, target: best[0], targetIops: v.iops, ratio: ratio(f.iops, v.iops), genBusy: f.perfElu,
+      targetUsPerIo: v.targetCpuUsPerIo, genUsPerIo: v.genCpuUsPerIo, cpuRatio: ratio(v.targetCpuUsPerIo, v.genCpuUsPerIo),
+    });
+  }
+  return out;
 }
 
 export function ratio(a: number, b: number): number {
@@ -57,6 +129,9 @@ export function evaluateGoals(r: BenchResults): BenchResults['goals'] {
 }
 
 const k = (n: number): string => (n >= 10000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n)));
+/** Microseconds of CPU per I/O: two decimals below 10. */
+const cus = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '-' : n < 10 ? n.toFixed(2) : n.toFixed(1));
+const genName = (g: 'c' | 'node' | undefined): string => (g === 'node' ? '`nvmetd perf`' : '`nvme_tcp_gen` (bench/gen, C)');
 const x = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '-');
 
 export function markdown(r: BenchResults): string {
@@ -66,10 +141,12 @@ export function markdown(r: BenchResults): string {
   out.push('');
   out.push(
     `${r.host.cpus} CPU(s) (${r.host.cpuModel}), Linux ${r.host.kernel}, Node ${r.host.node}; loopback only. ` +
-      `Each point: ${r.settings.warmup} s warmup + ${r.settings.time} s measured with \`nvmetd perf\`, best of ${r.settings.repeat} run(s) per target, ` +
+      `Each point: ${r.settings.warmup} s warmup + ${r.settings.time} s measured with ${genName(r.settings.generator)}, best of ${r.settings.repeat} run(s) per target, ` +
       `namespace ${r.settings.nsSize / 1048576} MiB. Load average at start ${r.host.loadavgStart.map((v) => v.toFixed(2)).join(' ')} ` +
       `(other work on the machine shows up as noise). Ratios are nvmetd / floor, measured in the same run, point by point.`,
   );
+  out.push('');
+  out.push(`Reproduce: \`${r.settings.command}\``);
   out.push('');
   out.push('## Goals');
   out.push('');
@@ -79,13 +156,46 @@ export function markdown(r: BenchResults): string {
     out.push(`| ${g.text} | ${others.map((t) => { const v = g.results[t.name]; return v ? `${x(v.ratio)} ${v.pass ? 'met' : '**missed**'}` : '-'; }).join(' | ')} |`);
   }
   out.push('');
-  out.push('## Throughput (IOPS, MiB/s; ratio to the floor)');
+  const hr = headroom(r);
+  if (hr.length) {
+    const deep = hr.filter((h) => h.depth > 1);
+    const worst = deep.reduce<Headroom | null>((w, h) => (w === null || h.ratio < w.ratio ? h : w), null);
+    out.push('## Generator headroom (floor IOPS / fastest nvmetd IOPS, same generator, same run)');
+    out.push('');
+    out.push(
+      `The load generator drives the C floor this many times harder than nvmetd goes: where it is >= ${HEADROOM_GOAL}x, ` +
+        `the generator is not what limits nvmetd's number. At QD1 the ratio compares latencies, not capacity. ` +
+        `On a machine short of CPU the IOPS ratio moves with the scheduler; the CPU ratio (nvmetd's CPU per command over the ` +
+        `generator's, both measured at that point) is what each side costs and holds steadier. ` +
+        (worst
+          ? `Lowest at depth > 1: **${x(worst.ratio)}** (${worst.point}); ${deep.filter((h) => h.ratio >= HEADROOM_GOAL).length} of ${deep.length} points at >= ${HEADROOM_GOAL}x.`
+          : ''),
+    );
+    out.push('');
+    const cmp = r.settings.compareGens;
+    const otherName = r.settings.generator === 'c' ? 'nvmetd perf' : 'nvme_tcp_gen';
+    out.push(
+      `| point | floor IOPS | gen busy on floor | fastest nvmetd | IOPS | floor / nvmetd | CPU us/cmd nvmetd / gen | ratio |` +
+        `${cmp ? ` floor with ${otherName} | busy | ${r.settings.generator === 'c' ? 'C gen / perf' : 'perf / C gen'} |` : ''}`,
+    );
+    out.push(`|---|---:|---:|---|---:|---:|---:|---:|${cmp ? '---:|---:|---:|' : ''}`);
+    for (const h of hr) {
+      const o = r.points.find((p) => p.id === h.point)?.results[OTHER_GEN_KEY];
+      const extra = cmp ? (o && !o.failed ? ` ${k(o.iops)} | ${Math.round(o.perfElu * 100)}% | ${x(ratio(h.floorIops, o.iops))} |` : ' - | - | - |') : '';
+      out.push(
+        `| ${h.point} | ${k(h.floorIops)} | ${Math.round(h.genBusy * 100)}% | ${h.target} | ${k(h.targetIops)} | ${x(h.ratio)}${h.depth > 1 && h.ratio < HEADROOM_GOAL ? ' **low**' : ''} | ` +
+          `${cus(h.targetUsPerIo)} / ${cus(h.genUsPerIo)} | ${x(h.cpuRatio)} |${extra}`,
+      );
+    }
+    out.push('');
+  }
+  out.push('## Throughput (IOPS / MiB/s, target CPU microseconds per command in brackets; IOPS ratio to the floor)');
   out.push('');
   out.push(`| point | floor | ${others.map((t) => `${t.label} | ratio`).join(' | ')} |`);
   out.push(`|---|---:|${others.map(() => '---:|---:').join('|')}|`);
   for (const p of r.points) {
     const f = p.results.floor;
-    const cell = (v?: PointResult): string => (!v ? '-' : v.failed ? 'failed' : `${k(v.iops)} / ${v.mibps.toFixed(0)}`);
+    const cell = (v?: PointResult): string => (!v ? '-' : v.failed ? 'failed' : `${k(v.iops)} / ${v.mibps.toFixed(0)} (${cus(v.targetCpuUsPerIo)} us)`);
     const ratios = others.map((t) => {
       const v = p.results[t.name];
       return `${cell(v)} | ${v && f && !v.failed && !f.failed ? x(ratio(v.iops, f.iops)) : '-'}`;
@@ -107,7 +217,24 @@ export function markdown(r: BenchResults): string {
     out.push(`| ${p.id} | ${cell(f)} | ${ratios.join(' | ')} |`);
   }
   out.push('');
-  out.push('## CPU (percent of one core over the measured window: target / perf, and the event loop utilization of perf)');
+  out.push('## CPU cost per command (target CPU microseconds, user + system over the measured window; ratio to the floor)');
+  out.push('');
+  out.push(`| point | floor | ${others.map((t) => `${t.label} | ratio`).join(' | ')} |`);
+  out.push(`|---|---:|${others.map(() => '---:|---:').join('|')}|`);
+  for (const p of r.points) {
+    const f = p.results.floor;
+    const cell = (v?: PointResult): string => (!v ? '-' : v.failed ? 'failed' : cus(v.targetCpuUsPerIo));
+    const ratios = others.map((t) => {
+      const v = p.results[t.name];
+      return `${cell(v)} | ${v && f && !v.failed && !f.failed ? x(ratio(v.targetCpuUsPerIo, f.targetCpuUsPerIo)) : '-'}`;
+    });
+    out.push(`| ${p.id} | ${cell(f)} | ${ratios.join(' | ')} |`);
+  }
+  out.push('');
+  out.push(
+    '## CPU (percent of one core over the measured window: target (its busiest thread) / generator, the generator\'s busy share, ' +
+      'its CPU microseconds per command; then the time target and generator waited for a CPU, percent of the window)',
+  );
   out.push('');
   out.push(`| point | ${r.targets.map((t) => t.label).join(' | ')} |`);
   out.push(`|---|${r.targets.map(() => '---:').join('|')}|`);
@@ -116,7 +243,12 @@ export function markdown(r: BenchResults): string {
       `| ${p.id} | ${r.targets
         .map((t) => {
           const v = p.results[t.name];
-          return !v || v.failed ? '-' : `${v.targetCpuPct.toFixed(0)} / ${v.perfCpuPct.toFixed(0)}, ${Math.round(v.perfElu * 100)}%`;
+          if (!v || v.failed) return '-';
+          // The busiest thread's name when it is not the main thread (an io_uring worker, say).
+          const name = v.targetTopThread && !['node', 'null_target', '-'].includes(v.targetTopThread) ? ` ${v.targetTopThread.replace(/-\d+$/, '')}` : '';
+          const top = Number.isFinite(v.targetTopThreadPct) ? ` (${v.targetTopThreadPct.toFixed(0)}${name})` : '';
+          const w = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(0));
+          return `${v.targetCpuPct.toFixed(0)}${top} / ${v.perfCpuPct.toFixed(0)}, ${Math.round(v.perfElu * 100)}%, ${cus(v.genCpuUsPerIo)} us; wait ${w(v.targetRunDelayPct)} / ${w(v.genRunDelayPct)}`;
         })
         .join(' | ')} |`,
     );

@@ -5,9 +5,16 @@
 // Each point runs --repeat times on each target (targets interleaved) and the best run counts: other
 // work on the machine only ever slows a run down, so the best of a few is the least disturbed.
 //
+// The load comes from the C generator (bench/gen, `nvme_tcp_gen`, built here with cc) or from
+// `nvmetd perf`: both take the same options and print the same JSON report. Next to every IOPS
+// number goes the target's CPU time per command (user + system from /proc over the measured window).
+//
 // Options (or environment): --time S (BENCH_TIME, default 2), --warmup S (BENCH_WARMUP, default 0.5),
 // --repeat N (BENCH_REPEAT, default 2), --only TEXT (points whose id contains TEXT),
-// --targets ram,file,file-direct,floor (default ram,file,floor), --no-profile, --out DIR (default bench/results).
+// --targets ram,file,file-direct,floor (default ram,file,floor), --no-profile, --out DIR (default bench/results),
+// --gen c|node (BENCH_GEN, default c: the C generator; node: `nvmetd perf`), --gen-cpus LIST
+// (BENCH_GEN_CPUS: pin the C generator's threads), --compare-gens (also drive the floor with the
+// other generator, to show what each can push), --floor-poll (the floor busy-polls: takes a core).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,8 +22,11 @@ import path from 'node:path';
 import type { PerfReport } from '../src/perf/run.js';
 import { MATRIX, GOALS, type Point } from './matrix.js';
 import { newestProfile, summarizeProfile } from './profile.js';
-import { evaluateGoals, markdown, svg, type BenchResults, type PointResult } from './report.js';
-import { BUILD_DIR, NQN, ROOT, buildFloor, makeBackingFile, paths, snapshotBuild, startTarget, type RunningTarget, type TargetSpec } from './targets.js';
+import { HEADROOM_GOAL, OTHER_GEN_KEY, evaluateGoals, headroom, markdown, svg, type BenchResults, type PointResult } from './report.js';
+import {
+  BUILD_DIR, NQN, ROOT, buildFloor, buildGen, busiestThread, makeBackingFile, runQueueWait, paths, snapshotBuild, startTarget,
+  type RunningTarget, type TargetSpec, type ThreadCpu,
+} from './targets.js';
 
 const NS_SIZE = 256 * 1024 * 1024;
 
@@ -46,7 +56,15 @@ interface Args {
   targets: string[];
   profile: boolean;
   out: string;
+  gen: Generator;
+  genCpus: string | null;
+  compareGens: boolean;
+  floorPoll: boolean;
 }
+
+type Generator = 'c' | 'node';
+/** Built C generator (set in main). */
+let genBin = '';
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
@@ -57,6 +75,10 @@ function parseArgs(argv: string[]): Args {
     targets: DEFAULT_TARGETS,
     profile: true,
     out: path.join(ROOT, 'bench', 'results'),
+    gen: (process.env.BENCH_GEN ?? 'c') as Generator,
+    genCpus: process.env.BENCH_GEN_CPUS ?? null,
+    compareGens: false,
+    floorPoll: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
@@ -84,6 +106,20 @@ function parseArgs(argv: string[]): Args {
       case '--no-profile':
         a.profile = false;
         break;
+      case '--gen':
+        a.gen = v as Generator;
+        i++;
+        break;
+      case '--gen-cpus':
+        a.genCpus = v ?? null;
+        i++;
+        break;
+      case '--compare-gens':
+        a.compareGens = true;
+        break;
+      case '--floor-poll':
+        a.floorPoll = true;
+        break;
       case '--out':
         a.out = path.resolve(v ?? a.out);
         i++;
@@ -94,22 +130,26 @@ function parseArgs(argv: string[]): Args {
   }
   if (!(a.time > 0) || !(a.warmup >= 0)) throw new Error('--time must be > 0 and --warmup >= 0');
   if (!Number.isInteger(a.repeat) || a.repeat < 1) throw new Error('--repeat must be a whole number >= 1');
+  if (a.gen !== 'c' && a.gen !== 'node') throw new Error('--gen must be c or node');
   return a;
 }
 
 /**
- * Runs `nvmetd perf --json` as a child process and returns its report. `onWindow` runs when perf
- * opens and closes its measured window (markers on its stderr).
+ * Runs the load generator (`nvme_tcp_gen` or `nvmetd perf`, --json) as a child process and returns
+ * its report. `onWindow` runs when it opens and closes its measured window (markers on its stderr).
  */
-function perf(port: number, p: Point, a: Args, onWindow: (edge: 'start' | 'end') => void): Promise<PerfReport> {
+function perf(port: number, p: Point, a: Args, gen: Generator, onWindow: (edge: 'start' | 'end') => void): Promise<PerfReport> {
   const args = [
-    paths.nvmetd, 'perf', '-a', '127.0.0.1', '-s', String(port), '-n', NQN,
+    '-a', '127.0.0.1', '-s', String(port), '-n', NQN,
     '-w', p.workload, '-o', String(p.ioSize), '-q', String(p.qd), '--connections', String(p.connections),
     '-t', String(a.time), '--warmup', String(a.warmup), '--json',
     ...(p.digests ? ['--hdgst', '--ddgst'] : []),
+    ...(gen === 'c' && a.genCpus ? ['--cpus', a.genCpus] : []),
   ];
+  const [cmd, argv] = gen === 'c' ? [genBin, args] : [process.execPath, [paths.nvmetd, 'perf', ...args]];
+  const what = gen === 'c' ? 'nvme_tcp_gen' : 'nvmetd perf';
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NVMETD_PERF_MARKERS: '1' } });
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NVMETD_PERF_MARKERS: '1' } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -127,7 +167,7 @@ function perf(port: number, p: Point, a: Args, onWindow: (edge: 'start' | 'end')
         if (code !== 0 && r.errors === 0) throw new Error(`exit code ${code}`);
         resolve(r);
       } catch (e) {
-        reject(new Error(`nvmetd perf failed (exit ${code}): ${brief(err) || (e as Error).message}`));
+        reject(new Error(`${what} failed (exit ${code}): ${brief(err) || (e as Error).message}`));
       }
     });
   });
@@ -136,17 +176,17 @@ function perf(port: number, p: Point, a: Args, onWindow: (edge: 'start' | 'end')
 /** The line of a child's stderr that says what went wrong (not the whole stack trace). */
 function brief(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
-  const line = lines.find((l) => /^(\w*Error\b|nvmetd:)/.test(l)) ?? lines[0] ?? '';
+  const line = lines.find((l) => /^(\w*Error\b|nvmetd:|nvme_tcp_gen:)/.test(l)) ?? lines[0] ?? '';
   return line.length > 200 ? `${line.slice(0, 200)}...` : line;
 }
 
 /** One run of a point; a run that could not start (not an I/O error) is tried again, up to 3 times. */
-async function measure(t: RunningTarget, p: Point, a: Args, windowEnd?: { at: number }): Promise<PointResult> {
-  let r = await measureOnce(t, p, a, windowEnd);
+async function measure(t: RunningTarget, p: Point, a: Args, gen: Generator, windowEnd?: { at: number }): Promise<PointResult> {
+  let r = await measureOnce(t, p, a, gen, windowEnd);
   for (const waitMs of [2000, 5000]) {
     if (r.failed === undefined || r.errors > 0) return r;
     await new Promise((res) => setTimeout(res, waitMs));
-    r = await measureOnce(t, p, a, windowEnd);
+    r = await measureOnce(t, p, a, gen, windowEnd);
   }
   return r;
 }
@@ -158,23 +198,35 @@ function better(x: PointResult | undefined, y: PointResult): PointResult {
   return y.iops > x.iops ? y : x;
 }
 
-async function measureOnce(t: RunningTarget, p: Point, a: Args, windowEnd?: { at: number }): Promise<PointResult> {
-  // The target's CPU over perf's measured window, sampled from /proc at the window's edges.
+const round1 = (v: number): number => Math.round(v * 10) / 10;
+const round2 = (v: number): number => Math.round(v * 100) / 100;
+
+async function measureOnce(t: RunningTarget, p: Point, a: Args, gen: Generator, windowEnd?: { at: number }): Promise<PointResult> {
+  // The target's CPU over the generator's measured window, sampled from /proc at the window's
+  // edges: the whole process, and each thread (to find the busiest).
   let cpu0 = NaN;
+  let threads0 = new Map<number, ThreadCpu>();
   let t0 = 0;
   let cpu = NaN;
+  let busiest = { name: '-', sec: NaN };
+  let wait = NaN;
   let wall = 0;
   try {
-    const r = await perf(t.port, p, a, (edge) => {
+    const r = await perf(t.port, p, a, gen, (edge) => {
       if (edge === 'start') {
         cpu0 = t.cpuSeconds();
+        threads0 = t.threadCpu();
         t0 = performance.now();
       } else {
         cpu = t.cpuSeconds() - cpu0;
+        const threads1 = t.threadCpu();
+        busiest = busiestThread(threads0, threads1);
+        wait = runQueueWait(threads0, threads1);
         wall = (performance.now() - t0) / 1000;
         if (windowEnd) windowEnd.at = performance.now();
       }
     });
+    const genCpu = r.cpu.userSec + r.cpu.systemSec;
     const res: PointResult = {
       iops: r.iops,
       mibps: r.mibps,
@@ -186,13 +238,35 @@ async function measureOnce(t: RunningTarget, p: Point, a: Args, windowEnd?: { at
       errors: r.errors,
       perfCpuPct: r.cpu.percent,
       perfElu: r.jobs[0]?.elu ?? 0,
-      targetCpuPct: Number.isFinite(cpu) && wall > 0 ? Math.round((cpu / wall) * 1000) / 10 : NaN,
+      targetCpuPct: Number.isFinite(cpu) && wall > 0 ? round1((cpu / wall) * 100) : NaN,
+      // Commands counted over the generator's window, CPU over the same window seen from here.
+      targetCpuUsPerIo: Number.isFinite(cpu) && r.ios > 0 ? round2((cpu * 1e6 * (r.elapsedSec > 0 && wall > 0 ? r.elapsedSec / wall : 1)) / r.ios) : NaN,
+      targetTopThread: busiest.name,
+      targetTopThreadPct: Number.isFinite(busiest.sec) && wall > 0 ? round1((busiest.sec / wall) * 100) : NaN,
+      genCpuUsPerIo: r.ios > 0 ? round2((genCpu * 1e6) / r.ios) : NaN,
+      targetRunDelayPct: Number.isFinite(wait) && wall > 0 ? round1((wait / wall) * 100) : NaN,
+      genRunDelayPct: round1(((r.jobs[0] as { runDelay?: number } | undefined)?.runDelay ?? NaN) * 100),
+      generator: gen,
     };
     if (r.errors > 0) res.failed = `${r.errors} I/O errors: ${r.firstError}`;
     return res;
   } catch (e) {
-    return { iops: 0, mibps: 0, latAvgUs: 0, latP50Us: 0, latP99Us: 0, latP999Us: 0, latMaxUs: 0, errors: 0, perfCpuPct: 0, perfElu: 0, targetCpuPct: 0, failed: (e as Error).message };
+    return {
+      iops: 0, mibps: 0, latAvgUs: 0, latP50Us: 0, latP99Us: 0, latP999Us: 0, latMaxUs: 0, errors: 0, perfCpuPct: 0, perfElu: 0, targetCpuPct: 0,
+      targetCpuUsPerIo: NaN, targetTopThread: '-', targetTopThreadPct: NaN, genCpuUsPerIo: NaN, targetRunDelayPct: NaN, genRunDelayPct: NaN,
+      generator: gen, failed: (e as Error).message,
+    };
   }
+}
+
+function logLine(id: string, label: string, r: PointResult): string {
+  if (r.failed) return `${id.padEnd(28)} ${label.padEnd(16)} FAILED ${r.failed}`;
+  return (
+    `${id.padEnd(28)} ${label.padEnd(16)} ${String(r.iops).padStart(7)} IOPS ${r.mibps.toFixed(1).padStart(8)} MiB/s  ` +
+    `${String(r.targetCpuUsPerIo).padStart(5)} us CPU/IO  lat avg ${r.latAvgUs.toFixed(1)} p99 ${r.latP99Us.toFixed(0)} us  ` +
+    `cpu target ${r.targetCpuPct}% (top thread ${r.targetTopThreadPct}%, waited ${r.targetRunDelayPct}%) ` +
+    `gen ${r.perfCpuPct}% busy ${Math.round(r.perfElu * 100)}%${Number.isFinite(r.genRunDelayPct) ? ` waited ${r.genRunDelayPct}%` : ''}`
+  );
 }
 
 async function main(): Promise<void> {
@@ -201,7 +275,11 @@ async function main(): Promise<void> {
   const log = (s: string): boolean => process.stderr.write(`${s}\n`);
   const specs = ALL_TARGETS.filter((t) => a.targets.includes(t.name));
   const points = MATRIX.filter((p) => a.only === null || p.id.includes(a.only));
-  log(`bench: ${points.length} points x ${specs.length} targets x ${a.repeat} run(s), ${a.warmup} s warmup + ${a.time} s each`);
+  const other: Generator = a.gen === 'c' ? 'node' : 'c';
+  log(
+    `bench: ${points.length} points x ${specs.length} targets x ${a.repeat} run(s), ${a.warmup} s warmup + ${a.time} s each, ` +
+      `load from ${a.gen === 'c' ? 'nvme_tcp_gen (C)' : 'nvmetd perf'}${a.compareGens ? `, the floor also from ${other === 'c' ? 'nvme_tcp_gen' : 'nvmetd perf'}` : ''}`,
+  );
 
   if (process.env.BENCH_NO_SNAPSHOT !== '1') snapshotBuild();
   let floorBin: string | undefined;
@@ -209,30 +287,43 @@ async function main(): Promise<void> {
     floorBin = buildFloor();
     log(`built ${path.relative(ROOT, floorBin)}`);
   }
+  if (a.gen === 'c' || a.compareGens) {
+    genBin = buildGen();
+    log(`built ${path.relative(ROOT, genBin)}`);
+  }
   const needFile = specs.some((s) => s.name.startsWith('file')) || (a.profile && PROFILES.some((p) => p.target.startsWith('file')));
   const file = needFile ? makeBackingFile(NS_SIZE) : undefined;
 
   const results: BenchResults = {
     date: new Date().toISOString(),
     host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', node: process.version, kernel: os.release(), loadavgStart: os.loadavg(), loadavgEnd: [] },
-    settings: { time: a.time, warmup: a.warmup, repeat: a.repeat, nsSize: NS_SIZE },
+    settings: {
+      time: a.time, warmup: a.warmup, repeat: a.repeat, nsSize: NS_SIZE, generator: a.gen, compareGens: a.compareGens,
+      genCpus: a.genCpus, floorPoll: a.floorPoll, command: `npm run bench -- ${process.argv.slice(2).map((v) => (/^[\w.,=/-]+$/.test(v) ? v : `"${v}"`)).join(' ')}`.trim(),
+    },
     targets: specs.map((s) => ({ name: s.name, label: s.label })),
     points: [],
     goals: [],
+    headroom: [],
     profiles: [],
     durationSec: 0,
   };
 
   const running: RunningTarget[] = [];
   try {
-    for (const s of specs) running.push(await startTarget(s, { size: NS_SIZE, ...(file ? { file } : {}), ...(floorBin ? { floorBin } : {}) }));
+    for (const s of specs) running.push(await startTarget(s, { size: NS_SIZE, ...(file ? { file } : {}), ...(floorBin ? { floorBin, floorPoll: a.floorPoll } : {}) }));
     for (const p of points) {
       const row: Record<string, PointResult> = {};
       for (let rep = 0; rep < a.repeat; rep++) {
         for (const t of running) {
-          const r = await measure(t, p, a);
+          const r = await measure(t, p, a, a.gen);
           row[t.spec.name] = better(row[t.spec.name], r);
-          log(`${p.id.padEnd(28)} ${t.spec.label.padEnd(12)} ${r.failed ? `FAILED ${r.failed}` : `${String(r.iops).padStart(7)} IOPS ${r.mibps.toFixed(1).padStart(8)} MiB/s  lat avg ${r.latAvgUs.toFixed(1)} p99 ${r.latP99Us.toFixed(0)} us  cpu target ${r.targetCpuPct}% perf ${r.perfCpuPct}%`}`);
+          log(logLine(p.id, t.spec.label, r));
+          if (a.compareGens && t.spec.name === 'floor') {
+            const o = await measure(t, p, a, other);
+            row[OTHER_GEN_KEY] = better(row[OTHER_GEN_KEY], o);
+            log(logLine(p.id, `${t.spec.label} (${other === 'c' ? 'C gen' : 'perf'})`, o));
+          }
         }
       }
       results.points.push({ ...p, results: row });
@@ -253,7 +344,7 @@ async function main(): Promise<void> {
         const t = await startTarget({ ...spec, profileDir: dir }, { size: NS_SIZE, ...(file ? { file } : {}) });
         const end = { at: 0 };
         try {
-          await measure(t, p, a, end);
+          await measure(t, p, a, a.gen, end);
         } finally {
           await t.stop();
         }
@@ -276,6 +367,7 @@ async function main(): Promise<void> {
 
   results.host.loadavgEnd = os.loadavg();
   results.goals = evaluateGoals(results);
+  results.headroom = headroom(results);
   results.durationSec = Math.round((performance.now() - started) / 1000);
   fs.mkdirSync(a.out, { recursive: true });
   fs.writeFileSync(path.join(a.out, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
@@ -283,6 +375,13 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(a.out, 'latest.svg'), svg(results));
   for (const g of results.goals) {
     log(`goal: ${g.text}: ${Object.entries(g.results).map(([t, v]) => `${t} ${v ? `${v.ratio}x ${v.pass ? 'met' : 'MISSED'}` : 'n/a'}`).join(', ')}`);
+  }
+  for (const h of results.headroom) {
+    log(
+      `headroom: ${h.point}: floor ${h.floorIops} IOPS / ${h.target} ${h.targetIops} = ${h.ratio}x` +
+        `${h.depth > 1 && h.ratio < HEADROOM_GOAL ? ` (below ${HEADROOM_GOAL}x)` : ''}, generator busy ${Math.round(h.genBusy * 100)}% on the floor; ` +
+        `CPU per command nvmetd ${h.targetUsPerIo} us / generator ${h.genUsPerIo} us = ${h.cpuRatio}x`,
+    );
   }
   log(`wrote ${path.relative(ROOT, a.out)}/latest.{json,md,svg} in ${results.durationSec} s`);
 }

@@ -44,6 +44,8 @@ export interface RunningTarget {
   pid: number;
   /** CPU seconds (user + system) used so far, from /proc; NaN where /proc is missing. */
   cpuSeconds(): number;
+  /** The same per thread (/proc/PID/task/TID/stat). */
+  threadCpu(): Map<number, ThreadCpu>;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,23 @@ export function buildFloor(): string {
   return out;
 }
 
+/**
+ * Compiles the C load generator (every .c file of bench/gen) with cc -O2; returns the binary path.
+ * Rebuilt only when a source is newer than the binary.
+ */
+export function buildGen(): string {
+  fs.mkdirSync(BUILD_DIR, { recursive: true });
+  const dir = path.join(ROOT, 'bench', 'gen');
+  const srcs = fs.readdirSync(dir).filter((f) => f.endsWith('.c') || f.endsWith('.h')).map((f) => path.join(dir, f));
+  const out = path.join(BUILD_DIR, 'nvme_tcp_gen');
+  const built = fs.existsSync(out) ? fs.statSync(out).mtimeMs : 0;
+  if (srcs.every((f) => fs.statSync(f).mtimeMs < built)) return out;
+  const cc = process.env.CC ?? 'cc';
+  const r = spawnSync(cc, ['-O2', '-Wall', '-pthread', '-o', out, ...srcs.filter((f) => f.endsWith('.c')), '-lm'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cc} failed to build the load generator:\n${r.stderr || r.error?.message}`);
+  return out;
+}
+
 /** A file of `size` bytes of non-zero data, so reads come from real page-cache pages, not holes. */
 export function makeBackingFile(size: number): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmetd-bench-'));
@@ -91,6 +110,58 @@ export function procCpuSeconds(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU seconds (user + system) of each thread of a process, by thread id, with its name (/proc/PID/task). */
+export interface ThreadCpu {
+  name: string;
+  sec: number;
+  /** Seconds it waited on a run queue, runnable but not running (schedstat; 0 where missing). */
+  waitSec: number;
+}
+
+export function procThreadCpu(pid: number): Map<number, ThreadCpu> {
+  const m = new Map<number, ThreadCpu>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return m;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      let waitSec = 0;
+      try {
+        waitSec = Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) / 1e9 || 0;
+      } catch {
+        // No schedstat in this kernel.
+      }
+      m.set(Number(tid), { name, sec: (Number(f[11]) + Number(f[12])) / 100, waitSec });
+    } catch {
+      // The thread ended between readdir and read.
+    }
+  }
+  return m;
+}
+
+/** The busiest thread between two procThreadCpu samples: its name and CPU seconds. */
+export function busiestThread(before: Map<number, ThreadCpu>, after: Map<number, ThreadCpu>): { name: string; sec: number } {
+  let best = { name: '-', sec: 0 };
+  for (const [tid, a] of after) {
+    const d = a.sec - (before.get(tid)?.sec ?? 0);
+    if (d > best.sec) best = { name: a.name, sec: d };
+  }
+  return best;
+}
+
+/** Seconds all threads together waited for a CPU between two procThreadCpu samples. */
+export function runQueueWait(before: Map<number, ThreadCpu>, after: Map<number, ThreadCpu>): number {
+  let w = 0;
+  for (const [tid, a] of after) w += a.waitSec - (before.get(tid)?.waitSec ?? 0);
+  return w;
 }
 
 export async function waitForPort(port: number, child: ChildProcess, what: string, timeoutMs = 15000): Promise<void> {
@@ -122,12 +193,13 @@ export function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function startTarget(spec: TargetSpec, args: { size: number; file?: string; floorBin?: string }): Promise<RunningTarget> {
+export async function startTarget(spec: TargetSpec, args: { size: number; file?: string; floorBin?: string; floorPoll?: boolean }): Promise<RunningTarget> {
   const port = await freePort();
   let child: ChildProcess;
   const stderr: string[] = [];
   if (spec.name === 'floor') {
-    child = spawn(args.floorBin!, ['-a', '127.0.0.1', '-p', String(port), '-s', String(args.size), '-n', NQN], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const poll = args.floorPoll ? ['-P'] : [];
+    child = spawn(args.floorBin!, ['-a', '127.0.0.1', '-p', String(port), '-s', String(args.size), '-n', NQN, ...poll], { stdio: ['ignore', 'ignore', 'pipe'] });
   } else {
     const node = spec.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${spec.profileDir}`] : [];
     let how: string[];
@@ -158,6 +230,7 @@ export async function startTarget(spec: TargetSpec, args: { size: number; file?:
     port,
     pid: child.pid!,
     cpuSeconds: () => procCpuSeconds(child.pid!),
+    threadCpu: () => procThreadCpu(child.pid!),
     stop: () => stopChild(child),
   };
 }

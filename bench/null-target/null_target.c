@@ -8,12 +8,14 @@
  *   (controller, namespace, active namespace list, empty descriptor list), Set/Get Features
  *   (Number of Queues), Keep Alive, Get Log Page (zeros); on I/O queues Connect, Read (C2HData from a
  *   static buffer), Write (in-capsule, or R2T + H2CData; the data is discarded), Flush.
- * Digests use a table CRC32C (slicing by 8) computed for every PDU, as a real target must.
+ * Digests are computed for every PDU, as a real target must, with the SSE4.2 crc32 instruction
+ * (bench/gen/crc32c.h; a slicing-by-8 table on CPUs without it, or with CRC32C_FORCE_TABLE=1).
  * It does not check much: it is a measuring stick, not a target.
  *
  * Build: cc -O2 -o null_target null_target.c
- * Usage: null_target [-a ADDR] [-p PORT] [-s NS_BYTES] [-b BLOCK_SIZE]
+ * Usage: null_target [-a ADDR] [-p PORT] [-s NS_BYTES] [-b BLOCK_SIZE] [-n NQN] [-P]
  *   prints "listening ADDR:PORT" on stdout once ready; SIGINT/SIGTERM stop it.
+ *   -P: busy poll (epoll_wait with a zero timeout: the thread never sleeps; it takes a whole core).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -48,34 +50,8 @@ enum { SGL_IN_CAPSULE = 0x01 };
 #define MAX_IOV 1024
 #define MAX_CONNS 1024
 
-/* ---- CRC32C, table driven (slicing by 8) ---- */
-static uint32_t crc_tab[8][256];
-
-static void crc_init(void) {
-  for (uint32_t i = 0; i < 256; i++) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1)));
-    crc_tab[0][i] = c;
-  }
-  for (uint32_t i = 0; i < 256; i++)
-    for (int t = 1; t < 8; t++) crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
-}
-
-static uint32_t crc32c(const uint8_t *p, size_t n) {
-  uint32_t c = 0xffffffffu;
-  while (n && ((uintptr_t)p & 7)) { c = (c >> 8) ^ crc_tab[0][(c ^ *p++) & 0xff]; n--; }
-  while (n >= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    uint32_t lo = (uint32_t)w ^ c, hi = (uint32_t)(w >> 32);
-    c = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^ crc_tab[5][(lo >> 16) & 0xff] ^ crc_tab[4][lo >> 24] ^
-        crc_tab[3][hi & 0xff] ^ crc_tab[2][(hi >> 8) & 0xff] ^ crc_tab[1][(hi >> 16) & 0xff] ^ crc_tab[0][hi >> 24];
-    p += 8;
-    n -= 8;
-  }
-  while (n--) c = (c >> 8) ^ crc_tab[0][(c ^ *p++) & 0xff];
-  return c ^ 0xffffffffu;
-}
+/* ---- CRC32C: SSE4.2 instructions where the CPU has them, else a slicing-by-8 table ---- */
+#include "../gen/crc32c.h"
 
 /* ---- little-endian field access ---- */
 static inline uint16_t g16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -113,6 +89,7 @@ struct conn {
 
 static struct conn *conns[MAX_CONNS];
 static int epfd;
+static int busy_poll;
 
 static void die(const char *what) { perror(what); exit(1); }
 
@@ -412,15 +389,17 @@ static void on_signal(int s) { (void)s; stopping = 1; }
 int main(int argc, char **argv) {
   const char *addr = "127.0.0.1";
   int port = 4420;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
+    if (!strcmp(argv[i], "-P")) { busy_poll = 1; i--; continue; }
+    if (i + 1 >= argc) { fprintf(stderr, "%s needs a value\n", argv[i]); return 2; }
     if (!strcmp(argv[i], "-a")) addr = argv[i + 1];
     else if (!strcmp(argv[i], "-p")) port = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "-s")) ns_bytes = strtoull(argv[i + 1], NULL, 0);
     else if (!strcmp(argv[i], "-b")) block_size = (uint32_t)atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "-n")) subnqn = argv[i + 1];
-    else { fprintf(stderr, "usage: %s [-a ADDR] [-p PORT] [-s NS_BYTES] [-b BLOCK_SIZE] [-n NQN]\n", argv[0]); return 2; }
+    else { fprintf(stderr, "usage: %s [-a ADDR] [-p PORT] [-s NS_BYTES] [-b BLOCK_SIZE] [-n NQN] [-P]\n", argv[0]); return 2; }
   }
-  crc_init();
+  crc32c_init();
   for (size_t i = 0; i < READ_BUF; i++) read_buf[i] = (uint8_t)(i * 7 + 1);
   struct sigaction sa = {.sa_handler = on_signal};
   sigaction(SIGINT, &sa, NULL);
@@ -445,7 +424,7 @@ int main(int argc, char **argv) {
 
   struct epoll_event evs[64];
   while (!stopping) {
-    int n = epoll_wait(epfd, evs, 64, 500);
+    int n = epoll_wait(epfd, evs, 64, busy_poll ? 0 : 500);
     if (n < 0) { if (errno == EINTR) continue; die("epoll_wait"); }
     for (int i = 0; i < n; i++) {
       struct conn *c = evs[i].data.ptr;
