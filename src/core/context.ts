@@ -5,6 +5,7 @@ import type { Logger } from '../util/log.js';
 import type { BackendRequest } from '../backend/backend.js';
 import { DISCOVERY_NQN } from '../spec/discovery.js';
 import type { Controller } from './controller.js';
+import { type HostAuthPolicy, hostAuthPolicy } from './auth/policy.js';
 import type { Subsystem as AnySubsystem } from './subsystem.js';
 
 /** A subsystem of this target, with its controllers. */
@@ -29,10 +30,26 @@ export class TargetContext {
   /** Host-wide counters for the SMART log: power cycles, unsafe shutdowns. */
   readonly startedAt = Date.now();
   observer: ControllerObserver | null = null;
+  /** Authentication policies by host NQN, built on first use (the config was checked at load). */
+  #hostAuth: Map<string, HostAuthPolicy> | null = null;
 
   constructor(config: TargetConfig, log: Logger) {
     this.config = config;
     this.log = log;
+  }
+
+  /** The DH-HMAC-CHAP policy of a host; null: the host does not authenticate. */
+  hostAuth(hostnqn: string): HostAuthPolicy | null {
+    if (this.#hostAuth === null) {
+      const m = new Map<string, HostAuthPolicy>();
+      this.config.hosts.forEach((h, i) => {
+        const d = h.dhchap;
+        if (!d) return;
+        m.set(h.nqn, hostAuthPolicy({ dhchapKey: d.key, ...(d.ctrlKey !== undefined ? { dhchapCtrlKey: d.ctrlKey } : {}), dhchapHashes: d.hashes, dhchapDhgroups: d.dhgroups }, `/hosts/${i}`));
+      });
+      this.#hostAuth = m;
+    }
+    return this.#hostAuth.get(hostnqn) ?? null;
   }
 
   /** Subsystems a port exposes. */

@@ -278,6 +278,8 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
 
   protected afterIoConnect(): void {
     if (this.#mover === null || this.ctrl === null || this.#state !== ConnState.LIVE) return;
+    // A queue that must authenticate stays here until it has: the transaction lives on this thread.
+    if (this.auth !== null && !this.auth.authenticated) return;
     if (this.#mover.shouldMove(this.qid, this.ctrl.cntlid)) {
       this.#state = ConnState.MOVING;
       moveToWorker(this, this.#mover);
