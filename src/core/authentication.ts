@@ -16,9 +16,20 @@ import type { AuthLog, AuthTransaction } from './auth/transaction.js';
 /** How long a transaction may wait for the host's next step when the controller has no KATO. */
 export const AUTH_TIMEOUT_NO_KATO_MS = 120_000;
 
+/** The controller as the queue's transaction needs it, on the thread that owns the queue. */
+export interface AuthController {
+  readonly cntlid: number;
+  /** Keep alive timeout in ms (0: none): how long a transaction may wait for the host. */
+  readonly kato: number;
+  /** Keep-alive traffic. */
+  traffic(): void;
+  /** The queue is still one of the controller's (not closed, controller not gone). */
+  holds(q: HostQueue): boolean;
+}
+
 interface QueueAuth {
   readonly q: HostQueue;
-  readonly ctrl: Controller;
+  readonly ctrl: AuthController;
   readonly log: Logger;
   timer: NodeJS.Timeout | null;
   /** Why the transaction refused the host (its log line, held to be logged once with what follows). */
@@ -34,8 +45,30 @@ const state = new WeakMap<AuthTransaction, QueueAuth>();
  * the Connect response's DW0 gets ATR (authentication transaction required). Returns the AUTHREQ bits.
  */
 export function startAuthentication(q: HostQueue, ctx: TargetContext, ctrl: Controller, hostnqn: string, subnqn: string, log: Logger): number {
+  const owner: AuthController = {
+    cntlid: ctrl.cntlid,
+    get kato() {
+      return ctrl.kato;
+    },
+    traffic: () => ctrl.traffic(),
+    holds: (x) => !ctrl.dead && ctrl.queues.get(x.qid) === x,
+  };
+  if (!attach(q, ctx, owner, hostnqn, subnqn, log, false)) return 0;
+  log.debug({ cntlid: ctrl.cntlid }, 'Connect: the host must authenticate (DH-HMAC-CHAP)');
+  return CONNECT_AUTHREQ_ATR;
+}
+
+/**
+ * A queue that authenticated on the main thread, adopted by an I/O worker: it gets an authenticated
+ * transaction of its own, so that the host can re-authenticate it there. No-op for a host without policy.
+ */
+export function resumeAuthentication(q: HostQueue, ctx: TargetContext, ctrl: AuthController, hostnqn: string, subnqn: string, log: Logger): void {
+  attach(q, ctx, ctrl, hostnqn, subnqn, log, true);
+}
+
+function attach(q: HostQueue, ctx: TargetContext, ctrl: AuthController, hostnqn: string, subnqn: string, log: Logger, authenticated: boolean): boolean {
   const policy = ctx.hostAuth(hostnqn);
-  if (policy === null) return 0;
+  if (policy === null) return false;
   const s: QueueAuth = { q, ctrl, log, timer: null, reason: null, refusedLogged: false };
   // The transaction's refusal is held and logged by failed(), in one line with its consequence.
   const txLog: AuthLog = {
@@ -46,12 +79,11 @@ export function startAuthentication(q: HostQueue, ctx: TargetContext, ctrl: Cont
       else log.warn(o, m);
     },
   };
-  const tx = newAuthTransaction(policy, hostnqn, subnqn, txLog);
+  const tx = newAuthTransaction(policy, hostnqn, subnqn, txLog, authenticated);
   q.auth = tx;
   state.set(tx, s);
-  armTimer(tx, s);
-  log.debug({ cntlid: ctrl.cntlid }, 'Connect: the host must authenticate (DH-HMAC-CHAP)');
-  return CONNECT_AUTHREQ_ATR;
+  if (!authenticated) armTimer(tx, s);
+  return true;
 }
 
 /** Authentication Send (05h) / Receive (06h) on a connected queue. */
@@ -61,7 +93,7 @@ export function executeAuthentication(cmd: Command, fctype: number): void {
   const s = tx ? state.get(tx) : undefined;
   if (!tx || !s) {
     cmd.status = S_SEQUENCE_ERROR;
-    (q.ctrl?.log ?? q.ioCtrl?.log)?.warn({ qid: q.qid, fctype }, 'Authentication Send/Receive on a queue that has no authentication transaction');
+    (q.ctrl?.log ?? q.ioCtrl?.log ?? null)?.warn({ qid: q.qid, fctype }, 'Authentication Send/Receive on a queue that has no authentication transaction');
     return cmd.complete();
   }
   s.ctrl.traffic();
@@ -109,7 +141,7 @@ function armTimer(tx: AuthTransaction, s: QueueAuth): void {
   s.timer = setTimeout(() => {
     s.timer = null;
     // Closed meanwhile (or the controller is gone): nothing to end.
-    if (s.ctrl.dead || s.ctrl.queues.get(s.q.qid) !== s.q) return;
+    if (!s.ctrl.holds(s.q)) return;
     if (tx.state === 'done' || tx.state === 'failed') return;
     tx.abort(`no progress within ${ms} ms`);
     failed(tx, s);

@@ -44,8 +44,10 @@ export function executeFabrics(cmd: Command, ctx: TargetContext): void {
   const fctype = sqeFctype(cmd.sqe);
   const q = cmd.queue;
   if (fctype === FabricsType.Connect) return connect(cmd, ctx);
-  // An I/O queue adopted by a worker thread has only the I/O view of its controller.
+  // An I/O queue adopted by a worker thread has only the I/O view of its controller (and its own
+  // transaction, for re-authentication).
   if (fctype === FabricsType.Disconnect && q.ioCtrl) return cmd.complete();
+  if (fctype === FabricsType.AuthenticationSend || fctype === FabricsType.AuthenticationReceive) return executeAuthentication(cmd, fctype);
   if (!q.ctrl) {
     cmd.status = S_SEQUENCE_ERROR;
     return cmd.complete();
@@ -67,9 +69,6 @@ export function executeFabrics(cmd: Command, ctx: TargetContext): void {
       if (!ok) cmd.status = S_INVALID_FIELD;
       return cmd.complete();
     }
-    case FabricsType.AuthenticationSend:
-    case FabricsType.AuthenticationReceive:
-      return executeAuthentication(cmd, fctype);
     case FabricsType.Disconnect: {
       // Completes, then the host closes the connection; the queue's close tears down what it owned.
       return cmd.complete();

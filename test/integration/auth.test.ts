@@ -178,7 +178,7 @@ test('auth: I/O queues authenticate too: an I/O queue that did not is refused, t
   });
 });
 
-test('auth: with workers: 1, I/O queues move to the worker once authenticated', async () => {
+test('auth: with workers: 1, I/O queues move to the worker once authenticated, and re-authenticate there', async () => {
   const t = await runTarget(authConfig({}, { workers: 1 }));
   try {
     const c = await Controller.connect(t.opts({ ioQueues: 2, dhchap: { key: HOST_KEY, ctrlKey: CTRL_KEY, dhgroups: ['ffdhe2048'] } }));
@@ -187,6 +187,14 @@ test('auth: with workers: 1, I/O queues move to the worker once authenticated', 
       await assertHealthy(c);
       for (let i = 0; i < 2; i++) assert.ok((await c.flush(1, { queue: i })).ok);
       assert.ok(t.target.stats().workers[0]!.stats.commands >= 4, 'the worker served the I/O');
+      // Re-authentication of queues that live on the worker (Linux does it on every queue when its secret changes).
+      await c.authenticate(1);
+      await c.authenticate(2, { key: HOST_KEY, dhgroups: ['null'], hashes: ['sha384'] });
+      await assertHealthy(c);
+      await assert.rejects(c.authenticate(1, { key: WRONG_KEY }), (e: unknown) => e instanceof AuthenticationError && e.byController && e.explanation === AuthFailure.FAILED);
+      await until('the I/O queue that failed is closed', () => c.io[0]!.isClosed);
+      assert.ok((await c.flush(1, { queue: 1 })).ok, 'the other I/O queue still works');
+      assert.ok((await c.keepAlive()).ok, 'the admin queue still works');
     } finally {
       await c.disconnect();
     }
