@@ -30,25 +30,22 @@ export class TargetContext {
   /** Host-wide counters for the SMART log: power cycles, unsafe shutdowns. */
   readonly startedAt = Date.now();
   observer: ControllerObserver | null = null;
-  /** Authentication policies by host NQN, built on first use (the config was checked at load). */
-  #hostAuth: Map<string, HostAuthPolicy> | null = null;
+  /** Authentication policies by host NQN (the config was checked at load; built once, at start). */
+  readonly #hostAuth = new Map<string, HostAuthPolicy>();
 
   constructor(config: TargetConfig, log: Logger) {
     this.config = config;
     this.log = log;
+    config.hosts.forEach((h, i) => {
+      const d = h.dhchap;
+      if (!d) return;
+      const c = { dhchapKey: d.key, ...(d.ctrlKey !== undefined ? { dhchapCtrlKey: d.ctrlKey } : {}), dhchapHashes: d.hashes, dhchapDhgroups: d.dhgroups };
+      this.#hostAuth.set(h.nqn, hostAuthPolicy(c, `/hosts/${i}/dhchap`));
+    });
   }
 
   /** The DH-HMAC-CHAP policy of a host; null: the host does not authenticate. */
   hostAuth(hostnqn: string): HostAuthPolicy | null {
-    if (this.#hostAuth === null) {
-      const m = new Map<string, HostAuthPolicy>();
-      this.config.hosts.forEach((h, i) => {
-        const d = h.dhchap;
-        if (!d) return;
-        m.set(h.nqn, hostAuthPolicy({ dhchapKey: d.key, ...(d.ctrlKey !== undefined ? { dhchapCtrlKey: d.ctrlKey } : {}), dhchapHashes: d.hashes, dhchapDhgroups: d.dhgroups }, `/hosts/${i}`));
-      });
-      this.#hostAuth = m;
-    }
     return this.#hostAuth.get(hostnqn) ?? null;
   }
 
