@@ -1,5 +1,6 @@
 // `nvmetd config import-nvmetcli FILE | validate FILE | schema`.
 import { loadConfigFile } from '../config/load.js';
+import { hideSecrets } from '../config/dhchap.js';
 import { importNvmetcliFile } from '../config/nvmetcli.js';
 import { normalizeConfig } from '../config/normalize.js';
 import { schemaText } from '../config/schema.js';
@@ -25,7 +26,8 @@ export async function validateCommand(file: string, o: { normalized?: boolean })
   const config = await loadConfigFile(file, warnings);
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   if (o.normalized) {
-    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    // The secrets (some read from files) stay out of the output.
+    process.stdout.write(`${JSON.stringify(config, hideSecrets, 2)}\n`);
     return;
   }
   const namespaces = config.subsystems.reduce((n, s) => n + s.namespaces.length, 0);

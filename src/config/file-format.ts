@@ -55,13 +55,26 @@ export interface PortInput {
   maxH2CData?: SizeInput;
 }
 
+/** hosts[].dhchap: the secrets as DHHC-1 strings or "file:PATH"; a name or a list for hash/dhgroup. */
+export interface DhchapInput {
+  key: string;
+  ctrlKey?: string;
+  hash?: string | string[];
+  dhgroup?: string | string[];
+}
+
+export interface HostInput {
+  nqn: string;
+  dhchap?: DhchapInput;
+}
+
 export interface ConfigFile {
   $schema?: string;
   logLevel?: TargetConfig['logLevel'];
   icreqTimeout?: number;
   mdts?: SizeInput;
   memoryBudget?: SizeInput;
-  hosts?: { nqn: string }[];
+  hosts?: HostInput[];
   ports?: PortInput[];
   subsystems: SubsystemInput[];
   controlSocket?: string;

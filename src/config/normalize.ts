@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ptr } from './errors.js';
 import { parseCpuList } from './cpus.js';
+import { normalizeDhchap } from './dhchap.js';
 import { OVERCOMMIT_EFFECT, approxSize, machineMemory, ramFitProblem, type MachineMemory } from './memory.js';
 import type { BackingInput, ConfigFile, NamespaceInput, PortInput, SizeInput, SubsystemInput } from './file-format.js';
 import { deriveEui64, deriveNguid, deriveSerial, deriveUuid } from './ids.js';
@@ -166,7 +167,9 @@ class Normalizer {
       this.nqn(h.nqn, at);
       this.unique('host', h.nqn, at, 'host NQN');
       known.add(h.nqn);
-      hosts.push({ nqn: h.nqn });
+      const host: HostConfig = { nqn: h.nqn };
+      if (h.dhchap !== undefined) host.dhchap = normalizeDhchap(h.dhchap, `/hosts/${i}/dhchap`, this.options.baseDir, (p, r) => this.fail(p, r));
+      hosts.push(host);
     });
     for (const s of subsystems) {
       for (const nqn of s.allowedHosts) {

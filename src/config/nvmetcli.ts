@@ -19,7 +19,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
-import type { ConfigFile, NamespaceInput, PortInput, ReferralInput, SubsystemInput } from './file-format.js';
+import type { ConfigFile, DhchapInput, HostInput, NamespaceInput, PortInput, ReferralInput, SubsystemInput } from './file-format.js';
 import { readJsonFile } from './load.js';
 import { nameProblem, notNqnWarning } from './nqn.js';
 import { configSchema } from './schema.js';
@@ -98,13 +98,42 @@ class Importer {
     return { config, warnings: this.warnings };
   }
 
-  host(h: unknown, at: string): { nqn: string }[] {
+  host(h: unknown, at: string): HostInput[] {
     if (!isObj(h) || str(h.nqn) === undefined) {
       this.warn(at, 'host without "nqn", skipped');
       return [];
     }
-    this.rest(h, ['nqn'], at, 'host attribute (authentication is not supported)');
-    return [{ nqn: str(h.nqn)! }];
+    // nvmetcli saves the configfs attributes dhchap_key, dhchap_ctrl_key, dhchap_hash, dhchap_dhgroup
+    // as the group "dhchap": { key, ctrl_key, hash, dhgroup }; flat dhchap_* names are read too.
+    const flat = Object.fromEntries(Object.entries(h).filter(([k]) => k.startsWith('dhchap_')).map(([k, v]) => [k.slice('dhchap_'.length), v]));
+    this.rest(h, ['nqn', 'dhchap', ...Object.keys(flat).map((k) => `dhchap_${k}`)], at, 'host attribute');
+    const grouped = isObj(h.dhchap);
+    const attrs: Obj = grouped ? (h.dhchap as Obj) : flat;
+    const out: HostInput = { nqn: str(h.nqn)! };
+    const dhchap = this.dhchap(attrs, (name) => (grouped ? `${at}/dhchap/${name}` : `${at}/dhchap_${name}`));
+    if (dhchap) out.dhchap = dhchap;
+    return [out];
+  }
+
+  /** The kernel's host DH-HMAC-CHAP attributes (values never appear in warnings: they hold secrets). */
+  dhchap(a: Obj, at: (name: string) => string): DhchapInput | null {
+    for (const name of Object.keys(a)) {
+      if (!['key', 'ctrl_key', 'hash', 'dhgroup'].includes(name)) this.warn(at(name), `DH-HMAC-CHAP attribute "${name}" is not supported by nvmetd, ignored`);
+    }
+    const key = str(a.key) ?? '';
+    const ctrlKey = str(a.ctrl_key) ?? '';
+    if (key === '') {
+      if (ctrlKey !== '') this.warn(at('ctrl_key'), 'a controller key without a host key: the kernel does not authenticate such a host, ignored');
+      return null;
+    }
+    const out: DhchapInput = { key };
+    if (ctrlKey !== '') out.ctrlKey = ctrlKey;
+    // The kernel names hashes "hmac(sha256)" and holds one hash and one DH group per host.
+    const hash = (str(a.hash) ?? '').replace(/^hmac\((.*)\)$/, '$1');
+    if (hash !== '') out.hash = hash;
+    const dhgroup = str(a.dhgroup) ?? '';
+    if (dhgroup !== '') out.dhgroup = dhgroup;
+    return out;
   }
 
   subsystem(s: unknown, at: string): SubsystemInput[] {

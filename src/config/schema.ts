@@ -14,6 +14,7 @@ const NGUID_PATTERN =
   '^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$';
 const EUI64_PATTERN = '^([0-9a-fA-F]{16}|([0-9a-fA-F]{2}[:-]){7}[0-9a-fA-F]{2})$';
 const ASCII_PATTERN = '^[ -~]*$';
+const SECRET_PATTERN = '^(DHHC-1:|file:.)';
 
 /** Reason printed for a failed `pattern`, by pattern. */
 const PATTERN_REASONS: Record<string, string> = {
@@ -23,6 +24,7 @@ const PATTERN_REASONS: Record<string, string> = {
   [ASCII_PATTERN]: 'must contain printable ASCII characters only',
   [SIZE_PATTERN]: 'must be a number of bytes or a size such as "512MiB", "1G" or "100MB"',
   [NAME_PATTERN]: 'must not contain a NUL character',
+  [SECRET_PATTERN]: 'must be a secret in the DHHC-1 format (DHHC-1:<hh>:<base64>:) or "file:PATH"',
 };
 
 const size = (description: string) => ({
@@ -43,6 +45,15 @@ const family = {
   description: 'Address family; inferred from the address when absent (IPv6 when it contains ":").',
   enum: ['ipv4', 'ipv6'],
 };
+const dhchapSecret = (description: string) => ({
+  description: `${description} The DHHC-1 interchange format (DHHC-1:<hh>:<base64>:, as \`nvmetd keys\` or \`nvme gen-dhchap-key\` print it), or "file:PATH" to read it from a file when nvmetd starts (the file must not be readable by group or others; relative paths are relative to the config file).`,
+  type: 'string',
+  pattern: SECRET_PATTERN,
+});
+const oneOrMore = (description: string, names: string[]) => ({
+  description: `${description} A name or a list of names.`,
+  oneOf: [{ enum: names }, { type: 'array', minItems: 1, uniqueItems: true, items: { enum: names } }],
+});
 const tcpPort = (description: string, min: number) => ({ description, type: 'integer', minimum: min, maximum: 65535 });
 
 export const configSchema = {
@@ -93,7 +104,21 @@ export const configSchema = {
         type: 'object',
         additionalProperties: false,
         required: ['nqn'],
-        properties: { nqn: nqn('Host NQN.') },
+        properties: {
+          nqn: nqn('Host NQN.'),
+          dhchap: {
+            description: 'In-band authentication (DH-HMAC-CHAP): when present, this host must authenticate on every queue of an NVM subsystem before any other command runs (the discovery controller does not ask).',
+            type: 'object',
+            additionalProperties: false,
+            required: ['key'],
+            properties: {
+              key: dhchapSecret('The host\'s secret: the host proves it knows it.'),
+              ctrlKey: dhchapSecret('The controller\'s secret, for hosts that ask the controller to authenticate too (bidirectional); must differ from key.'),
+              hash: oneOrMore('HMAC hash(es) offered, most preferred first. Default: sha256, sha384, sha512.', ['sha256', 'sha384', 'sha512']),
+              dhgroup: oneOrMore('Diffie-Hellman group(s) offered, most preferred first ("null": no DH exchange). Default: ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144, ffdhe8192, null.', ['null', 'ffdhe2048', 'ffdhe3072', 'ffdhe4096', 'ffdhe6144', 'ffdhe8192']),
+            },
+          },
+        },
       },
     },
     ports: {

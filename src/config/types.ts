@@ -90,8 +90,22 @@ export interface PortConfig {
   maxH2CData: number;
 }
 
+/** DH-HMAC-CHAP settings of one host (in-band authentication). */
+export interface HostDhchapConfig {
+  /** The host's secret, DHHC-1:<hh>:<base64>: (read from the file when the config says "file:PATH"). */
+  key: string;
+  /** The controller's secret, for hosts that ask for bidirectional authentication. */
+  ctrlKey?: string;
+  /** Hashes offered, most preferred first: sha256, sha384, sha512. */
+  hashes: string[];
+  /** DH groups offered, most preferred first: ffdhe2048 ... ffdhe8192, null. */
+  dhgroups: string[];
+}
+
 export interface HostConfig {
   nqn: string;
+  /** Present: this host must authenticate (DH-HMAC-CHAP) on every queue of an NVM subsystem. */
+  dhchap?: HostDhchapConfig;
 }
 
 export type QueuePolicy = 'round-robin' | 'per-controller' | 'map';

@@ -3,6 +3,7 @@
 import type { BackendRequest } from '../backend/backend.js';
 import type { PortConfig } from '../config/types.js';
 import type { Controller } from './controller.js';
+import type { AuthTransaction } from './auth/transaction.js';
 import type { Namespace } from './namespace.js';
 import type { Logger } from '../util/log.js';
 
@@ -84,6 +85,13 @@ export interface HostQueue {
    * worker owns the queue: it reports what it drops when the queue closes).
    */
   readonly inflight: number | null;
+  /**
+   * The queue's in-band authentication (set by Connect when the host must authenticate; null: none).
+   * Until it has authenticated, only Connect, Authentication Send/Receive and Disconnect run.
+   */
+  auth: AuthTransaction | null;
   /** Tears the connection down (controller teardown, fatal error). */
   close(reason: string): void;
+  /** Ends the connection once the responses already queued are sent (authentication failure). */
+  drain(reason: string): Promise<void>;
 }

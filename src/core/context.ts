@@ -5,6 +5,7 @@ import type { Logger } from '../util/log.js';
 import type { BackendRequest } from '../backend/backend.js';
 import { DISCOVERY_NQN } from '../spec/discovery.js';
 import type { Controller } from './controller.js';
+import { type HostAuthPolicy, hostAuthPolicy } from './auth/policy.js';
 import type { Subsystem as AnySubsystem } from './subsystem.js';
 
 /** A subsystem of this target, with its controllers. */
@@ -29,10 +30,23 @@ export class TargetContext {
   /** Host-wide counters for the SMART log: power cycles, unsafe shutdowns. */
   readonly startedAt = Date.now();
   observer: ControllerObserver | null = null;
+  /** Authentication policies by host NQN (the config was checked at load; built once, at start). */
+  readonly #hostAuth = new Map<string, HostAuthPolicy>();
 
   constructor(config: TargetConfig, log: Logger) {
     this.config = config;
     this.log = log;
+    config.hosts.forEach((h, i) => {
+      const d = h.dhchap;
+      if (!d) return;
+      const c = { dhchapKey: d.key, ...(d.ctrlKey !== undefined ? { dhchapCtrlKey: d.ctrlKey } : {}), dhchapHashes: d.hashes, dhchapDhgroups: d.dhgroups };
+      this.#hostAuth.set(h.nqn, hostAuthPolicy(c, `/hosts/${i}/dhchap`));
+    });
+  }
+
+  /** The DH-HMAC-CHAP policy of a host; null: the host does not authenticate. */
+  hostAuth(hostnqn: string): HostAuthPolicy | null {
+    return this.#hostAuth.get(hostnqn) ?? null;
   }
 
   /** Subsystems a port exposes. */

@@ -4,11 +4,16 @@ import type { Command } from './command.js';
 import type { TargetContext } from './context.js';
 import { executeAdmin } from './admin/dispatch.js';
 import { executeFabrics } from './fabrics.js';
+import { refuseUnauthenticated } from './authentication.js';
+import { allowedBeforeAuthentication } from './auth/execute.js';
 import { executeIo } from './io.js';
 import { AdminOpc } from '../spec/opcodes.js';
 
 export function execute(cmd: Command, ctx: TargetContext): void {
   const q = cmd.queue;
+  // A queue that must authenticate runs nothing else until it has (one null check otherwise).
+  const auth = q.auth;
+  if (auth !== null && !auth.authenticated && !allowedBeforeAuthentication(cmd.sqe)) return refuseUnauthenticated(cmd);
   // Before Connect (no controller yet) and on the admin queue: admin set (fabrics included).
   if (q.qid === 0 || q.ioCtrl === null) return executeAdmin(cmd, ctx);
   if (cmd.sqe[0] === AdminOpc.Fabrics) return executeFabrics(cmd, ctx);

@@ -1,8 +1,9 @@
 // Fabrics commands: Connect (admin and I/O queues, dynamic controller model), Property Get/Set,
-// Disconnect.
+// Authentication Send/Receive (authentication.ts), Disconnect.
 import type { Command } from './command.js';
 import type { TargetContext } from './context.js';
 import { Controller } from './controller.js';
+import { executeAuthentication, startAuthentication } from './authentication.js';
 import { ConnectAttr, ConnectData, FabricsSqe, FabricsType } from '../spec/opcodes.js';
 import { connectCattr, connectKato, connectQid, connectRecfmt, connectSqsize, propertyOffset, propertySize8, propertyValue, sqeFctype } from '../spec/sqe.js';
 import {
@@ -43,8 +44,10 @@ export function executeFabrics(cmd: Command, ctx: TargetContext): void {
   const fctype = sqeFctype(cmd.sqe);
   const q = cmd.queue;
   if (fctype === FabricsType.Connect) return connect(cmd, ctx);
-  // An I/O queue adopted by a worker thread has only the I/O view of its controller.
+  // An I/O queue adopted by a worker thread has only the I/O view of its controller (and its own
+  // transaction, for re-authentication).
   if (fctype === FabricsType.Disconnect && q.ioCtrl) return cmd.complete();
+  if (fctype === FabricsType.AuthenticationSend || fctype === FabricsType.AuthenticationReceive) return executeAuthentication(cmd, fctype);
   if (!q.ctrl) {
     cmd.status = S_SEQUENCE_ERROR;
     return cmd.complete();
@@ -163,7 +166,7 @@ function connect(cmd: Command, ctx: TargetContext): void {
     q.sqEntries = sqsize + 1;
     q.sqflowDisabled = (cattr & ConnectAttr.DISABLE_SQFLOW) !== 0;
     ctrl.attachQueue(q);
-    cmd.dw0 = id;
+    cmd.dw0 = id | (subsys ? startAuthentication(q, ctx, ctrl, hostnqn, subnqn, log) : 0);
     log.info({ cntlid: id, kato, sqsize: sqsize + 1 }, isDiscovery ? 'discovery controller created' : 'controller created');
     return cmd.complete();
   }
@@ -201,7 +204,7 @@ function connect(cmd: Command, ctx: TargetContext): void {
   q.sqEntries = sqsize + 1;
   q.sqflowDisabled = (cattr & ConnectAttr.DISABLE_SQFLOW) !== 0;
   ctrl.attachQueue(q);
-  cmd.dw0 = ctrl.cntlid;
+  cmd.dw0 = ctrl.cntlid | startAuthentication(q, ctx, ctrl, hostnqn, subnqn, log);
   log.debug({ cntlid: ctrl.cntlid, sqsize: sqsize + 1 }, 'I/O queue connected');
   cmd.complete();
 }

@@ -11,6 +11,7 @@ import { HostQueue, type QueueOptions, type SubmitOptions } from './queue.js';
 import { CommandResult, expectOk, NvmeError } from './result.js';
 import * as S from './sqe-build.js';
 import { parseIdentifyController, parseIdentifyNamespace, type IdentifyController, type IdentifyNamespace } from './identify-parse.js';
+import { CONNECT_ATR, authenticateQueue, type HostDhchapOptions } from './auth.js';
 import { parseDiscoveryHeader, parseDiscoveryLog, type DiscoveryLog } from './discovery-log.js';
 
 export interface ConnectOptions {
@@ -48,6 +49,11 @@ export interface ConnectOptions {
   ioReadBufferSize?: number;
   /** Stop after the admin Connect (no CC.EN, no Identify, no I/O queues): for state machine tests. */
   adminOnly?: boolean;
+  /**
+   * In-band authentication (DH-HMAC-CHAP): run on every queue whose Connect answers ATR. Without it
+   * such a queue stays unauthenticated (the controller then refuses its commands).
+   */
+  dhchap?: HostDhchapOptions;
 }
 
 /** In-capsule data a host may send on the admin queue (8 KiB capsule, SQE included). */
@@ -73,6 +79,8 @@ export class Controller {
   id: IdentifyController | null = null;
   #kaTimer: NodeJS.Timeout | null = null;
   #rr = 0;
+  /** Queues whose Connect answered ATR (authentication required), by qid. */
+  readonly authRequired = new Set<number>();
 
   private constructor(admin: HostQueue, o: ConnectOptions, hostnqn: string, hostid: Uint8Array) {
     this.admin = admin;
@@ -145,6 +153,7 @@ export class Controller {
     });
     expectOk('admin Connect', r);
     this.cntlid = r.dw0 & 0xffff;
+    await this.#afterConnect(this.admin, 0, r);
     if ((o.kato ?? 0) > 0 && o.sendKeepAlives !== false) this.#startKeepAlive(o.kato!);
     if (o.adminOnly) return;
 
@@ -176,7 +185,26 @@ export class Controller {
         hostnqn: this.hostnqn,
       });
       expectOk(`I/O queue ${qid} Connect`, cr);
+      await this.#afterConnect(q, qid, cr);
     }
+  }
+
+  /** A Connect that answered ATR: authenticate the queue when this session has a secret. */
+  async #afterConnect(q: HostQueue, qid: number, r: CommandResult): Promise<void> {
+    if ((r.dw0 & CONNECT_ATR) === 0) return;
+    this.authRequired.add(qid);
+    if (this.options.dhchap) await authenticateQueue(q, this.options.dhchap, this.hostnqn, this.options.subnqn);
+  }
+
+  /**
+   * Runs a new authentication transaction on a connected queue (re-authentication; qid 0: the admin
+   * queue), with this session's secret or the one given.
+   */
+  authenticate(qid: number, dhchap: HostDhchapOptions | undefined = this.options.dhchap): Promise<void> {
+    if (!dhchap) return Promise.reject(new Error('no DH-HMAC-CHAP secret'));
+    const q = qid === 0 ? this.admin : this.io[qid - 1];
+    if (!q) return Promise.reject(new RangeError(`no queue ${qid}`));
+    return authenticateQueue(q, dhchap, this.hostnqn, this.options.subnqn);
   }
 
   /** CC.EN = 1 with the settings a host uses (NVM command set, 4 KiB pages, 64/16-byte entries), then waits CSTS.RDY. */

@@ -88,6 +88,25 @@ export function propertySet(sqe: Buffer, offset: number, value: U64, size8 = fal
   return sqe;
 }
 
+/** Authentication Send (TL bytes of host data) / Receive (AL bytes of controller data): SECP E9h, SPSP0/1 01h. */
+function authentication(sqe: Buffer, fctype: number, length: number): Buffer {
+  start(sqe, AdminOpc.Fabrics);
+  sqe[FabricsSqe.fctype] = fctype;
+  sqe[41] = 0x01; // SPSP0
+  sqe[42] = 0x01; // SPSP1
+  sqe[43] = 0xe9; // SECP: NVMe in-band authentication
+  sqe.writeUInt32LE(length >>> 0, 44); // TL / AL
+  return sqe;
+}
+
+export function authenticationSend(sqe: Buffer, tl: number): Buffer {
+  return authentication(sqe, FabricsType.AuthenticationSend, tl);
+}
+
+export function authenticationReceive(sqe: Buffer, al: number): Buffer {
+  return authentication(sqe, FabricsType.AuthenticationReceive, al);
+}
+
 export function fabricsDisconnect(sqe: Buffer): Buffer {
   start(sqe, AdminOpc.Fabrics);
   sqe[FabricsSqe.fctype] = FabricsType.Disconnect;

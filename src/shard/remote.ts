@@ -99,6 +99,8 @@ export class RemoteQueue implements HostQueue {
   readonly worker: number;
   /** Not known here: the worker reports what it drops when the queue closes ('queue-closed'). */
   readonly inflight = null;
+  /** A queue moves to a worker only once it has authenticated: nothing left to check here. */
+  auth = null;
   readonly #close: (q: RemoteQueue, reason: string) => void;
   closed = false;
   /** Why the main thread asked the worker to close the queue (null: it has not). */
@@ -123,5 +125,10 @@ export class RemoteQueue implements HostQueue {
     this.closed = true;
     this.closeReason = reason;
     this.#close(this, reason);
+  }
+
+  drain(reason: string): Promise<void> {
+    this.close(reason);
+    return Promise.resolve();
   }
 }

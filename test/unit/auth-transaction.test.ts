@@ -56,7 +56,7 @@ function setup(s: Setup = {}) {
     tid: 0x2a,
     ...s.hostOverride,
   });
-  return { ctrl, host, warnings };
+  return { ctrl, host, warnings, opts };
 }
 
 function send(ctrl: AuthTransaction, b: Uint8Array): void {
@@ -409,4 +409,22 @@ test('bad options are refused when the transaction is made', () => {
   assert.throws(() => new AuthTransaction({ ...base, hashes: [], dhgroups: [0] }), /hashes/);
   assert.throws(() => new AuthTransaction({ ...base, hashes: [9 as HashId], dhgroups: [0] }), /hashes/);
   assert.throws(() => new AuthTransaction({ ...base, hashes: [1], dhgroups: [6 as DhGroupId] }), /dhgroups/);
+});
+
+test('a transaction created authenticated (a queue that moved threads): usable at once, re-authenticates, a failure drops it', () => {
+  const ok = setup();
+  const moved = new AuthTransaction({ ...ok.opts, authenticated: true });
+  assert.equal(moved.authenticated, true);
+  assert.equal(moved.state, 'done');
+  const ch = toChallenge(moved, ok.host);
+  assert.equal(moved.authenticated, true, 'still usable while re-authenticating');
+  send(moved, ok.host.reply(ch));
+  assert.equal(ok.host.success1(receive(moved)).ok, true);
+  assert.equal(moved.authenticated, true);
+  const bad = setup();
+  const failing = new AuthTransaction({ ...bad.opts, authenticated: true });
+  const ch2 = toChallenge(failing, bad.host);
+  send(failing, bad.host.reply(ch2, { corruptResponse: true }));
+  assert.equal(failing.authenticated, false);
+  expectFailure1(failing, AuthFailure.FAILED);
 });

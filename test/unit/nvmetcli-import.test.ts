@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { importNvmetcli, importNvmetcliFile } from '../../src/config/nvmetcli.js';
 import { normalizeConfig } from '../../src/config/normalize.js';
 import { ConfigError } from '../../src/config/errors.js';
+import { formatDhchapKey } from '../../src/core/auth/dhchap-key.js';
 
 const ROOT = new URL('../../../', import.meta.url);
 const FIXTURE = fileURLToPath(new URL('test/fixtures/nvmetcli-config.json', ROOT));
@@ -81,7 +82,7 @@ test('the imported config is valid and keeps the identifiers hosts already know'
 
 test('unsupported attributes warn, never silently', () => {
   const { config, warnings } = importNvmetcli({
-    hosts: [{ nqn: H1, dhchap_key: 'DHHC-1:00:xyz' }],
+    hosts: [{ nqn: H1, tls_psk: 'x' }],
     ports: [{
       portid: 7,
       addr: { trtype: 'tcp', adrfam: 'ipv4', traddr: '10.0.0.1', trsvcid: '4420', treq: 'required', tsas: 'tls1.3' },
@@ -101,7 +102,7 @@ test('unsupported attributes warn, never silently', () => {
   }, 'config.json', { blockDeviceBlockSize: () => undefined });
   const find = (s: string) => assert.ok(warnings.some((w) => w.includes(s)), `missing: ${s}\n${warnings.join('\n')}`);
   find('config.json: /extra: section "extra" is not supported');
-  find('/hosts/0/dhchap_key: host attribute (authentication is not supported)');
+  find('/hosts/0/tls_psk: host attribute "tls_psk" is not supported by nvmetd, ignored');
   find('/ports/0/addr/treq: a secure channel (TLS) is required');
   find('/ports/0/addr/tsas: TLS ("tls1.3") is not supported');
   find('/ports/0/param/pi_enable: protection information is not supported');
@@ -144,4 +145,29 @@ test('no TCP port: warned, nvmetd falls back to its default port', () => {
 test('not an nvmetcli file', async () => {
   assert.throws(() => importNvmetcli([1, 2], 'c.json'), (e: unknown) => e instanceof ConfigError && e.message === 'c.json: /: not an nvmetcli configuration (expected a JSON object)');
   await assert.rejects(importNvmetcliFile('/nonexistent.json'), /^ConfigError: \/nonexistent\.json: cannot read: no such file$/);
+});
+
+test('hosts: DH-HMAC-CHAP attributes carry over (the "dhchap" group nvmetcli saves, and flat dhchap_* names); secrets never in warnings', () => {
+  const key = formatDhchapKey({ transform: 1, key: Buffer.alloc(32, 0x5a) });
+  const ctrlKey = formatDhchapKey({ transform: 2, key: Buffer.alloc(48, 0x3c) });
+  const H3 = 'nqn.2014-08.org.nvmexpress:uuid:3c3c3c3c-1a2b-4c3d-8e4f-5a6b7c8d9e0f';
+  const { config, warnings } = importNvmetcli({
+    hosts: [
+      { nqn: H1, dhchap: { key, ctrl_key: ctrlKey, hash: 'hmac(sha512)', dhgroup: 'ffdhe3072', frob: '1' } },
+      { nqn: H2, dhchap: { key: '', ctrl_key: ctrlKey, hash: 'hmac(sha256)', dhgroup: 'null' } },
+      { nqn: H3, dhchap_key: key, dhchap_hash: 'hmac(sha256)', dhchap_dhgroup: 'null' },
+    ],
+    subsystems: [{ nqn: 'nqn.2026-11.io.example:auth', allowed_hosts: [H1, H2, H3], namespaces: [{ nsid: 1, device: { path: '/srv/a.img' } }] }],
+  }, 'config.json', opts);
+  assert.deepEqual(config.hosts, [
+    { nqn: H1, dhchap: { key, ctrlKey, hash: 'sha512', dhgroup: 'ffdhe3072' } },
+    { nqn: H2 },
+    { nqn: H3, dhchap: { key, hash: 'sha256', dhgroup: 'null' } },
+  ]);
+  const find = (s: string) => assert.ok(warnings.some((w) => w.includes(s)), `missing: ${s}\n${warnings.join('\n')}`);
+  find('/hosts/0/dhchap/frob: DH-HMAC-CHAP attribute "frob" is not supported');
+  find('/hosts/1/dhchap/ctrl_key: a controller key without a host key');
+  assert.ok(!warnings.some((w) => w.includes(key.slice(10, 30)) || w.includes(ctrlKey.slice(10, 30))), 'no secret in the warnings');
+  const c = normalizeConfig(config, 'imported');
+  assert.deepEqual(c.hosts[0]!.dhchap, { key, ctrlKey, hashes: ['sha512'], dhgroups: ['ffdhe3072'] });
 });

@@ -73,7 +73,10 @@ export function hostAuthPolicy(c: HostAuthConfig, where: string): HostAuthPolicy
   return { hostKey, ctrlKey, hashes, dhgroups };
 }
 
-/** A fresh transaction for one queue of this host (call at each Connect that answers ATR). */
-export function newAuthTransaction(p: HostAuthPolicy, hostnqn: string, subnqn: string, log?: AuthLog): AuthTransaction {
-  return new AuthTransaction({ hostnqn, subnqn, hostKey: p.hostKey, ctrlKey: p.ctrlKey, hashes: p.hashes, dhgroups: p.dhgroups, log });
+/**
+ * A fresh transaction for one queue of this host (call at each Connect that answers ATR; with
+ * `authenticated`, for a queue that authenticated on another thread).
+ */
+export function newAuthTransaction(p: HostAuthPolicy, hostnqn: string, subnqn: string, log?: AuthLog, authenticated = false): AuthTransaction {
+  return new AuthTransaction({ hostnqn, subnqn, hostKey: p.hostKey, ctrlKey: p.ctrlKey, hashes: p.hashes, dhgroups: p.dhgroups, log, authenticated });
 }

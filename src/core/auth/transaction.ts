@@ -52,6 +52,11 @@ export interface AuthTransactionOptions {
   /** DH groups the controller accepts, most preferred first (DhGroupId.NULL: no DH exchange). */
   readonly dhgroups: readonly DhGroupId[];
   readonly log?: AuthLog;
+  /**
+   * The queue has authenticated already (it moved to another thread after its transaction): the
+   * transaction starts authenticated, and a new AUTH_Negotiate re-authenticates it.
+   */
+  readonly authenticated?: boolean;
 }
 
 export interface AuthSendResult {
@@ -100,6 +105,10 @@ export class AuthTransaction {
     this.hostKeyT = transformDhchapKey(o.hostKey, o.hostnqn);
     this.ctrlKeyT = o.ctrlKey ? transformDhchapKey(o.ctrlKey, o.subnqn) : null;
     this.log = o.log ?? NOOP_LOG;
+    if (o.authenticated) {
+      this.ok = true;
+      this.st = 'done';
+    }
   }
 
   get state(): AuthState {

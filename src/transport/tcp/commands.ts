@@ -5,6 +5,7 @@
 import type { PortConfig } from '../../config/types.js';
 import type { IoController } from '../../core/command.js';
 import type { Controller } from '../../core/controller.js';
+import type { AuthTransaction } from '../../core/auth/transaction.js';
 import type { TargetContext } from '../../core/context.js';
 import type { Backend } from '../../backend/backend.js';
 import { execute } from '../../core/dispatch.js';
@@ -42,6 +43,8 @@ export abstract class CommandPath implements RequestOwner {
   ctrl: Controller | null = null;
   ioCtrl: IoController | null = null;
   sqflowDisabled = false;
+  /** In-band authentication of this queue (Connect sets it when the host must authenticate). */
+  auth: AuthTransaction | null = null;
   /** Commands completed on this queue. */
   commands = 0;
 
@@ -73,11 +76,15 @@ export abstract class CommandPath implements RequestOwner {
 
   abstract get closed(): boolean;
   abstract close(reason: string): void;
+  abstract drain(reason: string): Promise<void>;
   /** A fatal transport error: C2HTermReq and close. */
   abstract onFatal(fes: number, fei: number, hdr: Buffer, reason: string): void;
   /** False while draining: new capsules are consumed and not taken. */
   protected abstract takesCommands(): boolean;
-  /** A fabrics command (Connect) ran on an I/O queue: the queue may move to a worker now. */
+  /**
+   * A fabrics command (Connect, Authentication Send/Receive) ran on an I/O queue: the queue may move
+   * to a worker now (once it has authenticated, when it must).
+   */
   protected abstract afterIoConnect(): void;
   /** No command outstanding: idle waiters and drain may proceed. */
   protected abstract checkIdle(): void;

@@ -15,6 +15,7 @@ import type { Socket } from 'node:net';
 import type { PortConfig } from '../../config/types.js';
 import type { IoController } from '../../core/command.js';
 import type { TargetContext } from '../../core/context.js';
+import { resumeAuthentication } from '../../core/authentication.js';
 import { CH, DIGEST_LEN, FES, IC, PduType, TERM } from '../../spec/pdu.js';
 import { StatField } from '../../runtime/stats.js';
 import { noteActivity } from '../../runtime/poller.js';
@@ -143,6 +144,13 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
     this.tx.hdgst = this.#reader.hdgst = h.hdgst;
     this.tx.ddgst = this.#reader.ddgst = h.ddgst;
     this.tx.hpdaAlign = h.hpdaAlign;
+    // The queue authenticated before it moved: the host may re-authenticate it here.
+    resumeAuthentication(this, this.ctx, {
+      cntlid: ioCtrl.cntlid,
+      kato: h.kato,
+      traffic: () => ioCtrl.traffic(),
+      holds: () => !this.closed,
+    }, h.hostnqn, h.subnqn, this.log);
     this.#state = ConnState.LIVE;
     const leftover = h.leftover;
     if (leftover && leftover.length > 0) {
@@ -278,6 +286,8 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
 
   protected afterIoConnect(): void {
     if (this.#mover === null || this.ctrl === null || this.#state !== ConnState.LIVE) return;
+    // A queue that must authenticate stays here until it has: the transaction lives on this thread.
+    if (this.auth !== null && !this.auth.authenticated) return;
     if (this.#mover.shouldMove(this.qid, this.ctrl.cntlid)) {
       this.#state = ConnState.MOVING;
       moveToWorker(this, this.#mover);
@@ -306,6 +316,7 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
       subnqn: ctrl.subsysNqn,
       cntlid: ctrl.cntlid,
       hostnqn: ctrl.hostnqn,
+      kato: ctrl.kato,
       qid: this.qid,
       sqEntries: this.sqEntriesValue,
       sqhd: this.sqhdValue,

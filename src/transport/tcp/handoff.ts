@@ -19,6 +19,8 @@ export interface QueueHandoff {
   subnqn: string;
   cntlid: number;
   hostnqn: string;
+  /** Keep alive timeout of the controller in ms (a re-authentication on the worker waits that long). */
+  kato: number;
   qid: number;
   sqEntries: number;
   sqhd: number;

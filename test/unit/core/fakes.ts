@@ -61,9 +61,15 @@ export class FakeQueue implements HostQueue {
   readonly id = 1;
   inflight = 0;
   closedWith: string | null = null;
+  auth: HostQueue['auth'] = null;
+  drainedWith: string | null = null;
   constructor(readonly port: TargetConfig['ports'][number]) {}
   close(reason: string): void {
     this.closedWith = reason;
+  }
+  drain(reason: string): Promise<void> {
+    this.drainedWith = reason;
+    return Promise.resolve();
   }
 }
 
