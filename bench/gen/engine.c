@@ -95,30 +95,6 @@ void ioq_free(struct ioq *q) {
   q->slots = NULL;
 }
 
-void error_once(struct thread *t, const char *msg) {
-  t->st.errors++;
-  if (!t->st.first_error[0]) snprintf(t->st.first_error, sizeof t->st.first_error, "%s", msg);
-}
-
-/* A protocol error on q: remembers the first reason (with the PDU's details) and returns -1. */
-static __thread char *why_buf;
-int bad(const char *fmt, unsigned a, unsigned b, unsigned c) {
-  if (why_buf) snprintf(why_buf, 160, fmt, a, b, c);
-  return -1;
-}
-
-/* The connection is gone or the target broke the protocol: its outstanding commands fail. */
-void q_fail(struct thread *t, struct ioq *q, const char *why) {
-  if (q->dead) return;
-  char msg[200];
-  snprintf(msg, sizeof msg, "I/O queue %d: %s", q->qid, why);
-  if (q->inflight == 0) error_once(t, msg);
-  for (int i = 0; i < q->inflight; i++) error_once(t, msg);
-  q->inflight = 0;
-  q->dead = 1;
-  epoll_ctl(t->ep, EPOLL_CTL_DEL, q->fd, NULL);
-}
-
 /* ---- completions ---- */
 static void verify_read(struct thread *t, struct slot *s) {
   const struct layout *l = t->l;
@@ -290,9 +266,9 @@ static int rx_consume(struct thread *t, struct ioq *q, uint8_t *p, uint32_t n) {
 
 static int parse(struct thread *t, struct ioq *q, uint8_t *p, uint32_t n, int data_end) {
   char why[160] = "protocol error";
-  why_buf = why;
+  bad_reasons_into(why);
   int rc = data_end ? data_done(t, q) : rx_consume(t, q, p, n);
-  why_buf = NULL;
+  bad_reasons_into(NULL);
   if (rc < 0) q_fail(t, q, why);
   return rc;
 }

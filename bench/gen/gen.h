@@ -237,6 +237,8 @@ void ioq_free(struct ioq *q);
 void error_once(struct thread *t, const char *msg);
 /* A protocol error: keeps the first reason (printf format with three unsigned arguments), returns -1. */
 int bad(const char *fmt, unsigned a, unsigned b, unsigned c);
+/* Where bad() writes the reason (160 bytes) while a PDU is parsed; NULL: nowhere. */
+void bad_reasons_into(char *buf);
 void q_fail(struct thread *t, struct ioq *q, const char *why);
 void q_flush(struct thread *t, struct ioq *q);
 void refill(struct thread *t, struct ioq *q);

@@ -3,14 +3,14 @@
 // all checked once with the same policy builder the target uses. Errors name the field's JSON pointer
 // and never contain a secret.
 //
-// The policy builder lives with the authentication code (src/core/auth/policy.ts, a leaf that depends on
-// nothing else of the core): the config checks keys exactly as the target will use them.
+// The policy builder lives with the key material (src/keys/policy.ts, below the config in the data
+// path): the config checks keys exactly as the target will use them.
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { AuthKeyError } from '../core/auth/errors.js';
-import { DEFAULT_DHGROUPS, DEFAULT_HASHES, hostAuthPolicy } from '../core/auth/policy.js';
-import { hashName } from '../core/auth/hash.js';
-import { dhGroupName } from '../core/auth/ffdhe.js';
+import { AuthKeyError } from '../keys/errors.js';
+import { DEFAULT_DHGROUPS, DEFAULT_HASHES, hostAuthPolicy } from '../keys/policy.js';
+import { hashName } from '../keys/hash.js';
+import { dhGroupName } from '../keys/ffdhe.js';
 import type { DhchapInput } from './file-format.js';
 import type { HostDhchapConfig } from './types.js';
 import { ptr } from './errors.js';

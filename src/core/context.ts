@@ -5,7 +5,7 @@ import type { Logger } from '../util/log.js';
 import type { BackendRequest } from '../backend/backend.js';
 import { DISCOVERY_NQN } from '../spec/discovery.js';
 import type { Controller } from './controller.js';
-import { type HostAuthPolicy, hostAuthPolicy } from './auth/policy.js';
+import { type HostAuthPolicy, hostAuthPolicy } from '../keys/policy.js';
 import type { Subsystem as AnySubsystem } from './subsystem.js';
 
 /** A subsystem of this target, with its controllers. */

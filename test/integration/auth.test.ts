@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { HostDhchapConfig, TargetConfig } from '../../src/config/types.js';
-import { formatDhchapKey } from '../../src/core/auth/dhchap-key.js';
+import { formatDhchapKey } from '../../src/keys/dhchap-key.js';
 import { AuthFailure } from '../../src/core/auth/messages.js';
 import { S_AUTH_REQUIRED } from '../../src/core/auth/command.js';
 import { AuthenticationError, CONNECT_ATR, authenticateQueue } from '../../src/initiator/auth.js';

@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDhchapKey } from '../../src/core/auth/dhchap-key.js';
-import { deriveTlsPsk, parseTlsKey } from '../../src/core/auth/tls-key.js';
+import { parseDhchapKey } from '../../src/keys/dhchap-key.js';
+import { deriveTlsPsk, parseTlsKey } from '../../src/keys/tls-key.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = path.join(ROOT, 'bin/nvmetd.js');

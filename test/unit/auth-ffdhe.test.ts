@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { DhGroupId, dhGroupIdByName, dhGroupName, dhPrime } from '../../src/core/auth/ffdhe.js';
+import { DhGroupId, dhGroupIdByName, dhGroupName, dhPrime } from '../../src/keys/ffdhe.js';
 import { DhExchange } from '../../src/core/auth/dhchap.js';
 import { AuthFailure, AuthProtocolError } from '../../src/core/auth/messages.js';
 import { ffdhePrime } from './auth-host.js';

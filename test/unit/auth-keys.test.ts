@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { crc32, decodeBase64Strict } from '../../src/core/auth/encoding.js';
-import { AuthKeyError } from '../../src/core/auth/errors.js';
-import { formatDhchapKey, generateDhchapKey, parseDhchapKey, transformDhchapKey } from '../../src/core/auth/dhchap-key.js';
-import { formatTlsKey, generateTlsKey, parseTlsKey } from '../../src/core/auth/tls-key.js';
+import { crc32, decodeBase64Strict } from '../../src/keys/encoding.js';
+import { AuthKeyError } from '../../src/keys/errors.js';
+import { formatDhchapKey, generateDhchapKey, parseDhchapKey, transformDhchapKey } from '../../src/keys/dhchap-key.js';
+import { formatTlsKey, generateTlsKey, parseTlsKey } from '../../src/keys/tls-key.js';
 
 const S64 = Buffer.from(Array.from({ length: 64 }, (_, i) => i));
 const S32 = S64.subarray(0, 32);

@@ -2,9 +2,10 @@
 // the key; the policy drives a transaction end to end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_DHGROUPS, DEFAULT_HASHES, hostAuthPolicy, newAuthTransaction } from '../../src/core/auth/policy.js';
-import { AuthKeyError } from '../../src/core/auth/errors.js';
-import { formatDhchapKey, generateDhchapKey } from '../../src/core/auth/dhchap-key.js';
+import { DEFAULT_DHGROUPS, DEFAULT_HASHES, hostAuthPolicy } from '../../src/keys/policy.js';
+import { newAuthTransaction } from '../../src/core/auth/policy.js';
+import { AuthKeyError } from '../../src/keys/errors.js';
+import { formatDhchapKey, generateDhchapKey } from '../../src/keys/dhchap-key.js';
 import { RefHost } from './auth-host.js';
 
 const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';

@@ -14,8 +14,8 @@ import {
   tlsIdentity,
   tlsPskFromInput,
   type TlsPsk,
-} from '../../src/core/auth/tls-key.js';
-import { AuthKeyError } from '../../src/core/auth/errors.js';
+} from '../../src/keys/tls-key.js';
+import { AuthKeyError } from '../../src/keys/errors.js';
 
 type Digest = 'sha256' | 'sha384';
 const LEN: Record<Digest, number> = { sha256: 32, sha384: 48 };

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { AuthTransaction, type AuthTransactionOptions } from '../../src/core/auth/transaction.js';
 import { AuthFailure } from '../../src/core/auth/messages.js';
-import { DhGroupId } from '../../src/core/auth/ffdhe.js';
-import { HashId } from '../../src/core/auth/hash.js';
-import type { DhchapKey } from '../../src/core/auth/dhchap-key.js';
+import { DhGroupId } from '../../src/keys/ffdhe.js';
+import { HashId } from '../../src/keys/hash.js';
+import type { DhchapKey } from '../../src/keys/dhchap-key.js';
 import { S_AUTH_INVALID_FIELD } from '../../src/core/auth/command.js';
 import { RefHost, failure1Explanation, type RefHostOptions } from './auth-host.js';
 

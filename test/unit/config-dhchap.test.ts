@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { normalizeConfig } from '../../src/config/normalize.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { hideSecrets } from '../../src/config/dhchap.js';
-import { formatDhchapKey } from '../../src/core/auth/dhchap-key.js';
+import { formatDhchapKey } from '../../src/keys/dhchap-key.js';
 
 const SUBNQN = 'nqn.2026-11.io.nvmetd:auth';
 const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:0c0c0c0c-1111-2222-3333-444444444444';

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { importNvmetcli, importNvmetcliFile } from '../../src/config/nvmetcli.js';
 import { normalizeConfig } from '../../src/config/normalize.js';
 import { ConfigError } from '../../src/config/errors.js';
-import { formatDhchapKey } from '../../src/core/auth/dhchap-key.js';
+import { formatDhchapKey } from '../../src/keys/dhchap-key.js';
 
 const ROOT = new URL('../../../', import.meta.url);
 const FIXTURE = fileURLToPath(new URL('test/fixtures/nvmetcli-config.json', ROOT));

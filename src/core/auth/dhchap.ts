@@ -6,8 +6,8 @@
 // Kh'/Kc' the transformed host/controller keys, and the DH values and the shared secret padded to the
 // size of the group prime.
 import crypto from 'node:crypto';
-import { HashId, hash, hmac } from './hash.js';
-import { DH_GENERATOR, DhGroupId, dhPrime } from './ffdhe.js';
+import { HashId, hash, hmac } from '../../keys/hash.js';
+import { DH_GENERATOR, DhGroupId, dhPrime } from '../../keys/ffdhe.js';
 import { AuthFailure, AuthProtocolError, SC_C_NONE } from './messages.js';
 
 function le32(n: number): Buffer {

@@ -1,8 +1,8 @@
 // In-band authentication (DH-HMAC-CHAP) and NVMe/TCP PSK derivations: the public surface.
-export { AuthKeyError } from './errors.js';
-export { HashId, hashIdByName, hashLen, hashName } from './hash.js';
-export { DhGroupId, dhGroupIdByName, dhGroupName } from './ffdhe.js';
-export { type DhchapKey, type DhchapTransform, formatDhchapKey, generateDhchapKey, parseDhchapKey, transformDhchapKey } from './dhchap-key.js';
+export { AuthKeyError } from '../../keys/errors.js';
+export { HashId, hashIdByName, hashLen, hashName } from '../../keys/hash.js';
+export { DhGroupId, dhGroupIdByName, dhGroupName } from '../../keys/ffdhe.js';
+export { type DhchapKey, type DhchapTransform, formatDhchapKey, generateDhchapKey, parseDhchapKey, transformDhchapKey } from '../../keys/dhchap-key.js';
 export {
   type DerivedTlsPsk,
   type TlsPsk,
@@ -17,7 +17,7 @@ export {
   retainedPsk,
   tlsIdentity,
   tlsPskFromInput,
-} from './tls-key.js';
+} from '../../keys/tls-key.js';
 export { AuthFailure, AuthId, AuthType } from './messages.js';
 export { type AuthLog, type AuthReceiveResult, type AuthSendResult, type AuthState, AuthTransaction, type AuthTransactionOptions } from './transaction.js';
 export {
@@ -31,5 +31,6 @@ export {
   S_AUTH_REQUIRED,
   checkAuthSqe,
 } from './command.js';
-export { DEFAULT_DHGROUPS, DEFAULT_HASHES, type HostAuthConfig, type HostAuthPolicy, hostAuthPolicy, newAuthTransaction } from './policy.js';
+export { DEFAULT_DHGROUPS, DEFAULT_HASHES, type HostAuthConfig, type HostAuthPolicy, hostAuthPolicy } from '../../keys/policy.js';
+export { newAuthTransaction } from './policy.js';
 export { allowedBeforeAuthentication, executeAuthReceive, executeAuthSend } from './execute.js';

@@ -10,8 +10,8 @@
 //   _Success1       6 HL, 7 reserved, 8 RVALID, 9-15 reserved, 16 R2 (HL, when RVALID)
 //   _Success2       6-15 reserved
 //   AUTH_Failure1/2 6 reason code (01h), 7 reason code explanation
-import { HashId, hashLen, isHashId } from './hash.js';
-import { DhGroupId, isDhGroupId } from './ffdhe.js';
+import { HashId, hashLen, isHashId } from '../../keys/hash.js';
+import { DhGroupId, isDhGroupId } from '../../keys/ffdhe.js';
 
 export const AuthType = { COMMON: 0x00, DHCHAP: 0x01 } as const;
 

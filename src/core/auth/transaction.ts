@@ -8,10 +8,10 @@
 // An AUTH_Negotiate restarts the transaction from any state but failure1/failed (re-authentication).
 // A failed transaction stays failed, whatever the host sends: it has to connect again.
 import crypto from 'node:crypto';
-import { AuthKeyError } from './errors.js';
-import { HashId, constantTimeEqual, hashLen, hashName, isHashId } from './hash.js';
-import { DhGroupId, dhGroupName, dhPrime, isDhGroupId } from './ffdhe.js';
-import { DhchapKey, transformDhchapKey } from './dhchap-key.js';
+import { AuthKeyError } from '../../keys/errors.js';
+import { HashId, constantTimeEqual, hashLen, hashName, isHashId } from '../../keys/hash.js';
+import { DhGroupId, dhGroupName, dhPrime, isDhGroupId } from '../../keys/ffdhe.js';
+import { DhchapKey, transformDhchapKey } from '../../keys/dhchap-key.js';
 import { DhExchange, augmentedChallenge, controllerResponse, hostResponse } from './dhchap.js';
 import {
   AuthFailure,

@@ -11,7 +11,7 @@ import { TargetContext } from '../../../src/core/context.js';
 import { execute } from '../../../src/core/dispatch.js';
 import { AUTH_TIMEOUT_NO_KATO_MS } from '../../../src/core/authentication.js';
 import { CONNECT_AUTHREQ_ASCR, CONNECT_AUTHREQ_ATR, S_AUTH_REQUIRED } from '../../../src/core/auth/command.js';
-import { formatDhchapKey } from '../../../src/core/auth/dhchap-key.js';
+import { formatDhchapKey } from '../../../src/keys/dhchap-key.js';
 import { AuthFailure } from '../../../src/core/auth/messages.js';
 import { FabricsSqe, FabricsType } from '../../../src/spec/opcodes.js';
 import { S_SEQUENCE_ERROR } from '../../../src/spec/status.js';
