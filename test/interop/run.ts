@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { CpioEntry, CpioWriter, withParents } from './cpio.js';
 import { checkIdentify, compareWithReference, HostCheck, InteropConfig } from './checks.js';
 import { cacheDirFor, ensureGuestImage, GuestImage, Release, RELEASES } from './setup.js';
+import { interopAuthKeys, type InteropAuthKeys } from './auth-keys.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..', '..');
@@ -170,6 +171,8 @@ function interopConfig(o: Options, runDir: string): InteropConfig {
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e01', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e01' },
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e02', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e02' },
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e03', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e03' },
+      // Host 4 authenticates (DH-HMAC-CHAP).
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e04', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e04' },
     ],
     namespaces: [
       { nsid: 1, kind: 'ram', blockSize: 512, size: 256 * mib, uuid: '6e766d65-7464-4000-8000-696e7465726f', nguid: '6e766d6574640001696e7465726f7031' },
@@ -211,17 +214,25 @@ async function perfAgainstDelayTarget(c: InteropConfig): Promise<string> {
   return `iops=${Math.round(r.iops)} lat_us=${Math.round(r.latencyUs.avg)}`;
 }
 
+/** The run's DH-HMAC-CHAP secrets (host 4), made once per run. */
+let authKeys: InteropAuthKeys | null = null;
+function keysFor(c: InteropConfig): InteropAuthKeys {
+  return (authKeys ??= interopAuthKeys(c.hosts[3]!.nqn, c.subnqn));
+}
+
 function nvmetdConfigJson(c: InteropConfig, ns1DelayUs = 0): string {
   const workers = interopWorkers();
+  const keys = keysFor(c);
   const cfg = {
     ...(workers > 0 ? { shard: { workers } } : {}),
+    hosts: [{ nqn: c.hosts[3]!.nqn, dhchap: { key: keys.host, ctrlKey: keys.ctrl } }],
     ports: [{ id: 1, address: '127.0.0.1', port: c.hostPort, advertiseAddress: '10.0.2.2', advertisePort: c.tport, subsystems: [c.subnqn] }],
     subsystems: [{
       nqn: c.subnqn,
       serial: c.serial,
       model: c.model,
       allowAnyHost: false,
-      allowedHosts: [c.hosts[0].nqn, c.hosts[1].nqn],
+      allowedHosts: [c.hosts[0].nqn, c.hosts[1].nqn, c.hosts[3]!.nqn],
       namespaces: c.namespaces.map((n) => ({
         nsid: n.nsid,
         backing: n.kind === 'ram' ? { type: 'ram', size: n.size, ...(n.nsid === 1 && ns1DelayUs ? { delayUs: ns1DelayUs } : {}) } : { type: 'file', path: n.path, size: n.size },
@@ -240,6 +251,8 @@ function guestEnv(c: InteropConfig, o: Options): string {
     MODE: c.mode, TADDR: c.taddr, TPORT: c.tport, SUBNQN: c.subnqn, SERIAL: c.serial, MODEL: c.model,
     HOSTNQN1: c.hosts[0].nqn, HOSTID1: c.hosts[0].id, HOSTNQN2: c.hosts[1].nqn, HOSTID2: c.hosts[1].id,
     HOSTNQN3: c.hosts[2].nqn, HOSTID3: c.hosts[2].id,
+    HOSTNQN4: c.hosts[3]!.nqn, HOSTID4: c.hosts[3]!.id,
+    DHCHAP_KEY4: keysFor(c).host, DHCHAP_CTRL4: keysFor(c).ctrl, DHCHAP_WRONG4: keysFor(c).wrong,
     FIO_SIZE: fioSize, FIO_IODEPTH: 16, KILL_FIO_SIZE: process.env.NVMETD_INTEROP_KILL_FIO_SIZE ?? '128M', KILL_AFTER: 5, KILL_DOWNTIME: 3,
     KATO: 5, IDLE_SECS: 17, CTRL_LOSS_TMO: 180, RECONNECT_DELAY: 2, REQUEST_TIMEOUT: 120,
     PERF_QD, PERF_SECONDS, PERF_DELAY_US,

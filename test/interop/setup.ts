@@ -301,6 +301,8 @@ const WANTED_MODULES = [
   'virtio', 'virtio_ring', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'failover', 'net_failover', 'virtio_net',
   'nvme_core', 'nvme_fabrics', 'nvme_tcp',
   'nvmet', 'nvmet_tcp', 'null_blk', 'brd', 'loop',
+  // In-band authentication (DH-HMAC-CHAP), where the kernel has it (CONFIG_NVME_AUTH: trixie, not bookworm).
+  'nvme_auth', 'kpp', 'dh_generic', 'hmac', 'sha256_generic', 'sha512_generic',
 ];
 
 interface ModuleSet {

@@ -373,13 +373,36 @@ scn_allow_list_refused() {
   note "refused: $(tr '\n' ' ' < /tmp/al.out | head -c 160) | $(dmesg | grep -i nvme | tail -n 1 | head -c 160)"
 }
 
+# In-band authentication (DH-HMAC-CHAP) by the Linux host: a wrong secret is refused, the right one
+# (bidirectional: the host checks the controller's secret too) connects and moves verified data.
+scn_dhchap() {
+  [ "$MODE" = reference ] && skip "the kernel target runs without host secrets in this suite"
+  # The option parser knows dhchap_secret either way; the host side exists only with CONFIG_NVME_AUTH.
+  [ -d /sys/module/nvme_auth ] || skip "this kernel is built without NVMe in-band authentication (CONFIG_NVME_AUTH; Debian bookworm's 6.1): run with --release trixie"
+  disconnect_all # nvme-cli 2.3 answers "already connected" for a second connection to the same target
+  echo "+ nvme connect ... -q $HOSTNQN4 --dhchap-secret <a secret the target does not know>"
+  nvme connect -t tcp -a "$TADDR" -s "$TPORT" -n "$SUBNQN" -q "$HOSTNQN4" -I "$HOSTID4" --dhchap-secret "$DHCHAP_WRONG4" > /tmp/dh.out 2>&1
+  rc=$?
+  cat /tmp/dh.out
+  c=$(find_ctrl "$HOSTNQN4") && { disconnect_ctrl "$c"; die "a wrong DH-HMAC-CHAP secret got controller $c"; }
+  [ $rc -ne 0 ] || die "nvme connect with a wrong secret exited 0"
+  refused=$(dmesg | grep -i -E 'auth|dhchap' | tail -n 1 | head -c 120)
+  must_connect "$HOSTNQN4" "$HOSTID4" --dhchap-secret "$DHCHAP_KEY4" --dhchap-ctrl-secret "$DHCHAP_CTRL4"
+  make_pattern /tmp/dh.x $MiB
+  write_pattern "$(dev1)" /tmp/dh.x $((200 * MiB)) 65536
+  read_region "$(dev1)" $((200 * MiB)) $MiB 65536 /tmp/dh.r
+  [ "$(md5 /tmp/dh.x)" = "$(md5 /tmp/dh.r)" ] || die "1 MiB read back differs after authenticating"
+  disconnect_ctrl "$CTRL" || die "cannot disconnect the authenticated controller"
+  note "wrong secret refused ($refused); bidirectional DH-HMAC-CHAP connect, 1 MiB verified"
+}
+
 # --- plan ------------------------------------------------------------------------------------------
 PLAN=""
 [ "$MODE" = reference ] && PLAN="reference-target"
 PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst connect-both collect-identify
  fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k fio-digests flush blkdiscard write-zeroes
  compare-match compare-mismatch keep-alive-idle disconnect-reconnect shared-namespace
- file-persist-restart kill-during-fio allow-list-refused perf-vs-fio"
+ file-persist-restart kill-during-fio allow-list-refused dhchap perf-vs-fio"
 if [ -n "$ONLY" ]; then
   p=""; for s in $PLAN; do echo " $ONLY " | grep -q " $s " && p="$p $s"; done; PLAN=$p
 fi
@@ -410,6 +433,7 @@ scenario shared-namespace scn_shared_namespace 180
 scenario file-persist-restart scn_file_persist_restart 180
 scenario kill-during-fio scn_kill_during_fio 900
 scenario allow-list-refused scn_allow_list_refused 60
+scenario dhchap scn_dhchap 180
 scenario perf-vs-fio scn_perf_vs_fio 180
 
 disconnect_all
