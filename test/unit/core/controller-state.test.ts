@@ -1,4 +1,4 @@
-// Controller state changes seen from outside the core: the sharder hook (how I/O workers learn of
+// Controller state changes seen from outside the core: the observer hook (how I/O workers learn of
 // them) and the outstanding Asynchronous Event Requests a reset or a teardown aborts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import { admin, enabledAdmin, makeContext, propertySet } from './fakes.js';
 const CC_ENABLED = 1 | (6 << 16) | (4 << 20);
 const aborted = status(SCT.GENERIC, Generic.ABORTED_SQ_DELETION);
 
-function recordingSharder(): { seen: { ready: boolean; shuttingDown: boolean; vwc: boolean }[]; controllerChanged(c: Controller): void; shouldMove(): boolean; move(): void } {
+function recordingObserver(): { seen: { ready: boolean; shuttingDown: boolean; vwc: boolean }[]; controllerChanged(c: Controller): void; shouldMove(): boolean; move(): void } {
   const seen: { ready: boolean; shuttingDown: boolean; vwc: boolean }[] = [];
   return {
     seen,
@@ -21,34 +21,34 @@ function recordingSharder(): { seen: { ready: boolean; shuttingDown: boolean; vw
   };
 }
 
-test('every change of ready, shutdown and write cache is reported to the sharder, with the new state', async () => {
+test('every change of ready, shutdown and write cache is reported to the observer, with the new state', async () => {
   const ctx = makeContext();
-  const sharder = recordingSharder();
-  ctx.observer = sharder;
+  const observer = recordingObserver();
+  ctx.observer = observer;
   const q = enabledAdmin(ctx);
-  assert.deepEqual(sharder.seen, [{ ready: true, shuttingDown: false, vwc: true }], 'CC.EN 0 -> 1');
+  assert.deepEqual(observer.seen, [{ ready: true, shuttingDown: false, vwc: true }], 'CC.EN 0 -> 1');
   admin(q, ctx, (sqe) => {
     sqe[0] = AdminOpc.SetFeatures;
     sqe.writeUInt32LE(FeatureId.VolatileWriteCache, 40);
     sqe.writeUInt32LE(0, 44);
   }, 0);
-  assert.deepEqual(sharder.seen.at(-1), { ready: true, shuttingDown: false, vwc: false }, 'write cache off');
+  assert.deepEqual(observer.seen.at(-1), { ready: true, shuttingDown: false, vwc: false }, 'write cache off');
   propertySet(q, ctx, 0x14, CC_ENABLED & ~1);
-  assert.deepEqual(sharder.seen.at(-1), { ready: false, shuttingDown: false, vwc: false }, 'CC.EN 1 -> 0');
+  assert.deepEqual(observer.seen.at(-1), { ready: false, shuttingDown: false, vwc: false }, 'CC.EN 1 -> 0');
   propertySet(q, ctx, 0x14, CC_ENABLED);
-  const before = sharder.seen.length;
+  const before = observer.seen.length;
   propertySet(q, ctx, 0x14, CC_ENABLED | (1 << 14));
-  assert.deepEqual(sharder.seen[before], { ready: true, shuttingDown: true, vwc: false }, 'shutdown processing');
+  assert.deepEqual(observer.seen[before], { ready: true, shuttingDown: true, vwc: false }, 'shutdown processing');
   await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(sharder.seen.at(-1), { ready: false, shuttingDown: true, vwc: false }, 'shutdown complete');
+  assert.deepEqual(observer.seen.at(-1), { ready: false, shuttingDown: true, vwc: false }, 'shutdown complete');
   const q2 = enabledAdmin(ctx);
-  assert.equal(sharder.seen.at(-1)!.ready, true, 'another controller enabled');
+  assert.equal(observer.seen.at(-1)!.ready, true, 'another controller enabled');
   q2.ctrl!.teardown('keep alive timeout');
-  assert.deepEqual(sharder.seen.at(-1), { ready: false, shuttingDown: false, vwc: true }, 'torn down: not ready');
+  assert.deepEqual(observer.seen.at(-1), { ready: false, shuttingDown: false, vwc: true }, 'torn down: not ready');
   q.ctrl!.teardown('test over');
-  const n = sharder.seen.length;
+  const n = observer.seen.length;
   q.ctrl!.volatileWriteCache = true;
-  assert.equal(sharder.seen.length, n, 'nothing is reported for a removed controller');
+  assert.equal(observer.seen.length, n, 'nothing is reported for a removed controller');
 });
 
 test('a controller reset (CC.EN 1 -> 0) and a teardown abort the outstanding AERs (Command Aborted due to SQ Deletion)', () => {
