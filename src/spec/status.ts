@@ -65,6 +65,14 @@ export const CmdSpecific = {
   CONNECT_INVALID_HOST: 0x84,
 } as const;
 
+/** Path related status (SCT 3): Asymmetric Namespace Access states of the path a command came by. */
+export const PathStatus = {
+  INTERNAL_PATH_ERROR: 0x00,
+  ANA_PERSISTENT_LOSS: 0x01,
+  ANA_INACCESSIBLE: 0x02,
+  ANA_TRANSITION: 0x03,
+} as const;
+
 /** Media and data integrity errors (SCT 2). */
 export const Media = {
   WRITE_FAULT: 0x80,
@@ -113,3 +121,6 @@ export function statusName(s: number): string {
   }
   return `sct=${sct},sc=0x${sc.toString(16)}`;
 }
+export const S_ANA_PERSISTENT_LOSS = status(SCT.PATH, PathStatus.ANA_PERSISTENT_LOSS);
+export const S_ANA_INACCESSIBLE = status(SCT.PATH, PathStatus.ANA_INACCESSIBLE);
+export const S_ANA_TRANSITION = status(SCT.PATH, PathStatus.ANA_TRANSITION);
