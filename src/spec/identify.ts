@@ -104,7 +104,7 @@ export const Lpa = { SMART_PER_NS: 1 << 0, CMD_EFFECTS: 1 << 1, EXTENDED_DATA: 1
 export const Oaes = { NS_ATTR_CHANGED: 1 << 8, FW_ACTIVATION: 1 << 9, ANA_CHANGE: 1 << 11, DISC_LOG_CHANGE: 1 << 31 } as const;
 /** CMIC: multi-port, multi-controller, ANA reporting. */
 export const Cmic = { MULTI_PORT: 1 << 0, MULTI_CTRL: 1 << 1, ANA_REPORTING: 1 << 3 } as const;
-/** ANACAP: states reported (bits 4:0), the ANAGRPID of a namespace does not change while attached (bit 6). */
+/** ANACAP: states reported (bits 4:0); bit 6: a namespace's ANAGRPID does not change while attached. */
 export const AnaCap = {
   OPTIMIZED: 1 << 0,
   NON_OPTIMIZED: 1 << 1,

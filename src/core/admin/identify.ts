@@ -150,8 +150,8 @@ export function identifyController(buf: Buffer, ctrl: Controller): void {
     buf[IdCtrl.nwpc] = 0;
     buf.writeUInt32LE(cfg!.maxNamespaces, IdCtrl.mnan);
     buf[IdCtrl.anatt] = ANATT;
-    const states = AnaCap.OPTIMIZED | AnaCap.NON_OPTIMIZED | AnaCap.INACCESSIBLE | AnaCap.PERSISTENT_LOSS | AnaCap.CHANGE;
-    buf[IdCtrl.anacap] = states | AnaCap.GRPID_STATIC;
+    // Every state is reported; nothing is claimed about ANAGRPID changes (bits 6, 7), as the kernel target.
+    buf[IdCtrl.anacap] = AnaCap.OPTIMIZED | AnaCap.NON_OPTIMIZED | AnaCap.INACCESSIBLE | AnaCap.PERSISTENT_LOSS | AnaCap.CHANGE;
     buf.writeUInt32LE(ANA_GROUP_MAX, IdCtrl.anagrpmax);
     buf.writeUInt32LE(ANA_GROUP_MAX, IdCtrl.nanagrpid);
   }
