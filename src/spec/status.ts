@@ -109,7 +109,7 @@ export const S_INVALID_FW_SLOT = status(SCT.COMMAND_SPECIFIC, CmdSpecific.INVALI
 export function statusName(s: number): string {
   const sct = (s >> 8) & 7;
   const sc = s & 0xff;
-  const tables: Record<number, Record<string, number>> = { 0: Generic, 1: CmdSpecific, 2: Media };
+  const tables: Record<number, Record<string, number>> = { 0: Generic, 1: CmdSpecific, 2: Media, 3: PathStatus };
   const table = tables[sct];
   if (table) {
     // Command-specific codes are reused by different commands (0x82: Write To Read Only Range for
