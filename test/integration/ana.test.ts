@@ -59,6 +59,9 @@ test('ANA: log page, a group set inaccessible by nvmf_subsystem_listener_set_ana
       assert.ok(ev.ok);
       assert.equal(ev.dw0, ANA_CHANGE_EVENT, 'notice: ANA change, log page 0Ch');
       assert.deepEqual(await anaLog(c), { chgcnt: 1n, groups: [[1, 0x01, [1]], [2, 0x03, [2]]] });
+      assert.deepEqual(await t.rpc('nvmf_subsystem_get_listeners', { nqn: t.opts().subnqn }), [
+        { address: { trtype: 'TCP', adrfam: 'IPv4', traddr: '127.0.0.1', trsvcid: String(t.port) }, ana_states: [{ ana_group: 1, ana_state: 'optimized' }, { ana_group: 2, ana_state: 'inaccessible' }] },
+      ]);
       const refused = await read(c, 2);
       assert.deepEqual([refused.sct, refused.sc], [3, 0x02], 'ANA Inaccessible');
       assert.ok((await read(c, 1)).ok, 'group 1 still optimized');
