@@ -69,6 +69,12 @@ test('ANA: log page, a group set inaccessible by nvmf_subsystem_listener_set_ana
       await t.rpc('nvmf_subsystem_listener_set_ana_state', { nqn: t.opts().subnqn, listen_address: listener(t), ana_state: 'optimized' });
       assert.ok((await read(c, 2)).ok, 'back to optimized: I/O succeeds');
       assert.deepEqual((await anaLog(c)).groups.map((g) => g[1]), [0x01, 0x01]);
+      // A namespace added by RPC in group 3: in the log, with its ANAGRPID.
+      await t.rpc('bdev_malloc_create', { block_size: 512, num_blocks: 2048, name: 'Malloc9' });
+      assert.equal((await t.rpcError('nvmf_subsystem_add_ns', { nqn: t.opts().subnqn, namespace: { bdev_name: 'Malloc9', anagrpid: 129 } })).code, -32602);
+      assert.equal(await t.rpc('nvmf_subsystem_add_ns', { nqn: t.opts().subnqn, namespace: { bdev_name: 'Malloc9', nsid: 7, anagrpid: 3 } }), 7);
+      assert.equal((await c.identifyNamespace(7)).data!.readUInt32LE(92), 3, 'ANAGRPID');
+      assert.deepEqual((await anaLog(c)).groups.map((g) => [g[0], g[2]]), [[1, [1]], [2, [2]], [3, [7]]]);
       const bad = await t.rpcError('nvmf_subsystem_listener_set_ana_state', { nqn: t.opts().subnqn, listen_address: listener(t), ana_state: 'asleep' });
       assert.equal(bad.code, -32602);
       const nowhere = { ...listener(t), trsvcid: '1' };
