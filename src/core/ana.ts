@@ -93,6 +93,11 @@ export class AnaTable {
     if (before !== after) Atomics.add(this.#blocked, 0, after ? 1 : -1);
   }
 
+  /** How many (port, group) pairs are in a state that refuses I/O. */
+  get refusing(): number {
+    return Atomics.load(this.#blocked, 0);
+  }
+
   /** The state code of a group on a port (AnaStateCode). */
   state(portId: number, grpid: number): number {
     const row = this.#rows.get(portId);
@@ -115,6 +120,19 @@ export class AnaTable {
     const row = this.#rows.get(port.id);
     if (row === undefined) return 0;
     return refusal(this.#states[row + grpid]!);
+  }
+
+  /**
+   * A port stopped listening (main thread): its groups go back to optimized, so that a port later
+   * given the same id does not inherit them. Not counted as a change (no controller is left on it).
+   */
+  resetPort(portId: number): void {
+    const row = this.#rows.get(portId);
+    if (row === undefined) return;
+    for (let g = 1; g <= ANA_GROUP_MAX; g++) {
+      this.#write(row, g, AnaStateCode.OPTIMIZED);
+      this.#groupChgcnt.delete(row + g);
+    }
   }
 
   /**

@@ -173,6 +173,7 @@ export const nvmfSubsystemRemoveListener: RpcMethod = {
       // Nothing left on this port: stop listening. The listener stays in the target's list so
       // that its remaining (discovery) connections are closed with the target.
       live.config.ports.splice(live.config.ports.indexOf(pc), 1);
+      live.ctx.ana.resetPort(pc.id);
       const l = live.listeners.find((x) => x.port === pc);
       if (l) await l.stopAccepting();
       live.log.info({ port: pc.id, address: pc.address, tcpPort: pc.port }, 'rpc: stopped listening');

@@ -239,6 +239,7 @@ test('the shared table: a worker\'s view over the same memory sees the main thre
   const worker = new AnaTable(config.ports, main.sab);
   const [p5, p7] = config.ports as [typeof config.ports[0], typeof config.ports[0]];
   assert.equal(worker.ioStatus(p7, 3), ANA_TRANSITION, 'config state seen by the worker');
+  assert.equal(worker.refusing, 1);
   assert.equal(worker.ioStatus(p5, 3), 0);
   main.set(5, 3, 'inaccessible');
   assert.equal(worker.ioStatus(p5, 3), ANA_INACCESSIBLE);
@@ -247,6 +248,19 @@ test('the shared table: a worker\'s view over the same memory sees the main thre
   assert.equal(worker.ioStatus(p5, 3), 0);
   assert.equal(worker.ioStatus(p7, 3), 0);
   assert.equal(worker.state(5, 3), 0x02);
+  // A removed port's states go back to optimized (a later port with its id starts clean).
+  main.set(5, 4, 'inaccessible');
+  assert.equal(worker.ioStatus(p5, 4), ANA_INACCESSIBLE);
+  main.resetPort(5);
+  assert.equal(worker.ioStatus(p5, 4), 0);
+  assert.equal(worker.state(5, 3), 0x01);
+  assert.equal(main.groupChgcnt(5, 4), 0n);
+  main.set(7, 1, 'change');
+  assert.equal(worker.ioStatus(p7, 1), ANA_TRANSITION, 'the count of refusing groups stayed right');
+  assert.equal(worker.refusing, 1, 'one refusing pair: port 7 group 1');
+  main.set(7, 1, 'optimized');
+  assert.equal(worker.ioStatus(p7, 1), 0);
+  assert.equal(worker.refusing, 0, 'no refusing pair left: the I/O path is back to one word read');
 });
 
 test('config: anaGroup and ports[].ana are checked with clear errors', () => {
