@@ -19,6 +19,7 @@ export interface NamespaceInput {
   eui64?: string;
   readOnly?: boolean;
   enabled?: boolean;
+  anaGroup?: number;
 }
 
 export interface SubsystemInput {
@@ -53,6 +54,7 @@ export interface PortInput {
   inlineDataSize?: SizeInput;
   maxQueueSize?: number;
   maxH2CData?: SizeInput;
+  ana?: Record<string, string>;
 }
 
 /** hosts[].dhchap: the secrets as DHHC-1 strings or "file:PATH"; a name or a list for hash/dhgroup. */

@@ -11,10 +11,12 @@ import type { BackingInput, ConfigFile, NamespaceInput, PortInput, SizeInput, Su
 import { deriveEui64, deriveNguid, deriveSerial, deriveUuid } from './ids.js';
 import { DISCOVERY_NQN, nameProblem, notNqnWarning } from './nqn.js';
 import { validateShape } from './schema.js';
+import { ANA_STATE_NAMES } from './types.js';
 import type {
-  AddressFamily, Backing, HostConfig, NamespaceConfig, PortConfig, ReferralConfig, ShardConfig, SubsystemConfig, TargetConfig,
+  AnaStateName, AddressFamily, Backing, HostConfig, NamespaceConfig, PortConfig, ReferralConfig, ShardConfig, SubsystemConfig, TargetConfig,
 } from './types.js';
 import { formatSize, parseSize } from './units.js';
+import { ANA_GROUP_MAX } from '../spec/log.js';
 import { defaultFirmware } from './version.js';
 
 export const DEFAULTS = {
@@ -249,6 +251,7 @@ class Normalizer {
       eui64: this.identifier('eui64', ns.eui64, at, () => deriveEui64(nqn, nsid)),
       readOnly: ns.readOnly ?? false,
       enabled: ns.enabled ?? true,
+      anaGroup: ns.anaGroup ?? 1,
     };
   }
 
@@ -330,8 +333,25 @@ class Normalizer {
       maxQueueSize: p.maxQueueSize ?? DEFAULTS.maxQueueSize,
       maxH2CData,
     };
+    if (p.ana !== undefined) out.ana = this.ana(p.ana, `${at}/ana`);
     if (p.advertiseAddress !== undefined) out.advertiseAddress = this.address(p.advertiseAddress, `${at}/advertiseAddress`);
     if (p.advertisePort !== undefined) out.advertisePort = p.advertisePort;
+    return out;
+  }
+
+  /** ports[].ana: group ids 1..ANA_GROUP_MAX in decimal, each with a state name. */
+  ana(given: Record<string, string>, at: string): Record<string, AnaStateName> {
+    const out: Record<string, AnaStateName> = {};
+    for (const [key, state] of Object.entries(given)) {
+      const grpid = /^[1-9][0-9]*$/.test(key) ? Number(key) : NaN;
+      if (!(grpid >= 1 && grpid <= ANA_GROUP_MAX)) {
+        this.fail(ptr(at, key), `"${key}" is not an ANA group id: use a decimal number from 1 to ${ANA_GROUP_MAX}`);
+      }
+      if (!(ANA_STATE_NAMES as readonly string[]).includes(state)) {
+        this.fail(ptr(at, key), `"${state}" is not an ANA state: ${ANA_STATE_NAMES.map((n) => `"${n}"`).join(', ')}`);
+      }
+      out[String(grpid)] = state as AnaStateName;
+    }
     return out;
   }
 

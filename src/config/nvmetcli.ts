@@ -23,6 +23,8 @@ import type { ConfigFile, DhchapInput, HostInput, NamespaceInput, PortInput, Ref
 import { readJsonFile } from './load.js';
 import { nameProblem, notNqnWarning } from './nqn.js';
 import { configSchema } from './schema.js';
+import { ANA_STATE_NAMES } from './types.js';
+import { ANA_GROUP_MAX } from '../spec/log.js';
 
 export interface NvmetcliImport {
   config: ConfigFile;
@@ -253,8 +255,10 @@ class Importer {
     const enable = flag(n.enable);
     if (enable === false) ns.enabled = false;
     const grpid = int(n.ana_grpid ?? (isObj(n.ana) ? n.ana.grpid : undefined));
-    if (grpid !== undefined && grpid !== 1) {
-      this.warn(`${at}/ana_grpid`, `ANA group ${grpid} ignored: nvmetd does not report ANA (every path is optimized)`);
+    if (grpid !== undefined && grpid >= 1 && grpid <= ANA_GROUP_MAX) {
+      if (grpid !== 1) ns.anaGroup = grpid;
+    } else if (n.ana_grpid !== undefined || isObj(n.ana)) {
+      this.warn(`${at}/ana_grpid`, `ANA group ${String(n.ana_grpid ?? (n.ana as Record<string, unknown>).grpid)} is out of range (1 to ${ANA_GROUP_MAX}): group 1 is used`);
     }
     if (isObj(n.resv) && flag(n.resv.enable)) {
       this.warn(`${at}/resv/enable`, 'reservations are not supported, ignored');
@@ -305,13 +309,22 @@ class Importer {
       this.warn(`${at}/subsystems/${i}`, `no imported subsystem "${String(s)}", link skipped`);
       return [];
     });
+    const ana: Record<string, string> = {};
     list(p.ana_groups).forEach((g, i) => {
-      if (!isObj(g)) return;
+      const q = `${at}/ana_groups/${i}`;
+      if (!isObj(g)) return this.warn(q, 'not an object, skipped');
+      const grpid = int(g.grpid);
       const state = isObj(g.ana) ? str(g.ana.state) : undefined;
-      if (int(g.grpid) !== 1 || (state !== undefined && state !== 'optimized')) {
-        this.warn(`${at}/ana_groups/${i}`, `ANA group ${String(g.grpid)} (${state ?? 'no state'}) ignored: nvmetd does not report ANA`);
+      if (grpid === undefined || grpid < 1 || grpid > ANA_GROUP_MAX) {
+        return this.warn(q, `ANA group ${String(g.grpid)} is out of range (1 to ${ANA_GROUP_MAX}), skipped`);
       }
+      if (state === undefined) return; // the kernel's default: optimized
+      if (!(ANA_STATE_NAMES as readonly string[]).includes(state)) {
+        return this.warn(`${q}/ana/state`, `"${state}" is not an ANA state, group ${grpid} stays optimized`);
+      }
+      if (state !== 'optimized') ana[String(grpid)] = state;
     });
+    if (Object.keys(ana).length > 0) out.ana = ana;
     const referrals = list(p.referrals).flatMap((r, i) => this.referral(r, `${at}/referrals/${i}`));
     if (referrals.length > 0) out.referrals = referrals;
     return [out];

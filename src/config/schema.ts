@@ -157,6 +157,12 @@ export const configSchema = {
         inlineDataSize: size('In-capsule data size offered on I/O queues: a multiple of 16, at most 1MiB. Default 8192.'),
         maxQueueSize: { description: 'Largest I/O queue size (entries) a host may ask for. Default 128.', type: 'integer', minimum: 32, maximum: 65536 },
         maxH2CData: size('MAXH2CDATA offered in ICResp: a multiple of 4, at least 4096, at most 1GiB. Default 131072.'),
+        ana: {
+          description:
+            'Asymmetric Namespace Access state of ANA groups on this port, by group id ("1" to "128"). Groups not listed are optimized.',
+          type: 'object',
+          additionalProperties: { enum: ['optimized', 'non-optimized', 'inaccessible', 'persistent-loss', 'change'] },
+        },
       },
     },
     referral: {
@@ -209,6 +215,7 @@ export const configSchema = {
         eui64: { description: 'IEEE extended unique id. Default: derived from the subsystem NQN and nsid.', type: 'string', pattern: EUI64_PATTERN },
         readOnly: { description: 'Refuse writes. Default false.', type: 'boolean' },
         enabled: { description: 'Expose the namespace. Default true.', type: 'boolean' },
+        anaGroup: { description: 'ANA group id (ANAGRPID) of the namespace, 1 to 128. Default 1.', type: 'integer', minimum: 1, maximum: 128 },
       },
     },
     ramBacking: {

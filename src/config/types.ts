@@ -33,6 +33,10 @@ export interface BlockBacking {
 }
 export type Backing = RamBacking | FileBacking | BlockBacking;
 
+/** Asymmetric Namespace Access state of a group on a port. */
+export type AnaStateName = 'optimized' | 'non-optimized' | 'inaccessible' | 'persistent-loss' | 'change';
+export const ANA_STATE_NAMES: readonly AnaStateName[] = ['optimized', 'non-optimized', 'inaccessible', 'persistent-loss', 'change'];
+
 export interface NamespaceConfig {
   nsid: number;
   backing: Backing;
@@ -46,6 +50,8 @@ export interface NamespaceConfig {
   eui64: string;
   readOnly: boolean;
   enabled: boolean;
+  /** ANA group (ANAGRPID) the namespace belongs to, 1 to ANA_GROUP_MAX; absent: 1. */
+  anaGroup?: number;
 }
 
 export interface SubsystemConfig {
@@ -88,6 +94,11 @@ export interface PortConfig {
   maxQueueSize: number;
   /** MAXH2CDATA offered in ICResp (bytes). */
   maxH2CData: number;
+  /**
+   * ANA state of groups on this port at start, by group id ("1".."128"); groups not listed are
+   * optimized. The running state lives in the target context (src/core/ana.ts).
+   */
+  ana?: Record<string, AnaStateName>;
 }
 
 /** DH-HMAC-CHAP settings of one host (in-band authentication). */

@@ -1,6 +1,7 @@
 // Target-wide state shared by every queue: subsystems, ports, live controllers, the discovery
 // generation counter.
-import type { PortConfig, TargetConfig } from '../config/types.js';
+import type { AnaStateName, PortConfig, TargetConfig } from '../config/types.js';
+import { AnaTable } from './ana.js';
 import type { Logger } from '../util/log.js';
 import type { BackendRequest } from '../backend/backend.js';
 import { DISCOVERY_NQN } from '../spec/discovery.js';
@@ -32,10 +33,14 @@ export class TargetContext {
   observer: ControllerObserver | null = null;
   /** Authentication policies by host NQN (the config was checked at load; built once, at start). */
   readonly #hostAuth = new Map<string, HostAuthPolicy>();
+  /** ANA group states per port (shared with the I/O workers). */
+  readonly ana: AnaTable;
 
-  constructor(config: TargetConfig, log: Logger) {
+  /** `anaState`: on an I/O worker, the main thread's shared ANA table (WorkerInit.anaState). */
+  constructor(config: TargetConfig, log: Logger, anaState?: SharedArrayBuffer) {
     this.config = config;
     this.log = log;
+    this.ana = new AnaTable(config.ports, anaState);
     config.hosts.forEach((h, i) => {
       const d = h.dhchap;
       if (!d) return;
@@ -87,6 +92,27 @@ export class TargetContext {
   discoveryChanged(): void {
     this.genctr++;
     for (const c of this.#discoveryControllers) c.discoveryChanged();
+  }
+
+  /**
+   * Changes the ANA state of group `grpid` on port `portId` (main thread): I/O through that port to
+   * the group's namespaces sees it at once, on every thread; controllers connected through the port
+   * get the ANA change event (when enabled). Returns false when the group was in that state already.
+   * Throws (RangeError) for an unknown port or a group id out of range.
+   */
+  setAnaState(portId: number, grpid: number, state: AnaStateName): boolean {
+    if (!this.config.ports.some((p) => p.id === portId)) throw new RangeError(`no port with id ${portId}`);
+    if (!this.ana.set(portId, grpid, state)) return false;
+    let told = 0;
+    for (const s of this.subsystems.values()) {
+      for (const c of s.controllers.values()) {
+        if (c.queues.get(0)?.port.id !== portId) continue;
+        c.anaChanged();
+        told++;
+      }
+    }
+    this.log.info({ port: portId, anagrpid: grpid, state, chgcnt: this.ana.chgcnt.toString(), controllers: told }, 'ANA state changed');
+    return true;
   }
 
   /** Flushes every namespace of a subsystem. */

@@ -5,6 +5,7 @@ import type { Logger } from '../util/log.js';
 import type { PortConfig, TargetConfig } from '../config/types.js';
 import type { Namespace } from './namespace.js';
 import type { Subsystem } from './subsystem.js';
+import type { AnaTable } from './ana.js';
 import { Cap, Cc, Csts, nvmeVersion, Prop } from '../spec/properties.js';
 import { AecBits, AsyncEvent, ERROR_LOG_ENTRY_SIZE, LogId } from '../spec/log.js';
 import { Generic, SCT, status } from '../spec/status.js';
@@ -54,6 +55,8 @@ export interface ControllerHost {
   readonly observer: { controllerChanged(ctrl: Controller): void } | null;
   /** Discovery log generation counter. */
   readonly genctr: bigint;
+  /** ANA group states per port (log page 0Ch). */
+  readonly ana: AnaTable;
   /** The subsystems a port exposes (discovery log). */
   portSubsystems(port: PortConfig): Subsystem<Controller>[];
   flushNamespaces(subsys: Subsystem<Controller>): Promise<void>;
@@ -398,6 +401,11 @@ export class Controller {
       this.#changedNs = [0xffffffff];
     }
     this.#raise(AsyncEvent.TYPE_NOTICE, AsyncEvent.NOTICE_NS_ATTR_CHANGED, LogId.ChangedNsList, AecBits.NS_ATTR);
+  }
+
+  /** An ANA group's state changed on this controller's port: ANA change notice, log page 0Ch. */
+  anaChanged(): void {
+    this.#raise(AsyncEvent.TYPE_NOTICE, AsyncEvent.NOTICE_ANA_CHANGE, LogId.Ana, AecBits.ANA_CHANGE);
   }
 
   discoveryChanged(): void {

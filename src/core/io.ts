@@ -40,6 +40,9 @@ export function executeIo(cmd: Command, ctx: TargetContext): void {
     ctrl.log.warn({ nsid, opcode }, 'I/O to an unknown namespace');
     return fail(cmd, S_INVALID_NS, nsid, 0n, SQE.nsid);
   }
+  // The path's ANA state for the namespace's group (one word read while every path allows I/O).
+  const pathStatus = ctx.ana.ioStatus(cmd.queue.port, ns.anaGroup);
+  if (pathStatus !== 0) return fail(cmd, pathStatus, nsid);
   cmd.ns = ns;
   switch (opcode) {
     case IoOpc.Read:

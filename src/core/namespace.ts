@@ -34,6 +34,8 @@ export class Namespace {
   readonly nguid: Uint8Array;
   readonly eui64: Uint8Array;
   readonly readOnly: boolean;
+  /** ANA group id (ANAGRPID). */
+  readonly anaGroup: number;
   readonly config: NamespaceConfig;
   /** This thread's counters (NsStat fields): one writer per slot, no atomics needed. */
   readonly stats: Float64Array;
@@ -53,6 +55,7 @@ export class Namespace {
     this.nguid = hexBytes(config.nguid, 16);
     this.eui64 = hexBytes(config.eui64, 8);
     this.readOnly = config.readOnly;
+    this.anaGroup = config.anaGroup ?? 1;
   }
 
   /** A counter summed over every thread. */

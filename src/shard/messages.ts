@@ -22,6 +22,8 @@ export interface WorkerInit {
   stats: SharedArrayBuffer;
   /** Controller state words (CtrlState bits), CTRL_SLOTS Int32s, shared by all workers. */
   ctrlState: SharedArrayBuffer;
+  /** ANA group states per port (src/core/ana.ts), written by the main thread. */
+  anaState: SharedArrayBuffer;
   /** The target-wide memory budget's shared accounting (src/runtime/memory-budget.ts). */
   memoryBudget: SharedArrayBuffer;
 }

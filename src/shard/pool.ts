@@ -123,6 +123,7 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       stats: stats.sab,
       ctrlState: this.#ctrlWords.buffer as SharedArrayBuffer,
       memoryBudget: this.#budget,
+      anaState: this.#ctx.ana.sab,
     };
     const worker = new Worker(fileURLToPath(WORKER_URL), { workerData: init, name: `nvmetd-io-${index}` });
     let resolveReady!: () => void;

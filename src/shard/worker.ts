@@ -36,7 +36,7 @@ if (init.cores.length > 0) {
 }
 
 initThreadRuntime({ mode: init.mode, stats: init.stats, maxTransfer: init.config.mdts, budget: init.memoryBudget });
-const ctx = new TargetContext(init.config, log);
+const ctx = new TargetContext(init.config, log, init.anaState);
 const built = await buildSubsystems(init.config, log, { ramShares: init.ramShares, nsStats: init.nsStats, slot: init.index + 1 });
 const subsysIndex = new Map<string, number>();
 built.subsystems.forEach((s: Subsystem<Controller>, i: number) => {

@@ -58,6 +58,10 @@ export const IdCtrl = {
   cctemp: 268, // u16
   tnvmcap: 280, // 16
   kas: 320, // u16
+  anatt: 342,
+  anacap: 343,
+  anagrpmax: 344, // u32
+  nanagrpid: 348, // u32
   sqes: 512,
   cqes: 513,
   maxcmd: 514, // u16
@@ -98,6 +102,17 @@ export const Oncs = {
 } as const;
 export const Lpa = { SMART_PER_NS: 1 << 0, CMD_EFFECTS: 1 << 1, EXTENDED_DATA: 1 << 2, TELEMETRY: 1 << 3 } as const;
 export const Oaes = { NS_ATTR_CHANGED: 1 << 8, FW_ACTIVATION: 1 << 9, ANA_CHANGE: 1 << 11, DISC_LOG_CHANGE: 1 << 31 } as const;
+/** CMIC: multi-port, multi-controller, ANA reporting. */
+export const Cmic = { MULTI_PORT: 1 << 0, MULTI_CTRL: 1 << 1, ANA_REPORTING: 1 << 3 } as const;
+/** ANACAP: states reported (bits 4:0); bit 6: a namespace's ANAGRPID does not change while attached. */
+export const AnaCap = {
+  OPTIMIZED: 1 << 0,
+  NON_OPTIMIZED: 1 << 1,
+  INACCESSIBLE: 1 << 2,
+  PERSISTENT_LOSS: 1 << 3,
+  CHANGE: 1 << 4,
+  GRPID_STATIC: 1 << 6,
+} as const;
 export const CtrAtt = { HOST_ID_128: 1 << 0 } as const;
 
 /** Identify Namespace (NVM) field offsets. */

@@ -20,6 +20,37 @@ export const GetLogPage = {
 } as const;
 
 export const ERROR_LOG_ENTRY_SIZE = 64;
+
+/** Get Log Page LSP bit for LID 0Ch: Return Groups Only (descriptors without their NSID lists). */
+export const ANA_LSP_RGO = 1 << 8;
+
+/**
+ * Asymmetric Namespace Access log (LID 0Ch): a 16-byte header (change count u64, number of group
+ * descriptors u16), then per group a 32-byte descriptor (group id u32, number of NSIDs u32, change
+ * count u64, state u8) followed by its NSIDs (u32 each).
+ */
+export const AnaLog = {
+  headerSize: 16,
+  chgcnt: 0,
+  ngrps: 8,
+  descSize: 32,
+  descGrpid: 0,
+  descNnsids: 4,
+  descChgcnt: 8,
+  descState: 16,
+} as const;
+
+/** ANAGRPMAX and NANAGRPID of this target: ANA group ids are 1 to this. */
+export const ANA_GROUP_MAX = 128;
+
+/** ANA states (the descriptor's state byte, bits 3:0). */
+export const AnaStateCode = {
+  OPTIMIZED: 0x01,
+  NON_OPTIMIZED: 0x02,
+  INACCESSIBLE: 0x03,
+  PERSISTENT_LOSS: 0x04,
+  CHANGE: 0x0f,
+} as const;
 export const SMART_LOG_SIZE = 512;
 export const FW_SLOT_LOG_SIZE = 512;
 export const CHANGED_NS_LOG_SIZE = 4096;

@@ -65,6 +65,14 @@ export const CmdSpecific = {
   CONNECT_INVALID_HOST: 0x84,
 } as const;
 
+/** Path related status (SCT 3): Asymmetric Namespace Access states of the path a command came by. */
+export const PathStatus = {
+  INTERNAL_PATH_ERROR: 0x00,
+  ANA_PERSISTENT_LOSS: 0x01,
+  ANA_INACCESSIBLE: 0x02,
+  ANA_TRANSITION: 0x03,
+} as const;
+
 /** Media and data integrity errors (SCT 2). */
 export const Media = {
   WRITE_FAULT: 0x80,
@@ -101,7 +109,7 @@ export const S_INVALID_FW_SLOT = status(SCT.COMMAND_SPECIFIC, CmdSpecific.INVALI
 export function statusName(s: number): string {
   const sct = (s >> 8) & 7;
   const sc = s & 0xff;
-  const tables: Record<number, Record<string, number>> = { 0: Generic, 1: CmdSpecific, 2: Media };
+  const tables: Record<number, Record<string, number>> = { 0: Generic, 1: CmdSpecific, 2: Media, 3: PathStatus };
   const table = tables[sct];
   if (table) {
     // Command-specific codes are reused by different commands (0x82: Write To Read Only Range for
@@ -113,3 +121,6 @@ export function statusName(s: number): string {
   }
   return `sct=${sct},sc=0x${sc.toString(16)}`;
 }
+export const S_ANA_PERSISTENT_LOSS = status(SCT.PATH, PathStatus.ANA_PERSISTENT_LOSS);
+export const S_ANA_INACCESSIBLE = status(SCT.PATH, PathStatus.ANA_INACCESSIBLE);
+export const S_ANA_TRANSITION = status(SCT.PATH, PathStatus.ANA_TRANSITION);

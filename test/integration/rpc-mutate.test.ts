@@ -146,7 +146,9 @@ test('rpc: a listener on a new port is a new TCP listener; removing its last sub
       [String(t.port), String(port2)].sort(),
       'the discovery log shows the new port',
     );
-    assert.deepEqual(await t.rpc('nvmf_subsystem_get_listeners', { nqn: SUBNQN }), addrs.map((address) => ({ address })));
+    const listeners = (await t.rpc('nvmf_subsystem_get_listeners', { nqn: SUBNQN })) as { address: unknown; ana_states: { ana_state: string }[] }[];
+    assert.deepEqual(listeners.map((l) => l.address), addrs);
+    assert.ok(listeners.every((l) => l.ana_states.every((a) => a.ana_state === 'optimized')), 'every ANA group optimized');
     const c = await Controller.connect(t.opts({ port: port2 }));
     await assertHealthy(c);
     const e = await t.rpcError('nvmf_subsystem_remove_listener', { nqn: SUBNQN, listen_address: listener(t, String(port2)) });

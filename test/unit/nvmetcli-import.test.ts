@@ -41,7 +41,7 @@ test('the fixture imports to the expected nvmetd config', async () => {
         cntlidMin: 10, cntlidMax: 1000,
         namespaces: [
           { nsid: 1, backing: { type: 'file', path: '/srv/nvmet/db01-data.img' }, blockSize: 4096, uuid: 'd592cdf3-5d1c-44e0-8412-3fcf7d99df27' },
-          { nsid: 2, backing: { type: 'file', path: '/srv/nvmet/db01-log.img' }, blockSize: 4096, uuid: '0c8f6a3e-2b41-4d7a-9f1e-6a5b4c3d2e1f', enabled: false },
+          { nsid: 2, backing: { type: 'file', path: '/srv/nvmet/db01-log.img' }, blockSize: 4096, uuid: '0c8f6a3e-2b41-4d7a-9f1e-6a5b4c3d2e1f', enabled: false, anaGroup: 2 },
         ],
       },
     ],
@@ -55,7 +55,6 @@ test('everything not carried over is reported', async () => {
     '/subsystems/0/attr/version: NVMe version 1.3 ignored',
     '/subsystems/1/namespaces/0/device/path: file /srv/nvmet/db01-data.img: block size set to 4096',
     '/subsystems/1/namespaces/0/device/nguid: all-zero nguid means "none"',
-    '/subsystems/1/namespaces/1/ana_grpid: ANA group 2 ignored',
     '/subsystems/1/namespaces/2/device/path: namespace 3 has no device path, skipped',
     '/ports/1: port 2 has transport "rdma": nvmetd serves TCP only, port skipped',
     '/ports/2/param/inline_data_size: -1 means the transport default',
@@ -64,7 +63,8 @@ test('everything not carried over is reported', async () => {
   for (const e of expect) {
     assert.ok(warnings.some((w) => w.startsWith(`${FIXTURE}: ${e}`)), `missing warning: ${e}\n${warnings.join('\n')}`);
   }
-  assert.equal(warnings.length, 12);
+  assert.equal(warnings.length, 11);
+  assert.ok(!warnings.some((w) => /\/ana/.test(w)), 'ANA groups are carried over, not warned about');
 });
 
 test('the imported config is valid and keeps the identifiers hosts already know', async () => {
@@ -109,7 +109,6 @@ test('unsupported attributes warn, never silently', () => {
   find('/ports/0/param/frobnicate: port parameter "frobnicate" is not supported');
   find('/ports/0/subsystems/0: no imported subsystem "nqn.2026-11.io.example:missing", link skipped');
   find('/ports/0/referrals/0: referral r1 has transport "rdma"');
-  find('/ports/0/ana_groups/0: ANA group 2 (inaccessible) ignored');
   find('/subsystems/0/attr/allow_any_host: is 1 but allowed_hosts lists hosts');
   find('/subsystems/0/attr/pi_enable: protection information is not supported');
   find('/subsystems/0/attr/ieee_oui: ieee_oui 0x123456 is not supported');
@@ -126,7 +125,41 @@ test('unsupported attributes warn, never silently', () => {
   assert.deepEqual(s.allowedHosts, [H1]);
   assert.equal(s.serial, 'x'.repeat(20));
   assert.deepEqual(s.namespaces, [{ nsid: 1, backing: { type: 'block', path: '/dev/sdz' } }]);
-  assert.deepEqual(config.ports, [{ id: 7, address: '10.0.0.1', port: 4420, family: 'ipv4', subsystems: [], inlineDataSize: 8192 }]);
+  assert.deepEqual(config.ports, [{ id: 7, address: '10.0.0.1', port: 4420, family: 'ipv4', subsystems: [], inlineDataSize: 8192, ana: { '2': 'inaccessible' } }]);
+});
+
+test('ANA groups: port states and namespace groups carried over; bad ones warned about', () => {
+  const { config, warnings } = importNvmetcli({
+    ports: [{
+      portid: 1,
+      addr: { trtype: 'tcp', adrfam: 'ipv4', traddr: '10.0.0.1', trsvcid: '4420' },
+      subsystems: [REF],
+      ana_groups: [
+        { grpid: 1, ana: { state: 'optimized' } },
+        { grpid: 3, ana: { state: 'non-optimized' } },
+        { grpid: 4, ana: { state: 'persistent-loss' } },
+        { grpid: 5, ana: { state: 'sleepy' } },
+        { grpid: 999, ana: { state: 'inaccessible' } },
+      ],
+    }],
+    subsystems: [{
+      nqn: REF,
+      namespaces: [
+        { nsid: 1, device: { path: '/dev/sda' }, ana_grpid: 3 },
+        { nsid: 2, device: { path: '/dev/sdb' }, ana: { grpid: '4' } },
+        { nsid: 3, device: { path: '/dev/sdc' }, ana_grpid: 0 },
+      ],
+    }],
+  }, 'c.json', { blockDeviceBlockSize: () => 512 });
+  assert.deepEqual(config.ports![0]!.ana, { '3': 'non-optimized', '4': 'persistent-loss' });
+  assert.deepEqual(config.subsystems![0]!.namespaces!.map((n) => n.anaGroup), [3, 4, undefined]);
+  const find = (s: string) => assert.ok(warnings.some((w) => w.includes(s)), `missing: ${s}\n${warnings.join('\n')}`);
+  find('/ports/0/ana_groups/3/ana/state: "sleepy" is not an ANA state, group 5 stays optimized');
+  find('/ports/0/ana_groups/4: ANA group 999 is out of range (1 to 128), skipped');
+  find('/subsystems/0/namespaces/2/ana_grpid: ANA group 0 is out of range (1 to 128): group 1 is used');
+  const c = normalizeConfig(config, 'imported');
+  assert.equal(c.ports[0]!.ana!['3'], 'non-optimized');
+  assert.equal(c.subsystems[0]!.namespaces[0]!.anaGroup, 3);
 });
 
 test('a block device reported with 4096-byte blocks keeps them', () => {

@@ -24,7 +24,7 @@ const PLAIN: ReadonlyMap<number, number> = new Map([
   [FeatureId.WriteAtomicity, 0],
 ]);
 
-const SUPPORTED_AEC = AecBits.NS_ATTR | AecBits.DISC_LOG_CHANGE;
+const SUPPORTED_AEC = AecBits.NS_ATTR | AecBits.ANA_CHANGE | AecBits.DISC_LOG_CHANGE;
 const DISCOVERY_FEATURES = new Set<number>([FeatureId.KeepAliveTimer, FeatureId.AsyncEventConfig]);
 /** Capabilities for SEL=3: bit 1 namespace specific, bit 2 changeable. */
 const CAP_NS_SPECIFIC = 1 << 1;

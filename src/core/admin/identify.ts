@@ -3,13 +3,16 @@ import type { Command } from '../command.js';
 import type { Controller } from '../controller.js';
 import { AERL, ELPE, KAS, NVME_VERSION } from '../controller.js';
 import type { Namespace } from '../namespace.js';
-import { Cns, Csi, CtrAtt, IDENTIFY_SIZE, IdCtrl, IdNs, Lpa, Nidt, Oaes, Oncs } from '../../spec/identify.js';
+import { AnaCap, Cmic, Cns, Csi, CtrAtt, IDENTIFY_SIZE, IdCtrl, IdNs, Lpa, Nidt, Oaes, Oncs } from '../../spec/identify.js';
+import { ANA_GROUP_MAX } from '../../spec/log.js';
 import { S_INVALID_FIELD, S_INVALID_NS } from '../../spec/status.js';
 import { sqeCdw10, sqeCdw11, sqeNsid } from '../../spec/sqe.js';
 
 const NSID_ALL = 0xffffffff;
 /** CTRATT bit 6: traffic based keep alive. */
 const CTRATT_TBKAS = 1 << 6;
+/** ANATT: seconds a host waits for a group in the change state to leave it. */
+export const ANATT = 10;
 
 function putAscii(buf: Buffer, offset: number, size: number, text: string): void {
   buf.fill(0x20, offset, offset + size);
@@ -81,6 +84,7 @@ export function identify(cmd: Command, ctrl: Controller): void {
       if (!ns) return fail(cmd, S_INVALID_NS);
       // nsfeat @0, nmic @1, rescap @2, fpi @3, anagrpid @4, nsattr @8, nvmsetid @9, endgid @11, nstat @13
       buf[1] = 1; // NMIC: may be attached to several controllers
+      buf.writeUInt32LE(ns.anaGroup, 4);
       buf[8] = ns.readOnly ? 1 : 0;
       buf[13] = 1; // NSTAT: namespace ready
       break;
@@ -121,11 +125,12 @@ export function identifyController(buf: Buffer, ctrl: Controller): void {
   putAscii(buf, IdCtrl.mn, 40, cfg?.model ?? 'nvmetd discovery');
   putAscii(buf, IdCtrl.fr, 8, cfg?.firmware ?? '0.1.0');
   buf[IdCtrl.rab] = 6;
-  buf[IdCtrl.cmic] = subsys ? 0x3 : 0; // multi-port, multi-controller (shared namespaces)
+  // Multi-port, multi-controller (shared namespaces), ANA reporting.
+  buf[IdCtrl.cmic] = subsys ? Cmic.MULTI_PORT | Cmic.MULTI_CTRL | Cmic.ANA_REPORTING : 0;
   buf[IdCtrl.mdts] = mdtsField(ctrl);
   buf.writeUInt16LE(ctrl.cntlid, IdCtrl.cntlid);
   buf.writeUInt32LE(NVME_VERSION, IdCtrl.ver);
-  buf.writeUInt32LE(subsys ? Oaes.NS_ATTR_CHANGED : Oaes.DISC_LOG_CHANGE >>> 0, IdCtrl.oaes);
+  buf.writeUInt32LE(subsys ? Oaes.NS_ATTR_CHANGED | Oaes.ANA_CHANGE : Oaes.DISC_LOG_CHANGE >>> 0, IdCtrl.oaes);
   buf.writeUInt32LE(CtrAtt.HOST_ID_128 | CTRATT_TBKAS, IdCtrl.ctratt);
   buf[IdCtrl.cntrltype] = subsys ? 1 : 2;
   buf[IdCtrl.acl] = 3;
@@ -144,6 +149,11 @@ export function identifyController(buf: Buffer, ctrl: Controller): void {
     buf[IdCtrl.vwc] = 0x1;
     buf[IdCtrl.nwpc] = 0;
     buf.writeUInt32LE(cfg!.maxNamespaces, IdCtrl.mnan);
+    buf[IdCtrl.anatt] = ANATT;
+    // Every state is reported; nothing is claimed about ANAGRPID changes (bits 6, 7), as the kernel target.
+    buf[IdCtrl.anacap] = AnaCap.OPTIMIZED | AnaCap.NON_OPTIMIZED | AnaCap.INACCESSIBLE | AnaCap.PERSISTENT_LOSS | AnaCap.CHANGE;
+    buf.writeUInt32LE(ANA_GROUP_MAX, IdCtrl.anagrpmax);
+    buf.writeUInt32LE(ANA_GROUP_MAX, IdCtrl.nanagrpid);
   }
   // SGLs supported (no alignment requirement) and SGL offsets; keyed data blocks are an RDMA matter.
   buf.writeUInt32LE((1 << 0) | (1 << 20), IdCtrl.sgls);
@@ -171,6 +181,7 @@ export function identifyNamespace(buf: Buffer, ns: Namespace): void {
   buf[IdNs.nlbaf] = 0;
   buf[IdNs.flbas] = 0;
   buf[IdNs.nmic] = 1;
+  buf.writeUInt32LE(ns.anaGroup, IdNs.anagrpid);
   // DLFEAT: deallocated blocks read as zeroes when the backend guarantees it; Write Zeroes may deallocate.
   buf[IdNs.dlfeat] = ns.backend.discardZeroes ? 0x09 : 0;
   const perBlock = 4096 / ns.blockSize - 1;

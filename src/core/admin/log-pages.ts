@@ -1,5 +1,6 @@
 // Get Log Page: error information, SMART / health, firmware slot, changed namespace list, commands
-// supported and effects, supported log pages, and the discovery log on discovery controllers.
+// supported and effects, supported log pages, Asymmetric Namespace Access, and the discovery log on
+// discovery controllers.
 import type { Command } from '../command.js';
 import type { Controller } from '../controller.js';
 import { ELPE } from '../controller.js';
@@ -7,6 +8,8 @@ import { buildDiscoveryLog } from '../discovery-log.js';
 import { NsStat } from '../namespace.js';
 import { AdminOpc, IoOpc } from '../../spec/opcodes.js';
 import {
+  ANA_LSP_RGO,
+  AnaLog,
   CHANGED_NS_LOG_SIZE,
   EFFECTS_LOG_SIZE,
   ERROR_LOG_ENTRY_SIZE,
@@ -46,9 +49,9 @@ export function getLogPage(cmd: Command, ctrl: Controller): void {
   if (ctrl.isDiscovery) {
     // A discovery controller has the discovery log plus the controller-level pages hosts read
     // while bringing any controller up (supported pages, errors, command effects).
-    page = lid === LogId.Discovery ? buildDiscoveryLog(ctrl) : DISCOVERY_ALSO.has(lid) ? buildPage(lid, ctrl, nsid) : null;
+    page = lid === LogId.Discovery ? buildDiscoveryLog(ctrl) : DISCOVERY_ALSO.has(lid) ? buildPage(lid, ctrl, nsid, cdw10) : null;
   } else {
-    page = buildPage(lid, ctrl, nsid);
+    page = buildPage(lid, ctrl, nsid, cdw10);
   }
   if (!page) {
     cmd.status = S_INVALID_LOG_PAGE;
@@ -67,7 +70,7 @@ export function getLogPage(cmd: Command, ctrl: Controller): void {
   cmd.complete();
 }
 
-function buildPage(lid: number, ctrl: Controller, nsid: number): Buffer | null {
+function buildPage(lid: number, ctrl: Controller, nsid: number, cdw10: number): Buffer | null {
   switch (lid) {
     case LogId.SupportedLogPages:
       return supportedLogs();
@@ -81,6 +84,8 @@ function buildPage(lid: number, ctrl: Controller, nsid: number): Buffer | null {
       return changedNsLog(ctrl);
     case LogId.CommandsSupportedEffects:
       return effectsLog();
+    case LogId.Ana:
+      return anaLog(ctrl, (cdw10 & ANA_LSP_RGO) !== 0);
     default:
       return null;
   }
@@ -95,6 +100,7 @@ const SUPPORTED = [
   LogId.FirmwareSlot,
   LogId.ChangedNsList,
   LogId.CommandsSupportedEffects,
+  LogId.Ana,
 ];
 
 function supportedLogs(): Buffer {
@@ -167,6 +173,42 @@ function firmwareSlotLog(ctrl: Controller): Buffer {
 function changedNsLog(ctrl: Controller): Buffer {
   const b = Buffer.alloc(CHANGED_NS_LOG_SIZE);
   ctrl.changedNamespaces().forEach((id, i) => b.writeUInt32LE(id >>> 0, i * 4));
+  return b;
+}
+
+/**
+ * The ANA log as seen through the controller's port: one descriptor per ANA group that holds
+ * namespaces of the subsystem, in increasing group id, each with its state on that port and, unless
+ * `groupsOnly` (RGO), the NSIDs in the group.
+ */
+export function anaLog(ctrl: Controller, groupsOnly: boolean): Buffer {
+  const ana = ctrl.ctx.ana;
+  const portId = ctrl.queues.get(0)?.port.id ?? -1;
+  const groups = new Map<number, number[]>();
+  for (const ns of [...ctrl.subsys!.namespaces.values()].sort((a, b) => a.nsid - b.nsid)) {
+    let list = groups.get(ns.anaGroup);
+    if (!list) groups.set(ns.anaGroup, (list = []));
+    list.push(ns.nsid);
+  }
+  const ids = [...groups.keys()].sort((a, b) => a - b);
+  let size = AnaLog.headerSize + ids.length * AnaLog.descSize;
+  if (!groupsOnly) for (const id of ids) size += groups.get(id)!.length * 4;
+  const b = Buffer.alloc(size);
+  b.writeBigUInt64LE(ana.chgcnt, AnaLog.chgcnt);
+  b.writeUInt16LE(ids.length, AnaLog.ngrps);
+  let at = AnaLog.headerSize;
+  for (const id of ids) {
+    const nsids = groupsOnly ? [] : groups.get(id)!;
+    b.writeUInt32LE(id, at + AnaLog.descGrpid);
+    b.writeUInt32LE(nsids.length, at + AnaLog.descNnsids);
+    b.writeBigUInt64LE(ana.groupChgcnt(portId, id), at + AnaLog.descChgcnt);
+    b[at + AnaLog.descState] = ana.state(portId, id);
+    at += AnaLog.descSize;
+    for (const n of nsids) {
+      b.writeUInt32LE(n >>> 0, at);
+      at += 4;
+    }
+  }
   return b;
 }
 

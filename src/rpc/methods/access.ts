@@ -74,16 +74,16 @@ export const nvmfSubsystemAllowAnyHost: RpcMethod = {
   },
 };
 
-const listenAddressSchema = object({ trtype: str, adrfam: str, traddr: str, trsvcid: str }, ['trtype', 'traddr'], true);
+export const listenAddressSchema = object({ trtype: str, adrfam: str, traddr: str, trsvcid: str }, ['trtype', 'traddr'], true);
 
-interface Address {
+export interface Address {
   family: AddressFamily;
   address: string;
   port: number;
 }
 
 /** A listen_address as a TCP address (SPDK: -32602 "Invalid parameters" for anything else). */
-function tcpAddress(v: Json | undefined): Address {
+export function tcpAddress(v: Json | undefined): Address {
   const a = v as { trtype: string; adrfam?: string; traddr: string; trsvcid?: string };
   if (a.trtype.toUpperCase() !== 'TCP') throw invalidParams(`trtype "${a.trtype}": only TCP is served here`);
   const fam = (a.adrfam ?? 'ipv4').toLowerCase();
@@ -96,7 +96,7 @@ function tcpAddress(v: Json | undefined): Address {
   return { family, address: a.traddr, port: Number(a.trsvcid) };
 }
 
-function findPort(live: LiveTarget, a: Address): PortConfig | undefined {
+export function findPort(live: LiveTarget, a: Address): PortConfig | undefined {
   return live.config.ports.find((p) => p.address === a.address && p.port === a.port && p.family === a.family);
 }
 
@@ -173,6 +173,7 @@ export const nvmfSubsystemRemoveListener: RpcMethod = {
       // Nothing left on this port: stop listening. The listener stays in the target's list so
       // that its remaining (discovery) connections are closed with the target.
       live.config.ports.splice(live.config.ports.indexOf(pc), 1);
+      live.ctx.ana.resetPort(pc.id);
       const l = live.listeners.find((x) => x.port === pc);
       if (l) await l.stopAccepting();
       live.log.info({ port: pc.id, address: pc.address, tcpPort: pc.port }, 'rpc: stopped listening');

@@ -19,6 +19,7 @@ import {
   nvmfSubsystemRemoveHost,
   nvmfSubsystemRemoveListener,
 } from './access.js';
+import { nvmfSubsystemListenerSetAnaState } from './ana.js';
 
 export const ALL_METHODS: readonly RpcMethod[] = [
   spdkGetVersion,
@@ -38,6 +39,7 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   nvmfDeleteSubsystem,
   nvmfSubsystemAddListener,
   nvmfSubsystemRemoveListener,
+  nvmfSubsystemListenerSetAnaState,
   nvmfSubsystemAddNs,
   nvmfSubsystemRemoveNs,
   nvmfSubsystemAddHost,

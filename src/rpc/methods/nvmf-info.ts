@@ -1,6 +1,7 @@
 // Read-only views of the running target in SPDK's JSON shapes (nvmf_get_subsystems,
 // nvmf_subsystem_get_controllers, nvmf_subsystem_get_qpairs, nvmf_get_stats, nvmf_get_transports),
 // and nvmf_create_transport.
+import { anaStateName } from '../../core/ana.js';
 import type { Controller, ControllerQueue } from '../../core/controller.js';
 import type { Subsystem } from '../../core/subsystem.js';
 import type { Json } from '../json-value.js';
@@ -63,8 +64,16 @@ export const nvmfSubsystemGetListeners: RpcMethod = {
   handler: (p, live) => {
     checkTarget(p);
     const nqn = p.nqn as string;
-    const ports = nqn === live.ctx.discoveryNqn ? live.config.ports : live.config.ports.filter((x) => x.subsystems.includes(findSubsystem(live, p).nqn));
-    return ports.map((x) => ({ address: listenAddress(x) }));
+    if (nqn === live.ctx.discoveryNqn) return live.config.ports.map((x) => ({ address: listenAddress(x) }));
+    const s = findSubsystem(live, p);
+    // The ANA state of each group holding namespaces of the subsystem, on that listener.
+    const groups = [...new Set([...s.namespaces.values()].map((ns) => ns.anaGroup))].sort((a, b) => a - b);
+    return live.config.ports
+      .filter((x) => x.subsystems.includes(s.nqn))
+      .map((x) => ({
+        address: listenAddress(x),
+        ana_states: groups.map((g) => ({ ana_group: g, ana_state: anaStateName(live.ctx.ana.state(x.id, g)).replace('-', '_') })),
+      }));
   },
 };
 

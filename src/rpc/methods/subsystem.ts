@@ -9,6 +9,7 @@ import { deriveEui64, deriveNguid, deriveSerial } from '../../config/ids.js';
 import { nqnProblem } from '../../config/nqn.js';
 import { defaultFirmware } from '../../config/version.js';
 import { Namespace } from '../../core/namespace.js';
+import { ANA_GROUP_MAX } from '../../spec/log.js';
 import { Subsystem } from '../../core/subsystem.js';
 import type { Json } from '../json-value.js';
 import type { LiveTarget } from '../live.js';
@@ -144,6 +145,7 @@ export const nvmfSubsystemAddNs: RpcMethod = {
     const eui64Given = hexId(n.eui64, 8, 'eui64');
     if (n.no_auto_visible === true) throw invalidParams('no_auto_visible is not supported here');
     if (typeof n.ptpl_file === 'string') throw invalidParams('ptpl_file (persistent reservations) is not supported here');
+    if (typeof n.anagrpid === 'number' && n.anagrpid > ANA_GROUP_MAX) throw invalidParams(`anagrpid ${n.anagrpid} is out of range (1 to ${ANA_GROUP_MAX})`);
     const bdev = live.bdevs.get(n.bdev_name as string);
     if (!bdev) throw invalidParams(`bdev "${String(n.bdev_name)}" not found`);
     if (bdev.claimedBy) throw invalidParams(`bdev "${bdev.name}" already backs namespace ${bdev.claimedBy.nsid} of ${bdev.claimedBy.nqn}`);
@@ -168,6 +170,7 @@ export const nvmfSubsystemAddNs: RpcMethod = {
       eui64: eui64Given ?? deriveEui64(s.nqn, nsid),
       readOnly: bdev.readOnly,
       enabled: true,
+      anaGroup: typeof n.anagrpid === 'number' && n.anagrpid !== 0 ? n.anagrpid : 1,
     };
     const ns = new Namespace(nc, bdev.backend);
     s.config.namespaces.push(nc);
