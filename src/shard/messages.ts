@@ -1,6 +1,6 @@
 // Control-plane messages between the main thread (controller owner) and the I/O workers.
 // Per-I/O traffic never crosses threads; these are per-connection or per-controller events.
-import type { PollMode, TargetConfig } from '../config/types.js';
+import type { NamespaceConfig, PollMode, TargetConfig } from '../config/types.js';
 import type { QueueHandoff } from '../transport/tcp/handoff.js';
 
 export type { QueueHandoff };
@@ -43,7 +43,21 @@ export const CtrlState = {
 /** Controller slots in WorkerInit.ctrlState: at most this many controllers with queues on workers. */
 export const CTRL_SLOTS = 65536;
 
+/**
+ * A namespace change the main thread has made (and written into the config), for every worker to
+ * apply to its own copy of the subsystem.
+ *   add: `ramShare` is the namespace's shared memory (RAM namespaces), `nsStats` its shared counters;
+ *        a file or block namespace is opened by each worker with descriptors of its own.
+ *   remove: from the moment it is applied, commands to the nsid fail with Invalid Namespace; the
+ *        worker closes its backend once the commands in flight on it have finished.
+ */
+export type NamespaceChange =
+  | { op: 'add'; subnqn: string; ns: NamespaceConfig; ramShare: SharedArrayBuffer[] | null; nsStats: SharedArrayBuffer }
+  | { op: 'remove'; subnqn: string; nsid: number };
+
 export type MainToWorker =
+  /** Answered by 'ns-applied' with the same reqId. */
+  | { type: 'ns-change'; reqId: number; change: NamespaceChange }
   /** `ctrlSlot`: the controller's word in WorkerInit.ctrlState (already holding its state). */
   | { type: 'adopt'; handoff: QueueHandoff; ctrlSlot: number }
   | { type: 'close-queue'; queueId: number; reason: string }
@@ -55,6 +69,8 @@ export type WorkerToMain =
   /** `dropped`: commands in flight on the queue when it closed (they never got a completion). */
   | { type: 'queue-closed'; queueId: number; reason: string; dropped: number }
   | { type: 'error-record'; subnqn: string; cntlid: number; sqid: number; cid: number; status: number; nsid: number; location: number; lba: string }
+  /** `error`: why the worker could not apply the change (null: applied). */
+  | { type: 'ns-applied'; reqId: number; error: string | null }
   | { type: 'shutdown-done' };
 
 /** Ring record types (word 0). */

@@ -19,7 +19,7 @@ import { nsKey } from '../core/build.js';
 import { allocateSharedRam } from '../backend/ram.js';
 import { allocateNsStats } from '../core/namespace.js';
 import type { Logger } from '../util/log.js';
-import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './messages.js';
+import type { MainToWorker, NamespaceChange, QueueHandoff, WorkerInit, WorkerToMain } from './messages.js';
 import { CTRL_SLOTS, RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
 import { RemoteQueue, controllerStateWord } from './remote.js';
@@ -70,6 +70,9 @@ export class WorkerPool implements QueueMover, ControllerObserver {
   readonly #ctrlSlots = new Map<Controller, number>();
   readonly #freeSlots: number[] = [];
   #nextSlot = 0;
+  /** Namespace changes posted and not yet answered, by request id. */
+  readonly #pendingChanges = new Map<number, { shard: number; resolve: (error: string | null) => void }>();
+  #nextReq = 1;
 
   readonly #budget: SharedArrayBuffer;
 
@@ -90,6 +93,45 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       }
     }
     return { ramShares: this.#ramShares, nsStats: this.#nsStats };
+  }
+
+  /** Shared counters for a namespace added at run time (slot 0: the main thread, worker i: i + 1). */
+  namespaceStats(): SharedArrayBuffer {
+    return allocateNsStats(this.#cfg.workers + 1);
+  }
+
+  /** The shared memory of RAM namespace nsid of subnqn, if the pool holds it. */
+  ramShare(subnqn: string, nsid: number): SharedArrayBuffer[] | null {
+    return this.#ramShares[nsKey(subnqn, nsid)] ?? null;
+  }
+
+  /**
+   * Applies a namespace change the main thread has made (already in the config, so a worker
+   * started later builds it too) on every worker; resolves once each has applied it, rejects with
+   * the workers' reasons when one could not. A worker that dies meanwhile counts as applied: its
+   * replacement builds from the config.
+   */
+  async changeNamespace(change: NamespaceChange): Promise<void> {
+    const key = nsKey(change.subnqn, change.op === 'add' ? change.ns.nsid : change.nsid);
+    if (change.op === 'add') {
+      if (change.ramShare) this.#ramShares[key] = change.ramShare;
+      this.#nsStats[key] = change.nsStats;
+    } else {
+      delete this.#ramShares[key];
+      delete this.#nsStats[key];
+    }
+    const errors = await Promise.all(
+      this.#shards.map(async (shard) => {
+        await shard.ready;
+        return new Promise<string | null>((resolve) => {
+          const reqId = this.#nextReq++;
+          this.#pendingChanges.set(reqId, { shard: shard.index, resolve });
+          this.#post(shard, { type: 'ns-change', reqId, change });
+        });
+      }),
+    );
+    const failed = errors.map((e, i) => (e === null ? null : `worker ${i}: ${e}`)).filter((e) => e !== null);
+    if (failed.length > 0) throw new Error(failed.join('; '));
   }
 
   async start(): Promise<void> {
@@ -179,6 +221,13 @@ export class WorkerPool implements QueueMover, ControllerObserver {
         }
         return;
       }
+      case 'ns-applied': {
+        const p = this.#pendingChanges.get(m.reqId);
+        if (!p) return;
+        this.#pendingChanges.delete(m.reqId);
+        p.resolve(m.error);
+        return;
+      }
       case 'error-record': {
         const ctrl = this.#ctx.subsystems.get(m.subnqn)?.controllers.get(m.cntlid);
         ctrl?.recordError(m.sqid, m.cid, m.status, m.nsid, m.location, BigInt(m.lba));
@@ -200,6 +249,11 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       if (rq.ctrl) ctrls.add(rq.ctrl);
     }
     shard.queues.clear();
+    for (const [reqId, p] of this.#pendingChanges) {
+      if (p.shard !== shard.index) continue;
+      this.#pendingChanges.delete(reqId);
+      p.resolve(null);
+    }
     for (const c of ctrls) {
       c.teardown(`I/O worker ${shard.index} failed`);
       this.#releaseSlot(c);
