@@ -50,10 +50,13 @@ export const CTRL_SLOTS = 65536;
  *        a file or block namespace is opened by each worker with descriptors of its own.
  *   remove: from the moment it is applied, commands to the nsid fail with Invalid Namespace; the
  *        worker closes its backend once the commands in flight on it have finished.
+ *   resize: the namespace is `size` bytes from now on; a RAM one over `ramShare` (the main thread
+ *        grew the memory in place or added segments), a file one over the same (grown) file.
  */
 export type NamespaceChange =
   | { op: 'add'; subnqn: string; ns: NamespaceConfig; ramShare: SharedArrayBuffer[] | null; nsStats: SharedArrayBuffer }
-  | { op: 'remove'; subnqn: string; nsid: number };
+  | { op: 'remove'; subnqn: string; nsid: number }
+  | { op: 'resize'; subnqn: string; nsid: number; size: number; ramShare: SharedArrayBuffer[] | null };
 
 export type MainToWorker =
   /** Answered by 'ns-applied' with the same reqId. */

@@ -116,6 +116,8 @@ export class WorkerPool implements QueueMover, ControllerObserver {
     if (change.op === 'add') {
       if (change.ramShare) this.#ramShares[key] = change.ramShare;
       this.#nsStats[key] = change.nsStats;
+    } else if (change.op === 'resize') {
+      if (change.ramShare) this.#ramShares[key] = change.ramShare;
     } else {
       delete this.#ramShares[key];
       delete this.#nsStats[key];

@@ -48,6 +48,17 @@ export async function applyNamespaceChange(w: WorkerNamespaces, change: Namespac
   }
   const ns = subsys.namespaces.get(change.nsid);
   if (!ns) throw new Error(`namespace ${change.nsid} of ${change.subnqn} is not on this worker`);
+  if (change.op === 'resize') {
+    if (change.ramShare) {
+      if (!(ns.backend instanceof RamBackend)) throw new Error(`namespace ${change.nsid} of ${change.subnqn} is not in memory on this worker`);
+      ns.backend.adopt(change.size, change.ramShare);
+    } else {
+      if (!ns.backend.setCapacity) throw new Error(`namespace ${change.nsid} of ${change.subnqn} cannot change size`);
+      ns.backend.setCapacity(change.size);
+    }
+    w.log.debug({ subnqn: change.subnqn, nsid: ns.nsid, size: change.size }, 'namespace resized on this worker');
+    return;
+  }
   subsys.namespaces.delete(change.nsid);
   void closeWhenIdle(w, change.subnqn, ns);
 }

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Controller } from '../../src/initiator/controller.js';
 import { RawConnection } from '../../src/initiator/raw.js';
 import { Generic, SCT } from '../../src/spec/status.js';
-import { HOSTNQN, SUBNQN, assertHealthy, pattern, rawIoQueue, testConfig } from './helpers.js';
+import { AsyncEvent, LogId } from '../../src/spec/log.js';
+import { HOSTNQN, MiB, SUBNQN, assertHealthy, pattern, rawIoQueue, testConfig } from './helpers.js';
 import { withRpcTarget, type RpcRunning } from './rpc-helpers.js';
 
 const NQN2 = 'nqn.2016-06.io.spdk:cnode2';
@@ -30,6 +31,13 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 async function controllers(t: RpcRunning, nqn: string): Promise<{ hostnqn: string }[]> {
   return (await t.rpc('nvmf_subsystem_get_controllers', { nqn })) as { hostnqn: string }[];
+}
+
+const FID_ASYNC_EVENT_CONFIG = 0x0b;
+const AEC_NS_ATTR = 1 << 8;
+
+function isLbaOutOfRange(r: { sct: number; sc: number }): boolean {
+  return r.sct === SCT.GENERIC && r.sc === Generic.LBA_OUT_OF_RANGE;
 }
 
 function isInvalidNamespace(r: { sct: number; sc: number }): boolean {
@@ -159,6 +167,78 @@ test('rpc live: with an I/O worker, malloc and file namespaces added by RPC serv
       assert.equal(await t.rpc('bdev_aio_delete', { name: 'F' }), true);
       await assertHealthy(c, 2, 101);
       await assertHealthy(c, 1, 5);
+    } finally {
+      await c.disconnect();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }));
+
+test('rpc live: nvmetd_namespace_resize grows a RAM namespace (event, Changed Namespace List, Identify); shrinking past data needs force', () =>
+  withRpcTarget(testConfig({ namespaces: [{ size: 8 * MiB }] }), async (t) => {
+    const c = await Controller.connect(t.opts({ ioQueues: 1 }));
+    try {
+      const oldBlocks = (8 * MiB) / 512;
+      const data = pattern(512, 9);
+      assert.ok((await c.write(1, 100, 1, data)).ok);
+      assert.ok(isLbaOutOfRange(await c.write(1, oldBlocks + 10, 1, data)), 'past the end before the resize');
+      assert.ok((await c.setFeatures(FID_ASYNC_EVENT_CONFIG, AEC_NS_ATTR)).ok);
+      const aen = c.asyncEventRequest();
+      assert.equal(await t.rpc('nvmetd_namespace_resize', { nqn: SUBNQN, nsid: 1, size: 16 * MiB }), true);
+      const ev = await within(aen, 3000, 'the Namespace Attribute Changed event');
+      assert.equal((ev.dw0 >> 8) & 0xff, AsyncEvent.NOTICE_NS_ATTR_CHANGED);
+      assert.equal((ev.dw0 >> 16) & 0xff, LogId.ChangedNsList);
+      const changed = await c.getLogPage(LogId.ChangedNsList, 4096);
+      assert.ok(changed.ok);
+      assert.equal(changed.data!.readUInt32LE(0), 1, 'nsid 1 is in the Changed Namespace List');
+      assert.equal((await c.namespaceInfo(1)).nsze, BigInt((16 * MiB) / 512), 'Identify shows the new size');
+      assert.deepEqual(((await t.rpc('bdev_get_bdevs', { name: `${SUBNQN}:ns1` })) as { num_blocks: number }[])[0]!.num_blocks, (16 * MiB) / 512);
+      await assertHealthy(c, 1, oldBlocks + 10);
+      const back = Buffer.alloc(512);
+      assert.ok((await c.read(1, 100, 1, back)).ok);
+      assert.ok(back.equals(data), 'what was written before the resize is kept');
+      const e = await t.rpcError('nvmetd_namespace_resize', { nqn: SUBNQN, nsid: 1, size: 8 * MiB });
+      assert.equal(e.code, -16, 'data past the new end: refused without force');
+      assert.equal((await t.rpcError('nvmetd_namespace_resize', { nqn: SUBNQN, nsid: 1, size: 1000 })).code, -32602, 'not a multiple of the block size');
+      assert.equal(await t.rpc('nvmetd_namespace_resize', { nqn: SUBNQN, nsid: 1, size: 8 * MiB, force: true }), true);
+      assert.equal((await c.namespaceInfo(1)).nsze, BigInt(oldBlocks));
+      assert.equal(await t.rpc('nvmetd_namespace_resize', { nqn: SUBNQN, nsid: 1, size: 16 * MiB }), true);
+      const cut = Buffer.alloc(512, 0xff);
+      assert.ok((await c.read(1, oldBlocks + 10, 1, cut)).ok);
+      assert.ok(cut.equals(Buffer.alloc(512)), 'the range cut off reads as zeroes when grown again');
+    } finally {
+      await c.disconnect();
+    }
+  }));
+
+test('rpc live: with an I/O worker, a grown RAM namespace and a rescanned grown file serve I/O past their old end on the worker queue', () =>
+  withRpcTarget(testConfig({ workers: 1, namespaces: [{ size: 8 * MiB }] }), async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmetd-rpc-resize-'));
+    const file = path.join(dir, 'disk.img');
+    fs.writeFileSync(file, Buffer.alloc(0));
+    fs.truncateSync(file, 4 * MiB);
+    const c = await Controller.connect(t.opts({ ioQueues: 1 }));
+    try {
+      const data = pattern(512, 3);
+      assert.ok((await c.write(1, 7, 1, data)).ok);
+      const past = (8 * MiB) / 512 + 100;
+      assert.ok(isLbaOutOfRange(await c.read(1, past, 1, Buffer.alloc(512))));
+      assert.equal(await t.rpc('nvmetd_namespace_resize', { nqn: SUBNQN, nsid: 1, size: 12 * MiB }), true);
+      assert.equal((await c.namespaceInfo(1)).nsze, BigInt((12 * MiB) / 512));
+      await assertHealthy(c, 1, past);
+      const back = Buffer.alloc(512);
+      assert.ok((await c.read(1, 7, 1, back)).ok);
+      assert.ok(back.equals(data), 'the worker still maps the same memory');
+
+      assert.equal(await t.rpc('bdev_aio_create', { name: 'F', filename: file, block_size: 512 }), 'F');
+      assert.equal(await t.rpc('nvmf_subsystem_add_ns', { nqn: SUBNQN, namespace: { bdev_name: 'F', nsid: 2 } }), 2);
+      const filePast = (4 * MiB) / 512 + 5;
+      assert.ok(isLbaOutOfRange(await c.write(2, filePast, 1, data)));
+      fs.truncateSync(file, 6 * MiB);
+      assert.equal(await t.rpc('bdev_aio_rescan', { name: 'F' }), true);
+      assert.equal((await c.namespaceInfo(2)).nsze, BigInt((6 * MiB) / 512), 'Identify shows the grown file');
+      await assertHealthy(c, 2, filePast);
+      fs.truncateSync(file, 5 * MiB);
+      assert.equal((await t.rpcError('bdev_aio_rescan', { name: 'F' })).code, -16, 'a namespace\'s file may not shrink under it');
     } finally {
       await c.disconnect();
       fs.rmSync(dir, { recursive: true, force: true });

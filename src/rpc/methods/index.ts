@@ -12,6 +12,7 @@ import {
 } from './nvmf-info.js';
 import { bdevAioCreate, bdevAioDelete, bdevGetBdevs, bdevMallocCreate, bdevMallocDelete, bdevUringCreate, bdevUringDelete } from './bdev.js';
 import { nvmfCreateSubsystem, nvmfDeleteSubsystem, nvmfSubsystemAddNs, nvmfSubsystemRemoveNs } from './subsystem.js';
+import { bdevAioRescan, bdevUringRescan, nvmetdNamespaceResize } from './resize.js';
 import {
   nvmfSubsystemAddHost,
   nvmfSubsystemAddListener,
@@ -29,8 +30,10 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   bdevMallocDelete,
   bdevAioCreate,
   bdevAioDelete,
+  bdevAioRescan,
   bdevUringCreate,
   bdevUringDelete,
+  bdevUringRescan,
   nvmfCreateTransport,
   nvmfGetTransports,
   nvmfGetSubsystems,
@@ -47,4 +50,5 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   nvmfSubsystemGetQpairs,
   nvmfSubsystemGetListeners,
   nvmfGetStats,
+  nvmetdNamespaceResize,
 ];
