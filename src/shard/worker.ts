@@ -15,7 +15,7 @@ import { RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
 import { RemoteController } from './remote.js';
 import { initThreadRuntime } from '../runtime/thread.js';
-import { applyNamespaceChange, type WorkerNamespaces } from './worker-namespaces.js';
+import { applyChange, type WorkerState } from './worker-changes.js';
 
 const TRAFFIC_REPORT_MS = 250;
 /** How long shutdown waits for in-flight commands before closing the queues anyway (as the main thread). */
@@ -42,15 +42,16 @@ const built = await buildSubsystems(init.config, log, { ramShares: init.ramShare
 const subsysIndex = new Map<string, number>();
 built.subsystems.forEach((s: Subsystem<Controller>, i: number) => {
   ctx.subsystems.set(s.nqn, s);
-  subsysIndex.set(s.nqn, i);
+  subsysIndex.set(s.nqn, init.subsysIndex[s.nqn] ?? i);
 });
 /** The controllers of this worker's queues, by state slot. */
 const controllers = new Map<number, RemoteController>();
 const queues = new Map<number, TcpConnection>();
 /** The subsystem of each queue, by queue id. */
 const queueSubnqn = new Map<number, string>();
-const nsState: WorkerNamespaces = {
+const state: WorkerState = {
   ctx,
+  subsysIndex,
   all: built.namespaces,
   slot: init.index + 1,
   log,
@@ -140,7 +141,7 @@ async function shutdown(): Promise<void> {
   if (!drained) log.warn('in-flight commands did not finish in time; closing the queues anyway');
   for (const [id, q] of all) closeQueue(q, id, 'target shutting down');
   for (const s of ctx.subsystems.values()) await ctx.flushNamespaces(s);
-  await Promise.allSettled(nsState.all.map((ns) => ns.backend.close()));
+  await Promise.allSettled(state.all.map((ns) => ns.backend.close()));
   post({ type: 'shutdown-done' });
 }
 
@@ -155,12 +156,12 @@ port.on('message', (m: MainToWorker) => {
       if (q) closeQueue(q, m.queueId, m.reason);
       return;
     }
-    case 'ns-change':
-      applyNamespaceChange(nsState, m.change).then(
-        () => post({ type: 'ns-applied', reqId: m.reqId, error: null }),
+    case 'change':
+      applyChange(state, m.change).then(
+        () => post({ type: 'change-applied', reqId: m.reqId, error: null }),
         (err: unknown) => {
-          log.error({ change: m.change.op, subnqn: m.change.subnqn, err }, 'could not apply a namespace change');
-          post({ type: 'ns-applied', reqId: m.reqId, error: (err as Error).message });
+          log.error({ change: m.change.op, err }, 'could not apply a change made at run time');
+          post({ type: 'change-applied', reqId: m.reqId, error: (err as Error).message });
         },
       );
       return;

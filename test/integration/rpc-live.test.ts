@@ -244,3 +244,28 @@ test('rpc live: with an I/O worker, a grown RAM namespace and a rescanned grown 
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }));
+
+test('rpc live: with an I/O worker, a subsystem made by RPC behind a new listener serves I/O on the worker; deleting it disconnects the host', () =>
+  withRpcTarget(testConfig({ workers: 1 }), async (t) => {
+    assert.equal(await t.rpc('bdev_malloc_create', { block_size: 512, num_blocks: 4096, name: 'M' }), 'M');
+    assert.equal(await t.rpc('nvmf_create_subsystem', { nqn: NQN2, allow_any_host: true }), true);
+    assert.equal(await t.rpc('nvmf_subsystem_add_ns', { nqn: NQN2, namespace: { bdev_name: 'M' } }), 1);
+    assert.equal(await t.rpc('nvmf_subsystem_add_listener', { nqn: NQN2, listen_address: listener(0) }), true);
+    const addrs = ((await t.rpc('nvmf_get_subsystems', { nqn: NQN2 })) as { listen_addresses: { trsvcid: string }[] }[])[0]!.listen_addresses;
+    const c = await Controller.connect(t.opts({ subnqn: NQN2, port: Number(addrs[0]!.trsvcid), ioQueues: 1 }));
+    try {
+      const qpairs = (await t.rpc('nvmf_subsystem_get_qpairs', { nqn: NQN2 })) as { qid: number; thread: string }[];
+      assert.deepEqual(qpairs.map((q) => [q.qid, q.thread]), [[0, 'nvmf_tgt_poll_group_000'], [1, 'nvmf_tgt_poll_group_001']], 'the I/O queue is on the worker');
+      await assertHealthy(c, 1, 9);
+      assert.equal(await t.rpc('nvmf_delete_subsystem', { nqn: NQN2 }), true);
+      await within(c.io[0]!.closed, 3000, 'the worker closes the deleted subsystem\'s I/O queue');
+      await within(c.admin.closed, 3000, 'the admin queue closes');
+      // The bdev is free again; the original subsystem still serves I/O on the worker.
+      assert.equal(await t.rpc('bdev_malloc_delete', { name: 'M' }), true);
+      const c0 = await Controller.connect(t.opts({ ioQueues: 1 }));
+      await assertHealthy(c0);
+      await c0.disconnect();
+    } finally {
+      c.destroy();
+    }
+  }));

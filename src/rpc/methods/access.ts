@@ -17,7 +17,7 @@ import type { Json } from '../json-value.js';
 import type { LiveTarget } from '../live.js';
 import { bool, i32, object, str, u64, type ParamsObject, type RpcMethod } from '../table.js';
 import { RpcCode, RpcError } from '../wire.js';
-import { checkTarget, findSubsystem, invalidParams, mainThreadOnly } from './common.js';
+import { checkTarget, findSubsystem, invalidParams } from './common.js';
 
 const internalError = (detail: string): RpcError => new RpcError(RpcCode.INTERNAL_ERROR, 'Internal error', detail);
 
@@ -120,6 +120,9 @@ function tcpAddress(v: Json | undefined): Address {
   return { family, address: a.traddr, port: Number(a.trsvcid) };
 }
 
+/** The last port id handed out (ids are never reused in a process). */
+let lastPortId = 0;
+
 function findPort(live: LiveTarget, a: Address): PortConfig | undefined {
   return live.config.ports.find((p) => p.address === a.address && p.port === a.port && p.family === a.family);
 }
@@ -139,8 +142,6 @@ export const nvmfSubsystemAddListener: RpcMethod = {
   params: {
     schema: object({ nqn: str, tgt_name: str, listen_address: listenAddressSchema, secure_channel: bool, ana_state: str, sock_impl: str, numa_id: i32 }, ['nqn', 'listen_address'], false),
   },
-  // A new port is unknown to the I/O workers (they hold the ports of the start).
-  available: mainThreadOnly,
   handler: async (p, live) => {
     const s = target(live, p);
     const a = tcpAddress(p.listen_address);
@@ -151,8 +152,10 @@ export const nvmfSubsystemAddListener: RpcMethod = {
       existing.subsystems.push(s.nqn);
     } else {
       const d = live.transport.portDefaults;
+      // Taken now: another add_listener may run while this one waits for the workers.
+      lastPortId = Math.max(lastPortId, ...live.config.ports.map((x) => x.id)) + 1;
       const pc: PortConfig = {
-        id: live.config.ports.reduce((m, x) => Math.max(m, x.id), 0) + 1,
+        id: lastPortId,
         address: a.address,
         port: a.port,
         family: a.family,
@@ -162,7 +165,9 @@ export const nvmfSubsystemAddListener: RpcMethod = {
         maxQueueSize: d.maxQueueSize,
         maxH2CData: d.maxH2CData,
       };
-      const l = new TcpListener(pc, live.ctx, null);
+      // The I/O workers learn the port before any queue can come through it.
+      if (live.workers) await live.workers.addPort(pc);
+      const l = new TcpListener(pc, live.ctx, live.workers);
       try {
         const bound = await l.listen();
         pc.port = bound.port;

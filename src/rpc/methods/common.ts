@@ -59,5 +59,3 @@ export function isAllZero(b: Uint8Array): boolean {
   return b.every((x) => x === 0);
 }
 
-/** Mutations are applied on the main thread only: with I/O workers they would not be seen there. */
-export const mainThreadOnly = (live: LiveTarget): boolean => live.workers === null;

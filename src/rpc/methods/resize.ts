@@ -31,7 +31,7 @@ async function exclusively<T>(key: string, fn: () => Promise<T>): Promise<T> {
 /** Tells the workers, then the controllers; one log line. */
 async function announce(live: LiveTarget, s: Subsystem<Controller>, ns: Namespace, from: number, ramShare: SharedArrayBuffer[] | null): Promise<void> {
   const size = ns.backend.sizeBytes;
-  if (live.workers) await live.workers.changeNamespace({ op: 'resize', subnqn: s.nqn, nsid: ns.nsid, size, ramShare });
+  if (live.workers) await live.workers.changeNamespace({ op: 'ns-resize', subnqn: s.nqn, nsid: ns.nsid, size, ramShare });
   s.namespaceChanged(ns.nsid);
   live.log.info({ subnqn: s.nqn, nsid: ns.nsid, from, size, workers: live.workers ? 'applied' : 'none' }, 'rpc: namespace resized');
 }
@@ -71,7 +71,7 @@ export const nvmetdNamespaceResize: RpcMethod = {
         // Shrunk on the workers first, so that nothing writes past the end when it is zeroed here.
         const keep = Math.ceil(size / backend.segmentBytes);
         const current = backend.shares;
-        if (live.workers && current) await live.workers.changeNamespace({ op: 'resize', subnqn: s.nqn, nsid, size, ramShare: current.slice(0, keep) });
+        if (live.workers && current) await live.workers.changeNamespace({ op: 'ns-resize', subnqn: s.nqn, nsid, size, ramShare: current.slice(0, keep) });
         backend.resize(size);
         backing.size = size;
         s.namespaceChanged(nsid);

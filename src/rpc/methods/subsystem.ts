@@ -1,9 +1,9 @@
 // nvmf_create_subsystem, nvmf_delete_subsystem, nvmf_subsystem_add_ns, nvmf_subsystem_remove_ns.
 // Applied on the running target. A namespace change is made on the main thread, then on every I/O
 // worker (each holds its own copy of the subsystem); the answer comes once all have applied it, and
-// only then are connected controllers told (Namespace Attribute Changed event). Creating and
-// deleting subsystems is refused while workers run (they hold the subsystem list of the start).
-// Deleting a subsystem disconnects its controllers, as SPDK does.
+// only then are connected controllers told (Namespace Attribute Changed event). Subsystems made and
+// deleted reach the workers the same way. Deleting a subsystem disconnects its controllers, as SPDK
+// does.
 import type { Controller } from '../../core/controller.js';
 import type { NamespaceConfig, SubsystemConfig } from '../../config/types.js';
 import { deriveEui64, deriveNguid, deriveSerial } from '../../config/ids.js';
@@ -15,7 +15,7 @@ import type { Json } from '../json-value.js';
 import type { LiveTarget } from '../live.js';
 import { bool, object, str, u16, u32, u8, uuid, type RpcMethod } from '../table.js';
 import { RpcCode, RpcError } from '../wire.js';
-import { findSubsystem, invalidParams, mainThreadOnly } from './common.js';
+import { findSubsystem, invalidParams } from './common.js';
 
 const PRINTABLE = /^[\x20-\x7e]*$/;
 /** SPDK's defaults for a subsystem made by RPC. */
@@ -47,8 +47,7 @@ export const nvmfCreateSubsystem: RpcMethod = {
       ['nqn'],
     ),
   },
-  available: mainThreadOnly,
-  handler: (p, live) => {
+  handler: async (p, live) => {
     const tgt = p.tgt_name;
     if (typeof tgt === 'string' && tgt !== 'nvmf_tgt') throw new RpcError(RpcCode.INTERNAL_ERROR, `Unable to find target ${tgt}`);
     const nqn = p.nqn as string;
@@ -60,7 +59,8 @@ export const nvmfCreateSubsystem: RpcMethod = {
       if (p[unsupported] === true) throw invalidParams(`${unsupported} is not supported here`);
     }
     const problem = nqnProblem(nqn);
-    if (problem || nqn === live.ctx.discoveryNqn || live.ctx.subsystems.has(nqn)) {
+    // In the config: a subsystem still being made on the workers holds its NQN.
+    if (problem || nqn === live.ctx.discoveryNqn || live.ctx.subsystems.has(nqn) || live.config.subsystems.some((x) => x.nqn === nqn)) {
       throw new RpcError(RpcCode.INTERNAL_ERROR, `Unable to create subsystem ${nqn}`, problem ?? 'a subsystem with this NQN exists');
     }
     const min = typeof p.min_cntlid === 'number' ? p.min_cntlid : 1;
@@ -81,8 +81,17 @@ export const nvmfCreateSubsystem: RpcMethod = {
       namespaces: [],
     };
     live.config.subsystems.push(sc);
+    if (live.workers) {
+      try {
+        await live.workers.addSubsystem(sc);
+      } catch (err) {
+        live.config.subsystems.splice(live.config.subsystems.indexOf(sc), 1);
+        await live.workers.removeSubsystem(nqn).catch(() => undefined);
+        throw new RpcError(RpcCode.INTERNAL_ERROR, `Unable to create subsystem ${nqn}`, `the I/O workers: ${(err as Error).message}`);
+      }
+    }
     live.ctx.subsystems.set(nqn, new Subsystem<Controller>(sc));
-    live.log.info({ subnqn: nqn }, 'rpc: subsystem created');
+    live.log.info({ subnqn: nqn, workers: live.workers ? 'applied' : 'none' }, 'rpc: subsystem created');
     return true;
   },
 };
@@ -90,8 +99,7 @@ export const nvmfCreateSubsystem: RpcMethod = {
 export const nvmfDeleteSubsystem: RpcMethod = {
   name: 'nvmf_delete_subsystem',
   params: { schema: object({ nqn: str, tgt_name: str }, ['nqn']) },
-  available: mainThreadOnly,
-  handler: (p, live) => {
+  handler: async (p, live) => {
     const s = findSubsystem(live, p);
     // Gone for new connections first, then everyone connected is disconnected.
     live.ctx.subsystems.delete(s.nqn);
@@ -107,6 +115,8 @@ export const nvmfDeleteSubsystem: RpcMethod = {
       const b = live.bdevs.claimedBy(s.nqn, nsid);
       if (b) b.claimedBy = null;
     }
+    // The workers close their copies of its namespaces once their queues of it have closed.
+    if (live.workers) await live.workers.removeSubsystem(s.nqn);
     live.ctx.discoveryChanged();
     live.log.info({ subnqn: s.nqn, disconnected: victims.length }, `rpc: subsystem deleted (${victims.length} controller(s) disconnected)`);
     return true;
@@ -180,12 +190,12 @@ export const nvmfSubsystemAddNs: RpcMethod = {
     bdev.claimedBy = { nqn: s.nqn, nsid };
     if (pool) {
       try {
-        await pool.changeNamespace({ op: 'add', subnqn: s.nqn, ns: nc, ramShare: bdev.ramShare ?? null, nsStats: nsStats! });
+        await pool.changeNamespace({ op: 'ns-add', subnqn: s.nqn, ns: nc, ramShare: bdev.ramShare ?? null, nsStats: nsStats! });
       } catch (err) {
         // Undone everywhere: the workers that added it remove it again.
         s.config.namespaces.splice(s.config.namespaces.indexOf(nc), 1);
         bdev.claimedBy = null;
-        await pool.changeNamespace({ op: 'remove', subnqn: s.nqn, nsid }).catch(() => undefined);
+        await pool.changeNamespace({ op: 'ns-remove', subnqn: s.nqn, nsid }).catch(() => undefined);
         live.log.error({ subnqn: s.nqn, nsid, bdev: bdev.name, err }, 'rpc: namespace not added: the I/O workers could not open it');
         throw new RpcError(RpcCode.INTERNAL_ERROR, 'Internal error', `the I/O workers could not add the namespace: ${(err as Error).message}`);
       }
@@ -213,7 +223,7 @@ export const nvmfSubsystemRemoveNs: RpcMethod = {
     s.config.namespaces.splice(i, 1);
     if (pool) {
       try {
-        await pool.changeNamespace({ op: 'remove', subnqn: s.nqn, nsid });
+        await pool.changeNamespace({ op: 'ns-remove', subnqn: s.nqn, nsid });
       } catch (err) {
         // A worker that did not have it has nothing to serve: the removal stands.
         live.log.warn({ subnqn: s.nqn, nsid, err }, 'rpc: namespace removal: a worker did not hold it');
