@@ -269,3 +269,28 @@ test('rpc live: with an I/O worker, a subsystem made by RPC behind a new listene
       c.destroy();
     }
   }));
+
+test('rpc live: with an I/O worker, I/O on a subsystem made after another was deleted still counts as keep-alive traffic', () =>
+  withRpcTarget(testConfig({ workers: 1 }), async (t) => {
+    const NQN_A = 'nqn.2016-06.io.spdk:cnode-a';
+    assert.equal(await t.rpc('bdev_malloc_create', { block_size: 512, num_blocks: 2048, name: 'M' }), 'M');
+    assert.equal(await t.rpc('nvmf_create_subsystem', { nqn: NQN_A, allow_any_host: true }), true);
+    assert.equal(await t.rpc('nvmf_create_subsystem', { nqn: NQN2, allow_any_host: true }), true);
+    // The deleted subsystem was before NQN2 in the list: NQN2's keep-alive records keep their number.
+    assert.equal(await t.rpc('nvmf_delete_subsystem', { nqn: NQN_A }), true);
+    assert.equal(await t.rpc('nvmf_subsystem_add_ns', { nqn: NQN2, namespace: { bdev_name: 'M' } }), 1);
+    assert.equal(await t.rpc('nvmf_subsystem_add_listener', { nqn: NQN2, listen_address: listener(t.port) }), true);
+    const c = await Controller.connect(t.opts({ subnqn: NQN2, ioQueues: 1, kato: 1000, sendKeepAlives: false }));
+    try {
+      // No Keep Alive commands: only I/O on the worker's queue, for well past KATO and its slack.
+      const until = Date.now() + 3500;
+      while (Date.now() < until) {
+        assert.ok((await c.read(1, 0, 1, Buffer.alloc(512))).ok);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok((await c.identifyController()).ok, 'the controller is alive: the worker\'s traffic reached it');
+      assert.equal((await controllers(t, NQN2)).length, 1);
+    } finally {
+      await c.disconnect();
+    }
+  }));
