@@ -27,11 +27,6 @@ export function invalidParams(detail?: string): RpcError {
   return new RpcError(RpcCode.INVALID_PARAMS, 'Invalid parameters', detail);
 }
 
-/** A change this target cannot make yet (it needs work in the controller, the queues or the workers). */
-export function notYetSupported(what: string): RpcError {
-  return new RpcError(RpcCode.INTERNAL_ERROR, `Not yet supported: ${what}`);
-}
-
 /** tgt_name, when given, must name the one target. */
 export function checkTarget(p: ParamsObject): void {
   const t = p.tgt_name;
