@@ -39,6 +39,12 @@ export interface Backend {
   /** Submits everything queued since the last kick (one system call for an io_uring engine). */
   kick(): void;
 
+  /**
+   * The backing changed size under the backend (a file grown, a RAM namespace resized elsewhere):
+   * `sizeBytes` (a multiple of the block size) from now on. Absent: the size cannot change.
+   */
+  setCapacity?(sizeBytes: number): void;
+
   /** Flushes and releases the backing; pending operations complete first. */
   close(): Promise<void>;
 }

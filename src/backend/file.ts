@@ -200,7 +200,7 @@ function errnoOf(err: NodeJS.ErrnoException): number {
 export class FileBackend implements Backend {
   readonly kind: 'file' | 'block';
   readonly engine = 'fs-threadpool';
-  readonly sizeBytes: number;
+  sizeBytes: number;
   readonly discardZeroes = false;
   readonly path: string;
   readonly readOnly: boolean;
@@ -416,6 +416,11 @@ export class FileBackend implements Backend {
   /** Operations in flight (for tests and statistics). */
   get inflight(): number {
     return this.#inflight;
+  }
+
+  /** The file grew or shrank (seen by the main thread's rescan): I/O is checked against the new size. */
+  setCapacity(sizeBytes: number): void {
+    this.sizeBytes = sizeBytes;
   }
 
   async close(): Promise<void> {

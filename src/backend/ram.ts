@@ -6,7 +6,9 @@
 //
 // A shared RAM namespace (for I/O queues spread over worker threads) lives in SharedArrayBuffers
 // allocated up front (address space only: one mapping per segment, none of it backed until written);
-// every thread builds its own RamBackend over the same buffers.
+// every thread builds its own RamBackend over the same buffers. Its last segment, when shorter than
+// a full one, is growable up to a full segment, so the namespace grows in place (resize(); the other
+// threads then adopt() the new buffers): nothing is copied while other threads write.
 //
 // Whether the declared size fits the machine is checked with the config (config/memory.ts).
 import type { Backend, BackendRequest } from './backend.js';
@@ -25,13 +27,27 @@ export function ramSegmentBytes(sizeBytes: number): number {
   return sizeBytes > LARGE_FROM ? SEGMENT_LARGE : SEGMENT_SMALL;
 }
 
+/** Growable shared memory (ES2024; typed here since the project's lib is ES2022). */
+interface GrowableSab extends SharedArrayBuffer {
+  readonly growable: boolean;
+  readonly maxByteLength: number;
+  grow(bytes: number): void;
+}
+type SabConstructor = new (bytes: number, o?: { maxByteLength: number }) => GrowableSab;
+
+/** One shared segment of `length` bytes; a partial one may grow up to `segment` bytes. */
+function sharedSegment(length: number, segment: number): SharedArrayBuffer {
+  const Sab = SharedArrayBuffer as unknown as SabConstructor;
+  return length < segment ? new Sab(length, { maxByteLength: segment }) : new Sab(length);
+}
+
 /** SharedArrayBuffers for a shared RAM namespace of `sizeBytes`. */
 export function allocateSharedRam(sizeBytes: number): SharedArrayBuffer[] {
   checkSize(sizeBytes);
   const seg = ramSegmentBytes(sizeBytes);
   const out: SharedArrayBuffer[] = [];
   try {
-    for (let at = 0; at < sizeBytes; at += seg) out.push(new SharedArrayBuffer(Math.min(seg, sizeBytes - at)));
+    for (let at = 0; at < sizeBytes; at += seg) out.push(sharedSegment(Math.min(seg, sizeBytes - at), seg));
   } catch (err) {
     throw new RangeError(`cannot reserve a shared RAM namespace of ${sizeBytes} bytes (${out.length} segments of ${seg} bytes reserved): ${(err as Error).message}`);
   }
@@ -46,12 +62,14 @@ export class RamBackend implements Backend {
   readonly kind = 'ram';
   readonly engine = 'ram';
   readonly discardZeroes = true;
-  readonly sizeBytes: number;
+  sizeBytes: number;
   /** Bytes per segment (the last one may be shorter). */
   readonly segmentBytes: number;
   /** Segments not yet written are holes (private namespace only). */
   readonly #segments: (Uint8Array | undefined)[];
   #allocated = 0;
+  /** The shared buffers (null: a private namespace). */
+  #shares: SharedArrayBuffer[] | null = null;
   #closed = false;
   // Completed-but-not-yet-signalled requests, drained by kick(). Reused arrays: no allocation per I/O.
   readonly #doneReq: BackendRequest[] = [];
@@ -68,13 +86,101 @@ export class RamBackend implements Backend {
     this.segmentBytes = ramSegmentBytes(sizeBytes);
     const count = Math.ceil(sizeBytes / this.segmentBytes);
     this.#segments = new Array(count);
-    if (shared) {
-      if (shared.length !== count) throw new RangeError('shared RAM buffers do not match the namespace size');
-      shared.forEach((sab, i) => {
-        if (sab.byteLength !== this.#segmentLength(i)) throw new RangeError('shared RAM buffers do not match the namespace size');
-        this.#segments[i] = new Uint8Array(sab);
-      });
-      this.#allocated = count;
+    if (shared) this.#mapShares(shared);
+  }
+
+  /** Views over shared buffers; a buffer may be longer than its segment (after a shrink). */
+  #mapShares(shared: readonly SharedArrayBuffer[]): void {
+    const count = Math.ceil(this.sizeBytes / this.segmentBytes);
+    if (shared.length !== count) throw new RangeError('shared RAM buffers do not match the namespace size');
+    this.#segments.length = count;
+    shared.forEach((sab, i) => {
+      if (sab.byteLength < this.#segmentLength(i) || sab.byteLength > this.segmentBytes) throw new RangeError('shared RAM buffers do not match the namespace size');
+      // Length-tracking over a growable buffer: growth by another thread is seen here.
+      this.#segments[i] = new Uint8Array(sab);
+    });
+    this.#allocated = count;
+    this.#shares = [...shared];
+  }
+
+  /** The shared buffers other threads map (null: a private namespace). */
+  get shares(): SharedArrayBuffer[] | null {
+    return this.#shares ? [...this.#shares] : null;
+  }
+
+  /** Whether any byte in [offset, sizeBytes) is not zero (what a shrink to `offset` would lose). */
+  holdsDataFrom(offset: number): boolean {
+    const seg = this.segmentBytes;
+    for (let at = offset; at < this.sizeBytes; ) {
+      const index = Math.floor(at / seg);
+      const start = at - index * seg;
+      const n = Math.min(seg - start, this.sizeBytes - at, ZEROES.length);
+      const c = this.#segments[index];
+      if (c && Buffer.compare(Buffer.from(c.buffer, c.byteOffset + start, n), ZEROES.subarray(0, n)) !== 0) return true;
+      at += c ? n : seg - start;
+    }
+    return false;
+  }
+
+  /**
+   * Resizes the namespace on the thread that owns the memory (the main thread). Growing adds
+   * segments and grows the last one (in place when shared; copied when private, on this thread
+   * only); shrinking zeroes the range cut off first, so growing again reads zeroes. Returns the
+   * shared buffers after the change (null when private) for the other threads' adopt().
+   */
+  resize(sizeBytes: number): SharedArrayBuffer[] | null {
+    checkSize(sizeBytes);
+    if (this.#closed) throw new RangeError('the namespace is closed');
+    if (ramSegmentBytes(sizeBytes) !== this.segmentBytes) throw new RangeError(`a RAM namespace cannot be resized across ${LARGE_FROM} bytes`);
+    const seg = this.segmentBytes;
+    if (sizeBytes < this.sizeBytes) {
+      this.#zero(sizeBytes, this.sizeBytes - sizeBytes);
+      const count = Math.ceil(sizeBytes / seg);
+      for (let i = count; i < this.#segments.length; i++) if (this.#segments[i]) this.#allocated--;
+      this.#segments.length = count;
+      this.#shares?.splice(count);
+      this.sizeBytes = sizeBytes;
+      return this.shares;
+    }
+    const count = Math.ceil(sizeBytes / seg);
+    const lengthAt = (i: number): number => Math.min(seg, sizeBytes - i * seg);
+    const last = this.#segments.length - 1;
+    if (this.#shares) {
+      const sab = this.#shares[last] as GrowableSab;
+      if (sab.byteLength < lengthAt(last)) {
+        if (!sab.growable) throw new RangeError('the last shared RAM segment cannot grow');
+        sab.grow(lengthAt(last));
+      }
+      for (let i = last + 1; i < count; i++) {
+        const added = sharedSegment(lengthAt(i), seg);
+        this.#shares.push(added);
+        this.#segments[i] = new Uint8Array(added);
+        this.#allocated++;
+      }
+    } else {
+      const c = this.#segments[last];
+      if (c && c.length < lengthAt(last)) {
+        const bigger = new Uint8Array(lengthAt(last));
+        bigger.set(c);
+        this.#segments[last] = bigger;
+      }
+      this.#segments.length = count;
+    }
+    this.sizeBytes = sizeBytes;
+    return this.shares;
+  }
+
+  /** Another thread's side of resize(): the namespace is `sizeBytes` over `shared` from now on. */
+  adopt(sizeBytes: number, shared: readonly SharedArrayBuffer[]): void {
+    checkSize(sizeBytes);
+    if (!this.#shares) throw new RangeError('a private RAM namespace has no shared memory to adopt');
+    const old = this.sizeBytes;
+    this.sizeBytes = sizeBytes;
+    try {
+      this.#mapShares(shared);
+    } catch (err) {
+      this.sizeBytes = old;
+      throw err;
     }
   }
 

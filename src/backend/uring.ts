@@ -38,7 +38,7 @@ export interface UringBackingOptions extends FileBackingOptions {
 export class UringBackend implements Backend, EngineClient {
   readonly kind: 'file' | 'block';
   readonly engine: string;
-  readonly sizeBytes: number;
+  sizeBytes: number;
   readonly discardZeroes: boolean;
   readonly path: string;
   readonly readOnly: boolean;
@@ -383,6 +383,11 @@ export class UringBackend implements Backend, EngineClient {
   /** Operations of this namespace in flight. */
   get inflight(): number {
     return this.#inflight;
+  }
+
+  /** The file grew or shrank (seen by the main thread's rescan): I/O is checked against the new size. */
+  setCapacity(sizeBytes: number): void {
+    this.sizeBytes = sizeBytes;
   }
 
   async close(): Promise<void> {

@@ -65,6 +65,11 @@ export class Subsystem<C extends SubsystemController = SubsystemController> {
     for (const c of this.controllers.values()) c.namespaceChanged(ns.nsid);
   }
 
+  /** A namespace's attributes changed (its size): every controller is told (Changed Namespace List). */
+  namespaceChanged(nsid: number): void {
+    for (const c of this.controllers.values()) c.namespaceChanged(nsid);
+  }
+
   removeNamespace(nsid: number): Namespace | undefined {
     const ns = this.namespaces.get(nsid);
     if (!ns) return undefined;

@@ -22,6 +22,8 @@ export interface Bdev {
   readonly owned: boolean;
   /** Options shown under driver_specific. */
   readonly driverSpecific: Record<string, Json>;
+  /** Shared memory of a RAM bdev made while I/O workers run (they map the same memory). */
+  ramShare?: SharedArrayBuffer[] | null;
   /** The namespace exposing it, if any (a bdev backs one namespace at a time). */
   claimedBy: { nqn: string; nsid: number } | null;
 }

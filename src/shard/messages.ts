@@ -1,6 +1,6 @@
 // Control-plane messages between the main thread (controller owner) and the I/O workers.
 // Per-I/O traffic never crosses threads; these are per-connection or per-controller events.
-import type { PollMode, TargetConfig } from '../config/types.js';
+import type { NamespaceConfig, PollMode, PortConfig, SubsystemConfig, TargetConfig } from '../config/types.js';
 import type { QueueHandoff } from '../transport/tcp/handoff.js';
 
 export type { QueueHandoff };
@@ -12,6 +12,8 @@ export interface WorkerInit {
   /** Cores this worker is pinned to (empty: not pinned). */
   cores: number[];
   mode: PollMode;
+  /** The subsystems' indexes in keep-alive ring records (stable: a deleted subsystem keeps its number). */
+  subsysIndex: Record<string, number>;
   /** Shared memory of RAM namespaces, by "subnqn/nsid". */
   ramShares: Record<string, SharedArrayBuffer[]>;
   /** Shared namespace counters, by "subnqn/nsid"; this worker writes slot index + 1. */
@@ -45,7 +47,32 @@ export const CtrlState = {
 /** Controller slots in WorkerInit.ctrlState: at most this many controllers with queues on workers. */
 export const CTRL_SLOTS = 65536;
 
+/**
+ * A change the main thread has made at run time (and written into the config, so that a worker
+ * started later builds it too), for every worker to apply to its own copy.
+ *   subsystem-add: a subsystem made by RPC (no namespaces yet), `index` its ring record number.
+ *   subsystem-remove: a deleted subsystem (its controllers were torn down by the main thread); its
+ *        namespaces' backends are closed once nothing is in flight on them.
+ *   port-add: a new listener's port, for the queues that come through it.
+ * Namespace changes:
+ *   ns-add: `ramShare` is the namespace's shared memory (RAM namespaces), `nsStats` its shared counters;
+ *        a file or block namespace is opened by each worker with descriptors of its own.
+ *   ns-remove: from the moment it is applied, commands to the nsid fail with Invalid Namespace; the
+ *        worker closes its backend once the commands in flight on it have finished.
+ *   ns-resize: the namespace is `size` bytes from now on; a RAM one over `ramShare` (the main thread
+ *        grew the memory in place or added segments), a file one over the same (grown) file.
+ */
+export type LiveChange =
+  | { op: 'subsystem-add'; config: SubsystemConfig; index: number }
+  | { op: 'subsystem-remove'; subnqn: string }
+  | { op: 'port-add'; port: PortConfig }
+  | { op: 'ns-add'; subnqn: string; ns: NamespaceConfig; ramShare: SharedArrayBuffer[] | null; nsStats: SharedArrayBuffer }
+  | { op: 'ns-remove'; subnqn: string; nsid: number }
+  | { op: 'ns-resize'; subnqn: string; nsid: number; size: number; ramShare: SharedArrayBuffer[] | null };
+
 export type MainToWorker =
+  /** Answered by 'change-applied' with the same reqId. */
+  | { type: 'change'; reqId: number; change: LiveChange }
   /** `ctrlSlot`: the controller's word in WorkerInit.ctrlState (already holding its state). */
   | { type: 'adopt'; handoff: QueueHandoff; ctrlSlot: number }
   | { type: 'close-queue'; queueId: number; reason: string }
@@ -57,6 +84,8 @@ export type WorkerToMain =
   /** `dropped`: commands in flight on the queue when it closed (they never got a completion). */
   | { type: 'queue-closed'; queueId: number; reason: string; dropped: number }
   | { type: 'error-record'; subnqn: string; cntlid: number; sqid: number; cid: number; status: number; nsid: number; location: number; lba: string }
+  /** `error`: why the worker could not apply the change (null: applied). */
+  | { type: 'change-applied'; reqId: number; error: string | null }
   | { type: 'shutdown-done' };
 
 /** Ring record types (word 0). */

@@ -10,7 +10,7 @@
 // owns sockets and rings for hours and must not be rebalanced behind the connection's back.
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import type { ShardConfig, TargetConfig } from '../config/types.js';
+import type { PortConfig, ShardConfig, SubsystemConfig, TargetConfig } from '../config/types.js';
 import type { HostQueue } from '../core/command.js';
 import type { ControllerObserver, TargetContext } from '../core/context.js';
 import type { Controller } from '../core/controller.js';
@@ -19,7 +19,7 @@ import { nsKey } from '../core/build.js';
 import { allocateSharedRam } from '../backend/ram.js';
 import { allocateNsStats } from '../core/namespace.js';
 import type { Logger } from '../util/log.js';
-import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './messages.js';
+import type { LiveChange, MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './messages.js';
 import { CTRL_SLOTS, RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
 import { RemoteQueue, controllerStateWord } from './remote.js';
@@ -70,6 +70,14 @@ export class WorkerPool implements QueueMover, ControllerObserver {
   readonly #ctrlSlots = new Map<Controller, number>();
   readonly #freeSlots: number[] = [];
   #nextSlot = 0;
+  /**
+   * Subsystem NQNs by their number in keep-alive ring records: those of the config at start, then
+   * those made at run time; a deleted one keeps its place (null), so numbers never shift.
+   */
+  readonly #subsysNqns: (string | null)[];
+  /** Changes posted and not yet answered, by request id. */
+  readonly #pendingChanges = new Map<number, { shard: number; resolve: (error: string | null) => void }>();
+  #nextReq = 1;
 
   readonly #budget: SharedArrayBuffer;
 
@@ -78,6 +86,7 @@ export class WorkerPool implements QueueMover, ControllerObserver {
     this.#ctx = ctx;
     this.#cfg = cfg;
     this.#log = log.child({ component: 'shards' });
+    this.#subsysNqns = ctx.config.subsystems.map((s) => s.nqn);
   }
 
   /** Shared memory the main thread's namespaces must use too (build them after this). */
@@ -90,6 +99,76 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       }
     }
     return { ramShares: this.#ramShares, nsStats: this.#nsStats };
+  }
+
+  /** Shared counters for a namespace added at run time (slot 0: the main thread, worker i: i + 1). */
+  namespaceStats(): SharedArrayBuffer {
+    return allocateNsStats(this.#cfg.workers + 1);
+  }
+
+  /** The shared memory of RAM namespace nsid of subnqn, if the pool holds it. */
+  ramShare(subnqn: string, nsid: number): SharedArrayBuffer[] | null {
+    return this.#ramShares[nsKey(subnqn, nsid)] ?? null;
+  }
+
+  /** A subsystem made at run time (already in the config), on every worker. */
+  addSubsystem(config: SubsystemConfig): Promise<void> {
+    const index = this.#subsysNqns.push(config.nqn) - 1;
+    return this.#broadcast({ op: 'subsystem-add', config, index });
+  }
+
+  /** A deleted subsystem (out of the config, its controllers torn down), on every worker. */
+  removeSubsystem(subnqn: string): Promise<void> {
+    const i = this.#subsysNqns.indexOf(subnqn);
+    if (i >= 0) this.#subsysNqns[i] = null;
+    for (const key of Object.keys(this.#nsStats)) {
+      if (!key.startsWith(`${subnqn}/`)) continue;
+      delete this.#nsStats[key];
+      delete this.#ramShares[key];
+    }
+    return this.#broadcast({ op: 'subsystem-remove', subnqn });
+  }
+
+  /** A port added at run time (already in the config), before it accepts connections. */
+  addPort(port: PortConfig): Promise<void> {
+    return this.#broadcast({ op: 'port-add', port });
+  }
+
+  /**
+   * Applies a namespace change the main thread has made (already in the config) on every worker.
+   */
+  changeNamespace(change: Extract<LiveChange, { op: 'ns-add' | 'ns-remove' | 'ns-resize' }>): Promise<void> {
+    const key = nsKey(change.subnqn, change.op === 'ns-add' ? change.ns.nsid : change.nsid);
+    if (change.op === 'ns-add') {
+      if (change.ramShare) this.#ramShares[key] = change.ramShare;
+      this.#nsStats[key] = change.nsStats;
+    } else if (change.op === 'ns-resize') {
+      if (change.ramShare) this.#ramShares[key] = change.ramShare;
+    } else {
+      delete this.#ramShares[key];
+      delete this.#nsStats[key];
+    }
+    return this.#broadcast(change);
+  }
+
+  /**
+   * Posts a change to every worker; resolves once each has applied it, rejects with the workers'
+   * reasons when one could not. A worker that dies meanwhile counts as applied: its replacement
+   * builds from the config.
+   */
+  async #broadcast(change: LiveChange): Promise<void> {
+    const errors = await Promise.all(
+      this.#shards.map(async (shard) => {
+        await shard.ready;
+        return new Promise<string | null>((resolve) => {
+          const reqId = this.#nextReq++;
+          this.#pendingChanges.set(reqId, { shard: shard.index, resolve });
+          this.#post(shard, { type: 'change', reqId, change });
+        });
+      }),
+    );
+    const failed = errors.map((e, i) => (e === null ? null : `worker ${i}: ${e}`)).filter((e) => e !== null);
+    if (failed.length > 0) throw new Error(failed.join('; '));
   }
 
   async start(): Promise<void> {
@@ -117,6 +196,7 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       config: this.#ctx.config,
       cores,
       mode: this.#cfg.mode,
+      subsysIndex: Object.fromEntries(this.#subsysNqns.flatMap((nqn, i) => (nqn === null ? [] : [[nqn, i]]))),
       ramShares: this.#ramShares,
       nsStats: this.#nsStats,
       ring: ring.sab,
@@ -180,6 +260,13 @@ export class WorkerPool implements QueueMover, ControllerObserver {
         }
         return;
       }
+      case 'change-applied': {
+        const p = this.#pendingChanges.get(m.reqId);
+        if (!p) return;
+        this.#pendingChanges.delete(m.reqId);
+        p.resolve(m.error);
+        return;
+      }
       case 'error-record': {
         const ctrl = this.#ctx.subsystems.get(m.subnqn)?.controllers.get(m.cntlid);
         ctrl?.recordError(m.sqid, m.cid, m.status, m.nsid, m.location, BigInt(m.lba));
@@ -201,6 +288,11 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       if (rq.ctrl) ctrls.add(rq.ctrl);
     }
     shard.queues.clear();
+    for (const [reqId, p] of this.#pendingChanges) {
+      if (p.shard !== shard.index) continue;
+      this.#pendingChanges.delete(reqId);
+      p.resolve(null);
+    }
     for (const c of ctrls) {
       c.teardown(`I/O worker ${shard.index} failed`);
       this.#releaseSlot(c);
@@ -213,11 +305,10 @@ export class WorkerPool implements QueueMover, ControllerObserver {
   }
 
   #drainRings(): void {
-    const subsystems = this.#ctx.config.subsystems;
     for (const s of this.#shards) {
       s.ring.drain((w, at) => {
         if (w[at] === RingMsg.TRAFFIC) {
-          const nqn = subsystems[w[at + 2]!]?.nqn;
+          const nqn = this.#subsysNqns[w[at + 2]!];
           if (nqn) this.#ctx.subsystems.get(nqn)?.controllers.get(w[at + 1]!)?.traffic();
         }
       });

@@ -15,6 +15,7 @@ import { RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
 import { RemoteController } from './remote.js';
 import { initThreadRuntime } from '../runtime/thread.js';
+import { applyChange, type WorkerState } from './worker-changes.js';
 
 const TRAFFIC_REPORT_MS = 250;
 /** How long shutdown waits for in-flight commands before closing the queues anyway (as the main thread). */
@@ -41,11 +42,25 @@ const built = await buildSubsystems(init.config, log, { ramShares: init.ramShare
 const subsysIndex = new Map<string, number>();
 built.subsystems.forEach((s: Subsystem<Controller>, i: number) => {
   ctx.subsystems.set(s.nqn, s);
-  subsysIndex.set(s.nqn, i);
+  subsysIndex.set(s.nqn, init.subsysIndex[s.nqn] ?? i);
 });
 /** The controllers of this worker's queues, by state slot. */
 const controllers = new Map<number, RemoteController>();
 const queues = new Map<number, TcpConnection>();
+/** The subsystem of each queue, by queue id. */
+const queueSubnqn = new Map<number, string>();
+const state: WorkerState = {
+  ctx,
+  subsysIndex,
+  all: built.namespaces,
+  slot: init.index + 1,
+  log,
+  inflight: (subnqn) => {
+    let n = 0;
+    for (const [id, q] of queues) if (queueSubnqn.get(id) === subnqn && !q.closed) n += q.inflight;
+    return n;
+  },
+};
 let shuttingDown = false;
 
 /** Commands in flight on a queue when the main thread asked to close it, by queue id. */
@@ -88,6 +103,7 @@ function adopt(h: QueueHandoff, slot: number): void {
   const q = new TcpConnection(socket, portCfg, ctx, {
     onClose: (closed) => {
       queues.delete(h.queueId);
+      queueSubnqn.delete(h.queueId);
       ctrl.queues--;
       if (ctrl.queues === 0) controllers.delete(slot);
       const dropped = droppedOnClose.get(h.queueId) ?? closed.inflight;
@@ -99,6 +115,7 @@ function adopt(h: QueueHandoff, slot: number): void {
     adopted: { handoff: h, ioCtrl: ctrl },
   });
   queues.set(h.queueId, q);
+  queueSubnqn.set(h.queueId, h.subnqn);
   log.debug({ queueId: h.queueId, cntlid: h.cntlid, qid: h.qid }, 'queue adopted');
 }
 
@@ -124,7 +141,7 @@ async function shutdown(): Promise<void> {
   if (!drained) log.warn('in-flight commands did not finish in time; closing the queues anyway');
   for (const [id, q] of all) closeQueue(q, id, 'target shutting down');
   for (const s of ctx.subsystems.values()) await ctx.flushNamespaces(s);
-  await Promise.allSettled(built.namespaces.map((ns) => ns.backend.close()));
+  await Promise.allSettled(state.all.map((ns) => ns.backend.close()));
   post({ type: 'shutdown-done' });
 }
 
@@ -139,6 +156,15 @@ port.on('message', (m: MainToWorker) => {
       if (q) closeQueue(q, m.queueId, m.reason);
       return;
     }
+    case 'change':
+      applyChange(state, m.change).then(
+        () => post({ type: 'change-applied', reqId: m.reqId, error: null }),
+        (err: unknown) => {
+          log.error({ change: m.change.op, err }, 'could not apply a change made at run time');
+          post({ type: 'change-applied', reqId: m.reqId, error: (err as Error).message });
+        },
+      );
+      return;
     case 'shutdown':
       void shutdown();
       return;

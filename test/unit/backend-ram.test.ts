@@ -74,3 +74,54 @@ test('RAM backend: a shared 1 TiB namespace reserves few segments without memory
   assert.equal(new RamBackend(64 * TiB).segmentBytes, 4 * 2 ** 30);
   assert.throws(() => new RamBackend(size, buffers.slice(1)), /do not match/);
 });
+
+test('RAM backend: resize of a private namespace keeps the data, serves the new range, and a shrink zeroes what it cuts off', () => {
+  const b = new RamBackend(4 * MiB);
+  const data = Buffer.alloc(4096, 0x5a);
+  assert.equal(run(b, (r) => b.submitWrite(r, 4 * MiB - 4096, data, false)), 4096);
+  assert.equal(run(b, (r) => b.submitWrite(r, 4 * MiB, data, false)), -22, 'past the end before');
+  assert.equal(b.resize(6 * MiB), null, 'private: no shared buffers');
+  assert.equal(b.sizeBytes, 6 * MiB);
+  assert.equal(run(b, (r) => b.submitWrite(r, 6 * MiB - 4096, data, false)), 4096);
+  const back = Buffer.alloc(4096);
+  assert.equal(run(b, (r) => b.submitRead(r, 4 * MiB - 4096, back)), 4096);
+  assert.ok(back.equals(data), 'data before the old end is kept (the short segment was copied)');
+  assert.equal(b.holdsDataFrom(5 * MiB), true);
+  const zeroes = new RamBackend(8 * MiB);
+  assert.equal(run(zeroes, (r) => zeroes.submitWrite(r, 4096, Buffer.alloc(4096), false)), 4096);
+  assert.equal(zeroes.holdsDataFrom(0), false, 'zeroes written are no data to lose');
+  b.resize(5 * MiB);
+  assert.equal(run(b, (r) => b.submitRead(r, 5 * MiB, back)), -22, 'past the new end');
+  b.resize(6 * MiB);
+  assert.equal(run(b, (r) => b.submitRead(r, 6 * MiB - 4096, back)), 4096);
+  assert.ok(back.equals(Buffer.alloc(4096)), 'the cut range reads zeroes when grown again');
+  assert.throws(() => b.resize(2 * TiB), /across/, 'the segment size would change');
+});
+
+test('RAM backend: a shared namespace grows in place; another thread adopts the buffers and sees the same memory, across a new segment', () => {
+  const shares = allocateSharedRam(4 * MiB);
+  const owner = new RamBackend(4 * MiB, shares);
+  const other = new RamBackend(4 * MiB, shares);
+  const data = Buffer.alloc(4096, 0x3c);
+  assert.equal(run(other, (r) => other.submitWrite(r, 0, data, false)), 4096);
+  const grown = owner.resize(owner.segmentBytes + 4 * MiB)!;
+  assert.equal(grown.length, 2, 'a second segment');
+  assert.equal(grown[0], shares[0], 'the first buffer grew in place');
+  other.adopt(owner.sizeBytes, grown);
+  const at = owner.segmentBytes + 4096;
+  assert.equal(run(other, (r) => other.submitWrite(r, at, data, false)), 4096);
+  assert.equal(run(other, (r) => other.submitWrite(r, 8 * MiB, data, false)), 4096, 'in the grown part of the first segment');
+  const back = Buffer.alloc(4096);
+  for (const offset of [0, 8 * MiB, at]) {
+    assert.equal(run(owner, (r) => owner.submitRead(r, offset, back)), 4096);
+    assert.ok(back.equals(data), `the owner reads what the other thread wrote at ${offset}`);
+  }
+  // Shrink: the other thread first, then the owner zeroes the cut range.
+  other.adopt(4 * MiB, grown.slice(0, 1));
+  owner.resize(4 * MiB);
+  assert.equal(owner.shares!.length, 1);
+  assert.equal(run(other, (r) => other.submitRead(r, 4 * MiB, back)), -22);
+  const third = new RamBackend(4 * MiB, owner.shares!);
+  assert.equal(run(third, (r) => third.submitRead(r, 0, back)), 4096, 'a thread started later maps the shrunk namespace (its buffer is longer than the segment)');
+  assert.ok(back.equals(data));
+});

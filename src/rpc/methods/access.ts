@@ -2,8 +2,11 @@
 // nvmf_subsystem_add_listener / remove_listener. A listener here is a port (address + TCP port)
 // serving a list of subsystems: adding a listener at an address already listened on adds the
 // subsystem to that port; a new address gets a new TCP listener. Every change bumps the discovery
-// log generation (and tells persistent discovery controllers). Taking access away from hosts that
-// are connected needs them disconnected, which is refused for now.
+// log generation (and tells persistent discovery controllers). Taking access away disconnects, as
+// SPDK does: removing a host tears down its controllers on the subsystem; removing a listener tears
+// down the controllers whose admin queue came through it and closes I/O queues that did. These
+// need no work on the I/O workers: admission is decided on the main thread, and a controller's
+// teardown closes its queues on the workers.
 import type { Controller } from '../../core/controller.js';
 import net from 'node:net';
 import type { AddressFamily, PortConfig } from '../../config/types.js';
@@ -14,14 +17,13 @@ import type { Json } from '../json-value.js';
 import type { LiveTarget } from '../live.js';
 import { bool, i32, object, str, u64, type ParamsObject, type RpcMethod } from '../table.js';
 import { RpcCode, RpcError } from '../wire.js';
-import { checkTarget, findSubsystem, invalidParams, mainThreadOnly, notYetSupported } from './common.js';
+import { checkTarget, findSubsystem, invalidParams } from './common.js';
 
 const internalError = (detail: string): RpcError => new RpcError(RpcCode.INTERNAL_ERROR, 'Internal error', detail);
 
 export const nvmfSubsystemAddHost: RpcMethod = {
   name: 'nvmf_subsystem_add_host',
   params: { schema: object({ nqn: str, host: str, tgt_name: str, psk: str, dhchap_key: str, dhchap_ctrlr_key: str }, ['nqn', 'host'], false) },
-  available: mainThreadOnly,
   handler: (p, live) => {
     const s = findSubsystem(live, p);
     if (p.psk !== undefined || p.dhchap_key !== undefined || p.dhchap_ctrlr_key !== undefined) {
@@ -37,25 +39,48 @@ export const nvmfSubsystemAddHost: RpcMethod = {
   },
 };
 
-function hostControllers(s: Subsystem<Controller>, host: string): number {
-  let n = 0;
-  for (const c of s.controllers.values()) if (c.hostnqn === host) n++;
-  return n;
+/** Tears down the host's controllers on the subsystem; returns how many. */
+function disconnectHost(s: Subsystem<Controller>, host: string): number {
+  const victims = [...s.controllers.values()].filter((c) => c.hostnqn === host);
+  for (const c of victims) c.teardown(`host ${host} removed from ${s.nqn} (nvmf_subsystem_remove_host)`);
+  return victims.length;
+}
+
+/**
+ * Closes what came through port `pc` on the subsystem: controllers whose admin queue did are torn
+ * down, I/O queues that did are closed. Returns the counts.
+ */
+function disconnectListener(s: Subsystem<Controller>, pc: PortConfig): { controllers: number; ioQueues: number } {
+  const reason = `listener ${pc.address}:${pc.port} removed from ${s.nqn} (nvmf_subsystem_remove_listener)`;
+  let controllers = 0;
+  let ioQueues = 0;
+  for (const c of [...s.controllers.values()]) {
+    if (c.queues.get(0)?.port === pc) {
+      c.teardown(reason);
+      controllers++;
+      continue;
+    }
+    for (const q of [...c.queues.values()]) {
+      if (q.qid === 0 || q.port !== pc) continue;
+      q.close(reason);
+      ioQueues++;
+    }
+  }
+  return { controllers, ioQueues };
 }
 
 export const nvmfSubsystemRemoveHost: RpcMethod = {
   name: 'nvmf_subsystem_remove_host',
   params: { schema: object({ nqn: str, host: str, tgt_name: str, timeout_ms: u64 }, ['nqn', 'host']) },
-  available: mainThreadOnly,
   handler: (p, live) => {
     const s = findSubsystem(live, p);
     const host = p.host as string;
     if (!s.config.allowedHosts.includes(host)) throw internalError(`host ${host} is not in the allowed list`);
-    const n = hostControllers(s, host);
-    if (n > 0) throw notYetSupported(`removing host ${host} while it has ${n} controller(s) connected to ${s.nqn} (disconnecting them is not implemented yet)`);
+    // Out of the list first: a reconnect racing the teardown is refused.
     s.disallowHost(host);
+    const disconnected = disconnectHost(s, host);
     live.ctx.discoveryChanged();
-    live.log.info({ subnqn: s.nqn, hostnqn: host }, 'rpc: host removed');
+    live.log.info({ subnqn: s.nqn, hostnqn: host, disconnected }, `rpc: host removed (${disconnected} controller(s) disconnected)`);
     return true;
   },
 };
@@ -63,7 +88,6 @@ export const nvmfSubsystemRemoveHost: RpcMethod = {
 export const nvmfSubsystemAllowAnyHost: RpcMethod = {
   name: 'nvmf_subsystem_allow_any_host',
   params: { schema: object({ nqn: str, allow_any_host: bool, tgt_name: str }, ['nqn', 'allow_any_host']) },
-  available: mainThreadOnly,
   handler: (p, live) => {
     const s = findSubsystem(live, p);
     // Hosts already connected stay connected, as with SPDK.
@@ -96,6 +120,9 @@ export function tcpAddress(v: Json | undefined): Address {
   return { family, address: a.traddr, port: Number(a.trsvcid) };
 }
 
+/** The last port id handed out (ids are never reused in a process). */
+let lastPortId = 0;
+
 export function findPort(live: LiveTarget, a: Address): PortConfig | undefined {
   return live.config.ports.find((p) => p.address === a.address && p.port === a.port && p.family === a.family);
 }
@@ -115,7 +142,6 @@ export const nvmfSubsystemAddListener: RpcMethod = {
   params: {
     schema: object({ nqn: str, tgt_name: str, listen_address: listenAddressSchema, secure_channel: bool, ana_state: str, sock_impl: str, numa_id: i32 }, ['nqn', 'listen_address'], false),
   },
-  available: mainThreadOnly,
   handler: async (p, live) => {
     const s = target(live, p);
     const a = tcpAddress(p.listen_address);
@@ -126,8 +152,10 @@ export const nvmfSubsystemAddListener: RpcMethod = {
       existing.subsystems.push(s.nqn);
     } else {
       const d = live.transport.portDefaults;
+      // Taken now: another add_listener may run while this one waits for the workers.
+      lastPortId = Math.max(lastPortId, ...live.config.ports.map((x) => x.id)) + 1;
       const pc: PortConfig = {
-        id: live.config.ports.reduce((m, x) => Math.max(m, x.id), 0) + 1,
+        id: lastPortId,
         address: a.address,
         port: a.port,
         family: a.family,
@@ -137,7 +165,9 @@ export const nvmfSubsystemAddListener: RpcMethod = {
         maxQueueSize: d.maxQueueSize,
         maxH2CData: d.maxH2CData,
       };
-      const l = new TcpListener(pc, live.ctx, null);
+      // The I/O workers learn the port before any queue can come through it.
+      if (live.workers) await live.workers.addPort(pc);
+      const l = new TcpListener(pc, live.ctx, live.workers);
       try {
         const bound = await l.listen();
         pc.port = bound.port;
@@ -156,7 +186,6 @@ export const nvmfSubsystemAddListener: RpcMethod = {
 export const nvmfSubsystemRemoveListener: RpcMethod = {
   name: 'nvmf_subsystem_remove_listener',
   params: { schema: object({ nqn: str, tgt_name: str, listen_address: listenAddressSchema }, ['nqn', 'listen_address']) },
-  available: mainThreadOnly,
   handler: async (p, live) => {
     const s = target(live, p);
     const pc = findPort(live, tcpAddress(p.listen_address));
@@ -164,10 +193,13 @@ export const nvmfSubsystemRemoveListener: RpcMethod = {
     if (s === null) {
       if (pc.subsystems.length > 0) throw invalidParams(`this port also serves ${pc.subsystems.join(', ')}: every port answers discovery here`);
     } else {
-      let n = 0;
-      for (const c of s.controllers.values()) if ([...c.queues.values()].some((q) => q.port === pc)) n++;
-      if (n > 0) throw notYetSupported(`removing a listener of ${s.nqn} with ${n} controller(s) connected through it (disconnecting them is not implemented yet)`);
+      // Off the port first: a reconnect through it is refused.
       pc.subsystems.splice(pc.subsystems.indexOf(s.nqn), 1);
+      const d = disconnectListener(s, pc);
+      live.log.info(
+        { subnqn: s.nqn, address: pc.address, tcpPort: pc.port, controllers: d.controllers, ioQueues: d.ioQueues },
+        `rpc: listener removed (${d.controllers} controller(s) disconnected, ${d.ioQueues} I/O queue(s) closed)`,
+      );
     }
     if (pc.subsystems.length === 0) {
       // Nothing left on this port: stop listening. The listener stays in the target's list so

@@ -3,7 +3,7 @@
 // the negative errno with its text (-17 "File exists", -19 "No such device", ...).
 import fs from 'node:fs';
 import { openBackend } from '../../backend/open.js';
-import { RamBackend } from '../../backend/ram.js';
+import { RamBackend, allocateSharedRam } from '../../backend/ram.js';
 import type { Backend } from '../../backend/backend.js';
 import type { Backing, NamespaceConfig } from '../../config/types.js';
 import { BdevRegistry, numBlocks, productOf, type Bdev } from '../bdevs.js';
@@ -11,7 +11,7 @@ import type { Json } from '../json-value.js';
 import type { LiveTarget } from '../live.js';
 import { BDEV_DECODE_ERROR, bool, i32, object, str, u32, u64, uuid, type ParamsObject, type RpcMethod } from '../table.js';
 import { RpcError } from '../wire.js';
-import { Errno, errnoError, mainThreadOnly } from './common.js';
+import { Errno, errnoError } from './common.js';
 
 function dumpBdev(b: Bdev): Json {
   const claimed = b.claimedBy !== null;
@@ -113,13 +113,16 @@ export const bdevMallocCreate: RpcMethod = {
     const size = (p.num_blocks as number) * blockSize;
     if (!Number.isSafeInteger(size)) throw errnoError(Errno.EINVAL, 'num_blocks * block_size is too large');
     let backend: RamBackend;
+    // With I/O workers the memory is shared, so that a namespace over it can be served by them too.
+    let ramShare: SharedArrayBuffer[] | null = null;
     try {
-      backend = new RamBackend(size);
+      if (live.workers) ramShare = allocateSharedRam(size);
+      backend = new RamBackend(size, ramShare ?? undefined);
     } catch (err) {
       throw errnoError(Errno.ENOMEM, (err as Error).message);
     }
     const id = typeof p.uuid === 'string' ? p.uuid.toLowerCase() : BdevRegistry.randomUuid();
-    live.bdevs.add({ name, productName: 'Malloc disk', blockSize, uuid: id, backing: { type: 'ram', size }, readOnly: false, backend, owned: true, driverSpecific: {}, claimedBy: null });
+    live.bdevs.add({ name, productName: 'Malloc disk', blockSize, uuid: id, backing: { type: 'ram', size }, readOnly: false, backend, owned: true, driverSpecific: {}, ramShare, claimedBy: null });
     live.log.info({ bdev: name, size }, 'rpc: malloc bdev created');
     return name;
   },
@@ -182,7 +185,6 @@ function deleteMethod(name: string, product: Bdev['productName']): RpcMethod {
     name,
     params: { schema: object({ name: str }, ['name']) },
     decodeError: BDEV_DECODE_ERROR,
-    available: mainThreadOnly,
     handler: async (p, live) => {
       const b = live.bdevs.get(p.name as string);
       if (!b || b.productName !== product) throw errnoError(Errno.ENODEV);

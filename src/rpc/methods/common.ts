@@ -27,11 +27,6 @@ export function invalidParams(detail?: string): RpcError {
   return new RpcError(RpcCode.INVALID_PARAMS, 'Invalid parameters', detail);
 }
 
-/** A change this target cannot make yet (it needs work in the controller, the queues or the workers). */
-export function notYetSupported(what: string): RpcError {
-  return new RpcError(RpcCode.INTERNAL_ERROR, `Not yet supported: ${what}`);
-}
-
 /** tgt_name, when given, must name the one target. */
 export function checkTarget(p: ParamsObject): void {
   const t = p.tgt_name;
@@ -59,5 +54,3 @@ export function isAllZero(b: Uint8Array): boolean {
   return b.every((x) => x === 0);
 }
 
-/** Mutations are applied on the main thread only: with I/O workers they would not be seen there. */
-export const mainThreadOnly = (live: LiveTarget): boolean => live.workers === null;

@@ -12,6 +12,7 @@ import {
 } from './nvmf-info.js';
 import { bdevAioCreate, bdevAioDelete, bdevGetBdevs, bdevMallocCreate, bdevMallocDelete, bdevUringCreate, bdevUringDelete } from './bdev.js';
 import { nvmfCreateSubsystem, nvmfDeleteSubsystem, nvmfSubsystemAddNs, nvmfSubsystemRemoveNs } from './subsystem.js';
+import { bdevAioRescan, bdevUringRescan, nvmetdNamespaceResize } from './resize.js';
 import {
   nvmfSubsystemAddHost,
   nvmfSubsystemAddListener,
@@ -30,8 +31,10 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   bdevMallocDelete,
   bdevAioCreate,
   bdevAioDelete,
+  bdevAioRescan,
   bdevUringCreate,
   bdevUringDelete,
+  bdevUringRescan,
   nvmfCreateTransport,
   nvmfGetTransports,
   nvmfGetSubsystems,
@@ -49,4 +52,5 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   nvmfSubsystemGetQpairs,
   nvmfSubsystemGetListeners,
   nvmfGetStats,
+  nvmetdNamespaceResize,
 ];

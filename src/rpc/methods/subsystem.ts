@@ -1,8 +1,9 @@
 // nvmf_create_subsystem, nvmf_delete_subsystem, nvmf_subsystem_add_ns, nvmf_subsystem_remove_ns.
-// Applied on the running target (main thread only: with I/O workers they are refused, the workers
-// build their own subsystems). Adding or removing a namespace tells connected controllers through
-// the subsystem (Namespace Attribute Changed event). Deleting a subsystem that still has
-// controllers, which needs them disconnected, is refused for now.
+// Applied on the running target. A namespace change is made on the main thread, then on every I/O
+// worker (each holds its own copy of the subsystem); the answer comes once all have applied it, and
+// only then are connected controllers told (Namespace Attribute Changed event). Subsystems made and
+// deleted reach the workers the same way. Deleting a subsystem disconnects its controllers, as SPDK
+// does.
 import type { Controller } from '../../core/controller.js';
 import type { NamespaceConfig, SubsystemConfig } from '../../config/types.js';
 import { deriveEui64, deriveNguid, deriveSerial } from '../../config/ids.js';
@@ -15,7 +16,7 @@ import type { Json } from '../json-value.js';
 import type { LiveTarget } from '../live.js';
 import { bool, object, str, u16, u32, u8, uuid, type RpcMethod } from '../table.js';
 import { RpcCode, RpcError } from '../wire.js';
-import { findSubsystem, invalidParams, mainThreadOnly, notYetSupported } from './common.js';
+import { findSubsystem, invalidParams } from './common.js';
 
 const PRINTABLE = /^[\x20-\x7e]*$/;
 /** SPDK's defaults for a subsystem made by RPC. */
@@ -47,8 +48,7 @@ export const nvmfCreateSubsystem: RpcMethod = {
       ['nqn'],
     ),
   },
-  available: mainThreadOnly,
-  handler: (p, live) => {
+  handler: async (p, live) => {
     const tgt = p.tgt_name;
     if (typeof tgt === 'string' && tgt !== 'nvmf_tgt') throw new RpcError(RpcCode.INTERNAL_ERROR, `Unable to find target ${tgt}`);
     const nqn = p.nqn as string;
@@ -60,7 +60,8 @@ export const nvmfCreateSubsystem: RpcMethod = {
       if (p[unsupported] === true) throw invalidParams(`${unsupported} is not supported here`);
     }
     const problem = nqnProblem(nqn);
-    if (problem || nqn === live.ctx.discoveryNqn || live.ctx.subsystems.has(nqn)) {
+    // In the config: a subsystem still being made on the workers holds its NQN.
+    if (problem || nqn === live.ctx.discoveryNqn || live.ctx.subsystems.has(nqn) || live.config.subsystems.some((x) => x.nqn === nqn)) {
       throw new RpcError(RpcCode.INTERNAL_ERROR, `Unable to create subsystem ${nqn}`, problem ?? 'a subsystem with this NQN exists');
     }
     const min = typeof p.min_cntlid === 'number' ? p.min_cntlid : 1;
@@ -81,8 +82,17 @@ export const nvmfCreateSubsystem: RpcMethod = {
       namespaces: [],
     };
     live.config.subsystems.push(sc);
+    if (live.workers) {
+      try {
+        await live.workers.addSubsystem(sc);
+      } catch (err) {
+        live.config.subsystems.splice(live.config.subsystems.indexOf(sc), 1);
+        await live.workers.removeSubsystem(nqn).catch(() => undefined);
+        throw new RpcError(RpcCode.INTERNAL_ERROR, `Unable to create subsystem ${nqn}`, `the I/O workers: ${(err as Error).message}`);
+      }
+    }
     live.ctx.subsystems.set(nqn, new Subsystem<Controller>(sc));
-    live.log.info({ subnqn: nqn }, 'rpc: subsystem created');
+    live.log.info({ subnqn: nqn, workers: live.workers ? 'applied' : 'none' }, 'rpc: subsystem created');
     return true;
   },
 };
@@ -90,13 +100,12 @@ export const nvmfCreateSubsystem: RpcMethod = {
 export const nvmfDeleteSubsystem: RpcMethod = {
   name: 'nvmf_delete_subsystem',
   params: { schema: object({ nqn: str, tgt_name: str }, ['nqn']) },
-  available: mainThreadOnly,
-  handler: (p, live) => {
+  handler: async (p, live) => {
     const s = findSubsystem(live, p);
-    if (s.controllers.size > 0) {
-      throw notYetSupported(`deleting subsystem ${s.nqn} while ${s.controllers.size} controller(s) are connected (disconnecting them is not implemented yet)`);
-    }
+    // Gone for new connections first, then everyone connected is disconnected.
     live.ctx.subsystems.delete(s.nqn);
+    const victims = [...s.controllers.values()];
+    for (const c of victims) c.teardown(`subsystem ${s.nqn} deleted (nvmf_delete_subsystem)`);
     const i = live.config.subsystems.findIndex((x) => x.nqn === s.nqn);
     if (i >= 0) live.config.subsystems.splice(i, 1);
     for (const port of live.config.ports) {
@@ -107,8 +116,10 @@ export const nvmfDeleteSubsystem: RpcMethod = {
       const b = live.bdevs.claimedBy(s.nqn, nsid);
       if (b) b.claimedBy = null;
     }
+    // The workers close their copies of its namespaces once their queues of it have closed.
+    if (live.workers) await live.workers.removeSubsystem(s.nqn);
     live.ctx.discoveryChanged();
-    live.log.info({ subnqn: s.nqn }, 'rpc: subsystem deleted');
+    live.log.info({ subnqn: s.nqn, disconnected: victims.length }, `rpc: subsystem deleted (${victims.length} controller(s) disconnected)`);
     return true;
   },
 };
@@ -137,8 +148,7 @@ export const nvmfSubsystemAddNs: RpcMethod = {
       false,
     ),
   },
-  available: mainThreadOnly,
-  handler: (p, live) => {
+  handler: async (p, live) => {
     const s = findSubsystem(live, p);
     const n = p.namespace as { [k: string]: Json };
     const nguidGiven = hexId(n.nguid, 16, 'nguid');
@@ -150,16 +160,20 @@ export const nvmfSubsystemAddNs: RpcMethod = {
     if (!bdev) throw invalidParams(`bdev "${String(n.bdev_name)}" not found`);
     if (bdev.claimedBy) throw invalidParams(`bdev "${bdev.name}" already backs namespace ${bdev.claimedBy.nsid} of ${bdev.claimedBy.nqn}`);
     const max = s.config.maxNamespaces;
+    // In the config: a change still being applied on the workers holds its nsid.
+    const taken = (id: number): boolean => s.namespaces.has(id) || s.config.namespaces.some((x) => x.nsid === id);
     let nsid = typeof n.nsid === 'number' ? n.nsid : 0;
     if (nsid === 0) {
       nsid = 1;
-      while (s.namespaces.has(nsid)) nsid++;
+      while (taken(nsid)) nsid++;
       if (nsid > max) throw invalidParams(`no free nsid: max_namespaces is ${max}`);
     } else if (nsid > max || nsid === 0xffffffff) {
       throw invalidParams(`nsid ${nsid} is above max_namespaces (${max})`);
-    } else if (s.namespaces.has(nsid)) {
+    } else if (taken(nsid)) {
       throw invalidParams(`nsid ${nsid} is in use`);
     }
+    const pool = live.workers;
+    if (pool && bdev.backing.type === 'ram' && !bdev.ramShare) throw invalidParams(`bdev "${bdev.name}" is not in memory the I/O workers can share`);
     const nc: NamespaceConfig = {
       nsid,
       backing: bdev.backing,
@@ -172,11 +186,25 @@ export const nvmfSubsystemAddNs: RpcMethod = {
       enabled: true,
       anaGroup: typeof n.anagrpid === 'number' && n.anagrpid !== 0 ? n.anagrpid : 1,
     };
-    const ns = new Namespace(nc, bdev.backend);
+    const nsStats = pool ? pool.namespaceStats() : undefined;
+    const ns = new Namespace(nc, bdev.backend, nsStats, 0);
+    // In the config first: a worker started from now on builds it too.
     s.config.namespaces.push(nc);
     bdev.claimedBy = { nqn: s.nqn, nsid };
+    if (pool) {
+      try {
+        await pool.changeNamespace({ op: 'ns-add', subnqn: s.nqn, ns: nc, ramShare: bdev.ramShare ?? null, nsStats: nsStats! });
+      } catch (err) {
+        // Undone everywhere: the workers that added it remove it again.
+        s.config.namespaces.splice(s.config.namespaces.indexOf(nc), 1);
+        bdev.claimedBy = null;
+        await pool.changeNamespace({ op: 'ns-remove', subnqn: s.nqn, nsid }).catch(() => undefined);
+        live.log.error({ subnqn: s.nqn, nsid, bdev: bdev.name, err }, 'rpc: namespace not added: the I/O workers could not open it');
+        throw new RpcError(RpcCode.INTERNAL_ERROR, 'Internal error', `the I/O workers could not add the namespace: ${(err as Error).message}`);
+      }
+    }
     s.addNamespace(ns);
-    live.log.info({ subnqn: s.nqn, nsid, bdev: bdev.name }, 'rpc: namespace added');
+    live.log.info({ subnqn: s.nqn, nsid, bdev: bdev.name, workers: pool ? 'applied' : 'none' }, 'rpc: namespace added');
     return nsid;
   },
 };
@@ -184,17 +212,29 @@ export const nvmfSubsystemAddNs: RpcMethod = {
 export const nvmfSubsystemRemoveNs: RpcMethod = {
   name: 'nvmf_subsystem_remove_ns',
   params: { schema: object({ nqn: str, nsid: u32, tgt_name: str }, ['nqn', 'nsid']) },
-  available: mainThreadOnly,
-  handler: (p, live) => {
+  handler: async (p, live) => {
     const s = findSubsystem(live, p);
     const nsid = p.nsid as number;
-    if (!s.namespaces.has(nsid)) throw invalidParams(`namespace ${nsid} not found`);
-    s.removeNamespace(nsid);
     const i = s.config.namespaces.findIndex((x) => x.nsid === nsid);
-    if (i >= 0) s.config.namespaces.splice(i, 1);
+    // Not in the config: never added, or a removal of it is under way.
+    if (!s.namespaces.has(nsid) || i < 0) throw invalidParams(`namespace ${nsid} not found`);
     const b = live.bdevs.claimedBy(s.nqn, nsid);
+    const pool = live.workers;
+    // A RAM namespace of the config file keeps its shared memory with its bdev, to be added again.
+    if (pool && b && b.backing.type === 'ram' && !b.ramShare) b.ramShare = pool.ramShare(s.nqn, nsid);
+    // Out of the config first: a worker started from now on does not build it.
+    s.config.namespaces.splice(i, 1);
+    if (pool) {
+      try {
+        await pool.changeNamespace({ op: 'ns-remove', subnqn: s.nqn, nsid });
+      } catch (err) {
+        // A worker that did not have it has nothing to serve: the removal stands.
+        live.log.warn({ subnqn: s.nqn, nsid, err }, 'rpc: namespace removal: a worker did not hold it');
+      }
+    }
+    s.removeNamespace(nsid);
     if (b) b.claimedBy = null;
-    live.log.info({ subnqn: s.nqn, nsid }, 'rpc: namespace removed');
+    live.log.info({ subnqn: s.nqn, nsid, workers: pool ? 'applied' : 'none' }, 'rpc: namespace removed');
     return true;
   },
 };
