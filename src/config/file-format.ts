@@ -53,6 +53,7 @@ export interface PortInput {
   inlineDataSize?: SizeInput;
   maxQueueSize?: number;
   maxH2CData?: SizeInput;
+  tls?: 'none' | 'optional' | 'required';
 }
 
 /** hosts[].dhchap: the secrets as DHHC-1 strings or "file:PATH"; a name or a list for hash/dhgroup. */
@@ -66,6 +67,7 @@ export interface DhchapInput {
 export interface HostInput {
   nqn: string;
   dhchap?: DhchapInput;
+  tlsKey?: string;
 }
 
 export interface ConfigFile {

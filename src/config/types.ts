@@ -88,7 +88,11 @@ export interface PortConfig {
   maxQueueSize: number;
   /** MAXH2CDATA offered in ICResp (bytes). */
   maxH2CData: number;
+  /** NVMe/TCP TLS 1.3 with a PSK (TP 8011): none, optional (TLS or plain), required. */
+  tls: TlsMode;
 }
+
+export type TlsMode = 'none' | 'optional' | 'required';
 
 /** DH-HMAC-CHAP settings of one host (in-band authentication). */
 export interface HostDhchapConfig {
@@ -106,6 +110,11 @@ export interface HostConfig {
   nqn: string;
   /** Present: this host must authenticate (DH-HMAC-CHAP) on every queue of an NVM subsystem. */
   dhchap?: HostDhchapConfig;
+  /**
+   * The host's configured TLS PSK, NVMeTLSkey-1:01:<base64>: (read from the file when the config says
+   * "file:PATH"): admits it on ports with TLS.
+   */
+  tlsKey?: string;
 }
 
 export type QueuePolicy = 'round-robin' | 'per-controller' | 'map';

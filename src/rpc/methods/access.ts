@@ -136,6 +136,7 @@ export const nvmfSubsystemAddListener: RpcMethod = {
         inlineDataSize: d.inlineDataSize,
         maxQueueSize: d.maxQueueSize,
         maxH2CData: d.maxH2CData,
+        tls: 'none',
       };
       const l = new TcpListener(pc, live.ctx, null);
       try {

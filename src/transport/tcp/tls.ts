@@ -19,8 +19,6 @@ import tls from 'node:tls';
 import type { Logger } from '../../util/log.js';
 import type { PskLookup, PskMatch } from './tls-psk.js';
 
-export type TlsMode = 'none' | 'optional' | 'required';
-
 /** The one cipher suite offered (the one TP 8011 requires; SHA-256 PSKs only, see above). */
 export const TLS_CIPHER_SUITES = 'TLS_AES_128_GCM_SHA256';
 /** First byte of a TLS record carrying a handshake message (the ClientHello). */
