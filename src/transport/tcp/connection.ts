@@ -62,6 +62,8 @@ export interface ConnectionOptions {
   pool?: DataPool;
   /** Bytes already read from the socket (a `tls: optional` port looked at them): parsed first. */
   initial?: Buffer;
+  /** The host and subsystem of the TLS PSK identity (TLS connections only): Connect must match. */
+  tlsPeer?: { readonly hostnqn: string; readonly subnqn: string };
 }
 
 /** First byte of a TLS handshake record: a ClientHello sent to a port without TLS. */
@@ -83,12 +85,14 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
   #movedAway = false;
   /** Why the queue closed (null while open). */
   closeReason: string | null = null;
+  readonly tlsPeer: { readonly hostnqn: string; readonly subnqn: string } | null;
 
   constructor(socket: Socket, port: PortConfig, ctx: TargetContext, o: ConnectionOptions) {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     super(port, ctx, o.pool ?? connectionQuota(ctx.config.mdts), ctx.log.child({ peer }));
     this.socket = socket;
     this.#onClose = o.onClose;
+    this.tlsPeer = o.tlsPeer ?? null;
     // A TLS session lives in this thread's TLS state: only its descriptor could move, not the session.
     this.#mover = (socket as { encrypted?: boolean }).encrypted === true ? null : (o.mover ?? null);
     this.peer = peer;

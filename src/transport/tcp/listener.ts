@@ -5,7 +5,7 @@ import type { PortConfig } from '../../config/types.js';
 import type { TargetContext } from '../../core/context.js';
 import { DISCOVERY_NQN } from '../../spec/discovery.js';
 import { parseTlsKey } from '../../keys/tls-key.js';
-import { TcpConnection } from './connection.js';
+import { TcpConnection, type ConnectionOptions } from './connection.js';
 import type { QueueMover } from './handoff.js';
 import { acceptTls } from './tls.js';
 import { hostPskLookup, type PskLookup, type TlsHostKey } from './tls-psk.js';
@@ -30,16 +30,16 @@ export class TcpListener {
     const mode = this.port.tls;
     if (mode === 'none' || this.#lookup === null) return this.#start(socket);
     acceptTls(socket, { mode, lookup: this.#lookup, log: this.#ctx.log, timeoutMs: this.#ctx.config.icreqTimeout * 1000 }, (a) =>
-      this.#start(a.socket, a.kind === 'plain' ? a.initial : undefined),
+      a.kind === 'plain' ? this.#start(a.socket, { initial: a.initial }) : this.#start(a.socket, { tlsPeer: a.peer }),
     );
   }
 
-  #start(socket: net.Socket, initial?: Buffer): void {
+  #start(socket: net.Socket, extra: Pick<ConnectionOptions, 'initial' | 'tlsPeer'> = {}): void {
     try {
       const q = new TcpConnection(socket, this.port, this.#ctx, {
         onClose: (closed) => this.queues.delete(closed),
         mover: this.#mover,
-        ...(initial !== undefined ? { initial } : {}),
+        ...extra,
       });
       this.queues.add(q);
     } catch (err) {

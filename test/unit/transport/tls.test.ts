@@ -67,14 +67,14 @@ async function serve(mode: 'none' | 'optional' | 'required', o: Partial<Connecti
   const { log, lines } = capture();
   (ctx as { log: Logger }).log = log;
   const res: Served = { accepted: [], conns: [], lines, port: 0, ctx };
-  const start = (socket: net.Socket, initial?: Buffer): void => {
-    res.conns.push(new TcpConnection(socket, ctx.config.ports[0]!, ctx, { onClose: () => undefined, ...o, ...(initial ? { initial } : {}) }));
+  const start = (socket: net.Socket, extra: Partial<ConnectionOptions> = {}): void => {
+    res.conns.push(new TcpConnection(socket, ctx.config.ports[0]!, ctx, { onClose: () => undefined, ...o, ...extra }));
   };
   const srv = net.createServer((socket) => {
     if (mode === 'none') return start(socket);
     acceptTls(socket, { mode, lookup, log, timeoutMs: 5000 }, (a) => {
       res.accepted.push(a);
-      start(a.socket, a.kind === 'plain' ? a.initial : undefined);
+      start(a.socket, a.kind === 'plain' ? { initial: a.initial } : { tlsPeer: a.peer });
     });
   });
   servers.push(srv);
@@ -134,8 +134,8 @@ function tlsHost(port: number, identity: string, psk: Buffer, ciphers = 'TLS_AES
   return h;
 }
 
-function connectCapsule(qid: number, cntlid: number): Buffer {
-  const data = S.connectData({ hostid: HOSTID, cntlid, subnqn: SUBNQN, hostnqn: HOSTNQN });
+function connectCapsule(qid: number, cntlid: number, hostnqn = HOSTNQN, subnqn = SUBNQN): Buffer {
+  const data = S.connectData({ hostid: HOSTID, cntlid, subnqn, hostnqn });
   return buildCapsuleCmd(prepareSqe(S.fabricsConnect(Buffer.alloc(64), { qid, queueSize: 32 }), 1, { inCapsule: data.length }), data, LINK);
 }
 
@@ -310,4 +310,27 @@ test('tls: an I/O queue over TLS stays on this thread (the mover is never asked)
   assert.equal(s.conns[1]!.isMovedAway, false);
   admin.socket.destroy();
   io.socket.destroy();
+});
+
+test('tls: Connect must name the host and subsystem of the PSK identity (other host: invalid host; other subsystem: invalid parameter)', async () => {
+  const s = await serve('required');
+  const d = deriveTlsPsk(KEY, HOSTNQN, SUBNQN, 0);
+  const cases: [string, string, number][] = [
+    ['nqn.2014-08.org.nvmexpress:uuid:99999999-8888-7777-6666-555555555555', SUBNQN, 0x184],
+    [HOSTNQN, 'nqn.2014-08.org.nvmexpress.discovery', 0x182],
+  ];
+  for (const [hostnqn, subnqn, sc] of cases) {
+    s.lines.length = 0;
+    const h = tlsHost(s.port, d.identity, d.psk);
+    assert.equal(await h.secure, true);
+    const got = pdus(h.socket);
+    h.socket.write(buildICReq({ hdgst: false, ddgst: false }));
+    h.socket.write(connectCapsule(0, 0xffff, hostnqn, subnqn));
+    await until('Connect response', () => got.list.length >= 2);
+    const cqe = parseCqe(got.list[1]!);
+    assert.equal(cqe.status & 0x7ff, sc, `Connect as ${hostnqn} to ${subnqn}: status 0x${cqe.status.toString(16)}`);
+    assert.equal(warnings(s).length, 1, JSON.stringify(s.lines));
+    assert.match(warnings(s)[0]!.msg, /differs from the one of the TLS PSK identity/);
+    h.socket.destroy();
+  }
 });
