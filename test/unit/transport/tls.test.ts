@@ -50,6 +50,8 @@ const HOSTS: TlsHostKey[] = [{ hostnqn: HOSTNQN, key: KEY }];
 const lookup = hostPskLookup(HOSTS, (nqn) => nqn === SUBNQN);
 
 interface Served {
+  /** TCP connections the server still holds. */
+  open(): number;
   accepted: Accepted[];
   conns: TcpConnection[];
   lines: Line[];
@@ -66,11 +68,14 @@ after(() => {
 async function serve(mode: 'none' | 'optional' | 'required', o: Partial<ConnectionOptions> = {}, ctx = makeContext()): Promise<Served> {
   const { log, lines } = capture();
   (ctx as { log: Logger }).log = log;
-  const res: Served = { accepted: [], conns: [], lines, port: 0, ctx };
+  let open = 0;
+  const res: Served = { open: () => open, accepted: [], conns: [], lines, port: 0, ctx };
   const start = (socket: net.Socket, extra: Partial<ConnectionOptions> = {}): void => {
     res.conns.push(new TcpConnection(socket, ctx.config.ports[0]!, ctx, { onClose: () => undefined, ...o, ...extra }));
   };
   const srv = net.createServer((socket) => {
+    open++;
+    socket.once('close', () => open--);
     if (mode === 'none') return start(socket);
     acceptTls(socket, { mode, lookup, log, timeoutMs: 5000 }, (a) => {
       res.accepted.push(a);
@@ -166,7 +171,10 @@ test('tls: a host with the PSK of its identity gets ICResp and a Connect respons
   assert.deepEqual([peer.hostnqn, peer.subnqn, peer.version], [HOSTNQN, SUBNQN, 0]);
   assert.ok(s.conns[0]!.socket instanceof tls.TLSSocket, 'the queue runs over the TLSSocket');
   assert.deepEqual(warnings(s), []);
-  h.socket.destroy();
+  // Closing the queue closes the TCP connection under the session (no descriptor left behind).
+  s.conns[0]!.close('test');
+  await got.closed;
+  await until('no connection left on the server', () => s.open() === 0);
 });
 
 test('tls: a version 1 identity (with the PSK digest, over 128 bytes) is accepted too', async () => {
