@@ -18,6 +18,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../../util/log.js';
 import type { PskLookup, PskMatch } from './tls-psk.js';
+import { icreqTimedOut } from './icreq-timeouts.js';
 
 /** The one cipher suite offered (the one TP 8011 requires; SHA-256 PSKs only, see above). */
 export const TLS_CIPHER_SUITES = 'TLS_AES_128_GCM_SHA256';
@@ -64,7 +65,11 @@ export function acceptTls(socket: net.Socket, o: TlsAcceptOptions, done: (a: Acc
   const log = o.log.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
   let settled = false;
   let secure: tls.TLSSocket | null = null;
-  const timer = setTimeout(() => fail('warn', 'TLS handshake timeout: closing'), o.timeoutMs);
+  const timer = setTimeout(() => {
+    // A silent connection counts with the other silent ones (a scan is not one line each).
+    if (secure === null && !settled) icreqTimedOut(log, o.timeoutMs / 1000);
+    fail(secure === null ? 'debug' : 'warn', 'TLS handshake timeout: closing');
+  }, o.timeoutMs);
   timer.unref();
 
   // Kept under a TLS session: the TLSSocket reports the errors that matter, this one must not throw.

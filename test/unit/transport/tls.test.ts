@@ -342,3 +342,22 @@ test('tls: Connect must name the host and subsystem of the PSK identity (other h
     h.socket.destroy();
   }
 });
+
+test('tls: a handshake that stalls is closed at the timeout with one line; silent connections count as ICReq timeouts', async () => {
+  const { log, lines } = capture();
+  const srv = net.createServer((socket) => acceptTls(socket, { mode: 'required', lookup, log, timeoutMs: 100 }, () => assert.fail('no connection')));
+  servers.push(srv);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  // Half a ClientHello record header, then nothing.
+  const c = net.connect(port, '127.0.0.1', () => c.write(Buffer.from([0x16, 0x03, 0x01])));
+  c.on('error', () => undefined);
+  await new Promise((r) => c.once('close', r));
+  assert.deepEqual(lines.map((l) => l.msg), ['TLS handshake timeout: closing']);
+  lines.length = 0;
+  const silent = net.connect(port, '127.0.0.1');
+  silent.on('error', () => undefined);
+  await new Promise((r) => silent.once('close', r));
+  assert.equal(lines.length <= 1, true, JSON.stringify(lines));
+  assert.ok(lines.every((l) => /no ICReq received in time/.test(l.msg)), JSON.stringify(lines));
+});
