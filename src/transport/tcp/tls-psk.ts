@@ -47,20 +47,37 @@ export function hostPskLookup(hosts: readonly TlsHostKey[], servesSubsystem: (su
     if (m[3] === '02') return { refused: 'SHA-384 PSKs (NVMe?R02) are not supported: only SHA-256 PSKs with TLS_AES_128_GCM_SHA256' };
     if (m[3] !== '01') return { refused: `unknown PSK hash ${m[3]}` };
     const rest = identity.slice(m[0].length);
+    // Several host NQNs may prefix the rest (NQNs with spaces): exactly one must derive this identity
+    // (two that do would read it as different host/subsystem pairs: refused as ambiguous); otherwise
+    // the first reason found is the one reported.
+    let why: string | null = null;
+    let found: PskMatch | null = null;
     for (const h of hosts) {
       if (!rest.startsWith(`${h.hostnqn} `)) continue;
       const tail = rest.slice(h.hostnqn.length + 1);
       const subnqn = version === 0 ? tail : tail.slice(0, Math.max(0, tail.lastIndexOf(' ')));
       if (subnqn.length === 0) continue;
-      if (!servesSubsystem(subnqn)) return { refused: `subsystem ${subnqn} is not offered on this port` };
-      if (pskHash(h.key) !== HashId.SHA256) return { refused: `the configured key of host ${h.hostnqn} is a SHA-384 PSK, which this target cannot use` };
+      if (!servesSubsystem(subnqn)) {
+        why ??= `subsystem ${subnqn} is not offered on this port`;
+        continue;
+      }
+      if (pskHash(h.key) !== HashId.SHA256) {
+        why ??= `the configured key of host ${h.hostnqn} is a SHA-384 PSK, which this target cannot use`;
+        continue;
+      }
       const d = deriveTlsPsk(h.key, h.hostnqn, subnqn, version);
       if (d.identity !== identity) {
         d.psk.fill(0);
-        return { refused: `identity does not match the key configured for host ${h.hostnqn} (PSK digest differs)` };
+        why ??= `identity does not match the key configured for host ${h.hostnqn} (PSK digest differs)`;
+        continue;
       }
-      return { identity, version, hostnqn: h.hostnqn, subnqn, psk: d.psk };
+      if (found !== null) {
+        found.psk.fill(0);
+        d.psk.fill(0);
+        return { refused: `ambiguous identity: hosts ${found.hostnqn} and ${h.hostnqn} both read it (host NQNs with spaces)` };
+      }
+      found = { identity, version, hostnqn: h.hostnqn, subnqn, psk: d.psk };
     }
-    return { refused: 'no TLS key is configured for the host NQN in this identity' };
+    return found ?? { refused: why ?? 'no TLS key is configured for the host NQN in this identity' };
   };
 }
