@@ -12,10 +12,11 @@ import { acceptTls, type Accepted, type TlsPeer } from '../../../src/transport/t
 import { hostPskLookup, type TlsHostKey } from '../../../src/transport/tcp/tls-psk.js';
 import { deriveTlsPsk, generateTlsKey, type TlsPsk } from '../../../src/keys/tls-key.js';
 import { HashId } from '../../../src/keys/hash.js';
-import { buildCapsuleCmd, buildICReq, parseCqe } from '../../../src/initiator/pdu-build.js';
+import { buildCapsuleCmd, buildH2CData, buildICReq, parseCqe } from '../../../src/initiator/pdu-build.js';
+import { IoOpc } from '../../../src/spec/opcodes.js';
 import * as S from '../../../src/initiator/sqe-build.js';
 import { prepareSqe } from '../../../src/initiator/raw.js';
-import { CH, PduType } from '../../../src/spec/pdu.js';
+import { CH, DATA, PduType } from '../../../src/spec/pdu.js';
 import { Cc, Prop } from '../../../src/spec/properties.js';
 import type { QueueHandoff, QueueMover } from '../../../src/transport/tcp/handoff.js';
 import type { TargetContext } from '../../../src/core/context.js';
@@ -360,4 +361,52 @@ test('tls: a handshake that stalls is closed at the timeout with one line; silen
   await new Promise((r) => silent.once('close', r));
   assert.equal(lines.length <= 1, true, JSON.stringify(lines));
   assert.ok(lines.every((l) => /no ICReq received in time/.test(l.msg)), JSON.stringify(lines));
+});
+
+test('tls: a 256 KiB write (R2T, H2CData) and its read back (C2HData) go through the TLS session intact', async () => {
+  const s = await serve('required');
+  const d = deriveTlsPsk(KEY, HOSTNQN, SUBNQN, 0);
+  const admin = tlsHost(s.port, d.identity, d.psk);
+  assert.equal(await admin.secure, true);
+  const ag = pdus(admin.socket);
+  admin.socket.write(buildICReq({ hdgst: false, ddgst: false }));
+  admin.socket.write(connectCapsule(0, 0xffff));
+  await until('admin Connect response', () => ag.list.length >= 2);
+  const cntlid = parseCqe(ag.list[1]!).dw0 & 0xffff;
+  admin.socket.write(buildCapsuleCmd(prepareSqe(S.propertySet(Buffer.alloc(64), Prop.CC, Cc.EN | (6 << 16) | (4 << 20)), 2, null), null, LINK));
+  await until('Property Set response', () => ag.list.length >= 3);
+  const io = tlsHost(s.port, d.identity, d.psk);
+  assert.equal(await io.secure, true);
+  const ig = pdus(io.socket);
+  io.socket.write(buildICReq({ hdgst: false, ddgst: false }));
+  io.socket.write(connectCapsule(1, cntlid));
+  await until('I/O Connect response', () => ig.list.length >= 2);
+  ig.list.length = 0;
+  const len = 256 * 1024;
+  const payload = Buffer.alloc(len);
+  for (let i = 0; i < len; i += 4) payload.writeUInt32LE((i * 2654435761) >>> 0, i);
+  io.socket.write(buildCapsuleCmd(prepareSqe(S.readWrite(Buffer.alloc(64), IoOpc.Write, 1, 0, len / 512), 7, { transport: len }), null, LINK));
+  let sent = 0;
+  while (sent < len) {
+    await until('an R2T', () => ig.list.some((p) => p[CH.pduType] === PduType.R2T));
+    const r2t = ig.list.splice(ig.list.findIndex((p) => p[CH.pduType] === PduType.R2T), 1)[0]!;
+    const at = r2t.readUInt32LE(DATA.offset);
+    const n = r2t.readUInt32LE(DATA.length);
+    const ttag = r2t.readUInt16LE(DATA.ttag);
+    for (let o = 0; o < n; o += 65536) {
+      const piece = Math.min(65536, n - o);
+      io.socket.write(buildH2CData(7, ttag, at + o, payload.subarray(at + o, at + o + piece), o + piece === n, LINK));
+    }
+    sent += n;
+  }
+  await until('the write completion', () => ig.list.some((p) => p[CH.pduType] === PduType.CapsuleResp));
+  assert.equal(parseCqe(ig.list.find((p) => p[CH.pduType] === PduType.CapsuleResp)!).status, 0);
+  ig.list.length = 0;
+  io.socket.write(buildCapsuleCmd(prepareSqe(S.readWrite(Buffer.alloc(64), IoOpc.Read, 1, 0, len / 512), 8, { transport: len }), null, LINK));
+  await until('the read completion', () => ig.list.some((p) => p[CH.pduType] === PduType.CapsuleResp || (p[CH.pduType] === PduType.C2HData && (p[CH.flags]! & 0x08) !== 0)));
+  const back = Buffer.concat(ig.list.filter((p) => p[CH.pduType] === PduType.C2HData).map((p) => p.subarray(p[CH.pdo]!)));
+  assert.equal(back.length, len);
+  assert.ok(back.equals(payload), 'the data read back is the data written');
+  admin.socket.destroy();
+  io.socket.destroy();
 });
