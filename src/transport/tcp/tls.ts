@@ -51,7 +51,7 @@ function handshakeFailure(err: NodeJS.ErrnoException, offered: string | null, re
     case 'ERR_SSL_NO_SHARED_CIPHER':
       return `TLS handshake failed: the host does not offer ${TLS_CIPHER_SUITES} (a host with a SHA-384 PSK offers TLS_AES_256_GCM_SHA384, which this target cannot serve)`;
   }
-  if (offered === null) return 'TLS handshake failed: the host offered no PSK (certificates are not supported)';
+  if (offered === null) return 'TLS handshake failed: the host offered no usable PSK (a PSK with (EC)DHE, psk_dhe_ke, is required; certificates are not supported)';
   return `TLS handshake failed: ${err.code ?? err.message}`;
 }
 
