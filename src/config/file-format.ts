@@ -55,6 +55,7 @@ export interface PortInput {
   maxQueueSize?: number;
   maxH2CData?: SizeInput;
   ana?: Record<string, string>;
+  tls?: 'none' | 'optional' | 'required';
 }
 
 /** hosts[].dhchap: the secrets as DHHC-1 strings or "file:PATH"; a name or a list for hash/dhgroup. */
@@ -68,6 +69,7 @@ export interface DhchapInput {
 export interface HostInput {
   nqn: string;
   dhchap?: DhchapInput;
+  tlsKey?: string;
 }
 
 export interface ConfigFile {

@@ -6,6 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ptr } from './errors.js';
 import { parseCpuList } from './cpus.js';
 import { normalizeDhchap } from './dhchap.js';
+import { checkPortTls, normalizeTlsKey } from './tls.js';
 import { OVERCOMMIT_EFFECT, approxSize, machineMemory, ramFitProblem, type MachineMemory } from './memory.js';
 import type { BackingInput, ConfigFile, NamespaceInput, PortInput, SizeInput, SubsystemInput } from './file-format.js';
 import { deriveEui64, deriveNguid, deriveSerial, deriveUuid } from './ids.js';
@@ -120,8 +121,10 @@ class Normalizer {
     const ports = (file.ports ?? [{}]).map((p, i) => this.port(p, `/ports/${i}`, subsystems));
     this.assignPortIds(file.ports ?? [{}], ports);
     this.checkListeners(ports);
+    const hosts = this.hosts(file, subsystems);
+    ports.forEach((port, i) => checkPortTls(port.tls, hosts, (r) => this.fail(`/ports/${i}/tls`, r)));
     return {
-      hosts: this.hosts(file, subsystems),
+      hosts,
       ports,
       subsystems,
       logLevel: file.logLevel ?? DEFAULTS.logLevel,
@@ -171,6 +174,7 @@ class Normalizer {
       known.add(h.nqn);
       const host: HostConfig = { nqn: h.nqn };
       if (h.dhchap !== undefined) host.dhchap = normalizeDhchap(h.dhchap, `/hosts/${i}/dhchap`, this.options.baseDir, (p, r) => this.fail(p, r));
+      if (h.tlsKey !== undefined) host.tlsKey = normalizeTlsKey(h.tlsKey, this.options.baseDir, (r) => this.fail(`/hosts/${i}/tlsKey`, r));
       hosts.push(host);
     });
     for (const s of subsystems) {
@@ -332,6 +336,7 @@ class Normalizer {
       inlineDataSize,
       maxQueueSize: p.maxQueueSize ?? DEFAULTS.maxQueueSize,
       maxH2CData,
+      tls: p.tls ?? 'none',
     };
     if (p.ana !== undefined) out.ana = this.ana(p.ana, `${at}/ana`);
     if (p.advertiseAddress !== undefined) out.advertiseAddress = this.address(p.advertiseAddress, `${at}/advertiseAddress`);

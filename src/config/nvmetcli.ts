@@ -374,10 +374,10 @@ class Importer {
           else this.warn(`${at}/adrfam`, `address family "${v}" ignored: inferred from the address`);
           break;
         case 'treq':
-          if (v === 'required') this.warn(`${at}/treq`, 'a secure channel (TLS) is required here but nvmetd does not support TLS, ignored');
+          if (v === 'required') this.warn(`${at}/treq`, 'a secure channel (TLS) is required here: not imported (the PSKs are in the kernel keyring), set ports[].tls and hosts[].tlsKey by hand');
           break;
         case 'tsas':
-          if (v !== '' && v !== 'none') this.warn(`${at}/tsas`, `TLS ("${v}") is not supported by nvmetd, ignored`);
+          if (v !== '' && v !== 'none') this.warn(`${at}/tsas`, `TLS ("${v}") is not imported (the PSKs are in the kernel keyring): set ports[].tls and hosts[].tlsKey by hand`);
           break;
         default:
           this.warn(`${at}/${key}`, `address attribute "${key}" is not supported by nvmetd, ignored`);

@@ -15,6 +15,7 @@ const NGUID_PATTERN =
 const EUI64_PATTERN = '^([0-9a-fA-F]{16}|([0-9a-fA-F]{2}[:-]){7}[0-9a-fA-F]{2})$';
 const ASCII_PATTERN = '^[ -~]*$';
 const SECRET_PATTERN = '^(DHHC-1:|file:.)';
+const TLS_KEY_PATTERN = '^(NVMeTLSkey-1:|file:.)';
 
 /** Reason printed for a failed `pattern`, by pattern. */
 const PATTERN_REASONS: Record<string, string> = {
@@ -25,6 +26,7 @@ const PATTERN_REASONS: Record<string, string> = {
   [SIZE_PATTERN]: 'must be a number of bytes or a size such as "512MiB", "1G" or "100MB"',
   [NAME_PATTERN]: 'must not contain a NUL character',
   [SECRET_PATTERN]: 'must be a secret in the DHHC-1 format (DHHC-1:<hh>:<base64>:) or "file:PATH"',
+  [TLS_KEY_PATTERN]: 'must be a TLS PSK in the interchange format (NVMeTLSkey-1:<hh>:<base64>:) or "file:PATH"',
 };
 
 const size = (description: string) => ({
@@ -118,6 +120,11 @@ export const configSchema = {
               dhgroup: oneOrMore('Diffie-Hellman group(s) offered, most preferred first ("null": no DH exchange). Default: ffdhe2048, ffdhe3072, ffdhe4096, ffdhe6144, ffdhe8192, null.', ['null', 'ffdhe2048', 'ffdhe3072', 'ffdhe4096', 'ffdhe6144', 'ffdhe8192']),
             },
           },
+          tlsKey: {
+            description: 'The host\'s configured TLS PSK (NVMe/TCP TLS 1.3, TP 8011/8018): NVMeTLSkey-1:01:<base64>: or NVMeTLSkey-1:00:<base64 of 32 bytes>:, as `nvme gen-tls-key` prints it, or "file:PATH" to read it from a file (not readable by group or others). The host is admitted on ports with tls optional or required under the identity NVMe0R01/NVMe1R01 <host NQN> <subsystem NQN>. SHA-384 PSKs (NVMeTLSkey-1:02) are not supported.',
+            type: 'string',
+            pattern: TLS_KEY_PATTERN,
+          },
         },
       },
     },
@@ -162,6 +169,10 @@ export const configSchema = {
             'Asymmetric Namespace Access state of ANA groups on this port, by group id ("1" to "128"). Groups not listed are optimized.',
           type: 'object',
           additionalProperties: { enum: ['optimized', 'non-optimized', 'inaccessible', 'persistent-loss', 'change'] },
+        },
+        tls: {
+          description: 'NVMe/TCP over TLS 1.3 with a pre-shared key (TP 8011; cipher suite TLS_AES_128_GCM_SHA256): none (default), optional (hosts may use TLS or not) or required (plain connections are closed). Hosts authenticate with their hosts[].tlsKey. TLS queues stay on the main thread (no worker handoff).',
+          enum: ['none', 'optional', 'required'],
         },
       },
     },

@@ -99,7 +99,11 @@ export interface PortConfig {
    * optimized. The running state lives in the target context (src/core/ana.ts).
    */
   ana?: Record<string, AnaStateName>;
+  /** NVMe/TCP TLS 1.3 with a PSK (TP 8011): none, optional (TLS or plain), required. */
+  tls: TlsMode;
 }
+
+export type TlsMode = 'none' | 'optional' | 'required';
 
 /** DH-HMAC-CHAP settings of one host (in-band authentication). */
 export interface HostDhchapConfig {
@@ -117,6 +121,11 @@ export interface HostConfig {
   nqn: string;
   /** Present: this host must authenticate (DH-HMAC-CHAP) on every queue of an NVM subsystem. */
   dhchap?: HostDhchapConfig;
+  /**
+   * The host's configured TLS PSK, NVMeTLSkey-1:01:<base64>: (read from the file when the config says
+   * "file:PATH"): admits it on ports with TLS.
+   */
+  tlsKey?: string;
 }
 
 export type QueuePolicy = 'round-robin' | 'per-controller' | 'map';

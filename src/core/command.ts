@@ -90,6 +90,11 @@ export interface HostQueue {
    * Until it has authenticated, only Connect, Authentication Send/Receive and Disconnect run.
    */
   auth: AuthTransaction | null;
+  /**
+   * The NQNs named by the TLS PSK identity this connection was authenticated with (absent or null:
+   * no TLS). Connect must name the same host and subsystem.
+   */
+  readonly tlsPeer?: { readonly hostnqn: string; readonly subnqn: string } | null;
   /** Tears the connection down (controller teardown, fatal error). */
   close(reason: string): void;
   /** Ends the connection once the responses already queued are sent (authentication failure). */

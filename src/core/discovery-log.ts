@@ -1,15 +1,19 @@
 // The discovery log page: every subsystem x port the connecting host may see, referrals, and the
 // current discovery subsystem entry.
 import type { Controller } from './controller.js';
-import type { PortConfig } from '../config/types.js';
-import { AdrFam, DiscEntry, DiscLog, SubType, TrType, Treq } from '../spec/discovery.js';
+import type { PortConfig, TlsMode } from '../config/types.js';
+import { AdrFam, DiscEntry, DiscLog, SubType, TcpSecType, TrType, Treq } from '../spec/discovery.js';
 
 /** Admin queue size hosts should use (ASQSZ). */
 const ASQSZ = 32;
 
+/** TREQ secure channel bits per port TLS mode (TSAS then says TLS 1.3). */
+const SECURE_CHANNEL: Record<TlsMode, number> = { none: Treq.NOT_SPECIFIED, optional: Treq.NOT_REQUIRED, required: Treq.REQUIRED };
+
 interface Entry {
   subtype: number;
-  port: { id: number; family: 'ipv4' | 'ipv6'; address: string; port: number };
+  /** tls: what the port asks of hosts (none for referrals: their own log says). */
+  port: { id: number; family: 'ipv4' | 'ipv6'; address: string; port: number; tls: TlsMode };
   subnqn: string;
 }
 
@@ -24,6 +28,7 @@ function advertised(port: PortConfig, localAddress: string): Entry['port'] {
     family: address.includes(':') ? 'ipv6' : 'ipv4',
     address,
     port: port.advertisePort ?? port.port,
+    tls: port.tls,
   };
 }
 
@@ -49,7 +54,7 @@ export function discoveryEntries(ctrl: Controller): Entry[] {
       seen.add(key);
       entries.push({
         subtype: SubType.REFERRAL,
-        port: { id: r.portId, family: r.family, address: r.address, port: r.port },
+        port: { id: r.portId, family: r.family, address: r.address, port: r.port, tls: 'none' },
         subnqn: ctx.discoveryNqn,
       });
     }
@@ -68,7 +73,7 @@ export function buildDiscoveryLog(ctrl: Controller): Buffer {
     b[at + DiscEntry.trtype] = TrType.TCP;
     b[at + DiscEntry.adrfam] = e.port.family === 'ipv6' ? AdrFam.IPV6 : AdrFam.IPV4;
     b[at + DiscEntry.subtype] = e.subtype;
-    b[at + DiscEntry.treq] = Treq.NOT_SPECIFIED | Treq.DISABLE_SQFLOW;
+    b[at + DiscEntry.treq] = SECURE_CHANNEL[e.port.tls] | Treq.DISABLE_SQFLOW;
     b.writeUInt16LE(e.port.id, at + DiscEntry.portid);
     b.writeUInt16LE(0xffff, at + DiscEntry.cntlid);
     b.writeUInt16LE(ASQSZ, at + DiscEntry.asqsz);
@@ -77,7 +82,7 @@ export function buildDiscoveryLog(ctrl: Controller): Buffer {
     b.write(String(e.port.port), at + DiscEntry.trsvcid, 'ascii');
     b.write(e.subnqn, at + DiscEntry.subnqn, 255, 'utf8');
     b.write(e.port.address, at + DiscEntry.traddr, 'ascii');
-    b[at + DiscEntry.tsas] = 0; // sectype: none
+    b[at + DiscEntry.tsas] = e.port.tls === 'none' ? TcpSecType.NONE : TcpSecType.TLS13;
   });
   return b;
 }

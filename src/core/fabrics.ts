@@ -112,6 +112,18 @@ function connect(cmd: Command, ctx: TargetContext): void {
     return cmd.complete();
   }
 
+  const tlsPeer = q.tlsPeer;
+  if (tlsPeer && tlsPeer.hostnqn !== hostnqn) {
+    cmd.status = S_CONNECT_INVALID_HOST;
+    log.warn({ tlsHostnqn: tlsPeer.hostnqn }, 'Connect refused: the host NQN differs from the one of the TLS PSK identity');
+    return cmd.complete();
+  }
+  if (tlsPeer && tlsPeer.subnqn !== subnqn) {
+    badDataField(cmd, ConnectData.subnqn);
+    log.warn({ tlsSubnqn: tlsPeer.subnqn }, 'Connect refused: the subsystem NQN differs from the one of the TLS PSK identity');
+    return cmd.complete();
+  }
+
   const isDiscovery = subnqn === ctx.discoveryNqn;
   const subsys = isDiscovery ? null : ctx.subsystems.get(subnqn);
   if (!isDiscovery && (!subsys || !q.port.subsystems.includes(subnqn))) {

@@ -34,6 +34,8 @@ export const Treq = {
   NOT_REQUIRED: 2,
   DISABLE_SQFLOW: 1 << 2,
 } as const;
+/** TCP transport specific address subtype (TSAS byte 0): security type. */
+export const TcpSecType = { NONE: 0, TLS12: 1, TLS13: 2 } as const;
 export const EFlags = {
   EPCSD: 1 << 0, // explicit persistent connection support for discovery
   DUPRETINFO: 1 << 1,

@@ -75,6 +75,7 @@ export function testConfig(o: TestConfigOptions = {}): TargetConfig {
     inlineDataSize: o.inlineDataSize ?? 8192,
     maxQueueSize: o.maxQueueSize ?? 128,
     maxH2CData: o.maxH2CData ?? 131072,
+    tls: 'none',
   };
   // NVMETD_TEST_WORKERS=n runs every target of these tests with its I/O queues on n worker threads.
   const workers = Number(process.env.NVMETD_TEST_WORKERS ?? 0);

@@ -21,7 +21,7 @@ test('defaults fill every field', () => {
   assert.deepEqual(c.hosts, []);
   assert.deepEqual(c.ports, [{
     id: 1, address: '127.0.0.1', port: 4420, family: 'ipv4', subsystems: [NQN], referrals: [],
-    inlineDataSize: 8192, maxQueueSize: 128, maxH2CData: 131072,
+    inlineDataSize: 8192, maxQueueSize: 128, maxH2CData: 131072, tls: 'none',
   }]);
   const s = c.subsystems[0]!;
   assert.equal(s.nqn, NQN);

@@ -104,7 +104,7 @@ test('unsupported attributes warn, never silently', () => {
   find('config.json: /extra: section "extra" is not supported');
   find('/hosts/0/tls_psk: host attribute "tls_psk" is not supported by nvmetd, ignored');
   find('/ports/0/addr/treq: a secure channel (TLS) is required');
-  find('/ports/0/addr/tsas: TLS ("tls1.3") is not supported');
+  find('/ports/0/addr/tsas: TLS ("tls1.3") is not imported');
   find('/ports/0/param/pi_enable: protection information is not supported');
   find('/ports/0/param/frobnicate: port parameter "frobnicate" is not supported');
   find('/ports/0/subsystems/0: no imported subsystem "nqn.2026-11.io.example:missing", link skipped');

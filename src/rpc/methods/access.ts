@@ -164,6 +164,7 @@ export const nvmfSubsystemAddListener: RpcMethod = {
         inlineDataSize: d.inlineDataSize,
         maxQueueSize: d.maxQueueSize,
         maxH2CData: d.maxH2CData,
+        tls: 'none',
       };
       // The I/O workers learn the port before any queue can come through it.
       if (live.workers) await live.workers.addPort(pc);

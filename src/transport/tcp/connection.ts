@@ -60,7 +60,14 @@ export interface ConnectionOptions {
   adopted?: { handoff: QueueHandoff; ioCtrl: IoController };
   /** Where data buffers come from (default: a quota of the thread's pool). */
   pool?: DataPool;
+  /** Bytes already read from the socket (a `tls: optional` port looked at them): parsed first. */
+  initial?: Buffer;
+  /** The host and subsystem of the TLS PSK identity (TLS connections only): Connect must match. */
+  tlsPeer?: { readonly hostnqn: string; readonly subnqn: string };
 }
+
+/** First byte of a TLS handshake record: a ClientHello sent to a port without TLS. */
+const TLS_HANDSHAKE_RECORD = 0x16;
 
 export class TcpConnection extends CommandPath implements PduSink, HandoffSource {
   readonly socket: Socket;
@@ -78,13 +85,16 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
   #movedAway = false;
   /** Why the queue closed (null while open). */
   closeReason: string | null = null;
+  readonly tlsPeer: { readonly hostnqn: string; readonly subnqn: string } | null;
 
   constructor(socket: Socket, port: PortConfig, ctx: TargetContext, o: ConnectionOptions) {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     super(port, ctx, o.pool ?? connectionQuota(ctx.config.mdts), ctx.log.child({ peer }));
     this.socket = socket;
     this.#onClose = o.onClose;
-    this.#mover = o.mover ?? null;
+    this.tlsPeer = o.tlsPeer ?? null;
+    // A TLS session lives in this thread's TLS state: only its descriptor could move, not the session.
+    this.#mover = (socket as { encrypted?: boolean }).encrypted === true ? null : (o.mover ?? null);
     this.peer = peer;
     this.localAddress = socket.localAddress ?? '';
     this.log = ctx.log.child({ peer, queue: this.id });
@@ -129,6 +139,8 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
       this.close('ICReq timeout');
     }, ctx.config.icreqTimeout * 1000);
     this.#icTimer.unref();
+    const initial = o.initial;
+    if (initial && initial.length > 0) process.nextTick(() => this.#onData(initial, initial.length));
   }
 
   /** A connected I/O queue handed over by the main thread: resume where it stopped. */
@@ -254,6 +266,11 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
 
   onFatal(fes: number, fei: number, hdr: Buffer, reason: string): void {
     if (this.#state === ConnState.CLOSED) return;
+    if (this.#state === ConnState.CONNECTING && hdr[CH.pduType] === TLS_HANDSHAKE_RECORD) {
+      // A host that speaks TLS first: a C2HTermReq would mean nothing to it.
+      this.log.warn('TLS ClientHello on a port without TLS (tls: none): closing');
+      return this.close('TLS on a plain port');
+    }
     this.log.warn({ fes, fei }, `fatal transport error: ${reason}; sending C2HTermReq and closing`);
     this.#reader.stop();
     writeC2HTermReq(this.tx.out, fes, fei, hdr);

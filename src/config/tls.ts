@@ -1,0 +1,35 @@
+// hosts[].tlsKey and ports[].tls of the config file. The key is given inline (NVMeTLSkey-1:...) or as
+// "file:PATH" (read like the DH-HMAC-CHAP secrets) and checked here exactly as the target will parse
+// it; SHA-384 PSKs are refused, as the TLS stack serves SHA-256 PSKs only. Errors never show the key.
+import { AuthKeyError } from '../keys/errors.js';
+import { HashId } from '../keys/hash.js';
+import { parseTlsKey, pskHash } from '../keys/tls-key.js';
+import { readSecret } from './dhchap.js';
+import type { HostConfig, TlsMode } from './types.js';
+
+/** The key as the host config keeps it (file content read); `fail(reason)` throws. */
+export function normalizeTlsKey(value: string, baseDir: string | undefined, fail: (reason: string) => never): string {
+  let text: string;
+  try {
+    text = readSecret(value, baseDir);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  try {
+    const k = parseTlsKey(text);
+    const h = pskHash(k);
+    k.key.fill(0);
+    if (h !== HashId.SHA256) return fail('SHA-384 TLS PSKs are not supported (only SHA-256: NVMeTLSkey-1:01 or a 32-byte NVMeTLSkey-1:00 key)');
+  } catch (err) {
+    if (err instanceof AuthKeyError) return fail(err.message);
+    throw err;
+  }
+  return text;
+}
+
+/** A port that requires TLS needs some host that can use it; `fail(reason)` throws. */
+export function checkPortTls(tls: TlsMode, hosts: readonly HostConfig[], fail: (reason: string) => never): void {
+  if (tls === 'required' && !hosts.some((h) => h.tlsKey !== undefined)) {
+    fail('requires TLS but no host has a tlsKey: no host could connect');
+  }
+}

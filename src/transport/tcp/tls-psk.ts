@@ -1,0 +1,83 @@
+// From the PSK identity a host offers in its TLS ClientHello to the TLS PSK (TP 8018), or to the one
+// reason it is refused.
+//
+// Identities: "NVMe<v>R<hh> <hostnqn> <subnqn>" (v = 0) and "NVMe1R<hh> <hostnqn> <subnqn> <digest>".
+// The identity is attacker-controlled: it is never split blindly on spaces; the host NQN is matched
+// against the configured hosts, and the identity the configured key derives for that host and
+// subsystem must equal the offered one byte for byte (that also checks the PSK digest of version 1).
+//
+// Only SHA-256 PSKs (<hh> 01, or an untransformed 32-byte key) are served: Node's TLS takes external
+// PSKs through OpenSSL's TLS 1.2-style server callback, which binds every such PSK to
+// TLS_AES_128_GCM_SHA256, so a SHA-384 PSK (TLS_AES_256_GCM_SHA384) can never complete a handshake.
+import { HashId } from '../../keys/hash.js';
+import { deriveTlsPsk, pskHash, type TlsPsk } from '../../keys/tls-key.js';
+
+/** A host whose configured PSK (NVMeTLSkey-1:...) admits it over TLS. */
+export interface TlsHostKey {
+  readonly hostnqn: string;
+  readonly key: TlsPsk;
+}
+
+/** The identity was recognised: the TLS PSK to use and whom it stands for. */
+export interface PskMatch {
+  readonly identity: string;
+  readonly version: 0 | 1;
+  readonly hostnqn: string;
+  readonly subnqn: string;
+  /** The TLS 1.3 external PSK (32 bytes). */
+  readonly psk: Buffer;
+}
+
+export type PskVerdict = PskMatch | { readonly refused: string };
+
+export type PskLookup = (identity: string) => PskVerdict;
+
+const IDENTITY = /^NVMe([01])([RG])(\d\d) /;
+
+/**
+ * A lookup over the hosts that have a TLS key; `servesSubsystem(nqn)` says whether the port offers
+ * that subsystem (identities naming another one are refused before any key is derived).
+ */
+export function hostPskLookup(hosts: readonly TlsHostKey[], servesSubsystem: (subnqn: string) => boolean): PskLookup {
+  return (identity) => {
+    const m = IDENTITY.exec(identity);
+    if (!m) return { refused: 'not an NVMe/TCP PSK identity (NVMe0R01 <hostnqn> <subnqn> or NVMe1R01 <hostnqn> <subnqn> <digest>)' };
+    const version = m[1] === '1' ? 1 : 0;
+    if (m[2] === 'G') return { refused: 'generated PSKs (secure channel concatenation after DH-HMAC-CHAP) are not supported' };
+    if (m[3] === '02') return { refused: 'SHA-384 PSKs (NVMe?R02) are not supported: only SHA-256 PSKs with TLS_AES_128_GCM_SHA256' };
+    if (m[3] !== '01') return { refused: `unknown PSK hash ${m[3]}` };
+    const rest = identity.slice(m[0].length);
+    // Several host NQNs may prefix the rest (NQNs with spaces): exactly one must derive this identity
+    // (two that do would read it as different host/subsystem pairs: refused as ambiguous); otherwise
+    // the first reason found is the one reported.
+    let why: string | null = null;
+    let found: PskMatch | null = null;
+    for (const h of hosts) {
+      if (!rest.startsWith(`${h.hostnqn} `)) continue;
+      const tail = rest.slice(h.hostnqn.length + 1);
+      const subnqn = version === 0 ? tail : tail.slice(0, Math.max(0, tail.lastIndexOf(' ')));
+      if (subnqn.length === 0) continue;
+      if (!servesSubsystem(subnqn)) {
+        why ??= `subsystem ${subnqn} is not offered on this port`;
+        continue;
+      }
+      if (pskHash(h.key) !== HashId.SHA256) {
+        why ??= `the configured key of host ${h.hostnqn} is a SHA-384 PSK, which this target cannot use`;
+        continue;
+      }
+      const d = deriveTlsPsk(h.key, h.hostnqn, subnqn, version);
+      if (d.identity !== identity) {
+        d.psk.fill(0);
+        why ??= `identity does not match the key configured for host ${h.hostnqn} (PSK digest differs)`;
+        continue;
+      }
+      if (found !== null) {
+        found.psk.fill(0);
+        d.psk.fill(0);
+        return { refused: `ambiguous identity: hosts ${found.hostnqn} and ${h.hostnqn} both read it (host NQNs with spaces)` };
+      }
+      found = { identity, version, hostnqn: h.hostnqn, subnqn, psk: d.psk };
+    }
+    return found ?? { refused: why ?? 'no TLS key is configured for the host NQN in this identity' };
+  };
+}

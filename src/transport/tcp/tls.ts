@@ -1,0 +1,163 @@
+// NVMe/TCP over TLS 1.3 with an external PSK (TP 8011, identities of TP 8018): the channel under a
+// TcpConnection on a port with `tls: optional` or `tls: required`.
+//
+// The first byte a host sends decides: 0x16 opens a TLS handshake record (ClientHello), 0x00 is the
+// PDU type of a plain ICReq. A port that requires TLS closes a plain connection with one log line; an
+// optional port hands it on as plain NVMe/TCP, with the bytes already read.
+//
+// The handshake is Node's TLS (OpenSSL underneath), server side, no certificate: the PSK found for the
+// host's identity is the only authentication. Node hands external PSKs to OpenSSL through the TLS
+// 1.2-style server callback, which OpenSSL binds to TLS_AES_128_GCM_SHA256 for TLS 1.3 (SHA-256 PSKs
+// only; see tls-psk.ts). That is the suite TP 8011 makes mandatory, and the only one offered here.
+// OpenSSL's default (no psk_ke without (EC)DHE) gives forward secrecy: psk_dhe_ke.
+//
+// A TLS connection stays on the thread that accepted it: the session (keys, sequence numbers) lives
+// in this thread's OpenSSL object, so the descriptor handoff to a worker cannot move it (that would
+// take kTLS: the kernel doing the record layer after the handshake, which Node does not offer).
+import type net from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from '../../util/log.js';
+import type { PskLookup, PskMatch } from './tls-psk.js';
+import { icreqTimedOut } from './icreq-timeouts.js';
+
+/** The one cipher suite offered (the one TP 8011 requires; SHA-256 PSKs only, see above). */
+export const TLS_CIPHER_SUITES = 'TLS_AES_128_GCM_SHA256';
+/** First byte of a TLS record carrying a handshake message (the ClientHello). */
+export const TLS_HANDSHAKE_RECORD = 0x16;
+
+/** Whom the TLS session authenticated (the PSK itself is wiped once the handshake is done). */
+export type TlsPeer = Omit<PskMatch, 'psk'>;
+
+export type Accepted =
+  | { readonly kind: 'plain'; readonly socket: net.Socket; readonly initial: Buffer }
+  | { readonly kind: 'tls'; readonly socket: tls.TLSSocket; readonly peer: TlsPeer };
+
+export interface TlsAcceptOptions {
+  readonly mode: 'optional' | 'required';
+  readonly lookup: PskLookup;
+  readonly log: Logger;
+  /** From accept to the end of the handshake (or the first byte of a plain connection). */
+  readonly timeoutMs: number;
+}
+
+/** What went wrong in a handshake, for the one line logged about it. */
+function handshakeFailure(err: NodeJS.ErrnoException, offered: string | null, refused: string | null): string {
+  if (refused !== null) return `TLS PSK identity refused: ${refused}`;
+  switch (err.code) {
+    case 'ERR_SSL_BINDER_DOES_NOT_VERIFY':
+      return 'TLS handshake failed: the host holds a different PSK for this identity (binder does not verify)';
+    case 'ERR_SSL_UNSUPPORTED_PROTOCOL':
+      return 'TLS handshake failed: the host does not offer TLS 1.3';
+    case 'ERR_SSL_NO_SHARED_CIPHER':
+      return `TLS handshake failed: the host does not offer ${TLS_CIPHER_SUITES} (a host with a SHA-384 PSK offers TLS_AES_256_GCM_SHA384, which this target cannot serve)`;
+  }
+  if (offered === null) return 'TLS handshake failed: the host offered no usable PSK (a PSK with (EC)DHE, psk_dhe_ke, is required; certificates are not supported)';
+  return `TLS handshake failed: ${err.code ?? err.message}`;
+}
+
+/**
+ * Takes a freshly accepted socket on a TLS port: `done` gets either the secured TLSSocket (with the
+ * host and subsystem its PSK identity named) or, on an optional port, the plain socket with the bytes
+ * read so far. Anything else (refused identity, wrong key, plain on a required port, timeout) is
+ * logged once and the socket is destroyed; `done` is not called then.
+ */
+export function acceptTls(socket: net.Socket, o: TlsAcceptOptions, done: (a: Accepted) => void): void {
+  const log = o.log.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
+  let settled = false;
+  let secure: tls.TLSSocket | null = null;
+  const timer = setTimeout(() => {
+    // A silent connection counts with the other silent ones (a scan is not one line each).
+    if (secure === null && !settled) icreqTimedOut(log, o.timeoutMs / 1000);
+    fail(secure === null ? 'debug' : 'warn', 'TLS handshake timeout: closing');
+  }, o.timeoutMs);
+  timer.unref();
+
+  // Kept under a TLS session: the TLSSocket reports the errors that matter, this one must not throw.
+  const onError = (err: Error): void => log.debug({ err: err.message }, 'socket error under TLS or before NVMe/TCP started');
+  const onClose = (): void => fail('debug', 'connection closed before the TLS handshake ended');
+  function finish(): boolean {
+    if (settled) return false;
+    settled = true;
+    clearTimeout(timer);
+    socket.off('close', onClose);
+    return true;
+  }
+  function fail(level: 'warn' | 'debug', msg: string, fields: Record<string, unknown> = {}): void {
+    if (!finish()) return;
+    log[level](fields, msg);
+    secure?.destroy();
+    socket.destroy();
+  }
+
+  socket.on('error', onError);
+  socket.once('close', onClose);
+  socket.once('data', (chunk: Buffer) => {
+    socket.pause();
+    if (chunk[0] !== TLS_HANDSHAKE_RECORD) {
+      if (o.mode === 'required') {
+        fail('warn', 'plain NVMe/TCP on a port that requires TLS (no ClientHello): closing', { firstByte: chunk[0] });
+        return;
+      }
+      if (!finish()) return;
+      socket.off('error', onError);
+      const more = socket.read() as Buffer | null;
+      done({ kind: 'plain', socket, initial: more ? Buffer.concat([chunk, more]) : chunk });
+      socket.resume();
+      return;
+    }
+    socket.unshift(chunk);
+    secure = startHandshake(socket, o, log, {
+      secured: (s, peer) => {
+        if (finish()) done({ kind: 'tls', socket: s, peer });
+      },
+      failed: (msg, fields) => fail('warn', msg, fields),
+    });
+  });
+}
+
+interface HandshakeHooks {
+  secured(s: tls.TLSSocket, peer: TlsPeer): void;
+  failed(msg: string, fields: Record<string, unknown>): void;
+}
+
+function startHandshake(socket: net.Socket, o: TlsAcceptOptions, log: Logger, hooks: HandshakeHooks): tls.TLSSocket {
+  let match: PskMatch | null = null;
+  let offered: string | null = null;
+  let refused: string | null = null;
+  const wipe = (): void => {
+    match?.psk.fill(0);
+  };
+  const s = new tls.TLSSocket(socket, {
+    isServer: true,
+    minVersion: 'TLSv1.3',
+    maxVersion: 'TLSv1.3',
+    ciphers: TLS_CIPHER_SUITES,
+    // Called for each identity the host offers (and again after a HelloRetryRequest); OpenSSL copies
+    // the key before this returns to it.
+    pskCallback: (_s: tls.TLSSocket, identity: string) => {
+      offered = identity;
+      wipe();
+      match = null;
+      const v = o.lookup(identity);
+      if ('refused' in v) {
+        refused = v.refused;
+        return null;
+      }
+      refused = null;
+      match = v;
+      return v.psk;
+    },
+  } as tls.TLSSocketOptions);
+  s.once('secure', () => {
+    const m = match as PskMatch | null;
+    wipe();
+    if (m === null) return hooks.failed('TLS session without a PSK: closing', {});
+    log.debug({ identity: m.identity, cipher: s.getCipher().name }, 'TLS session established');
+    hooks.secured(s, { identity: m.identity, version: m.version, hostnqn: m.hostnqn, subnqn: m.subnqn });
+  });
+  s.on('error', (err: NodeJS.ErrnoException) => {
+    wipe();
+    hooks.failed(handshakeFailure(err, offered, refused), offered === null ? {} : { identity: offered });
+  });
+  return s;
+}
