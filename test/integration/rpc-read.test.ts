@@ -72,8 +72,10 @@ test('rpc: nvmf_get_subsystems and bdev_get_bdevs describe the config in SPDK\'s
     assert.equal(e.message, 'spdk_json_decode_object failed');
   }));
 
+// Every queue on the main thread (one poll group) whatever NVMETD_TEST_WORKERS says: the next test is the
+// same with I/O workers.
 test('rpc: controllers, qpairs and stats of a connected host', () =>
-  withRpcTarget(undefined, async (t) => {
+  withRpcTarget(testConfig({ workers: 0 }), async (t) => {
     const c = await Controller.connect(t.opts({ ioQueues: 2 }));
     try {
       await assertHealthy(c);
