@@ -1,13 +1,14 @@
-// NVM I/O commands: Read, Write, Flush, Compare, Write Zeroes, Dataset Management.
+// NVM I/O commands: Read, Write, Flush, Compare, Write Zeroes, Dataset Management, Verify, Copy.
 // Each validates, submits to the namespace backend, and completes from the backend's callback.
 // No allocation per I/O: data buffers come from the command slot's pool, callbacks are module-level.
 import type { Command } from './command.js';
 import type { TargetContext } from './context.js';
 import { NsStat, type Namespace } from './namespace.js';
 import { errnoToNvmeStatus } from '../backend/errno.js';
-import { Dsm, IoOpc, IoSqe } from '../spec/opcodes.js';
-import { SQE, sqeCdw10, sqeCdw11, sqeCid, sqeFua, sqeNlb, sqeNsid, sqeOpcode, sqeSlba, sqeSlbaBig } from '../spec/sqe.js';
+import { CopyCmd, Dsm, IoOpc, IoSqe } from '../spec/opcodes.js';
+import { SQE, sqeCdw10, sqeCdw11, sqeCdw12, sqeCid, sqeFua, sqeNlb, sqeNsid, sqeOpcode, sqeSlba, sqeSlbaBig } from '../spec/sqe.js';
 import {
+  S_CMD_SIZE_LIMIT,
   S_COMPARE_FAILURE,
   S_INVALID_FIELD,
   S_INVALID_NS,
@@ -59,6 +60,10 @@ export function executeIo(cmd: Command, ctx: TargetContext): void {
       return writeZeroes(cmd, ns);
     case IoOpc.DatasetManagement:
       return datasetManagement(cmd, ns);
+    case IoOpc.Verify:
+      return verify(cmd, ns, ctx);
+    case IoOpc.Copy:
+      return copy(cmd, ns, ctx);
     default:
       ctrl.log.warn({ opcode: `0x${opcode.toString(16)}`, nsid }, 'unsupported I/O opcode');
       return fail(cmd, S_INVALID_OPCODE, nsid, 0n, SQE.opcode);
@@ -266,4 +271,153 @@ function datasetManagement(cmd: Command, ns: Namespace): void {
     const slba = Number(view.readBigUInt64LE(at + Dsm.rangeSlba));
     ns.backend.submitDiscard(cmd, slba * ns.blockSize, len * ns.blockSize);
   }
+}
+
+// --- Verify -----------------------------------------------------------------------------------
+
+/**
+ * Verify: the range is read through the backend (a media error surfaces as the read's status) and
+ * nothing is transferred. Read in pieces of at most MDTS into one buffer; cmd.stage counts the blocks
+ * still to read. A backend that holds the data in memory has nothing to verify.
+ */
+function verify(cmd: Command, ns: Namespace, ctx: TargetContext): void {
+  const len = lbaRange(cmd, ns, false, ctx);
+  if (len < 0) return;
+  if (ns.backend.view(offsetOf(cmd, ns), len)) return cmd.complete();
+  cmd.auxData = cmd.buffer(Math.min(len, ctx.config.mdts));
+  cmd.stage = sqeNlb(cmd.sqe);
+  cmd.onBackend = onVerifyRead;
+  verifyNext(cmd, ns);
+}
+
+function verifyNext(cmd: Command, ns: Namespace): void {
+  const buf = cmd.auxData!;
+  const blocks = Math.min(cmd.stage, buf.length >>> ns.lbaShift);
+  const lba = sqeSlba(cmd.sqe) + sqeNlb(cmd.sqe) - cmd.stage;
+  cmd.stage -= blocks;
+  const piece = blocks << ns.lbaShift;
+  ns.backend.submitRead(cmd, lba * ns.blockSize, piece === buf.length ? buf : buf.subarray(0, piece));
+}
+
+function onVerifyRead(cmd: Command, result: number): void {
+  if (result < 0) cmd.auxData = null;
+  if (backendFailed(cmd, result, 'read')) return;
+  if (cmd.stage === 0) {
+    cmd.auxData = null;
+    return cmd.complete();
+  }
+  const ns = cmd.ns!;
+  verifyNext(cmd, ns);
+  ns.backend.kick();
+}
+
+// --- Copy -------------------------------------------------------------------------------------
+
+/** Copy: source ranges in one command (MSRC + 1). Their list (32 bytes each) stays within MDTS (4 KiB at least). */
+export const COPY_MAX_RANGES = 128;
+
+/**
+ * MSSRL and MCL of a namespace, in logical blocks: a copy is staged in one buffer of at most MDTS,
+ * so its total stays within MDTS (and MSSRL within its 16-bit field).
+ */
+export function copyMaxBlocks(ns: Namespace, mdts: number): number {
+  return Math.min(0xffff, Math.floor(mdts / ns.blockSize));
+}
+
+/**
+ * Copy (descriptor format 0): every source range is checked, read into one buffer (cmd.auxData), and
+ * the buffer is written at SDLBA once all reads are in (so overlapping ranges copy what was there).
+ */
+function copy(cmd: Command, ns: Namespace, ctx: TargetContext): void {
+  if (ns.readOnly) return fail(cmd, S_WRITE_PROTECTED, ns.nsid);
+  const cdw12 = sqeCdw12(cmd.sqe);
+  const nr = (cdw12 & CopyCmd.NR_MASK) + 1;
+  const log = cmd.queue.ioCtrl?.log;
+  const desfmt = (cdw12 >>> CopyCmd.DESFMT_SHIFT) & CopyCmd.DESFMT_MASK;
+  if (desfmt !== 0) {
+    log?.warn({ nsid: ns.nsid, desfmt }, 'Copy: unsupported source range descriptor format');
+    return fail(cmd, S_INVALID_FIELD, ns.nsid, 0n, SQE.cdw12);
+  }
+  if (nr > COPY_MAX_RANGES) {
+    log?.warn({ nsid: ns.nsid, nr, msrc: COPY_MAX_RANGES - 1 }, 'Copy: more source ranges than MSRC allows');
+    return fail(cmd, S_CMD_SIZE_LIMIT, ns.nsid, 0n, SQE.cdw12);
+  }
+  const data = cmd.inData;
+  if (!data || data.length < nr * CopyCmd.rangeSize) return fail(cmd, S_SGL_LENGTH_INVALID, ns.nsid);
+  const view = Buffer.from(data.buffer, data.byteOffset, data.length);
+  const maxBlocks = copyMaxBlocks(ns, ctx.config.mdts);
+  const nlbTotal = BigInt(ns.nlb);
+  let total = 0;
+  for (let i = 0; i < nr; i++) {
+    const at = i * CopyCmd.rangeSize;
+    const slba = view.readBigUInt64LE(at + CopyCmd.rangeSlba);
+    const nlb = view.readUInt16LE(at + CopyCmd.rangeNlb) + 1;
+    if (nlb > maxBlocks) {
+      log?.warn({ nsid: ns.nsid, range: i, nlb, mssrl: maxBlocks }, 'Copy: source range longer than MSSRL');
+      return fail(cmd, S_CMD_SIZE_LIMIT, ns.nsid, slba);
+    }
+    if (slba + BigInt(nlb) > nlbTotal) {
+      log?.warn({ nsid: ns.nsid, range: i, slba: slba.toString(), nlb, nsze: ns.nlb }, 'Copy: source range out of the namespace');
+      return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, slba);
+    }
+    total += nlb;
+  }
+  if (total > maxBlocks) {
+    log?.warn({ nsid: ns.nsid, blocks: total, mcl: maxBlocks }, 'Copy: more blocks than MCL');
+    return fail(cmd, S_CMD_SIZE_LIMIT, ns.nsid);
+  }
+  if (sqeSlba(cmd.sqe) + total > ns.nlb) {
+    const sdlba = sqeSlbaBig(cmd.sqe);
+    log?.warn({ nsid: ns.nsid, sdlba: sdlba.toString(), blocks: total, nsze: ns.nlb }, 'Copy: destination out of the namespace');
+    return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, sdlba, IoSqe.slba);
+  }
+  const len = total << ns.lbaShift;
+  ns.stats[NsStat.READS]++;
+  ns.stats[NsStat.READ_512] += len / 512;
+  ns.stats[NsStat.WRITES]++;
+  ns.stats[NsStat.WRITTEN_512] += len / 512;
+  const buf = cmd.buffer(len);
+  cmd.auxData = buf;
+  cmd.status = 0;
+  cmd.stage = nr;
+  cmd.onBackend = onCopyRead;
+  let to = 0;
+  for (let i = 0; i < nr; i++) {
+    const at = i * CopyCmd.rangeSize;
+    const offset = Number(view.readBigUInt64LE(at + CopyCmd.rangeSlba)) * ns.blockSize;
+    const n = (view.readUInt16LE(at + CopyCmd.rangeNlb) + 1) << ns.lbaShift;
+    const dst = buf.subarray(to, to + n);
+    to += n;
+    const mem = ns.backend.view(offset, n);
+    if (mem) {
+      dst.set(mem);
+      onCopyRead(cmd, n);
+    } else {
+      ns.backend.submitRead(cmd, offset, dst);
+    }
+  }
+}
+
+/** One source range read (cmd.stage counts them down); the last one writes the buffer at SDLBA. */
+function onCopyRead(cmd: Command, result: number): void {
+  const ns = cmd.ns!;
+  if (result < 0 && cmd.status === 0) {
+    ns.stats[NsStat.MEDIA_ERRORS]++;
+    cmd.status = errnoToNvmeStatus(-result, 'read');
+    cmd.queue.ioCtrl?.log.error({ nsid: ns.nsid, errno: -result, op: 'read' }, 'backend I/O failed');
+  }
+  if (--cmd.stage > 0) return;
+  if (cmd.status !== 0) {
+    cmd.auxData = null;
+    return fail(cmd, cmd.status, ns.nsid, sqeSlbaBig(cmd.sqe));
+  }
+  cmd.onBackend = onCopyWritten;
+  ns.backend.submitWrite(cmd, offsetOf(cmd, ns), cmd.auxData!, forceUnitAccess(cmd));
+  ns.backend.kick();
+}
+
+function onCopyWritten(cmd: Command, result: number): void {
+  cmd.auxData = null;
+  if (backendFailed(cmd, result, 'write')) return;
+  cmd.complete();
 }

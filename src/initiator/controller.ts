@@ -357,6 +357,16 @@ export class Controller {
     return this.submitIo((sqe) => S.writeZeroes(sqe, nsid, slba, nlb, o.deallocate ?? false, o.fua ?? false), pick(o));
   }
 
+  verify(nsid: number, slba: S.U64, nlb: number, o: { queue?: number } = {}): Promise<CommandResult> {
+    return this.submitIo((sqe) => S.verify(sqe, nsid, slba, nlb), pick(o));
+  }
+
+  /** Copy of `ranges` (descriptor format 0) to `sdlba`. */
+  copy(nsid: number, sdlba: S.U64, ranges: readonly S.CopyRange[], o: S.CopyOptions & { queue?: number; inCapsule?: boolean } = {}): Promise<CommandResult> {
+    const data = S.encodeCopyRanges(ranges);
+    return this.submitIo((sqe) => S.copy(sqe, nsid, sdlba, ranges.length, o), { dataOut: data, ...pick(o) });
+  }
+
   // ---- Teardown ----
 
   /**

@@ -3,7 +3,7 @@
 // Each encoder fills a 64-byte SQE in place (usually the SQE area of a command slot's preallocated
 // capsule header, so nothing is allocated per command). The CID and the data pointer (SGL) are
 // set by the queue when the command is sent.
-import { AdminOpc, ConnectData, Dsm, FabricsSqe, FabricsType, IoOpc, IoSqe, Cdw12 } from '../spec/opcodes.js';
+import { AdminOpc, ConnectData, CopyCmd, Dsm, FabricsSqe, FabricsType, IoOpc, IoSqe, Cdw12 } from '../spec/opcodes.js';
 import { SQE, SQE_SIZE } from '../spec/sqe.js';
 
 /** A 64-bit value: number (exact up to 2^53) or bigint. */
@@ -229,6 +229,49 @@ export function encodeDsmRanges(ranges: readonly DsmRange[]): Buffer {
     b.writeUInt32LE((r.cattr ?? 0) >>> 0, at);
     b.writeUInt32LE(r.nlb >>> 0, at + Dsm.rangeLength);
     writeU64(b, at + Dsm.rangeSlba, r.slba);
+  });
+  return b;
+}
+
+/** Verify of `nlb` blocks (1-based count) at `slba`: no data moves. */
+export function verify(sqe: Buffer, nsid: number, slba: U64, nlb: number): Buffer {
+  if (nlb < 1 || nlb > 0x10000) throw new RangeError(`NLB ${nlb} out of 1..65536`);
+  start(sqe, IoOpc.Verify, nsid);
+  writeU64(sqe, IoSqe.slba, slba);
+  sqe.writeUInt32LE((nlb - 1) >>> 0, IoSqe.cdw12);
+  return sqe;
+}
+
+export interface CopyRange {
+  slba: U64;
+  /** Length in logical blocks (1..65536). */
+  nlb: number;
+}
+
+export interface CopyOptions {
+  fua?: boolean;
+  /** Source range descriptor format (CDW12 bits 11:8); 0 unless testing a refusal. */
+  desfmt?: number;
+}
+
+/** Copy of `nr` source ranges (its data is encodeCopyRanges()) to `sdlba`. */
+export function copy(sqe: Buffer, nsid: number, sdlba: U64, nr: number, o: CopyOptions = {}): Buffer {
+  if (nr < 1 || nr > 256) throw new RangeError(`Copy range count ${nr} out of 1..256`);
+  start(sqe, IoOpc.Copy, nsid);
+  writeU64(sqe, IoSqe.slba, sdlba);
+  const cdw12 = ((nr - 1) & CopyCmd.NR_MASK) | (((o.desfmt ?? 0) & CopyCmd.DESFMT_MASK) << CopyCmd.DESFMT_SHIFT) | (o.fua ? Cdw12.FUA : 0);
+  sqe.writeUInt32LE(cdw12 >>> 0, IoSqe.cdw12);
+  return sqe;
+}
+
+/** Source range descriptors, format 0 (32 bytes each). */
+export function encodeCopyRanges(ranges: readonly CopyRange[]): Buffer {
+  const b = Buffer.alloc(ranges.length * CopyCmd.rangeSize);
+  ranges.forEach((r, i) => {
+    if (r.nlb < 1 || r.nlb > 0x10000) throw new RangeError(`Copy range NLB ${r.nlb} out of 1..65536`);
+    const at = i * CopyCmd.rangeSize;
+    writeU64(b, at + CopyCmd.rangeSlba, r.slba);
+    b.writeUInt16LE(r.nlb - 1, at + CopyCmd.rangeNlb);
   });
   return b;
 }

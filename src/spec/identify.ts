@@ -75,6 +75,8 @@ export const IdCtrl = {
   icsvscc: 530,
   nwpc: 531,
   acwu: 532, // u16
+  /** Optional copy formats supported: bit 0, source range descriptor format 0. */
+  ocfs: 534, // u16
   sgls: 536, // u32
   mnan: 540, // u32
   subnqn: 768, // 256
@@ -143,6 +145,10 @@ export const IdNs = {
   npdg: 68,
   npda: 70,
   nows: 72,
+  /** Copy limits: maximum single source range length (blocks), maximum copy length (blocks), maximum source range count (0's based). */
+  mssrl: 74, // u16
+  mcl: 76, // u32
+  msrc: 80,
   anagrpid: 92,
   nsattr: 99,
   nvmsetid: 100,

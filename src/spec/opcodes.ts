@@ -109,3 +109,16 @@ export const Dsm = {
   ATTR_DEALLOCATE: 1 << 2,
   maxRanges: 256,
 } as const;
+
+/**
+ * Copy: CDW10-11 SDLBA, CDW12 bits 7:0 NR (0's based), bits 11:8 descriptor format, bit 30 FUA.
+ * Source range descriptor format 0 (32 bytes): SLBA u64 @8, NLB u16 @16 (0's based).
+ */
+export const CopyCmd = {
+  NR_MASK: 0xff,
+  DESFMT_SHIFT: 8,
+  DESFMT_MASK: 0xf,
+  rangeSize: 32,
+  rangeSlba: 8,
+  rangeNlb: 16,
+} as const;

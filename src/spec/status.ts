@@ -57,6 +57,8 @@ export const CmdSpecific = {
   CONFLICTING_ATTRIBUTES: 0x80,
   INVALID_PROTECTION_INFO: 0x81,
   WRITE_TO_READ_ONLY_RANGE: 0x82,
+  /** I/O: Copy past MSSRL, MCL or MSRC */
+  COMMAND_SIZE_LIMIT_EXCEEDED: 0x83,
   /** Fabrics Connect */
   CONNECT_INCOMPATIBLE_FORMAT: 0x80,
   CONNECT_CONTROLLER_BUSY: 0x81,
@@ -104,6 +106,7 @@ export const S_INVALID_QSIZE = status(SCT.COMMAND_SPECIFIC, CmdSpecific.INVALID_
 export const S_AER_LIMIT = status(SCT.COMMAND_SPECIFIC, CmdSpecific.ASYNC_EVENT_LIMIT_EXCEEDED, true);
 export const S_FEATURE_NOT_SAVEABLE = status(SCT.COMMAND_SPECIFIC, CmdSpecific.FEATURE_NOT_SAVEABLE, true);
 export const S_FEATURE_NOT_CHANGEABLE = status(SCT.COMMAND_SPECIFIC, CmdSpecific.FEATURE_NOT_CHANGEABLE, true);
+export const S_CMD_SIZE_LIMIT = status(SCT.COMMAND_SPECIFIC, CmdSpecific.COMMAND_SIZE_LIMIT_EXCEEDED, true);
 export const S_INVALID_FW_SLOT = status(SCT.COMMAND_SPECIFIC, CmdSpecific.INVALID_FIRMWARE_SLOT, true);
 
 export function statusName(s: number): string {

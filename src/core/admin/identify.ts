@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import type { Controller } from '../controller.js';
 import { AERL, ELPE, KAS, NVME_VERSION } from '../controller.js';
 import type { Namespace } from '../namespace.js';
+import { COPY_MAX_RANGES, copyMaxBlocks } from '../io.js';
 import { AnaCap, Cmic, Cns, Csi, CtrAtt, IDENTIFY_SIZE, IdCtrl, IdNs, Lpa, Nidt, Oaes, Oncs } from '../../spec/identify.js';
 import { ANA_GROUP_MAX } from '../../spec/log.js';
 import { S_INVALID_FIELD, S_INVALID_NS } from '../../spec/status.js';
@@ -37,7 +38,7 @@ export function identify(cmd: Command, ctrl: Controller): void {
         if (nsid === 0 || (nsid > ctrl.subsys!.config.maxNamespaces && nsid !== NSID_ALL)) return fail(cmd, S_INVALID_NS);
         break;
       }
-      identifyNamespace(buf, ns);
+      identifyNamespace(buf, ns, ctrl.ctx.config.mdts);
       break;
     }
     case Cns.ActiveNsList:
@@ -145,7 +146,8 @@ export function identifyController(buf: Buffer, ctrl: Controller): void {
   buf.writeUInt16LE(ctrl.maxQueueEntries, IdCtrl.maxcmd);
   if (subsys) {
     buf.writeUInt32LE(cfg!.maxNamespaces, IdCtrl.nn);
-    buf.writeUInt16LE(Oncs.COMPARE | Oncs.DSM | Oncs.WRITE_ZEROES, IdCtrl.oncs);
+    buf.writeUInt16LE(Oncs.COMPARE | Oncs.DSM | Oncs.WRITE_ZEROES | Oncs.VERIFY | Oncs.COPY, IdCtrl.oncs);
+    buf.writeUInt16LE(1, IdCtrl.ocfs); // Copy: source range descriptor format 0
     buf[IdCtrl.vwc] = 0x1;
     buf[IdCtrl.nwpc] = 0;
     buf.writeUInt32LE(cfg!.maxNamespaces, IdCtrl.mnan);
@@ -171,7 +173,7 @@ export function identifyController(buf: Buffer, ctrl: Controller): void {
   buf.writeUInt32LE(4, IdCtrl.psd0 + 8);
 }
 
-export function identifyNamespace(buf: Buffer, ns: Namespace): void {
+export function identifyNamespace(buf: Buffer, ns: Namespace, mdts: number): void {
   const nlb = BigInt(ns.nlb);
   buf.writeBigUInt64LE(nlb, IdNs.nsze);
   buf.writeBigUInt64LE(nlb, IdNs.ncap);
@@ -190,6 +192,11 @@ export function identifyNamespace(buf: Buffer, ns: Namespace): void {
   buf.writeUInt16LE(perBlock, IdNs.npdg);
   buf.writeUInt16LE(perBlock, IdNs.npda);
   buf.writeUInt16LE(perBlock, IdNs.nows);
+  // Copy limits: one source range and the whole copy within MDTS; MSRC is 0's based.
+  const copyBlocks = copyMaxBlocks(ns, mdts);
+  buf.writeUInt16LE(copyBlocks, IdNs.mssrl);
+  buf.writeUInt32LE(copyBlocks, IdNs.mcl);
+  buf[IdNs.msrc] = COPY_MAX_RANGES - 1;
   buf[IdNs.nsattr] = ns.readOnly ? 1 : 0;
   buf.set(ns.nguid, IdNs.nguid);
   buf.set(ns.eui64, IdNs.eui64);

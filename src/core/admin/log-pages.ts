@@ -233,5 +233,7 @@ function effectsLog(): Buffer {
   b.writeUInt32LE(Effects.CSUPP, Effects.ioOffset + IoOpc.Compare * 4);
   b.writeUInt32LE(lbcc, Effects.ioOffset + IoOpc.WriteZeroes * 4);
   b.writeUInt32LE(lbcc, Effects.ioOffset + IoOpc.DatasetManagement * 4);
+  b.writeUInt32LE(Effects.CSUPP, Effects.ioOffset + IoOpc.Verify * 4);
+  b.writeUInt32LE(lbcc, Effects.ioOffset + IoOpc.Copy * 4);
   return b;
 }
