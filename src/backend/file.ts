@@ -211,6 +211,8 @@ export class FileBackend implements Backend {
   #inflight = 0;
   #closing: (() => void) | null = null;
   #closed = false;
+  /** kick() is delivering submission-time failures. */
+  #draining = false;
   // Failures detected at submission, signalled in kick() (never from inside submit*).
   readonly #errReq: BackendRequest[] = [];
   readonly #errRes: number[] = [];
@@ -402,15 +404,22 @@ export class FileBackend implements Backend {
 
   kick(): void {
     // fs operations are issued at submission; only submission-time failures wait for the kick.
-    let i = 0;
-    while (i < this.#errCount) {
-      const req = this.#errReq[i]!;
-      const res = this.#errRes[i]!;
-      this.#errReq[i] = undefined as unknown as BackendRequest;
-      i++;
-      req.backendDone(res);
+    // A kick from one of these completions leaves what it submitted to the loop below.
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      let i = 0;
+      while (i < this.#errCount) {
+        const req = this.#errReq[i]!;
+        const res = this.#errRes[i]!;
+        this.#errReq[i] = undefined as unknown as BackendRequest;
+        i++;
+        req.backendDone(res);
+      }
+    } finally {
+      this.#errCount = 0;
+      this.#draining = false;
     }
-    this.#errCount = 0;
   }
 
   /** Operations in flight (for tests and statistics). */

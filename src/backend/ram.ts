@@ -75,6 +75,8 @@ export class RamBackend implements Backend {
   readonly #doneReq: BackendRequest[] = [];
   readonly #doneRes: number[] = [];
   #doneCount = 0;
+  /** kick() is delivering: a kick from a completion leaves what it submitted to that loop. */
+  #draining = false;
 
   /** Completion delay (ms) injected after every batch; 0: completions are delivered in kick(). */
   readonly #delayMs: number;
@@ -322,15 +324,21 @@ export class RamBackend implements Backend {
       return;
     }
     // A completion may submit more work (and kick again); drain until nothing is left.
-    let i = 0;
-    while (i < this.#doneCount) {
-      const req = this.#doneReq[i]!;
-      const res = this.#doneRes[i]!;
-      this.#doneReq[i] = undefined as unknown as BackendRequest;
-      i++;
-      req.backendDone(res);
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      let i = 0;
+      while (i < this.#doneCount) {
+        const req = this.#doneReq[i]!;
+        const res = this.#doneRes[i]!;
+        this.#doneReq[i] = undefined as unknown as BackendRequest;
+        i++;
+        req.backendDone(res);
+      }
+    } finally {
+      this.#doneCount = 0;
+      this.#draining = false;
     }
-    this.#doneCount = 0;
   }
 
   /** Delivers what was submitted, then drops the data; later submissions fail with -EBADF. */
