@@ -259,6 +259,34 @@ for (const s of SUBJECTS) {
     });
   });
 
+  test(`contract (${s.name}): a completion may submit more work and kick again; everything completes once`, async () => {
+    await withBackend(s, async (o) => {
+      const buf = new Uint8Array(4096);
+      const second = new Req(() => 0);
+      const third = new Req(() => 0);
+      const first: BackendRequest & { calls: number; result?: number } = {
+        calls: 0,
+        backendDone(result: number): void {
+          this.calls++;
+          this.result = result;
+          // From inside the completion (and so, for some backends, inside kick()): a refused read, a good one.
+          o.b.submitRead(second, SIZE, buf);
+          o.b.submitRead(third, 0, buf);
+          o.b.kick();
+        },
+      };
+      o.b.submitRead(first, SIZE + 4096, buf);
+      o.b.kick();
+      await Promise.all([second.done, third.done]);
+      assert.equal(first.calls, 1);
+      assert.equal(first.result, -EINVAL);
+      assert.equal(second.result, -EINVAL);
+      assert.equal(second.calls, 1);
+      assert.equal(third.result, 4096);
+      assert.equal(third.calls, 1);
+    });
+  });
+
   test(`contract (${s.name}): close completes what was submitted, then refuses new work`, async () => {
     const o = await s.open();
     try {
