@@ -94,6 +94,29 @@ test('initiator-sqe: I/O commands: 64-bit SLBA, 0\'s based NLB, FUA, DEAC, DSM r
   assert.equal(ranges.readBigUInt64LE(24), 5n);
 });
 
+test('initiator-sqe: Verify and Copy (SDLBA, NR 0\'s based, descriptor format, FUA) and format 0 source ranges', () => {
+  const v = S.verify(sqe(), 1, 2n ** 40n + 5n, 16);
+  assert.equal(v[0], 0x0c);
+  assert.equal(v.readBigUInt64LE(40), 2n ** 40n + 5n, 'SLBA');
+  assert.equal(v.readUInt32LE(48), 15, 'NLB 0\'s based, no flags');
+  assert.equal(v.readUInt32LE(24), 0, 'no data pointer set by the encoder');
+  const c = S.copy(sqe(), 3, 7000, 2, { fua: true, desfmt: 1 });
+  assert.equal(c[0], 0x19);
+  assert.equal(c.readUInt32LE(4), 3, 'NSID');
+  assert.equal(c.readBigUInt64LE(40), 7000n, 'SDLBA in CDW10-11');
+  assert.equal(c.readUInt32LE(48), (1 | (1 << 8) | (1 << 30)) >>> 0, 'NR=1 (two ranges), DESFMT 1, FUA');
+  const r = S.encodeCopyRanges([{ slba: 2n ** 33n, nlb: 65536 }, { slba: 9, nlb: 1 }]);
+  assert.equal(r.length, 64, '32 bytes per range');
+  assert.equal(r.readBigUInt64LE(8), 2n ** 33n);
+  assert.equal(r.readUInt16LE(16), 0xffff, 'NLB 0\'s based');
+  assert.equal(r.readBigUInt64LE(40), 9n);
+  assert.equal(r.readUInt16LE(48), 0);
+  assert.ok(r.subarray(0, 8).every((b) => b === 0) && r.subarray(18, 32).every((b) => b === 0), 'reserved bytes zero');
+  assert.throws(() => S.copy(sqe(), 1, 0, 257), RangeError);
+  assert.throws(() => S.encodeCopyRanges([{ slba: 0, nlb: 0 }]), RangeError);
+  assert.throws(() => S.verify(sqe(), 1, 0, 0x10001), RangeError);
+});
+
 test('initiator-sqe: host PDUs: ICReq, CapsuleCmd, H2CData, H2CTermReq layouts and digests', () => {
   const ic = buildICReq({ hpda: 2, hdgst: true, ddgst: false, maxr2t: 7 });
   assert.deepEqual([ic[CH.pduType], ic[CH.hlen], ic.readUInt32LE(CH.plen)], [PduType.ICReq, 128, 128]);
