@@ -47,6 +47,9 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   const registry = new Registry();
   // Process metrics: CPU, resident memory, heap, event-loop lag, open handles.
   collectDefaultMetrics({ register: registry, prefix: 'nvmetd_' });
+  // Less three gauges named like counters (`promtool check metrics` refuses them); their per-type
+  // versions (nvmetd_nodejs_active_handles{type} ...) stay.
+  for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) registry.removeSingleMetric(`nvmetd_nodejs_${name}`);
 
   // Per namespace: the counters the core keeps for the SMART / Health log, summed over threads.
   const nsLabels: readonly NsLabel[] = ['subsystem', 'nsid'];
