@@ -3,6 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startTarget } from '../../src/server/target.js';
+import { createLogger } from '../../src/util/log.js';
 import { Controller } from '../../src/initiator/controller.js';
 import { SUBNQN, pattern, testConfig, withTarget } from './helpers.js';
 
@@ -107,4 +112,24 @@ test('metrics: a target without the option serves none', async () => {
   await withTarget(testConfig(), async (t) => {
     assert.equal(t.target.metrics, null);
   });
+});
+
+test('metrics: a port in use refuses the start with one message, and what had started is closed again', async () => {
+  const busy = net.createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  const port = (busy.address() as net.AddressInfo).port;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmetd-metrics-it-'));
+  const rpcSocket = path.join(dir, 'rpc.sock');
+  const controlSocket = path.join(dir, 'control.sock');
+  try {
+    await assert.rejects(startTarget({ ...testConfig({ workers: 0 }), rpcSocket, controlSocket, metrics: `127.0.0.1:${port}` }, createLogger('silent')), {
+      message: `metrics 127.0.0.1:${port}: address in use`,
+    });
+    // The RPC and control sockets started before the metrics endpoint are closed (their files removed).
+    assert.equal(fs.existsSync(controlSocket), false, 'control socket closed');
+    assert.equal(fs.existsSync(rpcSocket), false, 'RPC socket closed');
+  } finally {
+    await new Promise((resolve) => busy.close(resolve));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
