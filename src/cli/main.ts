@@ -44,6 +44,7 @@ export function buildProgram(): Command {
     .option('--control <path>', 'control socket for `nvmetd stats` (Unix socket path)')
     .option('--memory-budget <size>', 'memory for data buffers and queued responses, all threads together (e.g. 2GiB; 0: no limit; default: a quarter of RAM, at most 4GiB)')
     .option('--rpc-socket <path>', 'SPDK-compatible JSON-RPC socket for `nvmetd rpc` and SPDK\'s rpc.py -s (Unix socket path)')
+    .option('--metrics <addr:port>', 'serve Prometheus metrics at GET /metrics on this address (e.g. 127.0.0.1:9464; IPv6 in brackets)')
     .action(serveCommand);
 
   program

@@ -11,11 +11,14 @@ import { startTarget as startServerTarget, type Target } from '../server/target.
 import { checkLogLevel, zeroConfig, type ZeroConfigOptions } from './zero-config.js';
 import { applyShardArgs, checkShardCpus, type ShardArgs } from './shard-options.js';
 import { controlPathProblem } from '../control/server.js';
+import { parseMetricsAddress } from '../config/metrics-address.js';
 
 export interface ServeOptions extends ZeroConfigOptions, ShardArgs {
   config?: string;
   /** --rpc-socket: the SPDK-compatible JSON-RPC socket. */
   rpcSocket?: string;
+  /** --metrics: the Prometheus endpoint's address (HOST:PORT). */
+  metrics?: string;
   /** --memory-budget: bytes for data buffers (a size string). */
   memoryBudget?: string;
 }
@@ -29,6 +32,11 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
   const warnings: string[] = [];
   let config = applyShardArgs(await serveConfig(o, warnings), o);
   if (o.rpcSocket !== undefined) config = { ...config, rpcSocket: o.rpcSocket };
+  if (o.metrics !== undefined) {
+    const problem = parseMetricsAddress(o.metrics);
+    if (typeof problem === 'string') throw new UsageError(`--metrics: ${problem}`);
+    config = { ...config, metrics: o.metrics };
+  }
   if (o.memoryBudget !== undefined) config = { ...config, memoryBudget: memoryBudgetArg(o.memoryBudget, config.mdts) };
   // Refused before anything starts: CPUs the process cannot be pinned to, a control socket path that cannot be.
   checkShardCpus(config, o);

@@ -83,6 +83,7 @@ export interface ConfigFile {
   subsystems: SubsystemInput[];
   controlSocket?: string;
   rpcSocket?: string;
+  metrics?: string;
   shard?: {
     workers?: number;
     cores?: number[] | string;

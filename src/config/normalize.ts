@@ -7,6 +7,7 @@ import { ConfigError, ptr } from './errors.js';
 import { parseCpuList } from './cpus.js';
 import { normalizeDhchap } from './dhchap.js';
 import { checkPortTls, normalizeTlsKey } from './tls.js';
+import { parseMetricsAddress } from './metrics-address.js';
 import { OVERCOMMIT_EFFECT, approxSize, machineMemory, ramFitProblem, type MachineMemory } from './memory.js';
 import type { BackingInput, ConfigFile, NamespaceInput, PortInput, SizeInput, SubsystemInput } from './file-format.js';
 import { deriveEui64, deriveNguid, deriveSerial, deriveUuid } from './ids.js';
@@ -133,8 +134,15 @@ class Normalizer {
       ...(memoryBudget !== undefined ? { memoryBudget } : {}),
       ...(file.controlSocket !== undefined ? { controlSocket: (this.options.baseDir !== undefined && !isAbsolute(file.controlSocket) ? resolve(this.options.baseDir, file.controlSocket) : file.controlSocket) } : {}),
       ...(file.rpcSocket !== undefined ? { rpcSocket: this.options.baseDir !== undefined && !isAbsolute(file.rpcSocket) ? resolve(this.options.baseDir, file.rpcSocket) : file.rpcSocket } : {}),
+      ...(file.metrics !== undefined ? { metrics: this.metrics(file.metrics) } : {}),
       ...(file.shard !== undefined ? { shard: this.shard(file.shard) } : {}),
     };
+  }
+
+  metrics(text: string): string {
+    const parsed = parseMetricsAddress(text);
+    if (typeof parsed === 'string') this.fail('/metrics', parsed);
+    return text;
   }
 
   shard(s: NonNullable<ConfigFile['shard']>): ShardConfig {

@@ -78,6 +78,7 @@ export const configSchema = {
     memoryBudget: size('Memory for data buffers and queued responses, all threads together; at the budget connections stop reading until memory is free. 0: no limit. Default: a quarter of the machine memory, at most 4GiB.'),
     controlSocket: { description: 'Unix socket path for `nvmetd stats`. Default: none.', type: 'string', minLength: 1 },
     rpcSocket: { description: 'Unix socket path of the SPDK-compatible JSON-RPC server (`nvmetd rpc`, SPDK scripts/rpc.py -s). Default: none.', type: 'string', minLength: 1 },
+    metrics: { description: 'Address ("HOST:PORT", e.g. "127.0.0.1:9464"; an IPv6 host in brackets) of the Prometheus text-format endpoint GET /metrics. Default: none.', type: 'string', minLength: 1 },
     shard: {
       description: 'I/O worker threads and CPU pinning. Default: no workers (every queue on the main thread).',
       type: 'object',

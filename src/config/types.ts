@@ -168,4 +168,6 @@ export interface TargetConfig {
   controlSocket?: string;
   /** Path of the SPDK-compatible JSON-RPC socket (`nvmetd rpc`, SPDK's rpc.py -s); absent: none. */
   rpcSocket?: string;
+  /** Address ("HOST:PORT") of the Prometheus /metrics endpoint; absent: none. */
+  metrics?: string;
 }

@@ -8,11 +8,12 @@ import type { Namespace } from '../core/namespace.js';
 import { buildSubsystems, type BuildOptions } from '../core/build.js';
 import { TcpListener } from '../transport/tcp/listener.js';
 import { WorkerPool, type ShardInfo } from '../shard/pool.js';
-import { createMemoryBudget, initThreadRuntime } from '../runtime/thread.js';
+import { createMemoryBudget, initThreadRuntime, threadBufferPool } from '../runtime/thread.js';
 import type { ThreadStatsSnapshot } from '../runtime/stats.js';
 import type { TcpConnection } from '../transport/tcp/connection.js';
 import { ControlServer } from '../control/server.js';
 import { startRpc, type RpcService } from '../rpc/index.js';
+import { startMetrics, type MetricsServer } from '../metrics/index.js';
 
 export interface Target {
   readonly addresses: { address: string; port: number }[];
@@ -21,6 +22,8 @@ export interface Target {
   stats(): { main: ThreadStatsSnapshot; workers: ShardInfo[] };
   /** The I/O worker pool, when the config asks for workers. */
   readonly workers: WorkerPool | null;
+  /** The Prometheus endpoint's bound address, when the config asks for one. */
+  readonly metrics: { host: string; port: number } | null;
   close(): Promise<void>;
 }
 
@@ -36,6 +39,7 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
   let pool: WorkerPool | null = null;
   let control: ControlServer | null = null;
   let rpc: RpcService | null = null;
+  let metrics: MetricsServer | null = null;
   try {
     if (shard && shard.mainCore >= 0) {
       const rc = native.setAffinity([shard.mainCore]);
@@ -76,15 +80,38 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
     // The SPDK-compatible JSON-RPC socket: it may add listeners to `listeners` (closed below).
     const served = built.subsystems.flatMap((s) => [...s.namespaces.values()].map((ns) => ({ nqn: s.nqn, ns })));
     rpc = config.rpcSocket ? await startRpc(config.rpcSocket, { ctx, config, log, listeners, workers: p, stats }, served) : null;
+    metrics = config.metrics
+      ? await startMetrics(
+          config.metrics,
+          {
+            ctx,
+            threads: () => {
+              const s = stats();
+              return [{ thread: 'main', stats: s.main }, ...s.workers.map((w) => ({ thread: `worker${w.index}`, stats: w.stats }))];
+            },
+            connections: () => {
+              let n = 0;
+              for (const l of listeners) for (const q of l.queues) if (!q.closed && !q.isMovedAway) n++;
+              for (const w of p ? p.info() : []) n += w.queues.length;
+              return n;
+            },
+            bufferPool: () => threadBufferPool()?.stats() ?? null,
+          },
+          log,
+        )
+      : null;
     const c = control;
     const r = rpc;
+    const m = metrics;
     return {
       addresses,
       ctx,
       stats,
       workers: p,
+      metrics: m ? m.address : null,
       close: () =>
         (closing ??= (async () => {
+          await m?.close();
           await r?.close();
           await c?.close();
           await closeTarget(ctx, listeners, namespaces, p, log);
@@ -92,6 +119,8 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
         })()),
     };
   } catch (err) {
+    await metrics?.close();
+    await rpc?.close();
     await control?.close();
     await Promise.allSettled(listeners.map((l) => l.stopAccepting()));
     if (pool) await pool.stop().catch(() => undefined);
