@@ -1,6 +1,6 @@
-// Validation of a C2HData header on the host side, before any of its data is accepted: the command
-// it names must expect data, and DATAO/DATAL must continue its transfer exactly.
-import { DATA, FES } from '../spec/pdu.js';
+// Validation of a PDU header on the host side, before any of its data is accepted: only C2HData and
+// C2HTermReq carry data, and a C2HData's command must expect data, DATAO/DATAL continuing its transfer.
+import { CH, DATA, FES, PduType } from '../spec/pdu.js';
 import type { CommandSlot } from './slot.js';
 
 export interface C2HFault {
@@ -28,4 +28,20 @@ export function checkC2HData(hdr: Buffer, dataLen: number, slot: CommandSlot | n
     };
   }
   return slot.dataIn.subarray(datao, datao + datal);
+}
+
+const NO_DATA = new Uint8Array(0);
+
+/**
+ * Where the data of a PDU the host receives goes (a C2HTermReq's error data, a C2HData's command
+ * buffer; nothing for PDUs without data), or a fault for a PDU that carries data it may not.
+ */
+export function hostPduDestination(hdr: Buffer, dataLen: number, slots: { lookup(cid: number): CommandSlot | null }): Uint8Array | C2HFault {
+  const type = hdr[CH.pduType]!;
+  if (type === PduType.C2HTermReq) return Buffer.alloc(dataLen);
+  if (type !== PduType.C2HData) {
+    if (dataLen === 0) return NO_DATA;
+    return { fes: FES.INVALID_PDU_HEADER_FIELD, fei: CH.plen, reason: `PDU type 0x${type.toString(16)} carries ${dataLen} data bytes` };
+  }
+  return checkC2HData(hdr, dataLen, slots.lookup(hdr.readUInt16LE(DATA.cccid)));
 }

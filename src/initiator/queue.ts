@@ -5,7 +5,6 @@
 // Two submission paths: submit() returns a promise per command (tests, admin commands), and
 // acquire()/send() with a callback reuses preallocated slots and allocates nothing per command
 // (the load generator).
-import { checkC2HData } from './c2h-check.js';
 import net from 'node:net';
 import { CH, DATA, DIGEST_LEN, FES, PduFlags, PduType } from '../spec/pdu.js';
 import { Psdt, SGL, SglId, SQE } from '../spec/sqe.js';
@@ -23,6 +22,7 @@ import {
   type LinkParams,
   type TermReq,
 } from './pdu-build.js';
+import { hostPduDestination } from './c2h-check.js';
 import { CommandResult, TransportError } from './result.js';
 import { CommandSlot, SlotPool, SlotState, type SlotCallback } from './slot.js';
 
@@ -343,14 +343,7 @@ export class HostQueue implements PduSink {
   // ---- PduSink ----
 
   onHeader(hdr: Buffer, dataLen: number): Uint8Array | null {
-    const type = hdr[CH.pduType]!;
-    if (type === PduType.C2HTermReq) return Buffer.alloc(dataLen);
-    if (dataLen === 0 && type !== PduType.C2HData) return NO_DATA;
-    if (type !== PduType.C2HData) {
-      this.#protocolError(FES.INVALID_PDU_HEADER_FIELD, CH.plen, hdr, `PDU type 0x${type.toString(16)} carries ${dataLen} data bytes`);
-      return null;
-    }
-    const r = checkC2HData(hdr, dataLen, this.#pool.lookup(hdr.readUInt16LE(DATA.cccid)));
+    const r = hostPduDestination(hdr, dataLen, this.#pool);
     if (r instanceof Uint8Array) return r;
     this.#protocolError(r.fes, r.fei, hdr, r.reason);
     return null;
@@ -499,5 +492,3 @@ export class HostQueue implements PduSink {
     this.socket.destroy();
   }
 }
-
-const NO_DATA = new Uint8Array(0);
