@@ -4,7 +4,7 @@
 //        over the NQN of its owner followed by the 17 characters "NVMe-over-Fabrics".
 // The host key is transformed with the host NQN, the controller key with the subsystem NQN.
 import crypto from 'node:crypto';
-import { decodeBase64Strict, encodeWithCrc, crc32 } from './encoding.js';
+import { decodeBase64Strict, encodeWithCrc, splitKeyAndCrc } from './encoding.js';
 import { AuthKeyError } from './errors.js';
 import { HashId, hashLen, hashName, hmac, isHashId } from './hash.js';
 
@@ -40,18 +40,9 @@ export function parseDhchapKey(text: string): DhchapKey {
   if (b64.length === 0) fail('the base64 part is empty');
   const raw = decodeBase64Strict(b64);
   if (!raw) fail('the key part is not valid (padded) base64');
-  const keyLen = raw.length - 4;
-  if (!(DHCHAP_KEY_LENGTHS as readonly number[]).includes(keyLen)) {
-    raw.fill(0);
-    fail(`the key part decodes to ${raw.length} bytes; it must be a 32, 48 or 64-byte key followed by its 4-byte CRC-32`);
-  }
-  const key = Buffer.from(raw.subarray(0, keyLen));
-  const crc = raw.readUInt32LE(keyLen);
-  raw.fill(0);
-  if (crc32(key) !== crc) {
-    key.fill(0);
-    fail('CRC-32 mismatch: the key is mistyped or truncated');
-  }
+  const key = splitKeyAndCrc(raw, DHCHAP_KEY_LENGTHS);
+  if (typeof key === 'string') fail(key);
+  const keyLen = key.length;
   if (transform !== 0 && hashLen(transform) !== keyLen) {
     key.fill(0);
     fail(`hash ${hh.slice(0, 2)} (${hashName(transform)}) needs a ${hashLen(transform)}-byte key, this one has ${keyLen} bytes`);

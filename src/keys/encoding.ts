@@ -47,3 +47,25 @@ export function decodeHexStrict(text: string): Buffer | null {
   if (!/^(?:[0-9a-fA-F]{2})*$/.test(text)) return null;
   return Buffer.from(text, 'hex');
 }
+
+/**
+ * Splits a decoded interchange key (key + CRC-32 little endian) into a copy of the key, checking its
+ * length against `lengths` and its CRC; `raw` is wiped either way. Returns the key or why it is none.
+ */
+export function splitKeyAndCrc(raw: Buffer, lengths: readonly number[]): Buffer | string {
+  const keyLen = raw.length - 4;
+  if (!lengths.includes(keyLen)) {
+    const n = raw.length;
+    raw.fill(0);
+    const sizes = `${lengths.slice(0, -1).join(', ')} or ${lengths[lengths.length - 1]}-byte`;
+    return `the key part decodes to ${n} bytes; it must be a ${sizes} key followed by its 4-byte CRC-32`;
+  }
+  const key = Buffer.from(raw.subarray(0, keyLen));
+  const crc = raw.readUInt32LE(keyLen);
+  raw.fill(0);
+  if (crc32(key) !== crc) {
+    key.fill(0);
+    return 'CRC-32 mismatch: the key is mistyped or truncated';
+  }
+  return key;
+}

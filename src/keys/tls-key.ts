@@ -8,12 +8,13 @@
 //                context is the identity itself (version 0) or "<hh> <PSK digest>" (version 1).
 // Identities: "NVMe0R<hh> <NQNh> <NQNc>" and "NVMe1R<hh> <NQNh> <NQNc> <PSK digest>".
 import crypto from 'node:crypto';
-import { decodeBase64Strict, encodeWithCrc, crc32 } from './encoding.js';
+import { decodeBase64Strict, encodeWithCrc, splitKeyAndCrc } from './encoding.js';
 import { AuthKeyError } from './errors.js';
 import { HashId, hashInfo, hashLen, hashName, hmac } from './hash.js';
 import { NVMF_SEED } from './dhchap-key.js';
 
 export const TLS_PREFIX = 'NVMeTLSkey-1:';
+const TLS_KEY_LENGTHS: readonly number[] = [32, 48];
 
 /** 0: no transformation; 1: SHA-256; 2: SHA-384. */
 export type TlsTransform = 0 | typeof HashId.SHA256 | typeof HashId.SHA384;
@@ -39,18 +40,9 @@ export function parseTlsKey(text: string): TlsPsk {
   if (!body.endsWith(':')) fail('must end with ":" after the base64 part');
   const raw = decodeBase64Strict(body.slice(0, -1));
   if (!raw || raw.length === 0) fail('the key part is not valid (padded) base64');
-  const keyLen = raw.length - 4;
-  if (keyLen !== 32 && keyLen !== 48) {
-    raw.fill(0);
-    fail(`the key part decodes to ${raw.length} bytes; it must be a 32 or 48-byte key followed by its 4-byte CRC-32`);
-  }
-  const key = Buffer.from(raw.subarray(0, keyLen));
-  const crc = raw.readUInt32LE(keyLen);
-  raw.fill(0);
-  if (crc32(key) !== crc) {
-    key.fill(0);
-    fail('CRC-32 mismatch: the key is mistyped or truncated');
-  }
+  const key = splitKeyAndCrc(raw, TLS_KEY_LENGTHS);
+  if (typeof key === 'string') fail(key);
+  const keyLen = key.length;
   if (transform !== 0 && hashLen(transform) !== keyLen) {
     key.fill(0);
     fail(`hash ${hh.slice(0, 2)} (${hashName(transform)}) needs a ${hashLen(transform)}-byte key, this one has ${keyLen} bytes`);
