@@ -276,6 +276,13 @@ scn_shared_namespace() {
   CTRL=$c
   read_region "$(dev1)" $((136 * MiB)) $((256 * 1024)) 65536 /tmp/sh.r
   [ "$(md5 /tmp/sh.y)" = "$(md5 /tmp/sh.r)" ] || die "host 1 does not read what host 2 wrote"
+  # Linux before 6.7 (Debian 6.1 included) keeps, in each shared namespace head, a pointer to the
+  # effects log of the controller that created the head; that controller (host 1's first) is gone
+  # now, so the next nvme ioctl on /dev/nvmeXnY reads freed memory and can take random effects
+  # (CCC -> re-identify under the ioctl, seen hanging in CI). The upstream fix is "nvme-core: remove
+  # head->effects to fix use-after-free". Drop every controller so the heads are rebuilt.
+  disconnect_all
+  CTRL=
   note "host1 -> host2 and host2 -> host1 through namespace $NS1_NSID"
 }
 
