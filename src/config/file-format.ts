@@ -20,6 +20,7 @@ export interface NamespaceInput {
   readOnly?: boolean;
   enabled?: boolean;
   anaGroup?: number;
+  ptplFile?: string;
 }
 
 export interface SubsystemInput {

@@ -264,6 +264,7 @@ class Normalizer {
       readOnly: ns.readOnly ?? false,
       enabled: ns.enabled ?? true,
       anaGroup: ns.anaGroup ?? 1,
+      ...(ns.ptplFile !== undefined ? { ptplFile: this.ptplFile(ns.ptplFile, `${at}/ptplFile`) } : {}),
     };
   }
 
@@ -308,6 +309,14 @@ class Normalizer {
         return out;
       }
     }
+  }
+
+  /** A namespace's PTPL file: one per namespace, not a backing file. */
+  ptplFile(path: string, at: string): string {
+    if (path.trim() === '') this.fail(at, 'must not be empty');
+    const full = this.options.baseDir !== undefined && !isAbsolute(path) ? resolve(this.options.baseDir, path) : path;
+    this.unique('backing', full, at, 'path: a ptplFile must be a file of its own (not another namespace\'s ptplFile or backing)');
+    return full;
   }
 
   path(path: string, at: string): string {

@@ -228,6 +228,12 @@ export const configSchema = {
         readOnly: { description: 'Refuse writes. Default false.', type: 'boolean' },
         enabled: { description: 'Expose the namespace. Default true.', type: 'boolean' },
         anaGroup: { description: 'ANA group id (ANAGRPID) of the namespace, 1 to 128. Default 1.', type: 'integer', minimum: 1, maximum: 128 },
+        ptplFile: {
+          description:
+            'Persist Through Power Loss: a file where the reservation state is written (atomically, on every change) once a host turns PTPL on, and read back at start. Absent: PTPL is not supported.',
+          type: 'string',
+          minLength: 1,
+        },
       },
     },
     ramBacking: {

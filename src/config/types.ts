@@ -52,6 +52,8 @@ export interface NamespaceConfig {
   enabled: boolean;
   /** ANA group (ANAGRPID) the namespace belongs to, 1 to ANA_GROUP_MAX; absent: 1. */
   anaGroup?: number;
+  /** Persist Through Power Loss: where the namespace's reservation state is kept (absent: PTPL not supported). */
+  ptplFile?: string;
 }
 
 export interface SubsystemConfig {

@@ -8,6 +8,7 @@ import { DISCOVERY_NQN } from '../spec/discovery.js';
 import type { Controller } from './controller.js';
 import { type HostAuthPolicy, hostAuthPolicy } from '../keys/policy.js';
 import type { Subsystem as AnySubsystem } from './subsystem.js';
+import { ReservationManager, type ReservationService } from './reservations/manager.js';
 
 /** A subsystem of this target, with its controllers. */
 type Subsystem = AnySubsystem<Controller>;
@@ -35,12 +36,18 @@ export class TargetContext {
   readonly #hostAuth = new Map<string, HostAuthPolicy>();
   /** ANA group states per port (shared with the I/O workers). */
   readonly ana: AnaTable;
+  /** Reservation state of every namespace (the main thread's; unused on an I/O worker). */
+  readonly reservations: ReservationManager;
+  /** How this thread's I/O path runs reservation commands (an I/O worker forwards them to the main thread). */
+  reservationCommands: ReservationService;
 
   /** `anaState`: on an I/O worker, the main thread's shared ANA table (WorkerInit.anaState). */
   constructor(config: TargetConfig, log: Logger, anaState?: SharedArrayBuffer) {
     this.config = config;
     this.log = log;
     this.ana = new AnaTable(config.ports, anaState);
+    this.reservations = new ReservationManager(this.subsystems, log);
+    this.reservationCommands = this.reservations;
     config.hosts.forEach((h, i) => {
       const d = h.dhchap;
       if (!d) return;
@@ -72,6 +79,7 @@ export class TargetContext {
   removeController(ctrl: Controller): void {
     if (ctrl.subsys) {
       if (ctrl.subsys.controllers.get(ctrl.cntlid) === ctrl) ctrl.subsys.controllers.delete(ctrl.cntlid);
+      this.reservations.controllerGone(ctrl);
     } else {
       this.#discoveryControllers.delete(ctrl);
     }

@@ -9,6 +9,9 @@ import type { AnaTable } from './ana.js';
 import { Cap, Cc, Csts, nvmeVersion, Prop } from '../spec/properties.js';
 import { AecBits, AsyncEvent, ERROR_LOG_ENTRY_SIZE, LogId } from '../spec/log.js';
 import { Generic, SCT, status } from '../spec/status.js';
+import { AEN_RESV_LOG_AVAILABLE, AEN_TYPE_IO_SPECIFIC } from '../spec/reservation.js';
+import { ReservationNotices } from './reservations/notices.js';
+import type { ReservationManager } from './reservations/manager.js';
 
 export const MAX_IO_QUEUES = 128;
 /** AERL is 0's based: up to AERL + 1 outstanding Asynchronous Event Requests. */
@@ -57,6 +60,8 @@ export interface ControllerHost {
   readonly genctr: bigint;
   /** ANA group states per port (log page 0Ch). */
   readonly ana: AnaTable;
+  /** Reservations (features 82h/83h, host indexes); absent in tests that need none. */
+  readonly reservations?: ReservationManager;
   /** The subsystems a port exposes (discovery log). */
   portSubsystems(port: PortConfig): Subsystem<Controller>[];
   flushNamespaces(subsys: Subsystem<Controller>): Promise<void>;
@@ -97,6 +102,10 @@ export class Controller {
   readonly log: Logger;
   /** MQES + 1 of this controller: the port's max queue size. */
   readonly maxQueueEntries: number;
+  /** The host's index in reservation snapshots (0: none). */
+  readonly hostIndex: number;
+  /** Reservation Notification log (80h) and mask feature (82h). */
+  readonly resvNotices = new ReservationNotices();
 
   cc = 0;
   csts = 0;
@@ -142,6 +151,7 @@ export class Controller {
     this.hostid = opts.hostid;
     this.kato = opts.kato;
     this.maxQueueEntries = opts.maxQueueEntries;
+    this.hostIndex = opts.subsys ? (opts.ctx.reservations?.hostIndex(opts.hostid) ?? 0) : 0;
     this.log = opts.ctx.log.child({ cntlid: this.cntlid, subnqn: this.subsysNqn, hostnqn: this.hostnqn });
     this.#startKeepAlive();
   }
@@ -371,8 +381,9 @@ export class Controller {
     return this.#aerCmds.splice(i, 1)[0]!;
   }
 
+  /** `enableBit`: the AEC feature bit that enables the event (0: always enabled). */
   #raise(type: number, info: number, logPage: number, enableBit: number): void {
-    if (!(this.aec & enableBit)) return;
+    if (enableBit !== 0 && !(this.aec & enableBit)) return;
     if (this.#maskedLogs.has(logPage)) return;
     this.#maskedLogs.add(logPage);
     this.#pendingEvents.push((type & 7) | ((info & 0xff) << 8) | ((logPage & 0xff) << 16));
@@ -392,6 +403,17 @@ export class Controller {
     if (retain) return;
     this.#maskedLogs.delete(lid);
     if (lid === LogId.ChangedNsList) this.#changedNs = [];
+    // Notices left after the one just read: announced again.
+    if (lid === LogId.ReservationNotification && this.resvNotices.pending > 0) this.#raiseReservationLog();
+  }
+
+  /** A reservation notice for this controller's host (NoticeType) on namespace nsid. */
+  reservationNotice(type: number, nsid: number): void {
+    if (this.resvNotices.add(type, nsid)) this.#raiseReservationLog();
+  }
+
+  #raiseReservationLog(): void {
+    this.#raise(AEN_TYPE_IO_SPECIFIC, AEN_RESV_LOG_AVAILABLE, LogId.ReservationNotification, 0);
   }
 
   namespaceChanged(nsid: number): void {

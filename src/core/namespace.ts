@@ -1,6 +1,7 @@
 // A namespace: an LBA-addressed view of a backend, with its identifiers and I/O counters.
 import type { Backend } from '../backend/backend.js';
 import type { NamespaceConfig } from '../config/types.js';
+import { RESV_SNAPSHOT_BYTES, ReservationSnapshot } from './reservations/snapshot.js';
 
 export function hexBytes(hex: string, size: number): Uint8Array {
   const clean = hex.replace(/[-:]/g, '');
@@ -20,9 +21,12 @@ export const NsStat = {
   FIELDS: 5,
 } as const;
 
-/** Counter storage for `threads` slots: shareable with worker threads. */
+/**
+ * Counter storage for `threads` slots, shareable with worker threads; the namespace's reservation
+ * snapshot (reservations/snapshot.ts) follows the counters, so every thread sees the same one.
+ */
 export function allocateNsStats(threads: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(threads * NsStat.FIELDS * 8);
+  return new SharedArrayBuffer(threads * NsStat.FIELDS * 8 + RESV_SNAPSHOT_BYTES);
 }
 
 export class Namespace {
@@ -41,10 +45,15 @@ export class Namespace {
   readonly stats: Float64Array;
   /** Every thread's slots, summed by total(). */
   readonly #allStats: Float64Array;
+  /** The reservation as every thread's I/O path sees it (written by the main thread). */
+  readonly resv: ReservationSnapshot;
 
   /** `statsSab`/`slot`: shared counters when I/O queues run on several threads (slot 0: owner). */
   constructor(config: NamespaceConfig, backend: Backend, statsSab?: SharedArrayBuffer, slot = 0) {
-    this.#allStats = new Float64Array(statsSab ?? new ArrayBuffer(NsStat.FIELDS * 8));
+    const sab = statsSab ?? new ArrayBuffer(NsStat.FIELDS * 8 + RESV_SNAPSHOT_BYTES);
+    const counters = sab.byteLength - RESV_SNAPSHOT_BYTES;
+    this.#allStats = new Float64Array(sab, 0, counters / 8);
+    this.resv = new ReservationSnapshot(sab, counters);
     this.stats = this.#allStats.subarray(slot * NsStat.FIELDS, (slot + 1) * NsStat.FIELDS);
     this.config = config;
     this.nsid = config.nsid;

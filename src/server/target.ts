@@ -57,6 +57,8 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
     const built = await buildSubsystems(config, log, build);
     namespaces = built.namespaces;
     for (const s of built.subsystems) ctx.subsystems.set(s.nqn, s);
+    // Reservations persisted through the last stop (namespaces with a ptplFile); a bad file stops the start.
+    await ctx.reservations.restore(built.subsystems.flatMap((s) => [...s.namespaces.values()].map((ns) => ({ nqn: s.nqn, ns }))));
     // The main thread's runtime; with workers it serves admin queues only and sleeps in epoll.
     const mainStats = initThreadRuntime({ mode: !pool && shard ? shard.mode : 'event', maxTransfer: config.mdts, budget });
     if (pool) {

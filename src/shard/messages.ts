@@ -43,6 +43,8 @@ export const CtrlState = {
   SHUTTING_DOWN: 1 << 1,
   /** Volatile Write Cache feature (Set Features FID 06h) enabled. */
   VOLATILE_WRITE_CACHE: 1 << 2,
+  /** Bits 8 and up: the host's index in reservation snapshots (fixed for the controller's life). */
+  HOST_INDEX_SHIFT: 8,
 } as const;
 /** Controller slots in WorkerInit.ctrlState: at most this many controllers with queues on workers. */
 export const CTRL_SLOTS = 65536;
@@ -76,6 +78,8 @@ export type MainToWorker =
   /** `ctrlSlot`: the controller's word in WorkerInit.ctrlState (already holding its state). */
   | { type: 'adopt'; handoff: QueueHandoff; ctrlSlot: number }
   | { type: 'close-queue'; queueId: number; reason: string }
+  /** The answer to a 'resv' request: status and the data to return (Reservation Report). */
+  | { type: 'resv-done'; reqId: number; status: number; out: Uint8Array | null }
   | { type: 'shutdown' };
 
 export type WorkerToMain =
@@ -86,6 +90,8 @@ export type WorkerToMain =
   | { type: 'error-record'; subnqn: string; cntlid: number; sqid: number; cid: number; status: number; nsid: number; location: number; lba: string }
   /** `error`: why the worker could not apply the change (null: applied). */
   | { type: 'change-applied'; reqId: number; error: string | null }
+  /** A reservation command from a worker's queue, for the main thread (which owns the state) to run. */
+  | { type: 'resv'; reqId: number; subnqn: string; cntlid: number; nsid: number; sqe: Uint8Array; data: Uint8Array | null; dataLen: number }
   | { type: 'shutdown-done' };
 
 /** Ring record types (word 0). */

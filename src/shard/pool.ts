@@ -24,6 +24,7 @@ import { CTRL_SLOTS, RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
 import { RemoteQueue, controllerStateWord } from './remote.js';
 import { ThreadStats, type ThreadStatsSnapshot } from '../runtime/stats.js';
+import { S_INVALID_NS, S_SEQUENCE_ERROR } from '../spec/status.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 /** How often keep-alive traffic reported by workers is applied to the controllers. */
@@ -267,6 +268,10 @@ export class WorkerPool implements QueueMover, ControllerObserver {
         p.resolve(m.error);
         return;
       }
+      case 'resv': {
+        this.#runReservation(shard, m);
+        return;
+      }
       case 'error-record': {
         const ctrl = this.#ctx.subsystems.get(m.subnqn)?.controllers.get(m.cntlid);
         ctrl?.recordError(m.sqid, m.cid, m.status, m.nsid, m.location, BigInt(m.lba));
@@ -275,6 +280,18 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       default:
         return;
     }
+  }
+
+  /** A reservation command from a worker's queue: run on this thread, which owns the state. */
+  #runReservation(shard: Shard, m: Extract<WorkerToMain, { type: 'resv' }>): void {
+    const subsys = this.#ctx.subsystems.get(m.subnqn);
+    const ctrl = subsys?.controllers.get(m.cntlid);
+    const ns = subsys?.namespaces.get(m.nsid);
+    if (!ctrl || !ns) {
+      this.#post(shard, { type: 'resv-done', reqId: m.reqId, status: ctrl ? S_INVALID_NS : S_SEQUENCE_ERROR, out: null });
+      return;
+    }
+    void this.#ctx.reservations.run(ctrl, ns, m.sqe, m.data, m.dataLen).then((r) => this.#post(shard, { type: 'resv-done', reqId: m.reqId, status: r.status, out: r.out }));
   }
 
   #onExit(shard: Shard, code: number): void {

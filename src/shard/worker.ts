@@ -16,6 +16,7 @@ import { SpscRing } from './ring.js';
 import { RemoteController } from './remote.js';
 import { initThreadRuntime } from '../runtime/thread.js';
 import { applyChange, type WorkerState } from './worker-changes.js';
+import { RemoteReservations } from './remote-reservations.js';
 
 const TRAFFIC_REPORT_MS = 250;
 /** How long shutdown waits for in-flight commands before closing the queues anyway (as the main thread). */
@@ -38,6 +39,8 @@ if (init.cores.length > 0) {
 
 initThreadRuntime({ mode: init.mode, stats: init.stats, maxTransfer: init.config.mdts, budget: init.memoryBudget });
 const ctx = new TargetContext(init.config, log, init.anaState);
+const reservations = new RemoteReservations(post);
+ctx.reservationCommands = reservations;
 const built = await buildSubsystems(init.config, log, { ramShares: init.ramShares, nsStats: init.nsStats, slot: init.index + 1 });
 const subsysIndex = new Map<string, number>();
 built.subsystems.forEach((s: Subsystem<Controller>, i: number) => {
@@ -164,6 +167,9 @@ port.on('message', (m: MainToWorker) => {
           post({ type: 'change-applied', reqId: m.reqId, error: (err as Error).message });
         },
       );
+      return;
+    case 'resv-done':
+      reservations.done(m.reqId, m.status, m.out);
       return;
     case 'shutdown':
       void shutdown();

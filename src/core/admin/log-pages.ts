@@ -86,6 +86,9 @@ function buildPage(lid: number, ctrl: Controller, nsid: number, cdw10: number): 
       return effectsLog();
     case LogId.Ana:
       return anaLog(ctrl, (cdw10 & ANA_LSP_RGO) !== 0);
+    case LogId.ReservationNotification:
+      // Reading takes the oldest notice off the log.
+      return ctrl.resvNotices.take();
     default:
       return null;
   }
@@ -101,6 +104,7 @@ const SUPPORTED = [
   LogId.ChangedNsList,
   LogId.CommandsSupportedEffects,
   LogId.Ana,
+  LogId.ReservationNotification,
 ];
 
 function supportedLogs(): Buffer {
@@ -235,5 +239,8 @@ function effectsLog(): Buffer {
   b.writeUInt32LE(lbcc, Effects.ioOffset + IoOpc.DatasetManagement * 4);
   b.writeUInt32LE(Effects.CSUPP, Effects.ioOffset + IoOpc.Verify * 4);
   b.writeUInt32LE(lbcc, Effects.ioOffset + IoOpc.Copy * 4);
+  for (const opc of [IoOpc.ReservationRegister, IoOpc.ReservationReport, IoOpc.ReservationAcquire, IoOpc.ReservationRelease]) {
+    b.writeUInt32LE(Effects.CSUPP, Effects.ioOffset + opc * 4);
+  }
   return b;
 }
