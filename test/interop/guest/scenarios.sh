@@ -403,13 +403,77 @@ scn_dhchap() {
   note "wrong secret refused ($refused); bidirectional DH-HMAC-CHAP connect, 1 MiB verified"
 }
 
+# Reservations from two hosts (host IDs 1 and 2), one at a time: registrations are kept by Host
+# Identifier, so each phase connects only the host it needs and drops every controller afterwards
+# (a multipath head is then always used through the controller that created it; see shared-namespace).
+resv_host() { # 1|2
+  disconnect_all
+  if [ "$1" = 1 ]; then must_connect "$HOSTNQN1" "$HOSTID1" --raw; else must_connect "$HOSTNQN2" "$HOSTID2" --raw; fi
+}
+resv_cmd() { # description command...
+  d=$1; shift
+  echo "+ $*"
+  "$@" > /tmp/resv.out 2>&1
+  rc=$?
+  cat /tmp/resv.out
+  if [ $rc -ne 0 ] && grep -qiE 'INVALID_OPCODE|Invalid Command Opcode' /tmp/resv.out; then
+    [ "$MODE" = reference ] && skip "the kernel target here has no reservations: $(tr '\n' ' ' < /tmp/resv.out)"
+  fi
+  [ $rc -eq 0 ] || die "$d failed: exit $rc: $(tr '\n' ' ' < /tmp/resv.out)"
+}
+scn_reservations() {
+  n=$NS1_NSID
+  resv_host 1
+  d=$(dev1)
+  resv_cmd "host 1 resv-register" nvme resv-register "$d" -n "$n" --nrkey=4369 --rrega=0
+  resv_cmd "host 1 resv-acquire write exclusive" nvme resv-acquire "$d" -n "$n" --crkey=4369 --rtype=1 --racqa=0
+  make_pattern /tmp/rv.p 4096
+  write_pattern "$d" /tmp/rv.p $((150 * MiB)) 4096
+  resv_host 2
+  d=$(dev1)
+  resv_cmd "host 2 resv-register" nvme resv-register "$d" -n "$n" --nrkey=8738 --rrega=0
+  bs=$(cat /sys/block/${d#/dev/}/queue/logical_block_size)
+  echo "+ nvme write $d -s $((150 * MiB / bs)) -c 0 -z $bs (host 2, expect a reservation conflict)"
+  head -c "$bs" /dev/zero > /tmp/rv.z
+  nvme write "$d" -s $((150 * MiB / bs)) -c 0 -z "$bs" -d /tmp/rv.z > /tmp/rv.w 2>&1 && die "host 2's write succeeded under host 1's write-exclusive reservation"
+  cat /tmp/rv.w
+  grep -qiE 'RESERVATION_CONFLICT|Reservation Conflict' /tmp/rv.w || die "host 2's write failed, but not with Reservation Conflict: $(tr '\n' ' ' < /tmp/rv.w)"
+  echo "+ dd of=$d oflag=direct (host 2, must fail)"
+  dd if=/tmp/rv.z of="$d" bs="$bs" seek=$((150 * MiB / bs)) count=1 oflag=direct conv=notrunc > /tmp/rv.dd 2>&1 && die "host 2's block-layer write succeeded under the reservation"
+  cat /tmp/rv.dd
+  read_region "$d" $((150 * MiB)) 4096 4096 /tmp/rv.r
+  [ "$(md5 /tmp/rv.p)" = "$(md5 /tmp/rv.r)" ] || die "host 2 cannot read (or reads something else than) what host 1 wrote"
+  echo "+ nvme resv-report $d -n $n --eds -b"
+  nvme resv-report "$d" -n "$n" --eds > /tmp/rv.txt 2>&1
+  cat /tmp/rv.txt
+  nvme resv-report "$d" -n "$n" --eds -b > /tmp/rv.bin 2>/tmp/rv.err || die "resv-report failed: $(tr '\n' ' ' < /tmp/rv.err)"
+  u8() { od -A n -t u1 -j "$1" -N 1 /tmp/rv.bin | tr -d ' '; }
+  [ "$(u8 4)" = 1 ] || die "resv-report: rtype $(u8 4), expected 1 (write exclusive)"
+  [ "$(u8 5)" = 2 ] || die "resv-report: $(u8 5) registrants, expected 2"
+  k1=$(od -A n -t u2 -j 72 -N 2 /tmp/rv.bin | tr -d ' '); k2=$(od -A n -t u2 -j 136 -N 2 /tmp/rv.bin | tr -d ' ')
+  [ "$k1 $k2" = "4369 8738" ] || die "resv-report: keys $k1 $k2, expected 4369 8738"
+  [ "$(u8 66) $(u8 130)" = "1 0" ] || die "resv-report: holder flags $(u8 66) $(u8 130), expected host 1 only"
+  resv_host 1
+  d=$(dev1)
+  resv_cmd "host 1 resv-release" nvme resv-release "$d" -n "$n" --crkey=4369 --rtype=1 --rrela=0
+  resv_host 2
+  d=$(dev1)
+  resv_cmd "host 2 write after the release" nvme write "$d" -s $((150 * MiB / bs)) -c 0 -z "$bs" -d /tmp/rv.z
+  resv_cmd "host 2 clears every registration" nvme resv-release "$d" -n "$n" --crkey=8738 --rrela=1
+  nvme resv-report "$d" -n "$n" --eds -b > /tmp/rv.bin 2>/dev/null
+  [ "$(od -A n -t u1 -j 5 -N 1 /tmp/rv.bin | tr -d ' ')" = 0 ] || die "registrants left after the clear"
+  disconnect_all
+  CTRL=
+  note "host 1 held write exclusive: host 2 refused writes (Reservation Conflict), read host 1's data; report showed both; released and cleared"
+}
+
 # --- plan ------------------------------------------------------------------------------------------
 PLAN=""
 [ "$MODE" = reference ] && PLAN="reference-target"
 PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst connect-both collect-identify
  fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k fio-digests flush blkdiscard write-zeroes
  compare-match compare-mismatch keep-alive-idle disconnect-reconnect shared-namespace
- file-persist-restart kill-during-fio allow-list-refused dhchap perf-vs-fio"
+ reservations file-persist-restart kill-during-fio allow-list-refused dhchap perf-vs-fio"
 if [ -n "$ONLY" ]; then
   p=""; for s in $PLAN; do echo " $ONLY " | grep -q " $s " && p="$p $s"; done; PLAN=$p
 fi
@@ -437,6 +501,7 @@ scenario compare-mismatch scn_compare_mismatch 60
 scenario keep-alive-idle scn_keep_alive_idle $((IDLE_SECS + 60))
 scenario disconnect-reconnect scn_disconnect_reconnect 120
 scenario shared-namespace scn_shared_namespace 180
+scenario reservations scn_reservations 240
 scenario file-persist-restart scn_file_persist_restart 180
 scenario kill-during-fio scn_kill_during_fio 900
 scenario allow-list-refused scn_allow_list_refused 60
