@@ -411,7 +411,7 @@ resv_host() { # 1|2
   if [ "$1" = 1 ]; then must_connect "$HOSTNQN1" "$HOSTID1" --raw; else must_connect "$HOSTNQN2" "$HOSTID2" --raw; fi
 }
 resv_cmd() { # description command...
-  d=$1; shift
+  what=$1; shift
   echo "+ $*"
   "$@" > /tmp/resv.out 2>&1
   rc=$?
@@ -419,7 +419,7 @@ resv_cmd() { # description command...
   if [ $rc -ne 0 ] && grep -qiE 'INVALID_OPCODE|Invalid Command Opcode' /tmp/resv.out; then
     [ "$MODE" = reference ] && skip "the kernel target here has no reservations: $(tr '\n' ' ' < /tmp/resv.out)"
   fi
-  [ $rc -eq 0 ] || die "$d failed: exit $rc: $(tr '\n' ' ' < /tmp/resv.out)"
+  [ $rc -eq 0 ] || die "$what failed: exit $rc: $(tr '\n' ' ' < /tmp/resv.out)"
 }
 scn_reservations() {
   n=$NS1_NSID
