@@ -13,6 +13,7 @@ import { startTarget } from '../../src/server/target.js';
 import { createLogger } from '../../src/util/log.js';
 import type { TargetConfig } from '../../src/config/types.js';
 import { runTarget, testConfig, type Running } from './helpers.js';
+import { withRpcTarget } from './rpc-helpers.js';
 
 const HOST1 = { hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:11111111-1111-4111-8111-111111111111', hostid: Buffer.from('11111111111141118111111111111111', 'hex') };
 const HOST2 = { hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:22222222-2222-4222-8222-222222222222', hostid: Buffer.from('22222222222242228222222222222222', 'hex') };
@@ -193,6 +194,36 @@ test('PTPL: the reservation survives a target restart (write exclusive still fen
     // A broken file: the target does not start, and says which file and what.
     await writeFile(file, '{"version":1,"ptpl":true,"generation":1,"rtype":9,"holder":null,"registrants":[]}');
     await assert.rejects(startTarget(ptplConfig(file), createLogger('silent')), /ptplFile .*ns1\.json: \/rtype: must be a reservation type/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('PTPL through the JSON-RPC: nvmf_subsystem_add_ns ptpl_file restores a saved reservation, refuses a broken file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nvmetd-ptpl-rpc-'));
+  const file = join(dir, 'ns5.json');
+  try {
+    await withRpcTarget(testConfig({ namespaces: [{ size: 1 << 20 }] }), async (t) => {
+      const nqn = t.opts().subnqn;
+      await t.rpc('bdev_malloc_create', { block_size: 512, num_blocks: 2048, name: 'Malloc5' });
+      await writeFile(file, '{"version":1,"ptpl":true,"generation":3,"rtype":1,"holder":"22222222222242228222222222222222","registrants":[{"hostid":"22222222222242228222222222222222","key":"0x2222"}]}');
+      assert.equal(await t.rpc('nvmf_subsystem_add_ns', { nqn, namespace: { bdev_name: 'Malloc5', nsid: 5, ptpl_file: file } }), 5);
+      const c1 = await connect(t, HOST1, 1);
+      try {
+        assert.equal((await c1.identifyNamespace(5)).data![31] & 1, 1, 'RESCAP: PTPL capable');
+        const rep = parseReport((await resvReport(c1, 5)).data!);
+        assert.deepEqual([rep.generation, rep.rtype, rep.ptpls, rep.registrants.map((r) => [r.hostid, r.key, r.holds])], [3, 1, 1, [['22222222222242228222222222222222', 0x2222n, true]]]);
+        const w = await c1.write(5, 0, 1, Buffer.alloc(512));
+        assert.ok(conflict(w), 'host 1 fenced by the restored reservation');
+      } finally {
+        await c1.disconnect();
+      }
+      assert.equal(await t.rpc('nvmf_subsystem_remove_ns', { nqn, nsid: 5 }), true);
+      await writeFile(file, '{"version":1}');
+      const bad = await t.rpcError('nvmf_subsystem_add_ns', { nqn, namespace: { bdev_name: 'Malloc5', nsid: 5, ptpl_file: file } });
+      assert.equal(bad.code, -32602);
+      assert.match(JSON.stringify(bad), /ptplFile .*ns5\.json: \/ptpl: must be true or false/);
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
