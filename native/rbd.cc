@@ -55,6 +55,7 @@ struct RbdApi {
   int (*rbd_close)(rbd_image_t);
   int (*rbd_get_size)(rbd_image_t, uint64_t*);
   int (*rbd_get_features)(rbd_image_t, uint64_t*);
+  int (*rbd_resize)(rbd_image_t, uint64_t);
   int (*rbd_aio_create_completion)(void*, rbd_callback_t, rbd_completion_t*);
   int (*rbd_aio_read)(rbd_image_t, uint64_t, size_t, char*, rbd_completion_t);
   int (*rbd_aio_write)(rbd_image_t, uint64_t, size_t, const char*, rbd_completion_t);
@@ -105,7 +106,8 @@ std::string LoadApi() {
             Sym(rados, "rados_ioctx_destroy", api.rados_ioctx_destroy, err) &&
             Sym(rados, "rados_get_instance_id", api.rados_get_instance_id, err) && Sym(rados, "rados_getaddrs", api.rados_getaddrs, err) &&
             Sym(rbd, "rbd_open", api.rbd_open, err) && Sym(rbd, "rbd_close", api.rbd_close, err) &&
-            Sym(rbd, "rbd_get_size", api.rbd_get_size, err) && Sym(rbd, "rbd_get_features", api.rbd_get_features, err) &&
+            Sym(rbd, "rbd_get_size", api.rbd_get_size, err) && Sym(rbd, "rbd_resize", api.rbd_resize, err) &&
+            Sym(rbd, "rbd_get_features", api.rbd_get_features, err) &&
             Sym(rbd, "rbd_aio_create_completion", api.rbd_aio_create_completion, err) &&
             Sym(rbd, "rbd_aio_read", api.rbd_aio_read, err) && Sym(rbd, "rbd_aio_write", api.rbd_aio_write, err) &&
             Sym(rbd, "rbd_aio_discard", api.rbd_aio_discard, err) && Sym(rbd, "rbd_aio_write_zeroes", api.rbd_aio_write_zeroes, err) &&
@@ -710,6 +712,18 @@ void OnHeaderUpdate(void* arg) {
   for (Channel* ch : s->channels) ch->NotifyUpdate();
 }
 
+// rbdResize(key, bytes): Promise<string>: resizes the image (every client sees it through the header watch).
+Napi::Value RbdResize(const Napi::CallbackInfo& info) {
+  std::string key = info[0].As<Napi::String>().Utf8Value();
+  uint64_t bytes = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  return RunJob(info.Env(), [key, bytes](std::string&) -> std::string {
+    SharedImage* s = Find(key);
+    if (!s) return "rbd: image not open";
+    int r = api.rbd_resize(s->image, bytes);
+    return r < 0 ? "rbd_resize: " + Errno(r) : "";
+  });
+}
+
 // rbdAvailable(): "" when librbd loads here, else what to install.
 Napi::Value RbdAvailable(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), LoadApi()); }
 
@@ -720,6 +734,7 @@ void InitRbd(Napi::Env env, Napi::Object exports) {
   exports.Set("rbdOpen", Napi::Function::New(env, RbdOpen));
   exports.Set("rbdRelease", Napi::Function::New(env, RbdRelease));
   exports.Set("rbdAvailable", Napi::Function::New(env, RbdAvailable));
+  exports.Set("rbdResize", Napi::Function::New(env, RbdResize));
   exports.Set("rbdLockState", Napi::Function::New(env, RbdLockState));
   exports.Set("rbdTakeLock", Napi::Function::New(env, RbdTakeLock));
   exports.Set("rbdReleaseLock", Napi::Function::New(env, RbdReleaseLock));

@@ -44,6 +44,8 @@ export interface RbdNative {
   rbdRelease(key: string): Promise<string>;
   /** '' when librbd loads on this machine, else what to install. */
   rbdAvailable(): string;
+  /** Resizes the image; every client (and this one's channels) sees it through the header watch. */
+  rbdResize(key: string, bytes: number): Promise<string>;
   /** JSON: { exclusiveLock, owner, owners, client }. */
   rbdLockState(key: string): Promise<string>;
   /** Breaks (and so blocklists) other owners of the exclusive lock, then holds it; the broken owners. */

@@ -226,6 +226,11 @@ export class RbdBackend implements Backend {
     return CAPACITY - this.#freeTop + this.#waiting.length;
   }
 
+  /** Resizes the image itself (bdev_rbd_resize); the header watch then reports the new size. */
+  async resizeImage(bytes: number): Promise<void> {
+    await this.#n.rbdResize(this.#key, bytes);
+  }
+
   /** The exclusive lock as librbd reports it. */
   async lockState(): Promise<{ exclusiveLock: boolean; owner: boolean; owners: string[]; client: string }> {
     return JSON.parse(await this.#n.rbdLockState(this.#key)) as { exclusiveLock: boolean; owner: boolean; owners: string[]; client: string };
