@@ -5,7 +5,8 @@
 // NVMETD_TEST_CEPH=0 leaves these tests out (for a machine where installing Ceph is not wanted).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,8 @@ import { createLogger } from '../../src/util/log.js';
 import { startTarget } from '../../src/server/target.js';
 import { MiB, SUBNQN, assertHealthy, pattern, testConfig, withTarget } from './helpers.js';
 import { withRpcTarget } from './rpc-helpers.js';
+import { call } from '../../src/cli/rpc.js';
+import { HOSTNQN } from './helpers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const script = path.join(root, 'test', 'ceph', 'cluster.sh');
@@ -204,4 +207,122 @@ test('rbd: a namespace on a missing image or pool stops the start with the reaso
   const noPool = rbdConfig({ type: 'rbd', pool: 'no-pool', image: 'x', cephConf: conf, user: 'admin' });
   await assert.rejects(startTarget(noPool, log), /pool no-pool: No such file or directory/);
   assert.ok(fs.existsSync(conf));
+});
+
+/** One gateway as its own process (a config file, an RPC socket), as an operator runs it. */
+interface Gateway {
+  child: ChildProcess;
+  port: number;
+  sock: string;
+  exited: Promise<number | null>;
+  rpc(method: string, params: Record<string, unknown>): Promise<unknown>;
+}
+
+const BIN = path.join(root, 'bin', 'nvmetd.js');
+const HA_NQN = 'nqn.2026-11.io.nvmetd:rbd-ha';
+
+async function startGateway(name: string, cntlidMin: number, workDir: string): Promise<Gateway> {
+  const sock = path.join(workDir, `${name}.sock`);
+  const cfg = {
+    rpcSocket: sock,
+    logLevel: 'info',
+    ports: [{ address: '127.0.0.1', port: 0 }],
+    subsystems: [
+      {
+        nqn: HA_NQN,
+        serial: 'RBDHA0001',
+        cntlidMin,
+        cntlidMax: cntlidMin + 999,
+        namespaces: [{ nsid: 1, uuid: '1b4e28ba-2fa1-11d2-883f-0016d3cca427', backing: { type: 'rbd', pool: POOL, image: 'it-ha', cephConf: conf } }],
+      },
+    ],
+  };
+  const file = path.join(workDir, `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify(cfg));
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on 127\.0\.0\.1:([0-9]+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    void exited.then((code) => reject(new Error(`gateway ${name} exited ${code}: ${out}`)));
+  });
+  return {
+    child,
+    port,
+    sock,
+    exited,
+    rpc: async (method, params) => {
+      const a = await call(sock, method, params as never, 60_000);
+      if (a.error) throw new Error(`${name} ${method}: ${JSON.stringify(a.error)}`);
+      return a.result;
+    },
+  };
+}
+
+function anaState(g: Gateway, state: string): Promise<unknown> {
+  return g.rpc('nvmf_subsystem_listener_set_ana_state', { nqn: HA_NQN, listen_address: { trtype: 'TCP', adrfam: 'IPv4', traddr: '127.0.0.1', trsvcid: String(g.port) }, ana_state: state });
+}
+
+test('rbd: two gateways on one image; the optimized one is SIGKILLed, the other takes the image over without the lock timeout; planned move back', { skip, timeout: 180_000 }, async () => {
+  image('it-ha', '64M');
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmetd-rbd-ha-'));
+  let a: Gateway | null = await startGateway('a', 1, workDir);
+  const b = await startGateway('b', 1001, workDir);
+  const opts = (g: Gateway) => ({ host: '127.0.0.1', port: g.port, subnqn: HA_NQN, hostnqn: HOSTNQN, ioQueues: 1, commandTimeoutMs: 60_000 });
+  try {
+    await anaState(b, 'inaccessible');
+    await anaState(a, 'optimized');
+    const ca = await Controller.connect(opts(a));
+    const cb = await Controller.connect(opts(b));
+    assert.notEqual(ca.cntlid, cb.cntlid, 'disjoint controller ids');
+    const idA = await ca.namespaceInfo(1);
+    const idB = await cb.namespaceInfo(1);
+    assert.equal(Buffer.from(idA.nguid).toString('hex'), Buffer.from(idB.nguid).toString('hex'), 'the same NGUID through both gateways');
+    const p1 = pattern(64 * 1024, 21);
+    assert.ok((await ca.write(1, 0, 128, p1)).ok, 'write through gateway a');
+
+    // Gateway a dies while it holds the image's exclusive lock.
+    a.child.kill('SIGKILL');
+    await a.exited;
+    a = null;
+    const t0 = Date.now();
+    await anaState(b, 'optimized');
+    const back = Buffer.alloc(64 * 1024);
+    assert.ok((await cb.read(1, 0, 128, back)).ok);
+    assert.ok(back.equals(p1), 'gateway b reads what was acknowledged through a');
+    const p2 = pattern(64 * 1024, 22);
+    assert.ok((await cb.write(1, 128, 128, p2)).ok, 'write through gateway b');
+    const took = Date.now() - t0;
+    assert.ok(took < 20_000, `the takeover waited for the dead client's lock (${took} ms): it must break it`);
+    const locks = rbd('lock', 'ls', `${POOL}/it-ha`);
+    assert.match(locks, /There is 1 exclusive lock/, `one owner: ${locks}`);
+    await ca.disconnect().catch(() => undefined);
+
+    // a comes back; planned move to a: b gives the lock up, a takes it without blocklisting b.
+    a = await startGateway('a', 1, workDir);
+    await anaState(a, 'inaccessible');
+    await anaState(b, 'inaccessible');
+    await anaState(a, 'optimized');
+    const ca2 = await Controller.connect(opts(a));
+    const both = Buffer.alloc(128 * 1024);
+    assert.ok((await ca2.read(1, 0, 256, both)).ok);
+    assert.ok(both.equals(Buffer.concat([p1, p2])), 'gateway a reads both writes after the move back');
+    assert.ok((await ca2.write(1, 256, 8, pattern(4096, 23))).ok);
+    // b was not blocklisted by the planned move: made optimized again, it serves I/O.
+    await anaState(a, 'inaccessible');
+    await anaState(b, 'optimized');
+    assert.ok((await cb.write(1, 264, 8, pattern(4096, 24))).ok, 'b still writes after a planned move away and back');
+    await ca2.disconnect();
+    await cb.disconnect();
+  } finally {
+    a?.child.kill('SIGTERM');
+    b.child.kill('SIGTERM');
+    await Promise.all([a?.exited, b.exited]);
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
 });
