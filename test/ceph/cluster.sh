@@ -18,7 +18,7 @@ POOL=${NVMETD_CEPH_POOL:-nvmetd}
 IMAGE=${NVMETD_CEPH_IMAGE:-nvmetd-test}
 IMAGE_SIZE=${NVMETD_CEPH_IMAGE_SIZE:-256M}
 OSD_SIZE=${NVMETD_CEPH_OSD_SIZE:-4G}
-MON_PORT=${NVMETD_CEPH_MON_PORT:-6789}
+MON_PORT=${NVMETD_CEPH_MON_PORT:-}
 CONF=$DIR/ceph.conf
 
 say() { echo "ceph-cluster: $*" >&2; }
@@ -63,6 +63,13 @@ up() {
   stop_daemons
   rm -rf "$DIR"
   mkdir -p "$DIR"/{run,log,mon/ceph-a,mgr/ceph-x,osd/ceph-0}
+  # Another cluster (another DIR) may run here: take the first free monitor port from 6789 on.
+  if [ -z "$MON_PORT" ]; then
+    for p in $(seq 6789 6829); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$p") 2> /dev/null || { MON_PORT=$p; break; }
+    done
+    [ -n "$MON_PORT" ] || { say "no free monitor port in 6789-6829"; exit 1; }
+  fi
   local fsid
   fsid=$(cat /proc/sys/kernel/random/uuid)
   cat > "$CONF" <<EOF
