@@ -308,6 +308,13 @@ class Normalizer {
         if (b.buffered !== undefined) out.buffered = b.buffered;
         return out;
       }
+      case 'rbd': {
+        const out: Backing = { type: 'rbd', pool: b.pool, image: b.image, user: b.user ?? 'admin' };
+        if (b.cephConf !== undefined) out.cephConf = this.options.baseDir !== undefined && !isAbsolute(b.cephConf) ? resolve(this.options.baseDir, b.cephConf) : b.cephConf;
+        if (b.options !== undefined) out.options = { ...b.options };
+        this.unique('backing', `rbd:${out.cephConf ?? ''}:${out.pool}/${out.image}`, `${at}/image`, 'RBD image: two namespaces on one image (share one namespace instead)');
+        return out;
+      }
     }
   }
 

@@ -31,7 +31,22 @@ export interface BlockBacking {
   path: string;
   buffered?: boolean;
 }
-export type Backing = RamBacking | FileBacking | BlockBacking;
+/**
+ * A Ceph RBD image through librbd (loaded only when such a namespace is configured). Every gateway that
+ * exports the image opens it with its own RADOS client; see README "Scale-out on Ceph".
+ */
+export interface RbdBacking {
+  type: 'rbd';
+  pool: string;
+  image: string;
+  /** ceph.conf to read (monitors, keyring); absent: librados' default search (CEPH_CONF, /etc/ceph/ceph.conf). */
+  cephConf?: string;
+  /** Ceph user without the "client." prefix; default "admin". */
+  user: string;
+  /** Extra Ceph client options (name -> value), e.g. { "rados_osd_op_timeout": "30" }. */
+  options?: Record<string, string>;
+}
+export type Backing = RamBacking | FileBacking | BlockBacking | RbdBacking;
 
 /** Asymmetric Namespace Access state of a group on a port. */
 export type AnaStateName = 'optimized' | 'non-optimized' | 'inaccessible' | 'persistent-loss' | 'change';

@@ -12,6 +12,7 @@ import { createMemoryBudget, initThreadRuntime, threadBufferPool } from '../runt
 import type { ThreadStatsSnapshot } from '../runtime/stats.js';
 import type { TcpConnection } from '../transport/tcp/connection.js';
 import { ControlServer } from '../control/server.js';
+import { followBackendSize } from '../rpc/methods/resize.js';
 import { startRpc, type RpcService } from '../rpc/index.js';
 import { startMetrics, type MetricsServer } from '../metrics/index.js';
 
@@ -82,6 +83,8 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
     // The SPDK-compatible JSON-RPC socket: it may add listeners to `listeners` (closed below).
     const served = built.subsystems.flatMap((s) => [...s.namespaces.values()].map((ns) => ({ nqn: s.nqn, ns })));
     rpc = config.rpcSocket ? await startRpc(config.rpcSocket, { ctx, config, log, listeners, workers: p, stats }, served) : null;
+    // Backings that change size by themselves (RBD images) reach the workers and the hosts like a rescan.
+    for (const s of built.subsystems) for (const ns of s.namespaces.values()) followBackendSize({ workers: p, log }, s, ns);
     metrics = config.metrics
       ? await startMetrics(
           config.metrics,

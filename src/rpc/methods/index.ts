@@ -21,6 +21,7 @@ import {
   nvmfSubsystemRemoveListener,
 } from './access.js';
 import { nvmfSubsystemListenerSetAnaState } from './ana.js';
+import { bdevRbdCreate, bdevRbdDelete, bdevRbdGetClustersInfo, bdevRbdRegisterCluster, bdevRbdResize, bdevRbdUnregisterCluster } from './rbd.js';
 
 export const ALL_METHODS: readonly RpcMethod[] = [
   spdkGetVersion,
@@ -35,6 +36,12 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   bdevUringCreate,
   bdevUringDelete,
   bdevUringRescan,
+  bdevRbdRegisterCluster,
+  bdevRbdUnregisterCluster,
+  bdevRbdGetClustersInfo,
+  bdevRbdCreate,
+  bdevRbdDelete,
+  bdevRbdResize,
   nvmfCreateTransport,
   nvmfGetTransports,
   nvmfGetSubsystems,

@@ -17,6 +17,7 @@ import type { LiveTarget } from '../live.js';
 import { bool, object, str, u16, u32, u8, uuid, type RpcMethod } from '../table.js';
 import { RpcCode, RpcError } from '../wire.js';
 import { findSubsystem, invalidParams } from './common.js';
+import { followBackendSize } from './resize.js';
 
 const PRINTABLE = /^[\x20-\x7e]*$/;
 /** SPDK's defaults for a subsystem made by RPC. */
@@ -218,6 +219,7 @@ export const nvmfSubsystemAddNs: RpcMethod = {
       }
     }
     s.addNamespace(ns);
+    followBackendSize(live, s, ns);
     live.log.info({ subnqn: s.nqn, nsid, bdev: bdev.name, workers: pool ? 'applied' : 'none' }, 'rpc: namespace added');
     return nsid;
   },
