@@ -20,6 +20,7 @@ export interface NamespaceInput {
   readOnly?: boolean;
   enabled?: boolean;
   anaGroup?: number;
+  hosts?: string[];
 }
 
 export interface SubsystemInput {

@@ -228,6 +228,12 @@ export const configSchema = {
         readOnly: { description: 'Refuse writes. Default false.', type: 'boolean' },
         enabled: { description: 'Expose the namespace. Default true.', type: 'boolean' },
         anaGroup: { description: 'ANA group id (ANAGRPID) of the namespace, 1 to 128. Default 1.', type: 'integer', minimum: 1, maximum: 128 },
+        hosts: {
+          description:
+            'Host NQNs that see the namespace (per-host masking); the others find its nsid inactive. Absent: every host the subsystem admits. Empty: no host (until nvmf_ns_add_host adds one).',
+          type: 'array',
+          items: nqn('Host NQN.'),
+        },
       },
     },
     ramBacking: {

@@ -52,6 +52,11 @@ export interface NamespaceConfig {
   enabled: boolean;
   /** ANA group (ANAGRPID) the namespace belongs to, 1 to ANA_GROUP_MAX; absent: 1. */
   anaGroup?: number;
+  /**
+   * Host NQNs that see the namespace (per-host masking); absent: every host the subsystem admits.
+   * An empty list hides it from every host (SPDK's "no auto visible" with no host added yet).
+   */
+  hosts?: string[];
 }
 
 export interface SubsystemConfig {

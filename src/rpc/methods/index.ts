@@ -21,6 +21,7 @@ import {
   nvmfSubsystemRemoveListener,
 } from './access.js';
 import { nvmfSubsystemListenerSetAnaState } from './ana.js';
+import { nvmfNsAddHost, nvmfNsRemoveHost } from './ns-hosts.js';
 
 export const ALL_METHODS: readonly RpcMethod[] = [
   spdkGetVersion,
@@ -45,6 +46,8 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   nvmfSubsystemListenerSetAnaState,
   nvmfSubsystemAddNs,
   nvmfSubsystemRemoveNs,
+  nvmfNsAddHost,
+  nvmfNsRemoveHost,
   nvmfSubsystemAddHost,
   nvmfSubsystemRemoveHost,
   nvmfSubsystemAllowAnyHost,

@@ -153,7 +153,6 @@ export const nvmfSubsystemAddNs: RpcMethod = {
     const n = p.namespace as { [k: string]: Json };
     const nguidGiven = hexId(n.nguid, 16, 'nguid');
     const eui64Given = hexId(n.eui64, 8, 'eui64');
-    if (n.no_auto_visible === true) throw invalidParams('no_auto_visible is not supported here');
     if (typeof n.ptpl_file === 'string') throw invalidParams('ptpl_file (persistent reservations) is not supported here');
     if (typeof n.anagrpid === 'number' && n.anagrpid > ANA_GROUP_MAX) throw invalidParams(`anagrpid ${n.anagrpid} is out of range (1 to ${ANA_GROUP_MAX})`);
     const bdev = live.bdevs.get(n.bdev_name as string);
@@ -185,6 +184,8 @@ export const nvmfSubsystemAddNs: RpcMethod = {
       readOnly: bdev.readOnly,
       enabled: true,
       anaGroup: typeof n.anagrpid === 'number' && n.anagrpid !== 0 ? n.anagrpid : 1,
+      // Not auto visible: no host sees it until nvmf_ns_add_host names one (ns-hosts.ts).
+      ...(n.no_auto_visible === true ? { hosts: [] } : {}),
     };
     const nsStats = pool ? pool.namespaceStats() : undefined;
     const ns = new Namespace(nc, bdev.backend, nsStats, 0);
