@@ -221,3 +221,21 @@ test('ns masking: nvmf_ns_add_host / nvmf_ns_remove_host refuse what SPDK refuse
     assert.deepEqual(ns2.config.hosts, []);
     assert.ok(((await t.rpc('rpc_get_methods')) as string[]).includes('nvmf_ns_add_host'));
   }));
+
+test('ns masking: with an I/O worker, a re-masked namespace of the config can still be removed and added back over its shared memory', () =>
+  withRpcTarget(twoHostConfig(1, [HOST_A]), async (t) => {
+    const a = await Controller.connect(t.opts({ ioQueues: 1 }));
+    try {
+      const data = pattern(512, 77);
+      assert.ok((await a.write(2, 77, 1, data)).ok);
+      assert.equal(await t.rpc('nvmf_ns_add_host', { nqn: SUBNQN, nsid: 2, host: HOST_B }), true);
+      assert.equal(await t.rpc('nvmf_ns_remove_host', { nqn: SUBNQN, nsid: 2, host: HOST_B }), true);
+      assert.equal(await t.rpc('nvmf_subsystem_remove_ns', { nqn: SUBNQN, nsid: 2 }), true);
+      assert.equal(await t.rpc('nvmf_subsystem_add_ns', { nqn: SUBNQN, namespace: { bdev_name: `${SUBNQN}:ns2`, nsid: 2 } }), 2);
+      const back = Buffer.alloc(512);
+      const r = await a.read(2, 77, 1, back);
+      assert.ok(r.ok && back.equals(data), `the data written before is there, on the worker queue: ${r.name}`);
+    } finally {
+      await a.disconnect();
+    }
+  }));
