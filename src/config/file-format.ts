@@ -22,6 +22,7 @@ export interface NamespaceInput {
   enabled?: boolean;
   anaGroup?: number;
   ptplFile?: string;
+  hosts?: string[];
 }
 
 export interface SubsystemInput {

@@ -235,6 +235,12 @@ export const configSchema = {
           type: 'string',
           minLength: 1,
         },
+        hosts: {
+          description:
+            'Host NQNs that see the namespace (per-host masking); the others find its nsid inactive. Absent: every host the subsystem admits. Empty: no host (until nvmf_ns_add_host adds one).',
+          type: 'array',
+          items: nqn('Host NQN.'),
+        },
       },
     },
     ramBacking: {

@@ -69,6 +69,11 @@ export interface NamespaceConfig {
   anaGroup?: number;
   /** Persist Through Power Loss: where the namespace's reservation state is kept (absent: PTPL not supported). */
   ptplFile?: string;
+  /**
+   * Host NQNs that see the namespace (per-host masking); absent: every host the subsystem admits.
+   * An empty list hides it from every host (SPDK's "no auto visible" with no host added yet).
+   */
+  hosts?: string[];
 }
 
 export interface SubsystemConfig {

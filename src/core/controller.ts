@@ -6,6 +6,7 @@ import type { PortConfig, TargetConfig } from '../config/types.js';
 import type { Namespace } from './namespace.js';
 import type { Subsystem } from './subsystem.js';
 import type { AnaTable } from './ana.js';
+import { VisibleNamespaces } from './visible-namespaces.js';
 import { Cap, Cc, Csts, nvmeVersion, Prop } from '../spec/properties.js';
 import { AecBits, AsyncEvent, ERROR_LOG_ENTRY_SIZE, LogId } from '../spec/log.js';
 import { Generic, SCT, status } from '../spec/status.js';
@@ -43,7 +44,7 @@ export interface ErrorLogEntry {
   nsid: number;
 }
 
-const NO_NAMESPACES: ReadonlyMap<number, Namespace> = new Map();
+const NO_NAMESPACES = new VisibleNamespaces(new Map<number, Namespace>(), '');
 
 /**
  * What a controller needs of the target it lives in (TargetContext in context.ts provides it): the
@@ -106,6 +107,8 @@ export class Controller {
   readonly hostIndex: number;
   /** Reservation Notification log (80h) and mask feature (82h). */
   readonly resvNotices = new ReservationNotices();
+  /** The subsystem's namespaces this controller's host sees (per-host masking). */
+  readonly namespaces: VisibleNamespaces;
 
   cc = 0;
   csts = 0;
@@ -152,6 +155,7 @@ export class Controller {
     this.kato = opts.kato;
     this.maxQueueEntries = opts.maxQueueEntries;
     this.hostIndex = opts.subsys ? (opts.ctx.reservations?.hostIndex(opts.hostid) ?? 0) : 0;
+    this.namespaces = opts.subsys ? new VisibleNamespaces(opts.subsys.namespaces, opts.hostnqn) : NO_NAMESPACES;
     this.log = opts.ctx.log.child({ cntlid: this.cntlid, subnqn: this.subsysNqn, hostnqn: this.hostnqn });
     this.#startKeepAlive();
   }
@@ -162,10 +166,6 @@ export class Controller {
 
   get subsysNqn(): string {
     return this.subsys ? this.subsys.nqn : this.ctx.discoveryNqn;
-  }
-
-  get namespaces(): ReadonlyMap<number, Namespace> {
-    return this.subsys ? this.subsys.namespaces : NO_NAMESPACES;
   }
 
   get dead(): boolean {

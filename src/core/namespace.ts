@@ -47,6 +47,8 @@ export class Namespace {
   readonly #allStats: Float64Array;
   /** The reservation as every thread's I/O path sees it (written by the main thread). */
   readonly resv: ReservationSnapshot;
+  /** Host NQNs that see the namespace; null: every host the subsystem admits (config `hosts` absent). */
+  #hosts: Set<string> | null;
 
   /** `statsSab`/`slot`: shared counters when I/O queues run on several threads (slot 0: owner). */
   constructor(config: NamespaceConfig, backend: Backend, statsSab?: SharedArrayBuffer, slot = 0) {
@@ -65,6 +67,24 @@ export class Namespace {
     this.eui64 = hexBytes(config.eui64, 8);
     this.readOnly = config.readOnly;
     this.anaGroup = config.anaGroup ?? 1;
+    this.#hosts = config.hosts ? new Set(config.hosts) : null;
+  }
+
+  /** Whether host `hostnqn` sees the namespace (it is active for that host's controllers). */
+  visibleTo(hostnqn: string): boolean {
+    return this.#hosts === null || this.#hosts.has(hostnqn);
+  }
+
+  /** Visible to every admitted host (no host list). */
+  get autoVisible(): boolean {
+    return this.#hosts === null;
+  }
+
+  /** Replaces the list of hosts that see it (null: every host); the config follows. */
+  setHosts(hosts: readonly string[] | null): void {
+    this.#hosts = hosts ? new Set(hosts) : null;
+    if (hosts) this.config.hosts = [...hosts];
+    else delete this.config.hosts;
   }
 
   /** A counter summed over every thread. */

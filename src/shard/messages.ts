@@ -63,6 +63,8 @@ export const CTRL_SLOTS = 65536;
  *        worker closes its backend once the commands in flight on it have finished.
  *   ns-resize: the namespace is `size` bytes from now on; a RAM one over `ramShare` (the main thread
  *        grew the memory in place or added segments), a file one over the same (grown) file.
+ *   ns-hosts: the hosts that see the namespace are `hosts` from now on (null: every admitted host);
+ *        for a host that lost it, commands to the nsid fail with Invalid Namespace from then on.
  */
 export type LiveChange =
   | { op: 'subsystem-add'; config: SubsystemConfig; index: number }
@@ -70,7 +72,8 @@ export type LiveChange =
   | { op: 'port-add'; port: PortConfig }
   | { op: 'ns-add'; subnqn: string; ns: NamespaceConfig; ramShare: SharedArrayBuffer[] | null; nsStats: SharedArrayBuffer }
   | { op: 'ns-remove'; subnqn: string; nsid: number }
-  | { op: 'ns-resize'; subnqn: string; nsid: number; size: number; ramShare: SharedArrayBuffer[] | null };
+  | { op: 'ns-resize'; subnqn: string; nsid: number; size: number; ramShare: SharedArrayBuffer[] | null }
+  | { op: 'ns-hosts'; subnqn: string; nsid: number; hosts: string[] | null };
 
 export type MainToWorker =
   /** Answered by 'change-applied' with the same reqId. */

@@ -138,14 +138,14 @@ export class WorkerPool implements QueueMover, ControllerObserver {
   /**
    * Applies a namespace change the main thread has made (already in the config) on every worker.
    */
-  changeNamespace(change: Extract<LiveChange, { op: 'ns-add' | 'ns-remove' | 'ns-resize' }>): Promise<void> {
+  changeNamespace(change: Extract<LiveChange, { op: 'ns-add' | 'ns-remove' | 'ns-resize' | 'ns-hosts' }>): Promise<void> {
     const key = nsKey(change.subnqn, change.op === 'ns-add' ? change.ns.nsid : change.nsid);
     if (change.op === 'ns-add') {
       if (change.ramShare) this.#ramShares[key] = change.ramShare;
       this.#nsStats[key] = change.nsStats;
     } else if (change.op === 'ns-resize') {
       if (change.ramShare) this.#ramShares[key] = change.ramShare;
-    } else {
+    } else if (change.op === 'ns-remove') {
       delete this.#ramShares[key];
       delete this.#nsStats[key];
     }

@@ -14,6 +14,7 @@ import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './mes
 import { RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
 import { RemoteController } from './remote.js';
+import { VisibleNamespaces } from '../core/visible-namespaces.js';
 import { initThreadRuntime } from '../runtime/thread.js';
 import { applyChange, type WorkerState } from './worker-changes.js';
 import { RemoteReservations } from './remote-reservations.js';
@@ -79,7 +80,7 @@ function controllerFor(h: QueueHandoff, slot: number): RemoteController {
       slot,
       words: ctrlWords,
       subsysIndex: subsysIndex.get(h.subnqn) ?? -1,
-      namespaces: subsys ? subsys.namespaces : new Map<number, Namespace>(),
+      namespaces: new VisibleNamespaces(subsys ? subsys.namespaces : new Map<number, Namespace>(), h.hostnqn),
       log: log.child({ cntlid: h.cntlid, subnqn: h.subnqn }),
       report: (r) => post({ type: 'error-record', ...r, lba: r.lba.toString() }),
     });

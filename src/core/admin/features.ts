@@ -95,7 +95,7 @@ export function getFeatures(cmd: Command, ctrl: Controller): void {
       return done(cmd);
     }
     case FeatureId.NsWriteProtect: {
-      const ns = ctrl.subsys?.namespaces.get(nsid);
+      const ns = ctrl.namespaces.get(nsid);
       if (!ns) return done(cmd, S_INVALID_NS);
       cmd.dw0 = ns.readOnly ? 1 : 0;
       return done(cmd);

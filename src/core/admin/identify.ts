@@ -33,7 +33,8 @@ export function identify(cmd: Command, ctrl: Controller): void {
       break;
     case Cns.Namespace: {
       if (ctrl.isDiscovery) return fail(cmd, S_INVALID_FIELD);
-      const ns = ctrl.subsys!.namespaces.get(nsid);
+      // A namespace masked from this host is an inactive NSID for it.
+      const ns = ctrl.namespaces.get(nsid);
       if (!ns) {
         // An inactive but valid NSID returns zeroes; NSID 0 or beyond the maximum is an error.
         if (nsid === 0 || (nsid > ctrl.subsys!.config.maxNamespaces && nsid !== NSID_ALL)) return fail(cmd, S_INVALID_NS);
@@ -48,7 +49,7 @@ export function identify(cmd: Command, ctrl: Controller): void {
       if (cns === Cns.CsActiveNsList && csi !== Csi.NVM) break;
       if (nsid >= 0xfffffffe) return fail(cmd, S_INVALID_NS);
       let i = 0;
-      for (const id of ctrl.subsys!.activeNsids()) {
+      for (const id of ctrl.namespaces.activeNsids()) {
         if (id <= nsid) continue;
         if (i === 1024) break;
         buf.writeUInt32LE(id, i * 4);
@@ -58,7 +59,7 @@ export function identify(cmd: Command, ctrl: Controller): void {
     }
     case Cns.NsDescriptorList: {
       if (ctrl.isDiscovery) return fail(cmd, S_INVALID_FIELD);
-      const ns = ctrl.subsys!.namespaces.get(nsid);
+      const ns = ctrl.namespaces.get(nsid);
       if (!ns) return fail(cmd, S_INVALID_NS);
       nsDescriptors(buf, ns);
       break;
@@ -66,7 +67,7 @@ export function identify(cmd: Command, ctrl: Controller): void {
     case Cns.CsNamespace: {
       // I/O command set specific namespace data: all zero for NVM in this version.
       if (ctrl.isDiscovery) return fail(cmd, S_INVALID_FIELD);
-      if (!ctrl.subsys!.namespaces.has(nsid)) return fail(cmd, S_INVALID_NS);
+      if (!ctrl.namespaces.has(nsid)) return fail(cmd, S_INVALID_NS);
       if (csi !== Csi.NVM) return fail(cmd, S_INVALID_FIELD);
       break;
     }
@@ -82,7 +83,7 @@ export function identify(cmd: Command, ctrl: Controller): void {
     }
     case Cns.CsIndependentNamespace: {
       if (ctrl.isDiscovery) return fail(cmd, S_INVALID_FIELD);
-      const ns = ctrl.subsys!.namespaces.get(nsid);
+      const ns = ctrl.namespaces.get(nsid);
       if (!ns) return fail(cmd, S_INVALID_NS);
       // nsfeat @0, nmic @1, rescap @2, fpi @3, anagrpid @4, nsattr @8, nvmsetid @9, endgid @11, nstat @13
       buf[1] = 1; // NMIC: may be attached to several controllers

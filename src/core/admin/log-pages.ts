@@ -141,7 +141,7 @@ function smartLog(ctrl: Controller, nsid: number): Buffer {
   let read512 = 0;
   let written512 = 0;
   let mediaErrors = 0;
-  for (const ns of ctrl.subsys!.namespaces.values()) {
+  for (const ns of ctrl.namespaces.values()) {
     if (!all && ns.nsid !== nsid) continue;
     reads += ns.total(NsStat.READS);
     writes += ns.total(NsStat.WRITES);
@@ -182,14 +182,14 @@ function changedNsLog(ctrl: Controller): Buffer {
 
 /**
  * The ANA log as seen through the controller's port: one descriptor per ANA group that holds
- * namespaces of the subsystem, in increasing group id, each with its state on that port and, unless
+ * namespaces of the subsystem the host sees (masked ones are left out), in increasing group id, each with its state on that port and, unless
  * `groupsOnly` (RGO), the NSIDs in the group.
  */
 export function anaLog(ctrl: Controller, groupsOnly: boolean): Buffer {
   const ana = ctrl.ctx.ana;
   const portId = ctrl.queues.get(0)?.port.id ?? -1;
   const groups = new Map<number, number[]>();
-  for (const ns of [...ctrl.subsys!.namespaces.values()].sort((a, b) => a.nsid - b.nsid)) {
+  for (const ns of [...ctrl.namespaces.values()].sort((a, b) => a.nsid - b.nsid)) {
     let list = groups.get(ns.anaGroup);
     if (!list) groups.set(ns.anaGroup, (list = []));
     list.push(ns.nsid);

@@ -22,6 +22,7 @@ import {
 } from './access.js';
 import { nvmfSubsystemListenerSetAnaState } from './ana.js';
 import { bdevRbdCreate, bdevRbdDelete, bdevRbdGetClustersInfo, bdevRbdRegisterCluster, bdevRbdResize, bdevRbdUnregisterCluster } from './rbd.js';
+import { nvmfNsAddHost, nvmfNsRemoveHost } from './ns-hosts.js';
 
 export const ALL_METHODS: readonly RpcMethod[] = [
   spdkGetVersion,
@@ -52,6 +53,8 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   nvmfSubsystemListenerSetAnaState,
   nvmfSubsystemAddNs,
   nvmfSubsystemRemoveNs,
+  nvmfNsAddHost,
+  nvmfNsRemoveHost,
   nvmfSubsystemAddHost,
   nvmfSubsystemRemoveHost,
   nvmfSubsystemAllowAnyHost,

@@ -154,7 +154,6 @@ export const nvmfSubsystemAddNs: RpcMethod = {
     const n = p.namespace as { [k: string]: Json };
     const nguidGiven = hexId(n.nguid, 16, 'nguid');
     const eui64Given = hexId(n.eui64, 8, 'eui64');
-    if (n.no_auto_visible === true) throw invalidParams('no_auto_visible is not supported here');
     const ptplFile = typeof n.ptpl_file === 'string' ? n.ptpl_file : undefined;
     if (ptplFile !== undefined) {
       if (ptplFile.trim() === '') throw invalidParams('ptpl_file must not be empty');
@@ -192,6 +191,8 @@ export const nvmfSubsystemAddNs: RpcMethod = {
       enabled: true,
       anaGroup: typeof n.anagrpid === 'number' && n.anagrpid !== 0 ? n.anagrpid : 1,
       ...(ptplFile !== undefined ? { ptplFile } : {}),
+      // Not auto visible: no host sees it until nvmf_ns_add_host names one (ns-hosts.ts).
+      ...(n.no_auto_visible === true ? { hosts: [] } : {}),
     };
     const nsStats = pool ? pool.namespaceStats() : undefined;
     const ns = new Namespace(nc, bdev.backend, nsStats, 0);

@@ -467,13 +467,46 @@ scn_reservations() {
   note "host 1 held write exclusive: host 2 refused writes (Reservation Conflict), read host 1's data; report showed both; released and cleared"
 }
 
+# Per-host namespace masking: namespace 2 is configured for hosts 1, 2 and 4 only. Host 1 sees both
+# namespaces; host 5 (allowed on the subsystem) sees namespace 1 alone: no block device, not in
+# list-ns, an all-zero id-ns for nsid 2.
+scn_ns_masking() {
+  [ "$MODE" = reference ] && skip "the kernel target has no per-host namespace masking"
+  need_main
+  a=$CTRL
+  ns_dev "$a" "$NS2_NSID" > /dev/null || die "host 1 has no block device for namespace $NS2_NSID"
+  WAIT_NSIDS=$NS1_NSID must_connect "$HOSTNQN5" "$HOSTID5" --raw
+  b=$CTRL
+  sleep 2 # a namespace that would (wrongly) appear gets the time to
+  echo "+ nvme list-ns /dev/$b"
+  nvme list-ns "/dev/$b" > /tmp/nm.ls 2>&1
+  cat /tmp/nm.ls
+  ids=$(sed -n 's/.*\]: *0x\([0-9a-fA-F]*\).*/\1/p' /tmp/nm.ls | tr '\n' ' ')
+  [ "$ids" = "$(printf '%x' "$NS1_NSID") " ] || die "host 5's active namespace list is '$ids', not namespace $NS1_NSID alone"
+  ns_dev "$b" "$NS2_NSID" > /dev/null && die "host 5 got a block device for masked namespace $NS2_NSID"
+  ns_dev "$b" "$NS1_NSID" > /dev/null || die "host 5 has no block device for namespace $NS1_NSID"
+  echo "+ nvme id-ns /dev/$b -n $NS2_NSID -b"
+  nvme id-ns "/dev/$b" -n "$NS2_NSID" -b > /tmp/nm.idns 2> /tmp/nm.err || die "id-ns of the masked nsid failed: $(tr '\n' ' ' < /tmp/nm.err)"
+  [ "$(tr -d '\000' < /tmp/nm.idns | wc -c)" -eq 0 ] || die "Identify Namespace of the masked nsid is not all zeroes"
+  [ "$(wc -c < /tmp/nm.idns)" -eq 4096 ] || die "Identify Namespace of the masked nsid: $(wc -c < /tmp/nm.idns) bytes"
+  CTRL=$b
+  make_pattern /tmp/nm.x $((256 * 1024))
+  write_pattern "$(dev1)" /tmp/nm.x $((210 * MiB)) 65536
+  read_region "$(dev1)" $((210 * MiB)) $((256 * 1024)) 65536 /tmp/nm.r
+  [ "$(md5 /tmp/nm.x)" = "$(md5 /tmp/nm.r)" ] || die "host 5 does not read back what it wrote on namespace $NS1_NSID"
+  # Shared namespace heads: drop every controller (see shared-namespace).
+  disconnect_all
+  CTRL=
+  note "host 1 sees namespaces $NS1_NSID and $NS2_NSID; host 5 only $NS1_NSID (id-ns of $NS2_NSID all zeroes)"
+}
+
 # --- plan ------------------------------------------------------------------------------------------
 PLAN=""
 [ "$MODE" = reference ] && PLAN="reference-target"
 PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst connect-both collect-identify
  fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k fio-digests flush blkdiscard write-zeroes
  compare-match compare-mismatch keep-alive-idle disconnect-reconnect shared-namespace
- reservations file-persist-restart kill-during-fio allow-list-refused dhchap perf-vs-fio"
+ reservations file-persist-restart kill-during-fio allow-list-refused dhchap ns-masking perf-vs-fio"
 if [ -n "$ONLY" ]; then
   p=""; for s in $PLAN; do echo " $ONLY " | grep -q " $s " && p="$p $s"; done; PLAN=$p
 fi
@@ -506,6 +539,7 @@ scenario file-persist-restart scn_file_persist_restart 180
 scenario kill-during-fio scn_kill_during_fio 900
 scenario allow-list-refused scn_allow_list_refused 60
 scenario dhchap scn_dhchap 180
+scenario ns-masking scn_ns_masking 180
 scenario perf-vs-fio scn_perf_vs_fio 180
 
 disconnect_all
