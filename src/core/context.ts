@@ -33,6 +33,8 @@ export class TargetContext {
   observer: ControllerObserver | null = null;
   /** Authentication policies by host NQN (the config was checked at load; built once, at start). */
   readonly #hostAuth = new Map<string, HostAuthPolicy>();
+  /** Policies of the keys given at run time (SubsystemConfig.hostKeys), built at first use. */
+  readonly #runtimeAuth = new WeakMap<object, HostAuthPolicy>();
   /** ANA group states per port (shared with the I/O workers). */
   readonly ana: AnaTable;
 
@@ -49,8 +51,23 @@ export class TargetContext {
     });
   }
 
-  /** The DH-HMAC-CHAP policy of a host; null: the host does not authenticate. */
-  hostAuth(hostnqn: string): HostAuthPolicy | null {
+  /**
+   * The DH-HMAC-CHAP policy of a host on subsystem `subnqn`: the keys given to it at run time on that
+   * subsystem (SubsystemConfig.hostKeys) first, else hosts[].dhchap. `unusable`: the host must
+   * authenticate but cannot (a key it uses was removed). null: the host does not authenticate.
+   */
+  hostAuth(hostnqn: string, subnqn?: string): HostAuthPolicy | { unusable: string } | null {
+    const k = subnqn === undefined ? undefined : this.subsystems.get(subnqn)?.config.hostKeys?.[hostnqn];
+    if (k?.unusable !== undefined) return { unusable: k.unusable };
+    if (k?.dhchap !== undefined) {
+      let p = this.#runtimeAuth.get(k.dhchap);
+      if (p === undefined) {
+        const d = k.dhchap;
+        p = hostAuthPolicy({ dhchapKey: d.key, ...(d.ctrlKey !== undefined ? { dhchapCtrlKey: d.ctrlKey } : {}), dhchapHashes: d.hashes, dhchapDhgroups: d.dhgroups }, `${subnqn}/${hostnqn}`);
+        this.#runtimeAuth.set(k.dhchap, p);
+      }
+      return p;
+    }
     return this.#hostAuth.get(hostnqn) ?? null;
   }
 

@@ -21,6 +21,8 @@ import {
   nvmfSubsystemRemoveListener,
 } from './access.js';
 import { nvmfSubsystemListenerSetAnaState } from './ana.js';
+import { keyringFileAddKey, keyringFileRemoveKey, keyringGetKeys } from './keyring.js';
+import { nvmfSubsystemSetKeys } from './host-keys.js';
 
 export const ALL_METHODS: readonly RpcMethod[] = [
   spdkGetVersion,
@@ -48,9 +50,13 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   nvmfSubsystemAddHost,
   nvmfSubsystemRemoveHost,
   nvmfSubsystemAllowAnyHost,
+  nvmfSubsystemSetKeys,
   nvmfSubsystemGetControllers,
   nvmfSubsystemGetQpairs,
   nvmfSubsystemGetListeners,
   nvmfGetStats,
   nvmetdNamespaceResize,
+  keyringFileAddKey,
+  keyringFileRemoveKey,
+  keyringGetKeys,
 ];
