@@ -1,6 +1,6 @@
 // Target-wide state shared by every queue: subsystems, ports, live controllers, the discovery
 // generation counter.
-import type { AnaStateName, PortConfig, TargetConfig } from '../config/types.js';
+import type { AnaStateName, PortConfig, SubsystemHostKeys, TargetConfig } from '../config/types.js';
 import { AnaTable } from './ana.js';
 import type { Logger } from '../util/log.js';
 import type { BackendRequest } from '../backend/backend.js';
@@ -35,6 +35,8 @@ export class TargetContext {
   readonly #hostAuth = new Map<string, HostAuthPolicy>();
   /** Policies of the keys given at run time (SubsystemConfig.hostKeys), built at first use. */
   readonly #runtimeAuth = new WeakMap<object, HostAuthPolicy>();
+  /** Keys given to hosts on the discovery controller at run time (RPC add_host to the discovery NQN). */
+  readonly discoveryHostKeys: Record<string, SubsystemHostKeys> = {};
   /** ANA group states per port (shared with the I/O workers). */
   readonly ana: AnaTable;
 
@@ -57,7 +59,10 @@ export class TargetContext {
    * authenticate but cannot (a key it uses was removed). null: the host does not authenticate.
    */
   hostAuth(hostnqn: string, subnqn?: string): HostAuthPolicy | { unusable: string } | null {
-    const k = subnqn === undefined ? undefined : this.subsystems.get(subnqn)?.config.hostKeys?.[hostnqn];
+    // The discovery controller authenticates only hosts given keys on it at run time (as SPDK does
+    // for hosts added to its discovery subsystem with a key; the kernel target never does).
+    const discovery = subnqn === this.discoveryNqn;
+    const k = subnqn === undefined ? undefined : discovery ? this.discoveryHostKeys[hostnqn] : this.subsystems.get(subnqn)?.config.hostKeys?.[hostnqn];
     if (k?.unusable !== undefined) return { unusable: k.unusable };
     if (k?.dhchap !== undefined) {
       let p = this.#runtimeAuth.get(k.dhchap);
@@ -68,7 +73,7 @@ export class TargetContext {
       }
       return p;
     }
-    return this.#hostAuth.get(hostnqn) ?? null;
+    return discovery ? null : (this.#hostAuth.get(hostnqn) ?? null);
   }
 
   /** Subsystems a port exposes. */

@@ -11,13 +11,15 @@ import { formatDhchapKey } from '../../src/keys/dhchap-key.js';
 import { formatTlsKey } from '../../src/keys/tls-key.js';
 import { AuthFailure } from '../../src/core/auth/messages.js';
 import { AuthenticationError } from '../../src/initiator/auth.js';
-import { Controller } from '../../src/initiator/controller.js';
+import { Controller, discover } from '../../src/initiator/controller.js';
+import { DISCOVERY_NQN } from '../../src/spec/discovery.js';
 import { HOSTNQN, SUBNQN, assertHealthy, testConfig } from './helpers.js';
 import { withRpcTarget, type RpcRunning } from './rpc-helpers.js';
 
 const KEY1 = formatDhchapKey({ transform: 1, key: crypto.randomBytes(32) });
 const KEY2 = formatDhchapKey({ transform: 0, key: crypto.randomBytes(48) });
 const CKEY = formatDhchapKey({ transform: 2, key: crypto.randomBytes(48) });
+const OTHER_HOST = 'nqn.2014-08.org.nvmexpress:uuid:0e5a7c1d-2b3f-4c6d-8e9f-a0b1c2d3e4f5';
 const PSK = formatTlsKey({ transform: 1, key: crypto.randomBytes(32) });
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmetd-keyring-it-'));
@@ -177,5 +179,25 @@ test('keyring: removing a key in use: listed as removed while used, the host can
     } finally {
       c.destroy();
     }
+  });
+});
+
+test('keyring: a host added to the discovery NQN with a key must authenticate to the discovery controller; other hosts need not', async () => {
+  await withRpcTarget(closedConfig(), async (t) => {
+    await addKeys(t);
+    const where = { host: t.host, port: t.port, commandTimeoutMs: 5000 };
+    assert.equal(await t.rpc('nvmf_subsystem_add_host', { nqn: DISCOVERY_NQN, host: HOSTNQN, dhchap_key: 'key1' }), true);
+    await assert.rejects(discover({ ...where, hostnqn: HOSTNQN }), 'no key: the discovery log is not readable before authentication');
+    await assert.rejects(discover({ ...where, hostnqn: HOSTNQN, dhchap: { key: KEY2 } }), failedAuth);
+    const log = await discover({ ...where, hostnqn: HOSTNQN, dhchap: { key: KEY1 } });
+    assert.ok(log.entries.length > 0);
+    await discover({ ...where, hostnqn: OTHER_HOST });
+    // Re-keyed, then removed: the host discovers without a key again.
+    assert.equal(await t.rpc('nvmf_subsystem_set_keys', { nqn: DISCOVERY_NQN, host: HOSTNQN, dhchap_key: 'key2' }), true);
+    await assert.rejects(discover({ ...where, hostnqn: HOSTNQN, dhchap: { key: KEY1 } }), failedAuth);
+    await discover({ ...where, hostnqn: HOSTNQN, dhchap: { key: KEY2 } });
+    assert.equal(await t.rpc('nvmf_subsystem_remove_host', { nqn: DISCOVERY_NQN, host: HOSTNQN }), true);
+    await discover({ ...where, hostnqn: HOSTNQN });
+    assert.equal((await t.rpcError('nvmf_subsystem_add_host', { nqn: DISCOVERY_NQN, host: HOSTNQN, psk: 'key1' })).code, -32602);
   });
 });

@@ -18,7 +18,7 @@ import type { LiveTarget } from '../live.js';
 import { bool, i32, object, str, u64, type ParamsObject, type RpcMethod } from '../table.js';
 import { RpcCode, RpcError } from '../wire.js';
 import { checkTarget, findSubsystem, invalidParams } from './common.js';
-import { keysFromParams, setHostKeys } from './host-keys.js';
+import { hostListed, keyTarget, keysFromParams, setHostKeys } from './host-keys.js';
 
 const internalError = (detail: string): RpcError => new RpcError(RpcCode.INTERNAL_ERROR, 'Internal error', detail);
 
@@ -26,23 +26,26 @@ export const nvmfSubsystemAddHost: RpcMethod = {
   name: 'nvmf_subsystem_add_host',
   params: { schema: object({ nqn: str, host: str, tgt_name: str, psk: str, dhchap_key: str, dhchap_ctrlr_key: str }, ['nqn', 'host'], false) },
   handler: async (p, live) => {
-    const s = findSubsystem(live, p);
+    // The discovery NQN: the host's keys on the discovery controller (it admits every host anyway).
+    const s = keyTarget(live, p);
+    const subnqn = s?.nqn ?? live.ctx.discoveryNqn;
     const host = p.host as string;
     let keys;
     try {
       // Keys by keyring name (host-keys.ts): refused before the host is added.
+      if (s === null && p.psk !== undefined) throw invalidParams('psk: PSKs are given per NVM subsystem (the discovery controller takes hosts[].tlsKey)');
       keys = keysFromParams(live, p, internalError);
     } catch (err) {
-      if (err instanceof RpcError) live.log.warn({ subnqn: s.nqn, hostnqn: host }, `rpc: nvmf_subsystem_add_host refused: ${err.data ?? err.message}`);
+      if (err instanceof RpcError) live.log.warn({ subnqn, hostnqn: host }, `rpc: nvmf_subsystem_add_host refused: ${err.data ?? err.message}`);
       throw err;
     }
     const problem = nqnProblem(host);
     if (problem) throw internalError(problem);
-    if (!s.allowHost(host)) throw internalError(`host ${host} is already allowed`);
-    await setHostKeys(live, s, host, keys);
+    if (s === null ? hostListed(live, null, host) : !s.allowHost(host)) throw internalError(`host ${host} is already allowed`);
+    await setHostKeys(live, s, host, s === null ? (keys ?? {}) : keys);
     live.ctx.discoveryChanged();
     live.log.info(
-      { subnqn: s.nqn, hostnqn: host, dhchapKey: keys?.dhchapKeyRef?.name, dhchapCtrlrKey: keys?.dhchapCtrlKeyRef?.name, psk: keys?.pskRef?.name },
+      { subnqn, hostnqn: host, dhchapKey: keys?.dhchapKeyRef?.name, dhchapCtrlrKey: keys?.dhchapCtrlKeyRef?.name, psk: keys?.pskRef?.name },
       'rpc: host allowed',
     );
     return true;
@@ -83,9 +86,16 @@ export const nvmfSubsystemRemoveHost: RpcMethod = {
   name: 'nvmf_subsystem_remove_host',
   params: { schema: object({ nqn: str, host: str, tgt_name: str, timeout_ms: u64 }, ['nqn', 'host']) },
   handler: async (p, live) => {
-    const s = findSubsystem(live, p);
+    const s = keyTarget(live, p);
     const host = p.host as string;
-    if (!s.config.allowedHosts.includes(host)) throw internalError(`host ${host} is not in the allowed list`);
+    if (!hostListed(live, s, host)) throw internalError(`host ${host} is not in the allowed list`);
+    if (s === null) {
+      await setHostKeys(live, null, host, null);
+      const victims = [...live.ctx.discoveryControllers()].filter((c) => c.hostnqn === host);
+      for (const c of victims) c.teardown(`host ${host} removed from the discovery controller (nvmf_subsystem_remove_host)`);
+      live.log.info({ subnqn: live.ctx.discoveryNqn, hostnqn: host, disconnected: victims.length }, 'rpc: host removed from the discovery controller');
+      return true;
+    }
     // Out of the list first: a reconnect racing the teardown is refused.
     s.disallowHost(host);
     await setHostKeys(live, s, host, null);

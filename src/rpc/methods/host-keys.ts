@@ -17,7 +17,7 @@ import type { KeyKind, KeyringKey } from '../keyring.js';
 import type { LiveTarget } from '../live.js';
 import { object, str, type ParamsObject, type RpcMethod } from '../table.js';
 import { RpcCode, RpcError } from '../wire.js';
-import { findSubsystem } from './common.js';
+import { checkTarget, findSubsystem } from './common.js';
 
 const invalidParams = (detail: string): RpcError => new RpcError(RpcCode.INVALID_PARAMS, 'Invalid parameters', detail);
 const internalError = (detail: string): RpcError => new RpcError(RpcCode.INTERNAL_ERROR, 'Internal error', detail);
@@ -72,22 +72,42 @@ export function keysFromParams(live: LiveTarget, p: ParamsObject, noHostKey: Ref
   return out.dhchap === undefined && out.tlsKey === undefined ? null : out;
 }
 
-/** Sets (or with null drops) a host's keys on a subsystem, here and on every I/O worker. */
-export async function setHostKeys(live: LiveTarget, s: Subsystem<Controller>, hostnqn: string, keys: SubsystemHostKeys | null): Promise<void> {
-  const all = (s.config.hostKeys ??= {});
+/**
+ * Sets (or with null drops) a host's keys on a subsystem, here and on every I/O worker; `s` null: on
+ * the discovery controller (main thread only: a discovery controller has no I/O queues).
+ */
+export async function setHostKeys(live: LiveTarget, s: Subsystem<Controller> | null, hostnqn: string, keys: SubsystemHostKeys | null): Promise<void> {
+  const all = s === null ? live.ctx.discoveryHostKeys : (s.config.hostKeys ??= {});
   if (keys === null) {
     if (all[hostnqn] === undefined) return;
     delete all[hostnqn];
   } else {
     all[hostnqn] = keys;
   }
-  if (live.workers) await live.workers.setHostKeys({ op: 'host-keys', subnqn: s.nqn, hostnqn, keys });
+  if (s !== null && live.workers) await live.workers.setHostKeys({ op: 'host-keys', subnqn: s.nqn, hostnqn, keys });
 }
 
-function* entries(live: LiveTarget): Generator<{ s: Subsystem<Controller>; hostnqn: string; keys: SubsystemHostKeys }> {
+function* entries(live: LiveTarget): Generator<{ s: Subsystem<Controller> | null; hostnqn: string; keys: SubsystemHostKeys }> {
   for (const s of live.ctx.subsystems.values()) {
     for (const [hostnqn, keys] of Object.entries(s.config.hostKeys ?? {})) yield { s, hostnqn, keys };
   }
+  for (const [hostnqn, keys] of Object.entries(live.ctx.discoveryHostKeys)) yield { s: null, hostnqn, keys };
+}
+
+/** The discovery NQN names the discovery controller in the host methods, as in SPDK. */
+export function isDiscoveryNqn(live: LiveTarget, nqn: string): boolean {
+  return nqn === 'discovery' || nqn === live.ctx.discoveryNqn;
+}
+
+/** The subsystem the params name, or null for the discovery controller. */
+export function keyTarget(live: LiveTarget, p: ParamsObject): Subsystem<Controller> | null {
+  checkTarget(p);
+  return isDiscoveryNqn(live, p.nqn as string) ? null : findSubsystem(live, p);
+}
+
+/** The host is on the subsystem's list (on the discovery controller: was added to it). */
+export function hostListed(live: LiveTarget, s: Subsystem<Controller> | null, host: string): boolean {
+  return s === null ? live.ctx.discoveryHostKeys[host] !== undefined : s.config.allowedHosts.includes(host);
 }
 
 /** How many host entries refer to keyring key `id`. */
@@ -110,25 +130,27 @@ export const nvmfSubsystemSetKeys: RpcMethod = {
   name: 'nvmf_subsystem_set_keys',
   params: { schema: object({ nqn: str, host: str, tgt_name: str, dhchap_key: str, dhchap_ctrlr_key: str }, ['nqn', 'host']) },
   handler: async (p, live) => {
-    const s = findSubsystem(live, p);
+    const s = keyTarget(live, p);
+    const subnqn = s?.nqn ?? live.ctx.discoveryNqn;
     const host = p.host as string;
-    if (!s.config.allowedHosts.includes(host)) {
-      live.log.warn({ subnqn: s.nqn, hostnqn: host }, 'rpc: nvmf_subsystem_set_keys refused: the host is not allowed on the subsystem');
+    if (!hostListed(live, s, host)) {
+      live.log.warn({ subnqn, hostnqn: host }, 'rpc: nvmf_subsystem_set_keys refused: the host is not allowed on the subsystem');
       throw einval(`host ${host} is not in the subsystem's allowed list`);
     }
     let keys: SubsystemHostKeys | null;
     try {
       keys = keysFromParams(live, p, einval);
     } catch (err) {
-      if (err instanceof RpcError) live.log.warn({ subnqn: s.nqn, hostnqn: host }, `rpc: nvmf_subsystem_set_keys refused: ${err.data ?? err.message}`);
+      if (err instanceof RpcError) live.log.warn({ subnqn, hostnqn: host }, `rpc: nvmf_subsystem_set_keys refused: ${err.data ?? err.message}`);
       throw err;
     }
     // The host's PSK is not changed here (as with SPDK: it is set when the host is added).
-    const psk = s.config.hostKeys?.[host];
+    const psk = s?.config.hostKeys?.[host];
     if (psk?.tlsKey !== undefined && psk.pskRef !== undefined) keys = { ...(keys ?? {}), tlsKey: psk.tlsKey, pskRef: psk.pskRef };
-    await setHostKeys(live, s, host, keys);
+    // On the discovery controller the entry stays (it says the host was added there).
+    await setHostKeys(live, s, host, s === null ? (keys ?? {}) : keys);
     live.log.info(
-      { subnqn: s.nqn, hostnqn: host, dhchapKey: keys?.dhchapKeyRef?.name ?? null, dhchapCtrlrKey: keys?.dhchapCtrlKeyRef?.name ?? null },
+      { subnqn, hostnqn: host, dhchapKey: keys?.dhchapKeyRef?.name ?? null, dhchapCtrlrKey: keys?.dhchapCtrlKeyRef?.name ?? null },
       'rpc: host keys set (the next authentication uses them)',
     );
     return true;
