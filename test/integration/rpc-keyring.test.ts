@@ -115,6 +115,8 @@ test('keyring: add_host with dhchap_key: a host without the key is refused, with
     }
     const keys = (await t.rpc('keyring_get_keys')) as { name: string; refcnt: number }[];
     assert.deepEqual(keys.map((k) => [k.name, k.refcnt]), [['key1', 2], ['key2', 1], ['ckey', 2]]);
+    const sub = ((await t.rpc('nvmf_get_subsystems', { nqn: SUBNQN })) as { hosts: unknown[] }[])[0]!;
+    assert.deepEqual(sub.hosts, [{ nqn: HOSTNQN, dhchap_key: 'key1', dhchap_ctrlr_key: 'ckey' }], 'key names, as SPDK lists them');
     // remove_host drops the keys: the same host added again without keys connects without authenticating.
     assert.equal(await t.rpc('nvmf_subsystem_remove_host', { nqn: SUBNQN, host: HOSTNQN }), true);
     assert.equal(await t.rpc('nvmf_subsystem_add_host', { nqn: SUBNQN, host: HOSTNQN }), true);
