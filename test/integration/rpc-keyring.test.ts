@@ -7,6 +7,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { call } from '../../src/cli/rpc.js';
+import type { Json } from '../../src/rpc/json-value.js';
+import { startTarget } from '../../src/server/target.js';
 import { formatDhchapKey } from '../../src/keys/dhchap-key.js';
 import { formatTlsKey } from '../../src/keys/tls-key.js';
 import { AuthFailure } from '../../src/core/auth/messages.js';
@@ -202,4 +207,36 @@ test('keyring: a host added to the discovery NQN with a key must authenticate to
     await discover({ ...where, hostnqn: HOSTNQN });
     assert.equal((await t.rpcError('nvmf_subsystem_add_host', { nqn: DISCOVERY_NQN, host: HOSTNQN, psk: 'key1' })).code, -32602);
   });
+});
+
+test('keyring: secrets never reach the log (add, add_host, set_keys, a refused host, remove), each refusal one line', async () => {
+  const text: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      text.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const sock = path.join(dir, 'log.sock');
+  const target = await startTarget({ ...closedConfig(), rpcSocket: sock }, pino({ level: 'debug' }, sink));
+  const rpc = async (method: string, params: Json): Promise<unknown> => {
+    const r = await call(sock, method, params, 10_000);
+    return r.error ?? r.result;
+  };
+  try {
+    const a = target.addresses[0]!;
+    assert.equal(await rpc('keyring_file_add_key', { name: 'key1', path: keyFile('lkey1', KEY1) }), true);
+    assert.equal(await rpc('keyring_file_add_key', { name: 'key2', path: keyFile('lkey2', KEY2) }), true);
+    await rpc('keyring_file_add_key', { name: 'bad', path: keyFile('lbad', KEY2, 0o644) });
+    assert.equal(await rpc('nvmf_subsystem_add_host', { nqn: SUBNQN, host: HOSTNQN, dhchap_key: 'key1' }), true);
+    await assert.rejects(Controller.connect({ host: a.address, port: a.port, subnqn: SUBNQN, hostnqn: HOSTNQN, ioQueues: 1, dhchap: { key: KEY2 } }), failedAuth);
+    assert.equal(await rpc('nvmf_subsystem_set_keys', { nqn: SUBNQN, host: HOSTNQN, dhchap_key: 'key2' }), true);
+    assert.equal(await rpc('keyring_file_remove_key', { name: 'key1' }), true);
+  } finally {
+    await target.close();
+  }
+  const all = text.join('');
+  for (const k of [KEY1, KEY2]) assert.ok(!all.includes(k.slice(10, 40)), 'no secret in the logs');
+  assert.equal(all.split('\n').filter((l) => l.includes('keyring_file_add_key refused')).length, 1, 'the bad file: one line');
+  assert.match(all, /key added to the keyring/);
 });
