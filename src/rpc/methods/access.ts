@@ -4,9 +4,9 @@
 // subsystem to that port; a new address gets a new TCP listener. Every change bumps the discovery
 // log generation (and tells persistent discovery controllers). Taking access away disconnects, as
 // SPDK does: removing a host tears down its controllers on the subsystem; removing a listener tears
-// down the controllers whose admin queue came through it and closes I/O queues that did. These
-// need no work on the I/O workers: admission is decided on the main thread, and a controller's
-// teardown closes its queues on the workers.
+// down the controllers whose admin queue came through it and closes I/O queues that did. Admission
+// is decided on the main thread, and a controller's teardown closes its queues on the workers; a
+// host's keys (add_host's dhchap_key, psk) reach the workers through host-keys.ts.
 import type { Controller } from '../../core/controller.js';
 import net from 'node:net';
 import type { AddressFamily, PortConfig } from '../../config/types.js';
