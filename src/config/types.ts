@@ -88,6 +88,35 @@ export interface SubsystemConfig {
   cntlidMin: number;
   cntlidMax: number;
   namespaces: NamespaceConfig[];
+  /**
+   * Keys given to hosts of this subsystem at run time (JSON-RPC nvmf_subsystem_add_host /
+   * nvmf_subsystem_set_keys), by host NQN; they take precedence over hosts[] for this subsystem.
+   * Never part of the config file (holds secrets: never print or save it).
+   */
+  hostKeys?: Record<string, SubsystemHostKeys>;
+}
+
+/** A keyring key a host entry uses: its name and the keyring's id for it (names can be reused). */
+export interface KeyRef {
+  name: string;
+  id: number;
+}
+
+/** One host's run-time keys on one subsystem (SubsystemConfig.hostKeys). */
+export interface SubsystemHostKeys {
+  dhchapKeyRef?: KeyRef;
+  dhchapCtrlKeyRef?: KeyRef;
+  pskRef?: KeyRef;
+  /** Present: the host must authenticate on this subsystem with these secrets. */
+  dhchap?: HostDhchapConfig;
+  /** The host's TLS PSK (NVMeTLSkey-1) for this subsystem. */
+  tlsKey?: string;
+  /**
+   * Set when a DH-HMAC-CHAP key this host uses was removed from the keyring: the host must still
+   * authenticate and cannot (every authentication fails with this reason). A PSK is taken when the
+   * host is added, so removing its keyring key does not change TLS.
+   */
+  unusable?: string;
 }
 
 export interface ReferralConfig {

@@ -1,6 +1,6 @@
 // Control-plane messages between the main thread (controller owner) and the I/O workers.
 // Per-I/O traffic never crosses threads; these are per-connection or per-controller events.
-import type { NamespaceConfig, PollMode, PortConfig, SubsystemConfig, TargetConfig } from '../config/types.js';
+import type { NamespaceConfig, PollMode, PortConfig, SubsystemConfig, SubsystemHostKeys, TargetConfig } from '../config/types.js';
 import type { QueueHandoff } from '../transport/tcp/handoff.js';
 
 export type { QueueHandoff };
@@ -56,6 +56,8 @@ export const CTRL_SLOTS = 65536;
  *   subsystem-remove: a deleted subsystem (its controllers were torn down by the main thread); its
  *        namespaces' backends are closed once nothing is in flight on them.
  *   port-add: a new listener's port, for the queues that come through it.
+ *   host-keys: a host's keys on a subsystem changed (RPC add_host / set_keys, a keyring key removed):
+ *        re-authentication on this worker's queues uses them from then on.
  * Namespace changes:
  *   ns-add: `ramShare` is the namespace's shared memory (RAM namespaces), `nsStats` its shared counters;
  *        a file or block namespace is opened by each worker with descriptors of its own.
@@ -70,6 +72,8 @@ export type LiveChange =
   | { op: 'subsystem-add'; config: SubsystemConfig; index: number }
   | { op: 'subsystem-remove'; subnqn: string }
   | { op: 'port-add'; port: PortConfig }
+  /** A host's run-time keys on a subsystem (SubsystemConfig.hostKeys) set, changed or (null) dropped. */
+  | { op: 'host-keys'; subnqn: string; hostnqn: string; keys: SubsystemHostKeys | null }
   | { op: 'ns-add'; subnqn: string; ns: NamespaceConfig; ramShare: SharedArrayBuffer[] | null; nsStats: SharedArrayBuffer }
   | { op: 'ns-remove'; subnqn: string; nsid: number }
   | { op: 'ns-resize'; subnqn: string; nsid: number; size: number; ramShare: SharedArrayBuffer[] | null }

@@ -130,6 +130,11 @@ export class WorkerPool implements QueueMover, ControllerObserver {
     return this.#broadcast({ op: 'subsystem-remove', subnqn });
   }
 
+  /** A host's run-time keys on a subsystem (already in the config), on every worker. */
+  setHostKeys(change: Extract<LiveChange, { op: 'host-keys' }>): Promise<void> {
+    return this.#broadcast(change);
+  }
+
   /** A port added at run time (already in the config), before it accepts connections. */
   addPort(port: PortConfig): Promise<void> {
     return this.#broadcast({ op: 'port-add', port });

@@ -57,6 +57,12 @@ export async function applyChange(w: WorkerState, change: LiveChange): Promise<v
   }
   const subsys = w.ctx.subsystems.get(change.subnqn);
   if (!subsys) throw new Error(`subsystem ${change.subnqn} is not known to this worker`);
+  if (change.op === 'host-keys') {
+    const all = (subsys.config.hostKeys ??= {});
+    if (change.keys === null) delete all[change.hostnqn];
+    else all[change.hostnqn] = change.keys;
+    return;
+  }
   if (change.op === 'ns-add') {
     const nc = change.ns;
     if (subsys.namespaces.has(nc.nsid)) throw new Error(`namespace ${nc.nsid} of ${change.subnqn} exists on this worker`);

@@ -23,6 +23,8 @@ import {
 import { nvmfSubsystemListenerSetAnaState } from './ana.js';
 import { bdevRbdCreate, bdevRbdDelete, bdevRbdGetClustersInfo, bdevRbdRegisterCluster, bdevRbdResize, bdevRbdUnregisterCluster } from './rbd.js';
 import { nvmfNsAddHost, nvmfNsRemoveHost } from './ns-hosts.js';
+import { keyringFileAddKey, keyringFileRemoveKey, keyringGetKeys } from './keyring.js';
+import { nvmfSubsystemSetKeys } from './host-keys.js';
 
 export const ALL_METHODS: readonly RpcMethod[] = [
   spdkGetVersion,
@@ -58,9 +60,13 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   nvmfSubsystemAddHost,
   nvmfSubsystemRemoveHost,
   nvmfSubsystemAllowAnyHost,
+  nvmfSubsystemSetKeys,
   nvmfSubsystemGetControllers,
   nvmfSubsystemGetQpairs,
   nvmfSubsystemGetListeners,
   nvmfGetStats,
   nvmetdNamespaceResize,
+  keyringFileAddKey,
+  keyringFileRemoveKey,
+  keyringGetKeys,
 ];
