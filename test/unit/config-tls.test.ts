@@ -117,3 +117,30 @@ test('listener: a port with tls required serves a host with its PSK over TLS and
     await l.stopAccepting();
   }
 });
+
+// The Linux host turns its socket over to kernel TLS right after the handshake and reads the ICResp
+// as the first record: a NewSessionTicket there fails the connection ("unhandled TLS record 22").
+test('listener: no TLS session ticket reaches the host; the first record after the handshake is the ICResp', async () => {
+  const cfg = normalizeConfig(config(KEY, [{ port: 0, tls: 'required' }]), 'c.json');
+  const l = new TcpListener(cfg.ports[0]!, makeContext(cfg));
+  const { port } = await l.listen();
+  let h: tls.TLSSocket | undefined;
+  try {
+    const d = deriveTlsPsk(parseTlsKey(KEY), HOSTNQN, SUBNQN, 0);
+    h = tls.connect({ host: '127.0.0.1', port, minVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256', checkServerIdentity: () => undefined, pskCallback: () => ({ identity: d.identity, psk: d.psk }) });
+    const c = h;
+    let tickets = 0;
+    c.on('session', () => tickets++);
+    const first = await new Promise<Buffer>((resolve, reject) => {
+      // The ICReq goes out only after the server had every chance to send its tickets.
+      c.once('secureConnect', () => setTimeout(() => c.write(buildICReq({ hdgst: false, ddgst: false })), 200));
+      c.once('data', resolve);
+      c.once('error', reject);
+    });
+    assert.equal(first[CH.pduType], PduType.ICResp);
+    assert.equal(tickets, 0, 'the target sent a TLS session ticket');
+  } finally {
+    h?.destroy();
+    await l.stopAccepting();
+  }
+});
