@@ -70,6 +70,6 @@ export class TcpListener {
 /** The hosts with a TLS key (parsed once), for the subsystems of this port and its discovery controller. */
 function portPskLookup(port: PortConfig, ctx: TargetContext): PskLookup {
   const hosts: TlsHostKey[] = [];
-  for (const h of ctx.config.hosts) if (h.tlsKey !== undefined) hosts.push({ hostnqn: h.nqn, key: parseTlsKey(h.tlsKey) });
+  for (const h of ctx.config.hosts) if (h.tlsKey !== undefined) hosts.push({ hostnqn: h.nqn, key: parseTlsKey(h.tlsKey), derivation: h.tlsKeyDerivation });
   return hostPskLookup(hosts, (nqn) => port.subsystems.includes(nqn) || nqn === ctx.discoveryNqn || nqn === DISCOVERY_NQN);
 }

@@ -45,7 +45,7 @@ function handshakeFailure(err: NodeJS.ErrnoException, offered: string | null, re
   if (refused !== null) return `TLS PSK identity refused: ${refused}`;
   switch (err.code) {
     case 'ERR_SSL_BINDER_DOES_NOT_VERIFY':
-      return 'TLS handshake failed: the host holds a different PSK for this identity (binder does not verify)';
+      return 'TLS handshake failed: the host holds a different PSK for this identity (binder does not verify; a host with libnvme before 1.16 derives it the compat way: hosts[].tlsKeyDerivation "compat")';
     case 'ERR_SSL_UNSUPPORTED_PROTOCOL':
       return 'TLS handshake failed: the host does not offer TLS 1.3';
     case 'ERR_SSL_NO_SHARED_CIPHER':
