@@ -103,6 +103,21 @@ for (const [hh, d] of [[1, 'sha256'], [2, 'sha384']] as const) {
   });
 }
 
+// Known answer generated here: nvme-cli 2.13 / libnvme 1.13 (Debian 13, the interop suite's trixie guest)
+// ran `nvme check-tls-key --keydata <key> --hostnqn H --subsysnqn S --identity 0 --insert`, and
+// `nvme tls-key --export` printed the TLS PSK it put into the .nvme keyring (NVMeTLSkey-0:01:...).
+test('compat derivation equals what libnvme 1.13 (nvme-cli 2.13) inserts into the keyring; rfc8446 does not', () => {
+  const k = parseTlsKey('NVMeTLSkey-1:01:z8yjClL+kjjY4o8yqZ7M5okIAY2BMb+zH94d/OXe6sDRmuPj:');
+  const host = 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e05';
+  const exported = Buffer.from('7WSLF3qBgEkDS/ksQGZ8tTckoGBH/AFnziU45uRH3v3LlR34', 'base64').subarray(0, 32);
+  const compat = deriveTlsPsk(k, host, 'nqn.2026-11.io.nvmetd:interop-tls', 0, 'compat');
+  assert.equal(compat.identity, `NVMe0R01 ${host} nqn.2026-11.io.nvmetd:interop-tls`);
+  assert.deepEqual(compat.psk, exported);
+  assert.notDeepEqual(deriveTlsPsk(k, host, 'nqn.2026-11.io.nvmetd:interop-tls', 0).psk, exported);
+  const disc = Buffer.from('uqbkZokRC4B4Hc6JCUQGyM+ZlNGiP5up0zZ7qYuFvJ8Ex21S', 'base64').subarray(0, 32);
+  assert.deepEqual(deriveTlsPsk(k, host, 'nqn.2014-08.org.nvmexpress.discovery', 0, 'compat').psk, disc);
+});
+
 test('a 00 configured PSK is its own retained PSK; its hash follows the key length', () => {
   for (const [len, d, hh] of [[32, 'sha256', 1], [48, 'sha384', 2]] as const) {
     const key = crypto.randomBytes(len);

@@ -468,10 +468,10 @@ scn_tls_connect() {
   tls_setup
   tls_connect "$HOSTNQN5" "$HOSTID5" || die "$(cat /tmp/connect.err)"
   tls_verify_1m "TLS"
-  run_fio tls-verify "$TDEV" randwrite 4k 0 16M || die "fio verify over TLS failed"
+  run_fio tls-verify "$TDEV" randwrite 4k 0 8M || die "fio verify over TLS failed"
   tls=$(cat /sys/class/nvme/$CTRL/tls_key 2>/dev/null)
   disconnect_ctrl "$CTRL" || die "cannot disconnect the TLS controller"
-  note "nvme connect --tls (tlshd, PSK from the .nvme keyring${tls:+, key $tls}): 1 MiB dd and 16 MiB fio verify"
+  note "nvme connect --tls (tlshd, PSK from the .nvme keyring${tls:+, key $tls}): 1 MiB dd and 8 MiB fio verify"
 }
 
 scn_tls_discover() {
