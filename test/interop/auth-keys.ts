@@ -2,7 +2,7 @@
 // nvmetd's config and to the guest's `nvme connect --dhchap-secret / --dhchap-ctrl-secret`.
 import { formatDhchapKey, generateDhchapKey } from '../../src/keys/dhchap-key.js';
 import { HashId } from '../../src/keys/hash.js';
-import { formatTlsKey, generateTlsKey, type TlsKeyDerivation } from '../../src/keys/tls-key.js';
+import { deriveTlsPsk, formatTlsKey, generateTlsKey, parseTlsKey, type TlsKeyDerivation } from '../../src/keys/tls-key.js';
 
 export interface InteropAuthKeys {
   /** The host's secret (SHA-256 transformed, as `nvme gen-dhchap-key --hmac=1` prints it). */
@@ -21,14 +21,26 @@ export function interopAuthKeys(hostnqn: string, subnqn: string): InteropAuthKey
   };
 }
 
-/** Configured TLS PSKs (NVMeTLSkey-1:01:..., as `nvme gen-tls-key` prints them) of hosts 4 and 5. */
+/** Configured TLS PSKs (NVMeTLSkey-1:01:..., as `nvme gen-tls-key` prints them) of hosts 4, 5 and 6. */
 export interface InteropTlsKeys {
   host4: string;
   host5: string;
+  host6: string;
 }
 
 export function interopTlsKeys(): InteropTlsKeys {
-  return { host4: formatTlsKey(generateTlsKey(HashId.SHA256)), host5: formatTlsKey(generateTlsKey(HashId.SHA256)) };
+  const gen = () => formatTlsKey(generateTlsKey(HashId.SHA256));
+  return { host4: gen(), host5: gen(), host6: gen() };
+}
+
+/**
+ * A line for `nvme tls-key --import`: the version 0 identity and the TLS PSK derived here the TP 8018
+ * (RFC 8446) way, in the interchange format; nvme-cli puts that key into the .nvme keyring as is, which
+ * is what libnvme 1.16 and later insert themselves.
+ */
+export function tlsImportLine(configured: string, hostnqn: string, subnqn: string): string {
+  const d = deriveTlsPsk(parseTlsKey(configured), hostnqn, subnqn, 0, 'rfc8446');
+  return `${d.identity} ${formatTlsKey({ transform: 1, key: d.psk })}`;
 }
 
 /**

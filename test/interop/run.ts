@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { CpioEntry, CpioWriter, withParents } from './cpio.js';
 import { checkIdentify, compareWithReference, HostCheck, InteropConfig } from './checks.js';
 import { cacheDirFor, ensureGuestImage, GuestImage, Release, RELEASES } from './setup.js';
-import { interopAuthKeys, interopTlsKeys, tlsDerivationFor, type InteropAuthKeys, type InteropTlsKeys } from './auth-keys.js';
+import { interopAuthKeys, interopTlsKeys, tlsDerivationFor, tlsImportLine, type InteropAuthKeys, type InteropTlsKeys } from './auth-keys.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..', '..');
@@ -175,6 +175,8 @@ function interopConfig(o: Options, runDir: string): InteropConfig {
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e04', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e04' },
       // Host 5 has a TLS PSK only, and is allowed on the TLS subsystem only.
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e05', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e05' },
+      // Host 6 too, with the TP 8018 (RFC 8446) derivation whatever the guest's libnvme does.
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e06', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e06' },
     ],
     namespaces: [
       { nsid: 1, kind: 'ram', blockSize: 512, size: 256 * mib, uuid: '6e766d65-7464-4000-8000-696e7465726f', nguid: '6e766d6574640001696e7465726f7031' },
@@ -245,6 +247,7 @@ function nvmetdConfigJson(c: InteropConfig, ns1DelayUs = 0): string {
     hosts: [
       { nqn: c.hosts[3]!.nqn, dhchap: { key: keys.host, ctrlKey: keys.ctrl }, tlsKey: tk.host4, tlsKeyDerivation: derivation },
       { nqn: c.hosts[4]!.nqn, tlsKey: tk.host5, tlsKeyDerivation: derivation },
+      { nqn: c.hosts[5]!.nqn, tlsKey: tk.host6 },
     ],
     ports: [
       { id: 1, address: '127.0.0.1', port: c.hostPort, advertiseAddress: '10.0.2.2', advertisePort: c.tport, subsystems: [c.subnqn] },
@@ -268,7 +271,7 @@ function nvmetdConfigJson(c: InteropConfig, ns1DelayUs = 0): string {
       serial: 'nvmetd-interop-tls',
       model: c.model,
       allowAnyHost: false,
-      allowedHosts: [c.hosts[3]!.nqn, c.hosts[4]!.nqn],
+      allowedHosts: [c.hosts[3]!.nqn, c.hosts[4]!.nqn, c.hosts[5]!.nqn],
       namespaces: [{ nsid: 1, backing: { type: 'ram', size: 64 * 1024 * 1024 }, blockSize: 512 }],
     }],
   };
@@ -283,7 +286,9 @@ function guestEnv(c: InteropConfig, o: Options): string {
     HOSTNQN3: c.hosts[2].nqn, HOSTID3: c.hosts[2].id,
     HOSTNQN4: c.hosts[3]!.nqn, HOSTID4: c.hosts[3]!.id,
     HOSTNQN5: c.hosts[4]!.nqn, HOSTID5: c.hosts[4]!.id,
+    HOSTNQN6: c.hosts[5]!.nqn, HOSTID6: c.hosts[5]!.id,
     TLS_SUBNQN, TLS_TPORT: c.tport + 1, TLS_KEY4: tlsKeysFor().host4, TLS_KEY5: tlsKeysFor().host5,
+    TLS_IMPORT6: tlsImportLine(tlsKeysFor().host6, c.hosts[5]!.nqn, TLS_SUBNQN),
     DHCHAP_KEY4: keysFor(c).host, DHCHAP_CTRL4: keysFor(c).ctrl, DHCHAP_WRONG4: keysFor(c).wrong,
     FIO_SIZE: fioSize, FIO_IODEPTH: 16, KILL_FIO_SIZE: process.env.NVMETD_INTEROP_KILL_FIO_SIZE ?? '128M', KILL_AFTER: 5, KILL_DOWNTIME: 3,
     KATO: 5, IDLE_SECS: 17, CTRL_LOSS_TMO: 180, RECONNECT_DELAY: 2, REQUEST_TIMEOUT: 120,

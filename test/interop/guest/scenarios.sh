@@ -496,6 +496,21 @@ scn_tls_discover() {
   note "plain log: $(cat /tmp/tls.rec | grep -o '"treq":"[^"]*"\|"sectype":"[^"]*"' | tr '\n' ' ')| discover --tls on $TLS_TPORT lists $TLS_SUBNQN"
 }
 
+# The target's default derivation (TP 8018, RFC 8446 HKDF labels) with the Linux host: host 6's TLS PSK
+# is derived on the test machine and imported as is (`nvme tls-key --import`), as libnvme 1.16+ would
+# have inserted it; the guest's older libnvme derives the compat way, which hosts 4 and 5 use.
+scn_tls_rfc8446() {
+  tls_skip_reasons
+  tls_setup
+  printf '%s\n' "$TLS_IMPORT6" > /tmp/tls6.keys
+  echo "+ nvme tls-key --import --keyfile /tmp/tls6.keys  (${TLS_IMPORT6% *} <key>)"
+  nvme tls-key --import --keyfile /tmp/tls6.keys 2>&1 || die "nvme tls-key --import failed"
+  tls_connect "$HOSTNQN6" "$HOSTID6" || die "$(cat /tmp/connect.err)"
+  tls_verify_1m "TLS (RFC 8446 derivation)"
+  disconnect_ctrl "$CTRL" || die "cannot disconnect"
+  note "RFC 8446-derived PSK (nvmetd's default) in the .nvme keyring: nvme connect --tls, 1 MiB verified"
+}
+
 scn_tls_plain_refused() {
   tls_skip_reasons
   disconnect_all
@@ -526,7 +541,7 @@ PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst conne
  fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k fio-digests flush blkdiscard write-zeroes
  compare-match compare-mismatch keep-alive-idle disconnect-reconnect shared-namespace
  file-persist-restart kill-during-fio allow-list-refused dhchap tls-connect tls-discover tls-plain-refused
- tls-dhchap perf-vs-fio"
+ tls-dhchap tls-rfc8446 perf-vs-fio"
 if [ -n "$ONLY" ]; then
   p=""; for s in $PLAN; do echo " $ONLY " | grep -q " $s " && p="$p $s"; done; PLAN=$p
 fi
@@ -562,6 +577,7 @@ scenario tls-connect scn_tls_connect 240
 scenario tls-discover scn_tls_discover 120
 scenario tls-plain-refused scn_tls_plain_refused 60
 scenario tls-dhchap scn_tls_dhchap 120
+scenario tls-rfc8446 scn_tls_rfc8446 120
 scenario perf-vs-fio scn_perf_vs_fio 180
 
 disconnect_all
