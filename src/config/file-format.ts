@@ -73,6 +73,7 @@ export interface HostInput {
   nqn: string;
   dhchap?: DhchapInput;
   tlsKey?: string;
+  tlsKeyDerivation?: 'rfc8446' | 'compat';
 }
 
 export interface ConfigFile {

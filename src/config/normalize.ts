@@ -6,7 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { ConfigError, ptr } from './errors.js';
 import { parseCpuList } from './cpus.js';
 import { normalizeDhchap } from './dhchap.js';
-import { checkPortTls, normalizeTlsKey } from './tls.js';
+import { checkPortTls, normalizeTlsKey, normalizeTlsKeyDerivation } from './tls.js';
 import { parseMetricsAddress } from './metrics-address.js';
 import { OVERCOMMIT_EFFECT, approxSize, machineMemory, ramFitProblem, type MachineMemory } from './memory.js';
 import type { BackingInput, ConfigFile, NamespaceInput, PortInput, SizeInput, SubsystemInput } from './file-format.js';
@@ -183,6 +183,9 @@ class Normalizer {
       const host: HostConfig = { nqn: h.nqn };
       if (h.dhchap !== undefined) host.dhchap = normalizeDhchap(h.dhchap, `/hosts/${i}/dhchap`, this.options.baseDir, (p, r) => this.fail(p, r));
       if (h.tlsKey !== undefined) host.tlsKey = normalizeTlsKey(h.tlsKey, this.options.baseDir, (r) => this.fail(`/hosts/${i}/tlsKey`, r));
+      if (h.tlsKeyDerivation !== undefined) {
+        host.tlsKeyDerivation = normalizeTlsKeyDerivation(h.tlsKeyDerivation, h.tlsKey !== undefined, (r) => this.fail(`/hosts/${i}/tlsKeyDerivation`, r));
+      }
       hosts.push(host);
     });
     for (const s of subsystems) {

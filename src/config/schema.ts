@@ -126,6 +126,10 @@ export const configSchema = {
             type: 'string',
             pattern: TLS_KEY_PATTERN,
           },
+          tlsKeyDerivation: {
+            description: 'How the host\'s tools turn tlsKey into the TLS PSK (the HKDF-Expand-Label encoding): rfc8446 (default; libnvme 1.16 and later) or compat (libnvme before 1.16, e.g. nvme-cli 2.13 of Debian 13, and newer nvme-cli with --compat). With the wrong one the handshake fails: "binder does not verify".',
+            enum: ['rfc8446', 'compat'],
+          },
         },
       },
     },

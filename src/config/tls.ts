@@ -3,7 +3,7 @@
 // it; SHA-384 PSKs are refused, as the TLS stack serves SHA-256 PSKs only. Errors never show the key.
 import { AuthKeyError } from '../keys/errors.js';
 import { HashId } from '../keys/hash.js';
-import { parseTlsKey, pskHash } from '../keys/tls-key.js';
+import { parseTlsKey, pskHash, TLS_KEY_DERIVATIONS, type TlsKeyDerivation } from '../keys/tls-key.js';
 import { readSecret } from './dhchap.js';
 import type { HostConfig, TlsMode } from './types.js';
 
@@ -25,6 +25,15 @@ export function normalizeTlsKey(value: string, baseDir: string | undefined, fail
     throw err;
   }
   return text;
+}
+
+/** hosts[].tlsKeyDerivation: one of the known encodings, and only next to a tlsKey. */
+export function normalizeTlsKeyDerivation(value: unknown, hasKey: boolean, fail: (reason: string) => never): TlsKeyDerivation {
+  if (!TLS_KEY_DERIVATIONS.includes(value as TlsKeyDerivation)) {
+    return fail(`must be one of ${TLS_KEY_DERIVATIONS.map((d) => `"${d}"`).join(', ')}`);
+  }
+  if (!hasKey) return fail('is set but the host has no tlsKey');
+  return value as TlsKeyDerivation;
 }
 
 /** A port that requires TLS needs some host that can use it; `fail(reason)` throws. */

@@ -177,6 +177,11 @@ export interface HostConfig {
    * "file:PATH"): admits it on ports with TLS.
    */
   tlsKey?: string;
+  /**
+   * How the host's tools turn tlsKey into the TLS PSK: rfc8446 (default; libnvme 1.16+) or compat
+   * (libnvme before 1.16, e.g. nvme-cli 2.13 of Debian 13). Set only with tlsKey.
+   */
+  tlsKeyDerivation?: 'rfc8446' | 'compat';
 }
 
 export type QueuePolicy = 'round-robin' | 'per-controller' | 'map';

@@ -7,6 +7,14 @@
 // TLS PSK      = HKDF-Expand-Label(HKDF-Extract(0, retained), "nvme-tls-psk", context, L), where the
 //                context is the identity itself (version 0) or "<hh> <PSK digest>" (version 1).
 // Identities: "NVMe0R<hh> <NQNh> <NQNc>" and "NVMe1R<hh> <NQNh> <NQNc> <PSK digest>".
+//
+// Two encodings of HKDF-Expand-Label's info are in use on Linux hosts, and the PSK only matches when
+// both sides use the same one:
+//   rfc8446: uint16 length (big-endian) || uint8 len || "tls13 " Label || uint8 len || Context, as TP 8018
+//            asks (libnvme 1.16 and later, nvme-cli 2.16 and later);
+//   compat:  uint16 length (little-endian) || "tls13 " Label || Context, without the two length bytes:
+//            what libnvme before 1.16 computes (nvme-cli up to 2.15: Debian 13, Ubuntu 24.04, ...) and
+//            what newer nvme-cli still computes with --compat.
 import crypto from 'node:crypto';
 import { decodeBase64Strict, encodeWithCrc, splitKeyAndCrc } from './encoding.js';
 import { AuthKeyError } from './errors.js';
@@ -15,6 +23,10 @@ import { NVMF_SEED } from './dhchap-key.js';
 
 export const TLS_PREFIX = 'NVMeTLSkey-1:';
 const TLS_KEY_LENGTHS: readonly number[] = [32, 48];
+
+/** Which HKDF-Expand-Label info encoding derives the retained and TLS PSKs (see above). */
+export type TlsKeyDerivation = 'rfc8446' | 'compat';
+export const TLS_KEY_DERIVATIONS: readonly TlsKeyDerivation[] = ['rfc8446', 'compat'];
 
 /** 0: no transformation; 1: SHA-256; 2: SHA-384. */
 export type TlsTransform = 0 | typeof HashId.SHA256 | typeof HashId.SHA384;
@@ -71,25 +83,38 @@ export function pskHash(k: TlsPsk): typeof HashId.SHA256 | typeof HashId.SHA384 
   return k.key.length === 48 ? HashId.SHA384 : HashId.SHA256;
 }
 
-/** HKDF-Expand-Label (RFC 8446 §7.1) over PRK = HKDF-Extract(zero salt, ikm) (RFC 5869). */
-export function hkdfExpandLabel(h: HashId, ikm: Uint8Array, label: string, context: Uint8Array | string, length: number): Buffer {
+/**
+ * HKDF-Expand-Label (RFC 8446 §7.1) over PRK = HKDF-Extract(zero salt, ikm) (RFC 5869); `compat`
+ * builds the info the way libnvme before 1.16 does (see above).
+ */
+export function hkdfExpandLabel(
+  h: HashId, ikm: Uint8Array, label: string, context: Uint8Array | string, length: number, derivation: TlsKeyDerivation = 'rfc8446',
+): Buffer {
   const full = Buffer.from(`tls13 ${label}`, 'utf8');
   const ctx = typeof context === 'string' ? Buffer.from(context, 'utf8') : Buffer.from(context);
-  if (full.length > 255) fail(`HKDF label "${label}" is too long`);
-  if (ctx.length > 255) fail(`HKDF context is ${ctx.length} bytes, at most 255 fit (NQNs too long for this identity)`);
-  const info = Buffer.alloc(2 + 1 + full.length + 1 + ctx.length);
-  info.writeUInt16BE(length, 0);
-  info[2] = full.length;
-  full.copy(info, 3);
-  info[3 + full.length] = ctx.length;
-  ctx.copy(info, 4 + full.length);
+  let info: Buffer;
+  if (derivation === 'compat') {
+    info = Buffer.alloc(2 + full.length + ctx.length);
+    info.writeUInt16LE(length, 0);
+    full.copy(info, 2);
+    ctx.copy(info, 2 + full.length);
+  } else {
+    if (full.length > 255) fail(`HKDF label "${label}" is too long`);
+    if (ctx.length > 255) fail(`HKDF context is ${ctx.length} bytes, at most 255 fit (NQNs too long for this identity)`);
+    info = Buffer.alloc(2 + 1 + full.length + 1 + ctx.length);
+    info.writeUInt16BE(length, 0);
+    info[2] = full.length;
+    full.copy(info, 3);
+    info[3 + full.length] = ctx.length;
+    ctx.copy(info, 4 + full.length);
+  }
   return Buffer.from(crypto.hkdfSync(hashInfo(h).digest, ikm, Buffer.alloc(0), info, length));
 }
 
 /** The retained PSK the configured PSK is turned into for this host (the key itself for <hh> 00). */
-export function retainedPsk(k: TlsPsk, hostnqn: string): Buffer {
+export function retainedPsk(k: TlsPsk, hostnqn: string, derivation: TlsKeyDerivation = 'rfc8446'): Buffer {
   if (k.transform === 0) return Buffer.from(k.key);
-  return hkdfExpandLabel(k.transform, k.key, 'HostNQN', hostnqn, k.key.length);
+  return hkdfExpandLabel(k.transform, k.key, 'HostNQN', hostnqn, k.key.length, derivation);
 }
 
 /** base64(HMAC(psk, NQNh || " " || NQNc || " " || "NVMe-over-Fabrics")), SHA-256 or SHA-384 only. */
@@ -109,9 +134,11 @@ export function tlsIdentity(version: 0 | 1, h: HashId, hostnqn: string, subnqn: 
 }
 
 /** The TLS PSK from an input (retained or generated) PSK and the context of its identity. */
-export function tlsPskFromInput(h: typeof HashId.SHA256 | typeof HashId.SHA384, input: Uint8Array, context: string): Buffer {
+export function tlsPskFromInput(
+  h: typeof HashId.SHA256 | typeof HashId.SHA384, input: Uint8Array, context: string, derivation: TlsKeyDerivation = 'rfc8446',
+): Buffer {
   if (input.length !== hashLen(h)) fail(`a ${hashName(h)} input PSK is ${hashLen(h)} bytes, not ${input.length}`);
-  return hkdfExpandLabel(h, input, 'nvme-tls-psk', context, hashLen(h));
+  return hkdfExpandLabel(h, input, 'nvme-tls-psk', context, hashLen(h), derivation);
 }
 
 export interface DerivedTlsPsk {
@@ -122,16 +149,16 @@ export interface DerivedTlsPsk {
 }
 
 /** From a configured PSK to the identity and TLS PSK for one host and subsystem. */
-export function deriveTlsPsk(k: TlsPsk, hostnqn: string, subnqn: string, version: 0 | 1): DerivedTlsPsk {
+export function deriveTlsPsk(k: TlsPsk, hostnqn: string, subnqn: string, version: 0 | 1, derivation: TlsKeyDerivation = 'rfc8446'): DerivedTlsPsk {
   const h = pskHash(k);
-  const retained = retainedPsk(k, hostnqn);
+  const retained = retainedPsk(k, hostnqn, derivation);
   try {
     if (version === 0) {
       const identity = tlsIdentity(0, h, hostnqn, subnqn);
-      return { identity, psk: tlsPskFromInput(h, retained, identity), hash: h };
+      return { identity, psk: tlsPskFromInput(h, retained, identity, derivation), hash: h };
     }
     const digest = pskDigest(h, retained, hostnqn, subnqn);
-    return { identity: tlsIdentity(1, h, hostnqn, subnqn, digest), psk: tlsPskFromInput(h, retained, `${hh(h)} ${digest}`), hash: h };
+    return { identity: tlsIdentity(1, h, hostnqn, subnqn, digest), psk: tlsPskFromInput(h, retained, `${hh(h)} ${digest}`, derivation), hash: h };
   } finally {
     retained.fill(0);
   }

@@ -1,6 +1,8 @@
 // DH-HMAC-CHAP secrets for one interop run: generated fresh (the formats nvme-cli prints), handed to
 // nvmetd's config and to the guest's `nvme connect --dhchap-secret / --dhchap-ctrl-secret`.
 import { formatDhchapKey, generateDhchapKey } from '../../src/keys/dhchap-key.js';
+import { HashId } from '../../src/keys/hash.js';
+import { deriveTlsPsk, formatTlsKey, generateTlsKey, parseTlsKey, type TlsKeyDerivation } from '../../src/keys/tls-key.js';
 
 export interface InteropAuthKeys {
   /** The host's secret (SHA-256 transformed, as `nvme gen-dhchap-key --hmac=1` prints it). */
@@ -17,4 +19,37 @@ export function interopAuthKeys(hostnqn: string, subnqn: string): InteropAuthKey
     ctrl: formatDhchapKey(generateDhchapKey({ transform: 0, hostnqn: subnqn, keyLen: 32 })),
     wrong: formatDhchapKey(generateDhchapKey({ transform: 1, hostnqn })),
   };
+}
+
+/** Configured TLS PSKs (NVMeTLSkey-1:01:..., as `nvme gen-tls-key` prints them) of hosts 4, 5 and 6. */
+export interface InteropTlsKeys {
+  host4: string;
+  host5: string;
+  host6: string;
+}
+
+export function interopTlsKeys(): InteropTlsKeys {
+  const gen = () => formatTlsKey(generateTlsKey(HashId.SHA256));
+  return { host4: gen(), host5: gen(), host6: gen() };
+}
+
+/**
+ * A line for `nvme tls-key --import`: the version 0 identity and the TLS PSK derived here the TP 8018
+ * (RFC 8446) way, in the interchange format; nvme-cli puts that key into the .nvme keyring as is, which
+ * is what libnvme 1.16 and later insert themselves.
+ */
+export function tlsImportLine(configured: string, hostnqn: string, subnqn: string): string {
+  const d = deriveTlsPsk(parseTlsKey(configured), hostnqn, subnqn, 0, 'rfc8446');
+  return `${d.identity} ${formatTlsKey({ transform: 1, key: d.psk })}`;
+}
+
+/**
+ * The PSK derivation of the guest's nvme-cli / libnvme: libnvme before 1.16 (nvme-cli before 2.16, e.g.
+ * Debian 13's 2.13) builds the HKDF labels the pre-RFC 8446 way ("compat").
+ */
+export function tlsDerivationFor(nvmeCliVersion: string): TlsKeyDerivation {
+  const m = /^(?:\d+:)?(\d+)\.(\d+)/.exec(nvmeCliVersion);
+  if (!m) return 'rfc8446';
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major < 2 || (major === 2 && minor < 16) ? 'compat' : 'rfc8446';
 }

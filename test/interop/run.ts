@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { CpioEntry, CpioWriter, withParents } from './cpio.js';
 import { checkIdentify, compareWithReference, HostCheck, InteropConfig } from './checks.js';
 import { cacheDirFor, ensureGuestImage, GuestImage, Release, RELEASES } from './setup.js';
-import { interopAuthKeys, type InteropAuthKeys } from './auth-keys.js';
+import { interopAuthKeys, interopTlsKeys, tlsDerivationFor, tlsImportLine, type InteropAuthKeys, type InteropTlsKeys } from './auth-keys.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..', '..');
@@ -171,10 +171,14 @@ function interopConfig(o: Options, runDir: string): InteropConfig {
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e01', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e01' },
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e02', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e02' },
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e03', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e03' },
-      // Host 4 authenticates (DH-HMAC-CHAP).
+      // Host 4 authenticates (DH-HMAC-CHAP); it also has a TLS PSK (TLS + DH-HMAC-CHAP on the TLS subsystem).
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e04', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e04' },
-      // Host 5 is allowed but namespace 2 is masked from it (ns-masking).
+      // Host 5 has a TLS PSK only, and is allowed on the TLS subsystem only.
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e05', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e05' },
+      // Host 6 too, with the TP 8018 (RFC 8446) derivation whatever the guest's libnvme does.
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e06', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e06' },
+      // Host 7 is allowed on the interop subsystem, but namespace 2 is masked from it (ns-masking).
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e07', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e07' },
     ],
     namespaces: [
       { nsid: 1, kind: 'ram', blockSize: 512, size: 256 * mib, uuid: '6e766d65-7464-4000-8000-696e7465726f', nguid: '6e766d6574640001696e7465726f7031' },
@@ -222,28 +226,57 @@ function keysFor(c: InteropConfig): InteropAuthKeys {
   return (authKeys ??= interopAuthKeys(c.hosts[3]!.nqn, c.subnqn));
 }
 
+/**
+ * TLS: a second port (host port + 1) that requires TLS and offers only a RAM subsystem of its own, so
+ * the plain scenarios and the reference comparisons see exactly what they saw before (hosts 1-3 are
+ * not allowed on it). Hosts 4 and 5 have PSKs (fresh each run).
+ */
+const TLS_SUBNQN = 'nqn.2026-11.io.nvmetd:interop-tls';
+let tlsKeys: InteropTlsKeys | null = null;
+function tlsKeysFor(): InteropTlsKeys {
+  return (tlsKeys ??= interopTlsKeys());
+}
+/** How the guest's libnvme derives TLS PSKs (compat before 1.16, i.e. nvme-cli before 2.16). */
+let guestNvmeCli = '';
+
 function nvmetdConfigJson(c: InteropConfig, ns1DelayUs = 0): string {
   const workers = interopWorkers();
   const keys = keysFor(c);
+  const tk = tlsKeysFor();
+  const derivation = tlsDerivationFor(guestNvmeCli);
   const cfg = {
     ...(workers > 0 ? { shard: { workers } } : {}),
-    hosts: [{ nqn: c.hosts[3]!.nqn, dhchap: { key: keys.host, ctrlKey: keys.ctrl } }],
-    ports: [{ id: 1, address: '127.0.0.1', port: c.hostPort, advertiseAddress: '10.0.2.2', advertisePort: c.tport, subsystems: [c.subnqn] }],
+    hosts: [
+      { nqn: c.hosts[3]!.nqn, dhchap: { key: keys.host, ctrlKey: keys.ctrl }, tlsKey: tk.host4, tlsKeyDerivation: derivation },
+      { nqn: c.hosts[4]!.nqn, tlsKey: tk.host5, tlsKeyDerivation: derivation },
+      { nqn: c.hosts[5]!.nqn, tlsKey: tk.host6 },
+    ],
+    ports: [
+      { id: 1, address: '127.0.0.1', port: c.hostPort, advertiseAddress: '10.0.2.2', advertisePort: c.tport, subsystems: [c.subnqn] },
+      { id: 2, address: '127.0.0.1', port: c.hostPort + 1, advertiseAddress: '10.0.2.2', advertisePort: c.tport + 1, subsystems: [TLS_SUBNQN], tls: 'required' },
+    ],
     subsystems: [{
       nqn: c.subnqn,
       serial: c.serial,
       model: c.model,
       allowAnyHost: false,
-      allowedHosts: [c.hosts[0].nqn, c.hosts[1].nqn, c.hosts[3]!.nqn, c.hosts[4]!.nqn],
+      allowedHosts: [c.hosts[0].nqn, c.hosts[1].nqn, c.hosts[3]!.nqn, c.hosts[6]!.nqn],
       namespaces: c.namespaces.map((n) => ({
         nsid: n.nsid,
         backing: n.kind === 'ram' ? { type: 'ram', size: n.size, ...(n.nsid === 1 && ns1DelayUs ? { delayUs: ns1DelayUs } : {}) } : { type: 'file', path: n.path, size: n.size },
         blockSize: n.blockSize,
         uuid: n.uuid,
         nguid: n.nguid,
-        // Per-host masking: every allowed host but host 5 sees namespace 2.
+        // Per-host masking: every allowed host but host 7 sees namespace 2.
         ...(n.nsid === 2 ? { hosts: [c.hosts[0].nqn, c.hosts[1].nqn, c.hosts[3]!.nqn] } : {}),
       })),
+    }, {
+      nqn: TLS_SUBNQN,
+      serial: 'nvmetd-interop-tls',
+      model: c.model,
+      allowAnyHost: false,
+      allowedHosts: [c.hosts[3]!.nqn, c.hosts[4]!.nqn, c.hosts[5]!.nqn],
+      namespaces: [{ nsid: 1, backing: { type: 'ram', size: 64 * 1024 * 1024 }, blockSize: 512 }],
     }],
   };
   return JSON.stringify(cfg, null, 2) + '\n';
@@ -257,6 +290,10 @@ function guestEnv(c: InteropConfig, o: Options): string {
     HOSTNQN3: c.hosts[2].nqn, HOSTID3: c.hosts[2].id,
     HOSTNQN4: c.hosts[3]!.nqn, HOSTID4: c.hosts[3]!.id,
     HOSTNQN5: c.hosts[4]!.nqn, HOSTID5: c.hosts[4]!.id,
+    HOSTNQN7: c.hosts[6]!.nqn, HOSTID7: c.hosts[6]!.id,
+    HOSTNQN6: c.hosts[5]!.nqn, HOSTID6: c.hosts[5]!.id,
+    TLS_SUBNQN, TLS_TPORT: c.tport + 1, TLS_KEY4: tlsKeysFor().host4, TLS_KEY5: tlsKeysFor().host5,
+    TLS_IMPORT6: tlsImportLine(tlsKeysFor().host6, c.hosts[5]!.nqn, TLS_SUBNQN),
     DHCHAP_KEY4: keysFor(c).host, DHCHAP_CTRL4: keysFor(c).ctrl, DHCHAP_WRONG4: keysFor(c).wrong,
     FIO_SIZE: fioSize, FIO_IODEPTH: 16, KILL_FIO_SIZE: process.env.NVMETD_INTEROP_KILL_FIO_SIZE ?? '128M', KILL_AFTER: 5, KILL_DOWNTIME: 3,
     KATO: 5, IDLE_SECS: 17, CTRL_LOSS_TMO: 180, RECONNECT_DELAY: 2, REQUEST_TIMEOUT: 120,
@@ -317,7 +354,9 @@ async function main(): Promise<number> {
     say('0 passed, 1 failed');
     return 1;
   }
-  say(`# guest: kernel ${img.kernelVersion}, nvme-cli ${img.nvmeCliVersion}, fio ${img.fioVersion} (setup ${((Date.now() - t0) / 1000).toFixed(0)}s)`);
+  say(`# guest: kernel ${img.kernelVersion}, nvme-cli ${img.nvmeCliVersion}, fio ${img.fioVersion}` +
+    `${img.ktlsUtilsVersion ? `, ktls-utils ${img.ktlsUtilsVersion}` : ''} (setup ${((Date.now() - t0) / 1000).toFixed(0)}s)`);
+  guestNvmeCli = img.nvmeCliVersion;
 
   const cfg = interopConfig(o, runDir);
   const results: Result[] = [];

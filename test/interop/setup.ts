@@ -13,7 +13,7 @@ import { CpioEntry, CpioWriter, withParents } from './cpio.js';
 import { readDynamic, readModinfo } from './elf.js';
 
 /** Bump when the image layout changes so cached initramfs files are rebuilt. */
-const IMAGE_FORMAT = 4;
+const IMAGE_FORMAT = 5;
 
 export const RELEASES = ['bookworm', 'trixie'] as const;
 export type Release = (typeof RELEASES)[number];
@@ -28,6 +28,8 @@ export interface GuestImage {
   modules: string[];
   nvmeCliVersion: string;
   fioVersion: string;
+  /** ktls-utils (tlshd, the TLS handshake agent of the kernel's NVMe/TCP host), where the release has it. */
+  ktlsUtilsVersion?: string;
 }
 
 type Log = (msg: string) => void;
@@ -303,6 +305,11 @@ const WANTED_MODULES = [
   'nvmet', 'nvmet_tcp', 'null_blk', 'brd', 'loop',
   // In-band authentication (DH-HMAC-CHAP), where the kernel has it (CONFIG_NVME_AUTH: trixie, not bookworm).
   'nvme_auth', 'kpp', 'dh_generic', 'hmac', 'sha256_generic', 'sha512_generic',
+  // NVMe/TCP over TLS: kernel TLS (the record layer once tlshd has done the handshake) and the PSK keyring.
+  'tls', 'nvme_keyring',
+  // AES-GCM for kernel TLS, loaded here: the guest has no modprobe at the kernel's /sbin/modprobe, so the
+  // kernel cannot load them on demand when tlshd hands the session keys over.
+  'gf128mul', 'ghash_generic', 'ghash_clmulni_intel', 'gcm', 'seqiv', 'cryptd', 'crypto_simd', 'aesni_intel',
 ];
 
 interface ModuleSet {
@@ -385,7 +392,9 @@ export function ensureGuestImage(release: Release, cacheRoot: string, log: Log):
   const manifestPath = join(base, 'image.json');
   const opts = setupPrivateApt(release, join(base, 'apt'), log);
 
-  const userPkgs = resolveClosure(opts, ['nvme-cli', 'fio', 'busybox-static']);
+  // tlshd (ktls-utils) does the TLS handshakes of the kernel's NVMe/TCP host; bookworm's kernel has no
+  // NVMe/TCP TLS, so only later releases carry it.
+  const userPkgs = resolveClosure(opts, ['nvme-cli', 'fio', 'busybox-static', ...(release === 'bookworm' ? [] : ['ktls-utils'])]);
   const kpkgName = kernelPackage(opts);
   const kpkg = resolveClosure(opts, [kpkgName]).find((p) => p.startsWith(kpkgName + '='));
   if (!kpkg) throw new Error(`cannot resolve ${kpkgName}`);
@@ -431,7 +440,10 @@ export function ensureGuestImage(release: Release, cacheRoot: string, log: Log):
   const nvmeRel = ['usr/sbin/nvme', 'sbin/nvme', 'usr/bin/nvme'].find((p) => resolveInRoot(root, p));
   const fioRel = ['usr/bin/fio', 'bin/fio'].find((p) => resolveInRoot(root, p));
   if (!nvmeRel || !fioRel) throw new Error('nvme or fio binary not found in the unpacked packages');
-  const bins = collectBinaries(root, [nvmeRel, fioRel], ['libgcc_s.so.1']);
+  const tlshdRel = release === 'bookworm' ? undefined : ['usr/sbin/tlshd', 'sbin/tlshd'].find((p) => resolveInRoot(root, p));
+  if (release !== 'bookworm' && !tlshdRel) throw new Error('tlshd not found in ktls-utils');
+  const execs = [nvmeRel, fioRel, ...(tlshdRel ? [tlshdRel] : [])];
+  const bins = collectBinaries(root, execs, ['libgcc_s.so.1']);
 
   const entries: CpioEntry[] = [];
   for (const d of ['proc', 'sys', 'dev', 'tmp', 'run', 'mnt', 'root', 'var/tmp', 'etc/nvme', 'usr/sbin', 'usr/bin', 'sbin']) {
@@ -446,7 +458,7 @@ export function ensureGuestImage(release: Release, cacheRoot: string, log: Log):
     entries.push({ kind: 'symlink', path: `bin/${a}`, target: 'busybox' });
   }
   for (const [g, host] of bins) {
-    const mode = g === nvmeRel || g === fioRel ? 0o755 : 0o644;
+    const mode = execs.includes(g) ? 0o755 : 0o644;
     entries.push({ kind: 'file', path: g, data: readFileSync(host), mode: g.includes('ld-linux') ? 0o755 : mode });
   }
   for (const [g, data] of mods.files) entries.push({ kind: 'file', path: g, data });
@@ -461,7 +473,8 @@ export function ensureGuestImage(release: Release, cacheRoot: string, log: Log):
   const pkgVersion = (name: string) => userPkgs.find((p) => p.startsWith(name + '='))?.split('=')[1] ?? '?';
   entries.push({
     kind: 'file', path: 'etc/interop/versions',
-    data: Buffer.from(`kernel ${kver}\nnvme-cli ${pkgVersion('nvme-cli')}\nfio ${pkgVersion('fio')}\nbusybox ${pkgVersion('busybox-static')}\n`),
+    data: Buffer.from(`kernel ${kver}\nnvme-cli ${pkgVersion('nvme-cli')}\nfio ${pkgVersion('fio')}\nbusybox ${pkgVersion('busybox-static')}\n` +
+      (tlshdRel ? `ktls-utils ${pkgVersion('ktls-utils')}\nlibnvme ${pkgVersion('libnvme1t64')}\n` : '')),
   });
 
   const initrd = join(base, 'base-initrd.cpio');
@@ -477,6 +490,7 @@ export function ensureGuestImage(release: Release, cacheRoot: string, log: Log):
   const image: GuestImage & { key: string } = {
     key: inputsKey, release, kernelVersion: kver, kernel, initrd, modules: mods.order,
     nvmeCliVersion: pkgVersion('nvme-cli'), fioVersion: pkgVersion('fio'),
+    ...(tlshdRel ? { ktlsUtilsVersion: pkgVersion('ktls-utils') } : {}),
   };
   writeFileSync(manifestPath, JSON.stringify(image, null, 2) + '\n');
   log(`guest image for ${release}: kernel ${kver}, initramfs ${(statSync(initrd).size / 1048576).toFixed(1)} MiB, ${mods.order.length} modules`);

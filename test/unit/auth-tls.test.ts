@@ -77,6 +77,47 @@ for (const [hh, d] of [[1, 'sha256'], [2, 'sha384']] as const) {
   });
 }
 
+// libnvme before 1.16 (nvme-cli 2.13 of Debian 13 and the like) builds the HKDF info without the RFC 8446
+// length bytes and with a little-endian length: uint16le L || "tls13 " Label || Context.
+function compatInfo(length: number, label: string, context: string): Buffer {
+  return Buffer.concat([Buffer.from([length & 0xff, length >> 8]), Buffer.from(`tls13 ${label}`), Buffer.from(context)]);
+}
+function expandLabelCompat(d: Digest, secret: Buffer, label: string, context: string, length: number): Buffer {
+  return expand(d, extract(d, Buffer.alloc(0), secret), compatInfo(length, label, context), length);
+}
+
+for (const [hh, d] of [[1, 'sha256'], [2, 'sha384']] as const) {
+  test(`compat derivation (libnvme before 1.16), configured PSK 0${hh}: retained and TLS PSKs by that definition, identities unchanged`, () => {
+    const key = Buffer.from(Array.from({ length: LEN[d] }, (_, i) => (i * 5 + 1) & 0xff));
+    const k: TlsPsk = { transform: hh, key };
+    const retained = expandLabelCompat(d, key, 'HostNQN', HOST, LEN[d]);
+    assert.deepEqual(retainedPsk(k, HOST, 'compat'), retained);
+    assert.notDeepEqual(retainedPsk(k, HOST), retained);
+    const v0 = deriveTlsPsk(k, HOST, SUB, 0, 'compat');
+    assert.equal(v0.identity, deriveTlsPsk(k, HOST, SUB, 0).identity);
+    assert.deepEqual(v0.psk, expandLabelCompat(d, retained, 'nvme-tls-psk', v0.identity, LEN[d]));
+    const digest = crypto.createHmac(d, retained).update(`${HOST} ${SUB} NVMe-over-Fabrics`).digest('base64');
+    const v1 = deriveTlsPsk(k, HOST, SUB, 1, 'compat');
+    assert.equal(v1.identity, `NVMe1R0${hh} ${HOST} ${SUB} ${digest}`);
+    assert.deepEqual(v1.psk, expandLabelCompat(d, retained, 'nvme-tls-psk', `0${hh} ${digest}`, LEN[d]));
+  });
+}
+
+// Known answer generated here: nvme-cli 2.13 / libnvme 1.13 (Debian 13, the interop suite's trixie guest)
+// ran `nvme check-tls-key --keydata <key> --hostnqn H --subsysnqn S --identity 0 --insert`, and
+// `nvme tls-key --export` printed the TLS PSK it put into the .nvme keyring (NVMeTLSkey-0:01:...).
+test('compat derivation equals what libnvme 1.13 (nvme-cli 2.13) inserts into the keyring; rfc8446 does not', () => {
+  const k = parseTlsKey('NVMeTLSkey-1:01:z8yjClL+kjjY4o8yqZ7M5okIAY2BMb+zH94d/OXe6sDRmuPj:');
+  const host = 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e05';
+  const exported = Buffer.from('7WSLF3qBgEkDS/ksQGZ8tTckoGBH/AFnziU45uRH3v3LlR34', 'base64').subarray(0, 32);
+  const compat = deriveTlsPsk(k, host, 'nqn.2026-11.io.nvmetd:interop-tls', 0, 'compat');
+  assert.equal(compat.identity, `NVMe0R01 ${host} nqn.2026-11.io.nvmetd:interop-tls`);
+  assert.deepEqual(compat.psk, exported);
+  assert.notDeepEqual(deriveTlsPsk(k, host, 'nqn.2026-11.io.nvmetd:interop-tls', 0).psk, exported);
+  const disc = Buffer.from('uqbkZokRC4B4Hc6JCUQGyM+ZlNGiP5up0zZ7qYuFvJ8Ex21S', 'base64').subarray(0, 32);
+  assert.deepEqual(deriveTlsPsk(k, host, 'nqn.2014-08.org.nvmexpress.discovery', 0, 'compat').psk, disc);
+});
+
 test('a 00 configured PSK is its own retained PSK; its hash follows the key length', () => {
   for (const [len, d, hh] of [[32, 'sha256', 1], [48, 'sha384', 2]] as const) {
     const key = crypto.randomBytes(len);

@@ -117,3 +117,65 @@ test('listener: a port with tls required serves a host with its PSK over TLS and
     await l.stopAccepting();
   }
 });
+
+// The Linux host turns its socket over to kernel TLS right after the handshake and reads the ICResp
+// as the first record: a NewSessionTicket there fails the connection ("unhandled TLS record 22").
+test('listener: no TLS session ticket reaches the host; the first record after the handshake is the ICResp', async () => {
+  const cfg = normalizeConfig(config(KEY, [{ port: 0, tls: 'required' }]), 'c.json');
+  const l = new TcpListener(cfg.ports[0]!, makeContext(cfg));
+  const { port } = await l.listen();
+  let h: tls.TLSSocket | undefined;
+  try {
+    const d = deriveTlsPsk(parseTlsKey(KEY), HOSTNQN, SUBNQN, 0);
+    h = tls.connect({ host: '127.0.0.1', port, minVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256', checkServerIdentity: () => undefined, pskCallback: () => ({ identity: d.identity, psk: d.psk }) });
+    const c = h;
+    let tickets = 0;
+    c.on('session', () => tickets++);
+    const first = await new Promise<Buffer>((resolve, reject) => {
+      // The ICReq goes out only after the server had every chance to send its tickets.
+      c.once('secureConnect', () => setTimeout(() => c.write(buildICReq({ hdgst: false, ddgst: false })), 200));
+      c.once('data', resolve);
+      c.once('error', reject);
+    });
+    assert.equal(first[CH.pduType], PduType.ICResp);
+    assert.equal(tickets, 0, 'the target sent a TLS session ticket');
+  } finally {
+    h?.destroy();
+    await l.stopAccepting();
+  }
+});
+
+test('config tls: tlsKeyDerivation is rfc8446 or compat, and only next to a tlsKey', () => {
+  const withDerivation = (d: unknown, key: string | null = KEY) => ({ ...config(undefined, [{}]), hosts: [{ nqn: HOSTNQN, ...(key ? { tlsKey: key } : {}), tlsKeyDerivation: d }] });
+  assert.equal(normalizeConfig(withDerivation('compat'), 'c.json').hosts[0]!.tlsKeyDerivation, 'compat');
+  assert.equal(normalizeConfig(withDerivation('rfc8446'), 'c.json').hosts[0]!.tlsKeyDerivation, 'rfc8446');
+  assert.equal(normalizeConfig(config(KEY, [{}]), 'c.json').hosts[0]!.tlsKeyDerivation, undefined);
+  refused(withDerivation('libnvme'), '/hosts/0/tlsKeyDerivation', /./);
+  refused(withDerivation('compat', null), '/hosts/0/tlsKeyDerivation', /no tlsKey/);
+});
+
+// libnvme before 1.16 (nvme-cli 2.13 of Debian 13) inserts a TLS PSK derived with the pre-RFC 8446
+// HKDF labels: such a host completes the handshake once its key is marked "compat", and not before.
+test('listener: a host whose tools derive the compat way connects with tlsKeyDerivation "compat", not without', async () => {
+  const attempt = async (derivation: string | undefined): Promise<boolean> => {
+    const raw = { ...config(KEY, [{ port: 0, tls: 'required' }]), hosts: [{ nqn: HOSTNQN, tlsKey: KEY, ...(derivation ? { tlsKeyDerivation: derivation } : {}) }] };
+    const cfg = normalizeConfig(raw, 'c.json');
+    const l = new TcpListener(cfg.ports[0]!, makeContext(cfg));
+    const { port } = await l.listen();
+    const d = deriveTlsPsk(parseTlsKey(KEY), HOSTNQN, SUBNQN, 0, 'compat');
+    const h = tls.connect({ host: '127.0.0.1', port, minVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256', checkServerIdentity: () => undefined, pskCallback: () => ({ identity: d.identity, psk: d.psk }) });
+    try {
+      return await new Promise<boolean>((resolve) => {
+        h.once('secureConnect', () => h.write(buildICReq({ hdgst: false, ddgst: false })));
+        h.once('data', (b: Buffer) => resolve(b[CH.pduType] === PduType.ICResp));
+        h.once('error', () => resolve(false));
+        h.once('close', () => resolve(false));
+      });
+    } finally {
+      h.destroy();
+      await l.stopAccepting();
+    }
+  };
+  assert.equal(await attempt('compat'), true, 'compat host refused with tlsKeyDerivation compat');
+  assert.equal(await attempt(undefined), false, 'compat host accepted with the default rfc8446 derivation');
+});

@@ -74,7 +74,7 @@ export class TcpListener {
  */
 function portPskLookup(port: PortConfig, ctx: TargetContext): PskLookup {
   const hosts: TlsHostKey[] = [];
-  for (const h of ctx.config.hosts) if (h.tlsKey !== undefined) hosts.push({ hostnqn: h.nqn, key: parseTlsKey(h.tlsKey) });
+  for (const h of ctx.config.hosts) if (h.tlsKey !== undefined) hosts.push({ hostnqn: h.nqn, key: parseTlsKey(h.tlsKey), derivation: h.tlsKeyDerivation });
   const serves = (nqn: string): boolean => port.subsystems.includes(nqn) || nqn === ctx.discoveryNqn || nqn === DISCOVERY_NQN;
   const configured = hostPskLookup(hosts, serves);
   return (identity) => {

@@ -10,7 +10,7 @@
 // PSKs through OpenSSL's TLS 1.2-style server callback, which binds every such PSK to
 // TLS_AES_128_GCM_SHA256, so a SHA-384 PSK (TLS_AES_256_GCM_SHA384) can never complete a handshake.
 import { HashId } from '../../keys/hash.js';
-import { deriveTlsPsk, pskHash, type TlsPsk } from '../../keys/tls-key.js';
+import { deriveTlsPsk, pskHash, type TlsKeyDerivation, type TlsPsk } from '../../keys/tls-key.js';
 
 /** A host whose configured PSK (NVMeTLSkey-1:...) admits it over TLS. */
 export interface TlsHostKey {
@@ -18,6 +18,8 @@ export interface TlsHostKey {
   readonly key: TlsPsk;
   /** Set: the key admits the host on this subsystem only. */
   readonly subnqn?: string;
+  /** How this host's tools derive the TLS PSK (default rfc8446; see keys/tls-key.ts). */
+  readonly derivation?: TlsKeyDerivation;
 }
 
 /** The identity was recognised: the TLS PSK to use and whom it stands for. */
@@ -71,7 +73,7 @@ export function hostPskLookup(hosts: readonly TlsHostKey[], servesSubsystem: (su
         why ??= `the configured key of host ${h.hostnqn} is a SHA-384 PSK, which this target cannot use`;
         continue;
       }
-      const d = deriveTlsPsk(h.key, h.hostnqn, subnqn, version);
+      const d = deriveTlsPsk(h.key, h.hostnqn, subnqn, version, h.derivation);
       if (d.identity !== identity) {
         d.psk.fill(0);
         why ??= `identity does not match the key configured for host ${h.hostnqn} (PSK digest differs)`;

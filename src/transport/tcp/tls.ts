@@ -19,9 +19,9 @@ import tls from 'node:tls';
 import type { Logger } from '../../util/log.js';
 import type { PskLookup, PskMatch } from './tls-psk.js';
 import { icreqTimedOut } from './icreq-timeouts.js';
+import { TLS_CIPHER_SUITES, tlsServerContext } from './tls-context.js';
 
-/** The one cipher suite offered (the one TP 8011 requires; SHA-256 PSKs only, see above). */
-export const TLS_CIPHER_SUITES = 'TLS_AES_128_GCM_SHA256';
+export { TLS_CIPHER_SUITES } from './tls-context.js';
 /** First byte of a TLS record carrying a handshake message (the ClientHello). */
 export const TLS_HANDSHAKE_RECORD = 0x16;
 
@@ -45,7 +45,7 @@ function handshakeFailure(err: NodeJS.ErrnoException, offered: string | null, re
   if (refused !== null) return `TLS PSK identity refused: ${refused}`;
   switch (err.code) {
     case 'ERR_SSL_BINDER_DOES_NOT_VERIFY':
-      return 'TLS handshake failed: the host holds a different PSK for this identity (binder does not verify)';
+      return 'TLS handshake failed: the host holds a different PSK for this identity (binder does not verify; a host with libnvme before 1.16 derives it the compat way: hosts[].tlsKeyDerivation "compat")';
     case 'ERR_SSL_UNSUPPORTED_PROTOCOL':
       return 'TLS handshake failed: the host does not offer TLS 1.3';
     case 'ERR_SSL_NO_SHARED_CIPHER':
@@ -115,6 +115,8 @@ export function acceptTls(socket: net.Socket, o: TlsAcceptOptions, done: (a: Acc
   });
 }
 
+let ticketWarned = false;
+
 interface HandshakeHooks {
   secured(s: tls.TLSSocket, peer: TlsPeer): void;
   failed(msg: string, fields: Record<string, unknown>): void;
@@ -127,11 +129,15 @@ function startHandshake(socket: net.Socket, o: TlsAcceptOptions, log: Logger, ho
   const wipe = (): void => {
     match?.psk.fill(0);
   };
+  const ctx = tlsServerContext();
+  if (!ctx.ticketsOff && !ticketWarned) {
+    ticketWarned = true;
+    log.warn('this Node.js cannot turn TLS session tickets off: the Linux host fails on them after the handshake');
+  }
   const s = new tls.TLSSocket(socket, {
     isServer: true,
-    minVersion: 'TLSv1.3',
-    maxVersion: 'TLSv1.3',
-    ciphers: TLS_CIPHER_SUITES,
+    // TLS 1.3 only, TLS_AES_128_GCM_SHA256, no session tickets (tls-context.ts).
+    secureContext: ctx.sc,
     // Called for each identity the host offers (and again after a HelloRetryRequest); OpenSSL copies
     // the key before this returns to it.
     pskCallback: (_s: tls.TLSSocket, identity: string) => {

@@ -468,23 +468,23 @@ scn_reservations() {
 }
 
 # Per-host namespace masking: namespace 2 is configured for hosts 1, 2 and 4 only. Host 1 sees both
-# namespaces; host 5 (allowed on the subsystem) sees namespace 1 alone: no block device, not in
+# namespaces; host 7 (allowed on the subsystem) sees namespace 1 alone: no block device, not in
 # list-ns, an all-zero id-ns for nsid 2.
 scn_ns_masking() {
   [ "$MODE" = reference ] && skip "the kernel target has no per-host namespace masking"
   need_main
   a=$CTRL
   ns_dev "$a" "$NS2_NSID" > /dev/null || die "host 1 has no block device for namespace $NS2_NSID"
-  WAIT_NSIDS=$NS1_NSID must_connect "$HOSTNQN5" "$HOSTID5" --raw
+  WAIT_NSIDS=$NS1_NSID must_connect "$HOSTNQN7" "$HOSTID7" --raw
   b=$CTRL
   sleep 2 # a namespace that would (wrongly) appear gets the time to
   echo "+ nvme list-ns /dev/$b"
   nvme list-ns "/dev/$b" > /tmp/nm.ls 2>&1
   cat /tmp/nm.ls
   ids=$(sed -n 's/.*\]: *0x\([0-9a-fA-F]*\).*/\1/p' /tmp/nm.ls | tr '\n' ' ')
-  [ "$ids" = "$(printf '%x' "$NS1_NSID") " ] || die "host 5's active namespace list is '$ids', not namespace $NS1_NSID alone"
-  ns_dev "$b" "$NS2_NSID" > /dev/null && die "host 5 got a block device for masked namespace $NS2_NSID"
-  ns_dev "$b" "$NS1_NSID" > /dev/null || die "host 5 has no block device for namespace $NS1_NSID"
+  [ "$ids" = "$(printf '%x' "$NS1_NSID") " ] || die "host 7's active namespace list is '$ids', not namespace $NS1_NSID alone"
+  ns_dev "$b" "$NS2_NSID" > /dev/null && die "host 7 got a block device for masked namespace $NS2_NSID"
+  ns_dev "$b" "$NS1_NSID" > /dev/null || die "host 7 has no block device for namespace $NS1_NSID"
   echo "+ nvme id-ns /dev/$b -n $NS2_NSID -b"
   nvme id-ns "/dev/$b" -n "$NS2_NSID" -b > /tmp/nm.idns 2> /tmp/nm.err || die "id-ns of the masked nsid failed: $(tr '\n' ' ' < /tmp/nm.err)"
   [ "$(tr -d '\000' < /tmp/nm.idns | wc -c)" -eq 0 ] || die "Identify Namespace of the masked nsid is not all zeroes"
@@ -493,11 +493,142 @@ scn_ns_masking() {
   make_pattern /tmp/nm.x $((256 * 1024))
   write_pattern "$(dev1)" /tmp/nm.x $((210 * MiB)) 65536
   read_region "$(dev1)" $((210 * MiB)) $((256 * 1024)) 65536 /tmp/nm.r
-  [ "$(md5 /tmp/nm.x)" = "$(md5 /tmp/nm.r)" ] || die "host 5 does not read back what it wrote on namespace $NS1_NSID"
+  [ "$(md5 /tmp/nm.x)" = "$(md5 /tmp/nm.r)" ] || die "host 7 does not read back what it wrote on namespace $NS1_NSID"
   # Shared namespace heads: drop every controller (see shared-namespace).
   disconnect_all
   CTRL=
-  note "host 1 sees namespaces $NS1_NSID and $NS2_NSID; host 5 only $NS1_NSID (id-ns of $NS2_NSID all zeroes)"
+  note "host 1 sees namespaces $NS1_NSID and $NS2_NSID; host 7 only $NS1_NSID (id-ns of $NS2_NSID all zeroes)"
+}
+
+# --- NVMe/TCP over TLS 1.3 (kernel 6.12+: tlshd does the handshake, kernel TLS the records) ---------
+# The TLS port ($TLS_TPORT) requires TLS and offers $TLS_SUBNQN (one RAM namespace) to hosts 4 and 5.
+DISC_NQN=nqn.2014-08.org.nvmexpress.discovery
+tls_skip_reasons() {
+  [ "$MODE" = reference ] && skip "the kernel target runs without TLS in this suite"
+  command -v tlshd > /dev/null || skip "no tlshd (ktls-utils) in this guest image: run with --release trixie"
+  [ -d /sys/module/nvme_keyring ] || skip "this kernel has no NVMe/TCP TLS (no nvme_keyring: CONFIG_NVME_TCP_TLS)"
+}
+# Once per boot: tlshd running, the PSKs of hosts 4 and 5 derived and inserted into the .nvme keyring
+# by nvme-cli (identity version 0: what Linux 6.12 looks up by default), for the TLS subsystem and for
+# the discovery subsystem.
+tls_setup() {
+  [ -f /tmp/tls.ready ] && return 0
+  printf '[debug]\nloglevel=1\ntls=0\nnl=0\n\n[authenticate]\nkeyrings=.nvme\n' > /etc/tlshd.conf
+  if ! pidof tlshd > /dev/null; then
+    tlshd -s -c /etc/tlshd.conf >> /tmp/tlshd.log 2>&1 &
+    sleep 1
+    pidof tlshd > /dev/null || die "tlshd did not start: $(tail -n 5 /tmp/tlshd.log | tr '\n' ' ')"
+  fi
+  for h in 4 5; do
+    eval "hq=\$HOSTNQN$h key=\$TLS_KEY$h"
+    for sn in "$TLS_SUBNQN" "$DISC_NQN"; do
+      echo "+ nvme check-tls-key --keydata <host $h key> --hostnqn $hq --subsysnqn $sn --identity 0 --insert"
+      nvme check-tls-key --keydata "$key" --hostnqn "$hq" --subsysnqn "$sn" --identity 0 --insert 2>&1 ||
+        die "nvme check-tls-key --insert failed for host $h / $sn"
+    done
+  done
+  echo "+ nvme tls-key --export (the TLS PSKs libnvme derived, as the keyring holds them)"
+  nvme tls-key --export 2>&1 | tee /tmp/art/tls-keyring.txt | sed 's/:[A-Za-z0-9+/=]*:$/:<key>:/'
+  : > /tmp/tls.ready
+}
+find_tls_ctrl() { # hostnqn
+  for d in /sys/class/nvme/nvme*; do
+    [ "$(cat "$d/subsysnqn" 2>/dev/null)" = "$TLS_SUBNQN" ] && [ "$(cat "$d/hostnqn" 2>/dev/null)" = "$1" ] && { echo "${d##*/}"; return 0; }
+  done
+  return 1
+}
+# nvme connect --tls to the TLS subsystem; sets CTRL and TDEV (its namespace 1).
+tls_connect() { # hostnqn hostid [args...]
+  hq=$1; hid=$2; shift 2
+  echo "+ nvme connect -t tcp -a $TADDR -s $TLS_TPORT -n $TLS_SUBNQN -q $hq -I $hid --tls $*"
+  nvme connect -t tcp -a "$TADDR" -s "$TLS_TPORT" -n "$TLS_SUBNQN" -q "$hq" -I "$hid" --tls "$@" > /tmp/tconn.out 2>&1
+  rc=$?
+  cat /tmp/tconn.out
+  [ $rc -eq 0 ] || { echo "nvme connect --tls: exit $rc: $(tr '\n' ' ' < /tmp/tconn.out) | tlshd: $(tail -n 3 /tmp/tlshd.log | tr '\n' ' ')" > /tmp/connect.err; return 1; }
+  CTRL=""; TDEV=""; i=0
+  while [ $i -lt 30 ]; do
+    CTRL=$(find_tls_ctrl "$hq") && [ "$(ctrl_state "$CTRL")" = live ] && TDEV=$(ns_dev "$CTRL" 1) && return 0
+    sleep 1; i=$((i + 1))
+  done
+  echo "no live controller with namespace 1 for $hq on $TLS_SUBNQN (ctrl '$CTRL')" > /tmp/connect.err
+  return 1
+}
+tls_verify_1m() { # label: 1 MiB written and read back at 8 MiB
+  make_pattern /tmp/tls.x $MiB
+  write_pattern "$TDEV" /tmp/tls.x $((8 * MiB)) 65536
+  read_region "$TDEV" $((8 * MiB)) $MiB 65536 /tmp/tls.r
+  [ "$(md5 /tmp/tls.x)" = "$(md5 /tmp/tls.r)" ] || die "$1: 1 MiB read back differs"
+}
+
+scn_tls_connect() {
+  tls_skip_reasons
+  tls_setup
+  tls_connect "$HOSTNQN5" "$HOSTID5" || die "$(cat /tmp/connect.err)"
+  tls_verify_1m "TLS"
+  run_fio tls-verify "$TDEV" randwrite 4k 0 8M || die "fio verify over TLS failed"
+  tls=$(cat /sys/class/nvme/$CTRL/tls_key 2>/dev/null)
+  disconnect_ctrl "$CTRL" || die "cannot disconnect the TLS controller"
+  note "nvme connect --tls (tlshd, PSK from the .nvme keyring${tls:+, key $tls}): 1 MiB dd and 8 MiB fio verify"
+}
+
+scn_tls_discover() {
+  tls_skip_reasons
+  tls_setup
+  # Plain discovery (port $TPORT) lists the TLS port with TSAS TLS 1.3 and TREQ required.
+  echo "+ nvme discover -t tcp -a $TADDR -s $TPORT -q $HOSTNQN5 -o json"
+  nvme discover -t tcp -a "$TADDR" -s "$TPORT" -q "$HOSTNQN5" -I "$HOSTID5" -o json > /tmp/art/tls-discover-plain.json 2>&1 ||
+    die "plain nvme discover failed: $(head -c 300 /tmp/art/tls-discover-plain.json)"
+  cat /tmp/art/tls-discover-plain.json
+  tr -d '\n ' < /tmp/art/tls-discover-plain.json | grep -o "{[^{}]*\"subnqn\":\"$TLS_SUBNQN\"[^{}]*}" > /tmp/tls.rec
+  [ -s /tmp/tls.rec ] || die "the discovery log has no entry for $TLS_SUBNQN"
+  grep -q "\"trsvcid\":\"$TLS_TPORT\"" /tmp/tls.rec || die "the $TLS_SUBNQN entry is not on port $TLS_TPORT: $(cat /tmp/tls.rec)"
+  grep -q '"sectype":"tls13"' /tmp/tls.rec || die "the TLS port's entry does not say TSAS tls13: $(cat /tmp/tls.rec)"
+  grep -q '"treq":"required' /tmp/tls.rec || die "the TLS port's entry does not say TREQ required: $(cat /tmp/tls.rec)"
+  # Discovery over TLS on the TLS port itself (its discovery controller requires TLS too).
+  echo "+ nvme discover -t tcp -a $TADDR -s $TLS_TPORT -q $HOSTNQN5 --tls"
+  nvme discover -t tcp -a "$TADDR" -s "$TLS_TPORT" -q "$HOSTNQN5" -I "$HOSTID5" --tls > /tmp/art/tls-discover-tls.txt 2>&1 ||
+    die "nvme discover --tls failed: $(tr '\n' ' ' < /tmp/art/tls-discover-tls.txt | head -c 300) | tlshd: $(tail -n 3 /tmp/tlshd.log | tr '\n' ' ')"
+  cat /tmp/art/tls-discover-tls.txt
+  grep -q "$TLS_SUBNQN" /tmp/art/tls-discover-tls.txt || die "discovery over TLS does not list $TLS_SUBNQN"
+  note "plain log: $(cat /tmp/tls.rec | grep -o '"treq":"[^"]*"\|"sectype":"[^"]*"' | tr '\n' ' ')| discover --tls on $TLS_TPORT lists $TLS_SUBNQN"
+}
+
+# The target's default derivation (TP 8018, RFC 8446 HKDF labels) with the Linux host: host 6's TLS PSK
+# is derived on the test machine and imported as is (`nvme tls-key --import`), as libnvme 1.16+ would
+# have inserted it; the guest's older libnvme derives the compat way, which hosts 4 and 5 use.
+scn_tls_rfc8446() {
+  tls_skip_reasons
+  tls_setup
+  printf '%s\n' "$TLS_IMPORT6" > /tmp/tls6.keys
+  echo "+ nvme tls-key --import --keyfile /tmp/tls6.keys  (${TLS_IMPORT6% *} <key>)"
+  nvme tls-key --import --keyfile /tmp/tls6.keys 2>&1 || die "nvme tls-key --import failed"
+  tls_connect "$HOSTNQN6" "$HOSTID6" || die "$(cat /tmp/connect.err)"
+  tls_verify_1m "TLS (RFC 8446 derivation)"
+  disconnect_ctrl "$CTRL" || die "cannot disconnect"
+  note "RFC 8446-derived PSK (nvmetd's default) in the .nvme keyring: nvme connect --tls, 1 MiB verified"
+}
+
+scn_tls_plain_refused() {
+  tls_skip_reasons
+  disconnect_all
+  echo "+ nvme connect -t tcp -a $TADDR -s $TLS_TPORT -n $TLS_SUBNQN -q $HOSTNQN5 (no --tls)"
+  nvme connect -t tcp -a "$TADDR" -s "$TLS_TPORT" -n "$TLS_SUBNQN" -q "$HOSTNQN5" -I "$HOSTID5" > /tmp/tp.out 2>&1
+  rc=$?
+  cat /tmp/tp.out
+  dmesg | tail -n 5
+  c=$(find_tls_ctrl "$HOSTNQN5") && { disconnect_ctrl "$c"; die "a plain connection to the TLS-only port got controller $c"; }
+  [ $rc -ne 0 ] || die "a plain nvme connect to the TLS-only port exited 0"
+  note "refused: $(tr '\n' ' ' < /tmp/tp.out | head -c 120) | $(dmesg | grep -i nvme | tail -n 1 | head -c 120)"
+}
+
+scn_tls_dhchap() {
+  tls_skip_reasons
+  [ -d /sys/module/nvme_auth ] || skip "this kernel is built without NVMe in-band authentication"
+  tls_setup
+  tls_connect "$HOSTNQN4" "$HOSTID4" --dhchap-secret "$DHCHAP_KEY4" --dhchap-ctrl-secret "$DHCHAP_CTRL4" || die "$(cat /tmp/connect.err)"
+  tls_verify_1m "TLS + DH-HMAC-CHAP"
+  disconnect_ctrl "$CTRL" || die "cannot disconnect"
+  note "TLS and bidirectional DH-HMAC-CHAP on one connection, 1 MiB verified"
 }
 
 # --- plan ------------------------------------------------------------------------------------------
@@ -506,7 +637,8 @@ PLAN=""
 PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst connect-both collect-identify
  fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k fio-digests flush blkdiscard write-zeroes
  compare-match compare-mismatch keep-alive-idle disconnect-reconnect shared-namespace
- reservations file-persist-restart kill-during-fio allow-list-refused dhchap ns-masking perf-vs-fio"
+ reservations file-persist-restart kill-during-fio allow-list-refused dhchap ns-masking tls-connect tls-discover
+ tls-plain-refused tls-dhchap tls-rfc8446 perf-vs-fio"
 if [ -n "$ONLY" ]; then
   p=""; for s in $PLAN; do echo " $ONLY " | grep -q " $s " && p="$p $s"; done; PLAN=$p
 fi
@@ -540,9 +672,15 @@ scenario kill-during-fio scn_kill_during_fio 900
 scenario allow-list-refused scn_allow_list_refused 60
 scenario dhchap scn_dhchap 180
 scenario ns-masking scn_ns_masking 180
+scenario tls-connect scn_tls_connect 240
+scenario tls-discover scn_tls_discover 120
+scenario tls-plain-refused scn_tls_plain_refused 60
+scenario tls-dhchap scn_tls_dhchap 120
+scenario tls-rfc8446 scn_tls_rfc8446 120
 scenario perf-vs-fio scn_perf_vs_fio 180
 
 disconnect_all
 dmesg -c >> "$DMESG_ALL" 2>/dev/null
 emit dmesg.txt "$DMESG_ALL"
+emit tlshd.log /tmp/tlshd.log
 exit 0
