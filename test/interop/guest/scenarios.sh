@@ -4,6 +4,7 @@
 # in reference mode, the kernel's nvmet-tcp inside this guest (127.0.0.1).
 . /interop/env.sh
 . /interop/lib.sh
+. /interop/live.sh
 [ "$MODE" = reference ] && . /interop/reference-target.sh
 exec 3<&0 4>&1
 mkdir -p /tmp/art
@@ -409,7 +410,8 @@ PLAN=""
 PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst connect-both collect-identify
  fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k fio-digests flush blkdiscard write-zeroes
  compare-match compare-mismatch keep-alive-idle disconnect-reconnect shared-namespace
- file-persist-restart kill-during-fio allow-list-refused dhchap perf-vs-fio"
+ file-persist-restart kill-during-fio allow-list-refused dhchap hot-add-ns resize-ns remove-host multipath-ana
+ perf-vs-fio"
 if [ -n "$ONLY" ]; then
   p=""; for s in $PLAN; do echo " $ONLY " | grep -q " $s " && p="$p $s"; done; PLAN=$p
 fi
@@ -441,6 +443,10 @@ scenario file-persist-restart scn_file_persist_restart 180
 scenario kill-during-fio scn_kill_during_fio 900
 scenario allow-list-refused scn_allow_list_refused 60
 scenario dhchap scn_dhchap 180
+scenario hot-add-ns scn_hot_add_ns 180
+scenario resize-ns scn_resize_ns 120
+scenario remove-host scn_remove_host 150
+scenario multipath-ana scn_multipath_ana $((MP_FIO_SECS + 200))
 scenario perf-vs-fio scn_perf_vs_fio 180
 
 disconnect_all
