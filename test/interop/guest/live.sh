@@ -36,27 +36,31 @@ hot_add_body() {
   c=$CTRL
   must_rpc bdev_malloc_create "{\"name\":\"$HOT_BDEV\",\"num_blocks\":$HOT_BLOCKS,\"block_size\":512}"
   must_rpc nvmf_subsystem_add_ns "{\"nqn\":\"$SUBNQN\",\"namespace\":{\"bdev_name\":\"$HOT_BDEV\",\"nsid\":$HOT_NSID}}"
+  : > /tmp/hot.added
   t0=$(date +%s)
   wait_for 20 ns_dev "$c" "$HOT_NSID" > /dev/null ||
     die "namespace $HOT_NSID did not appear on $c within 20s of nvmf_subsystem_add_ns (no Namespace Attribute Changed event, or the host's rescan did not find it)"
   appeared=$(( $(date +%s) - t0 ))
-  d=$(ns_dev "$c" "$HOT_NSID"); b=${d#/dev/}
+  d=$(ns_dev "$c" "$HOT_NSID"); bd=${d#/dev/}
   echo "namespace $HOT_NSID is $d after ${appeared}s"
   [ "$(main_ctrl)" = "$c" ] && [ "$(ctrl_state "$c")" = live ] || die "the controller changed or left live: the host reconnected"
-  wait_for 10 sectors_are "$b" "$HOT_BLOCKS" || die "$d has $(cat /sys/block/$b/size) sectors, expected $HOT_BLOCKS"
+  wait_for 10 sectors_are "$bd" "$HOT_BLOCKS" || die "$d has $(cat /sys/block/$bd/size) sectors, expected $HOT_BLOCKS"
   verify_mib "$d" $((4 * MiB)) ha || die "1 MiB written to the new namespace ($d) reads back differently"
   run_fio hot-add "$d" randwrite 4k $((8 * MiB)) 8M || die "fio verify on the new namespace failed: $(grep -E 'err=|verify|fio:' /tmp/fio.hot-add.out | head -n 3 | tr '\n' ' ')"
   must_rpc nvmf_subsystem_remove_ns "{\"nqn\":\"$SUBNQN\",\"nsid\":$HOT_NSID}"
+  rm -f /tmp/hot.added
   t0=$(date +%s)
   wait_for 20 no_ns "$c" "$HOT_NSID" "$d" || die "$d (namespace $HOT_NSID) is still there 20s after nvmf_subsystem_remove_ns"
   gone=$(( $(date +%s) - t0 ))
   [ "$(ctrl_state "$c")" = live ] || die "controller $c is $(ctrl_state "$c") after the namespace was removed"
   verify_mib "$(dev1)" $((8 * MiB)) ha1 || die "namespace $NS1_NSID no longer reads back what was written after the removal"
   verify_mib "$(dev2)" $((8 * MiB)) ha2 || die "namespace $NS2_NSID no longer reads back what was written after the removal"
-  note "nsid $HOT_NSID ($b, 32 MiB) appeared ${appeared}s after add_ns on $c, 1 MiB + 8 MiB fio verified; gone ${gone}s after remove_ns, nsid $NS1_NSID/$NS2_NSID fine"
+  note "nsid $HOT_NSID ($bd, 32 MiB) appeared ${appeared}s after add_ns on $c, 1 MiB + 8 MiB fio verified; gone ${gone}s after remove_ns, nsid $NS1_NSID/$NS2_NSID fine"
 }
 hot_add_cleanup() {
-  rpc nvmf_subsystem_remove_ns "{\"nqn\":\"$SUBNQN\",\"nsid\":$HOT_NSID}"
+  # Removed by the body unless it failed before; the bdev always goes.
+  [ -f /tmp/hot.added ] && rpc nvmf_subsystem_remove_ns "{\"nqn\":\"$SUBNQN\",\"nsid\":$HOT_NSID}"
+  rm -f /tmp/hot.added
   rpc bdev_malloc_delete "{\"name\":\"$HOT_BDEV\"}"
 }
 scn_hot_add_ns() {
@@ -68,20 +72,20 @@ scn_hot_add_ns() {
 resize_body() {
   need_main
   c=$CTRL
-  d=$(dev1); b=${d#/dev/}
+  d=$(dev1); bd=${d#/dev/}
   old=$((NS1_SIZE / 512)); new=$(( (NS1_SIZE + 64 * MiB) / 512 ))
-  sectors_are "$b" "$old" || die "$d has $(cat /sys/block/$b/size) sectors before the resize, expected $old"
+  sectors_are "$bd" "$old" || die "$d has $(cat /sys/block/$bd/size) sectors before the resize, expected $old"
   make_pattern /tmp/rs.p $MiB
   write_pattern "$d" /tmp/rs.p $((NS1_SIZE - MiB)) 65536
   must_rpc nvmetd_namespace_resize "{\"nqn\":\"$SUBNQN\",\"nsid\":$NS1_NSID,\"size\":$((NS1_SIZE + 64 * MiB))}"
   t0=$(date +%s)
-  wait_for 20 sectors_are "$b" "$new" || die "$d has $(cat /sys/block/$b/size) sectors 20s after the resize, expected $new"
+  wait_for 20 sectors_are "$bd" "$new" || die "$d has $(cat /sys/block/$bd/size) sectors 20s after the resize, expected $new"
   secs=$(( $(date +%s) - t0 ))
   [ "$(main_ctrl)" = "$c" ] && [ "$(ctrl_state "$c")" = live ] || die "the controller changed or left live: the host reconnected"
   read_region "$d" $((NS1_SIZE - MiB)) $MiB 65536 /tmp/rs.r
   [ "$(md5 /tmp/rs.p)" = "$(md5 /tmp/rs.r)" ] || die "the last MiB before the old end reads back differently after the resize"
   verify_mib "$d" $((NS1_SIZE + 32 * MiB)) rs2 || die "1 MiB written past the old end reads back differently"
-  note "$b: $old -> $new sectors ${secs}s after nvmetd_namespace_resize on $c, data before the old end intact, new space verified"
+  note "$bd: $old -> $new sectors ${secs}s after nvmetd_namespace_resize on $c, data before the old end intact, new space verified"
 }
 resize_cleanup() {
   # Back to the configured size (force: data was written past it); the host follows.
@@ -96,30 +100,36 @@ scn_resize_ns() {
 # --- remove-host: host 2 removed from the subsystem while connected ------------------------------------
 remove_host_body() {
   need_main
-  a=$CTRL
+  ca=$CTRL
   must_connect "$HOSTNQN2" "$HOSTID2" --raw
-  b=$CTRL
+  cb=$CTRL
+  : > /tmp/rh.removed
   must_rpc nvmf_subsystem_remove_host "{\"nqn\":\"$SUBNQN\",\"host\":\"$HOSTNQN2\"}"
-  wait_for 15 not_live "$b" || die "host 2's controller $b is still live 15s after nvmf_subsystem_remove_host"
-  st=$(ctrl_state "$b")
-  echo "host 2's controller $b: $st; waiting $((RECONNECT_DELAY * 3))s for its reconnect attempts"
+  wait_for 15 not_live "$cb" || die "host 2's controller $cb is still live 15s after nvmf_subsystem_remove_host"
+  hst=$(ctrl_state "$cb")
+  echo "host 2's controller $cb: $hst; waiting $((RECONNECT_DELAY * 3))s for its reconnect attempts"
   sleep $((RECONNECT_DELAY * 3))
-  st2=$(ctrl_state "$b")
-  [ "$st2" != live ] || die "host 2's controller $b reconnected after its host was removed"
+  hst2=$(ctrl_state "$cb")
+  [ "$hst2" != live ] || die "host 2's controller $cb reconnected after its host was removed"
   dmesg | grep -iE 'nvme|connect' | tail -n 8
   echo "+ nvme discover -q $HOSTNQN2"
   nvme discover -t tcp -a "$TADDR" -s "$TPORT" -q "$HOSTNQN2" -I "$HOSTID2" > /tmp/rh.disc 2>&1 ||
     die "nvme discover as the removed host 2 failed: $(tr '\n' ' ' < /tmp/rh.disc | head -c 200)"
   cat /tmp/rh.disc
   grep -q "$SUBNQN" /tmp/rh.disc && die "the discovery log still lists $SUBNQN for the removed host 2"
-  [ "$(ctrl_state "$a")" = live ] || die "host 1's controller $a is $(ctrl_state "$a") after host 2 was removed"
-  CTRL=$a
+  [ "$(ctrl_state "$ca")" = live ] || die "host 1's controller $ca is $(ctrl_state "$ca") after host 2 was removed"
+  CTRL=$ca
   verify_mib "$(dev1)" $((12 * MiB)) rh || die "host 1's I/O failed after host 2 was removed"
-  note "$b: $st, then $st2 after $((RECONNECT_DELAY * 3))s of reconnect attempts; not in host 2's discovery log; host 1 ($a) live, 1 MiB verified"
+  disconnect_ctrl "$cb" > /dev/null || die "cannot disconnect host 2's controller $cb"
+  must_rpc nvmf_subsystem_add_host "{\"nqn\":\"$SUBNQN\",\"host\":\"$HOSTNQN2\"}"
+  rm -f /tmp/rh.removed
+  must_connect "$HOSTNQN2" "$HOSTID2" --raw
+  note "$cb: $hst, then $hst2 after $((RECONNECT_DELAY * 3))s of reconnect attempts; not in host 2's discovery log; host 1 ($ca) live, 1 MiB verified; host 2 connects again after nvmf_subsystem_add_host"
 }
 remove_host_cleanup() {
   c=$(find_ctrl "$HOSTNQN2") && disconnect_ctrl "$c"
-  rpc nvmf_subsystem_add_host "{\"nqn\":\"$SUBNQN\",\"host\":\"$HOSTNQN2\"}"
+  [ -f /tmp/rh.removed ] && rpc nvmf_subsystem_add_host "{\"nqn\":\"$SUBNQN\",\"host\":\"$HOSTNQN2\"}"
+  rm -f /tmp/rh.removed
   # Host 2's namespace paths are gone; drop host 1's too so no shared head outlives a controller
   # (see shared-namespace).
   disconnect_all
@@ -164,56 +174,63 @@ multipath_body() {
   set_ana "$TPORT" optimized
   set_ana "$TPORT2" non_optimized
   need_main
-  a=$CTRL
+  ca=$CTRL
   opts="transport=tcp,traddr=$TADDR,trsvcid=$TPORT2,nqn=$SUBNQN,hostnqn=$HOSTNQN1,hostid=$HOSTID1,keep_alive_tmo=$KATO,ctrl_loss_tmo=$CTRL_LOSS_TMO,reconnect_delay=$RECONNECT_DELAY"
   echo "+ echo $opts > /dev/nvme-fabrics"
   ( printf '%s' "$opts" > /dev/nvme-fabrics ) 2>&1 || die "connecting the second path (port $TPORT2) failed: $(dmesg | tail -n 2 | tr '\n' ' ')"
   wait_for 30 live_on_port "$HOSTNQN1" "$TPORT2" || die "no live controller through port $TPORT2"
-  b=$(ctrl_on_port "$HOSTNQN1" "$TPORT2")
-  [ "$b" != "$a" ] || die "the second path reused controller $a"
-  wait_for 20 path_of "$b" "$NS1_NSID" > /dev/null || die "controller $b (port $TPORT2) shows no path to namespace $NS1_NSID: $(ls /sys/class/nvme/$b | tr '\n' ' ')"
-  pa=$(path_of "$a" "$NS1_NSID"); pb=$(path_of "$b" "$NS1_NSID")
-  head=$(ns_dev "$a" "$NS1_NSID"); headb=$(ns_dev "$b" "$NS1_NSID")
+  cb=$(ctrl_on_port "$HOSTNQN1" "$TPORT2")
+  [ "$cb" != "$ca" ] || die "the second path reused controller $ca"
+  wait_for 20 path_of "$cb" "$NS1_NSID" > /dev/null || die "controller $cb (port $TPORT2) shows no path to namespace $NS1_NSID: $(ls /sys/class/nvme/$cb | tr '\n' ' ')"
+  pa=$(path_of "$ca" "$NS1_NSID"); pb=$(path_of "$cb" "$NS1_NSID")
+  mhead=$(ns_dev "$ca" "$NS1_NSID"); mheadb=$(ns_dev "$cb" "$NS1_NSID")
   nvme list-subsys > /tmp/art/multipath-list-subsys.txt 2>&1
   cat /tmp/art/multipath-list-subsys.txt
-  echo "path A: $a/$pa ($(cat /sys/class/nvme/$a/address)); path B: $b/$pb ($(cat /sys/class/nvme/$b/address)); head $head"
-  [ "$head" = "$headb" ] || die "the two paths show different block devices ($head, $headb): no multipath head"
+  echo "path A: $ca/$pa ($(cat /sys/class/nvme/$ca/address)); path B: $cb/$pb ($(cat /sys/class/nvme/$cb/address)); head $mhead"
+  [ "$mhead" = "$mheadb" ] || die "the two paths show different block devices ($mhead, $mheadb): no multipath head"
   [ "${pa%%c*}" = "${pb%%c*}" ] || die "the two controllers are in different host subsystems ($pa, $pb)"
-  [ -e "/sys/class/nvme/$a/$pa/ana_state" ] || die "no ana_state for $pa: the host does not use ANA with this target (CMIC bit 3 / ANA log)"
-  wait_for 10 ana_is "$a" "$pa" optimized || die "path A ($pa) is $(ana_of "$a" "$pa"), expected optimized"
-  wait_for 10 ana_is "$b" "$pb" non-optimized || die "path B ($pb) is $(ana_of "$b" "$pb"), expected non-optimized"
-  echo "+ fio on $head for ${MP_FIO_SECS}s with verify while port $TPORT goes inaccessible and $TPORT2 optimized"
-  ( fio --name=mp --filename="$head" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth="$FIO_IODEPTH" \
+  [ -e "/sys/class/nvme/$ca/$pa/ana_state" ] || die "no ana_state for $pa: the host does not use ANA with this target (CMIC bit 3 / ANA log)"
+  wait_for 10 ana_is "$ca" "$pa" optimized || die "path A ($pa) is $(ana_of "$ca" "$pa"), expected optimized"
+  wait_for 10 ana_is "$cb" "$pb" non-optimized || die "path B ($pb) is $(ana_of "$cb" "$pb"), expected non-optimized"
+  echo "+ fio on $mhead for ${MP_FIO_SECS}s with verify while port $TPORT goes inaccessible and $TPORT2 optimized"
+  ( fio --name=mp --filename="$mhead" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth="$FIO_IODEPTH" \
       --offset=$((96 * MiB)) --size=16M --time_based --runtime="$MP_FIO_SECS" --verify=crc32c --do_verify=1 \
       --verify_backlog=256 --verify_fatal=1 --verify_dump=0 --randrepeat=0 --output-format=normal > /tmp/fio.mp.out 2>&1
     echo $? > /tmp/mp.fio.rc ) < /dev/null &
   fpid=$!
   sleep 4
   [ -f /tmp/mp.fio.rc ] && { cat /tmp/fio.mp.out; die "fio ended before the ANA change"; }
-  wa0=$(writes_of "$a" "$pa"); wb0=$(writes_of "$b" "$pb")
+  wa0=$(writes_of "$ca" "$pa"); wb0=$(writes_of "$cb" "$pb")
   set_ana "$TPORT" inaccessible
   set_ana "$TPORT2" optimized
   t0=$(date +%s)
-  wait_for 10 ana_is "$a" "$pa" inaccessible || die "path A ($pa) is $(ana_of "$a" "$pa") 10s after it was made inaccessible (ANA change event not acted on?)"
-  wait_for 10 ana_is "$b" "$pb" optimized || die "path B ($pb) is $(ana_of "$b" "$pb") 10s after it was made optimized"
+  wait_for 10 ana_is "$ca" "$pa" inaccessible || die "path A ($pa) is $(ana_of "$ca" "$pa") 10s after it was made inaccessible (ANA change event not acted on?)"
+  wait_for 10 ana_is "$cb" "$pb" optimized || die "path B ($pb) is $(ana_of "$cb" "$pb") 10s after it was made optimized"
   flip=$(( $(date +%s) - t0 ))
   sleep 1
-  wa1=$(writes_of "$a" "$pa"); wb1=$(writes_of "$b" "$pb")
+  wa1=$(writes_of "$ca" "$pa"); wb1=$(writes_of "$cb" "$pb")
   [ -f /tmp/mp.fio.rc ] && echo "note: fio ended before the host had seen both states"
   wait_for $((MP_FIO_SECS + 60)) test -f /tmp/mp.fio.rc || { kill $fpid 2>/dev/null; die "fio did not end within $((MP_FIO_SECS + 60))s"; }
   grep -E 'err=|IOPS=|verify|fio:|error' /tmp/fio.mp.out | head -n 20
   [ "$(cat /tmp/mp.fio.rc)" = 0 ] && grep -q 'err= 0' /tmp/fio.mp.out ||
     { tail -n 30 /tmp/fio.mp.out; die "fio across the ANA change failed: $(grep -E 'err=|verify|fio:' /tmp/fio.mp.out | head -n 3 | tr '\n' ' ')"; }
-  wa2=$(writes_of "$a" "$pa"); wb2=$(writes_of "$b" "$pb")
+  wa2=$(writes_of "$ca" "$pa"); wb2=$(writes_of "$cb" "$pb")
   echo "writes through A: $wa0 at the change, $wa1 once settled, $wa2 at the end; through B: $wb0, $wb1, $wb2"
-  [ "$(ctrl_state "$a")" = live ] || die "controller $a (inaccessible path) is $(ctrl_state "$a"): it should stay connected"
-  ana_is "$a" "$pa" inaccessible && ana_is "$b" "$pb" optimized || die "after fio: A $(ana_of "$a" "$pa"), B $(ana_of "$b" "$pb")"
-  verify_mib "$head" $((120 * MiB)) mp || die "1 MiB through $head with path A inaccessible reads back differently"
-  wa3=$(writes_of "$a" "$pa"); wb3=$(writes_of "$b" "$pb")
+  [ "$(ctrl_state "$ca")" = live ] || die "controller $ca (inaccessible path) is $(ctrl_state "$ca"): it should stay connected"
+  ana_is "$ca" "$pa" inaccessible && ana_is "$cb" "$pb" optimized || die "after fio: A $(ana_of "$ca" "$pa"), B $(ana_of "$cb" "$pb")"
+  verify_mib "$mhead" $((120 * MiB)) mp || die "1 MiB through $mhead with path A inaccessible reads back differently"
+  wa3=$(writes_of "$ca" "$pa"); wb3=$(writes_of "$cb" "$pb")
   [ "$wa3" = "$wa1" ] || die "writes still went through the inaccessible path A ($pa: $wa1 -> $wa3)"
+  # And back: A optimized, B inaccessible; I/O returns to A.
+  set_ana "$TPORT2" inaccessible
+  set_ana "$TPORT" optimized
+  wait_for 10 ana_is "$ca" "$pa" optimized && wait_for 10 ana_is "$cb" "$pb" inaccessible ||
+    die "after switching back: A $(ana_of "$ca" "$pa"), B $(ana_of "$cb" "$pb") (expected optimized, inaccessible)"
+  verify_mib "$mhead" $((121 * MiB)) mp2 || die "1 MiB through $mhead with path B inaccessible reads back differently"
+  [ "$(ctrl_state "$cb")" = live ] || die "controller $cb (now inaccessible) is $(ctrl_state "$cb")"
   if [ "$wb3" -gt "$wb1" ]; then moved="B took $((wb3 - wb0)) writes after the change, A $((wa3 - wa1)) once settled"
   else moved="no per-path write counts (A: $wa3, B: $wb3); I/O could only go through B"; fi
-  note "$head over $a (:$TPORT) + $b (:$TPORT2); fio ${MP_FIO_SECS}s verify passed while A went optimized -> inaccessible and B non-optimized -> optimized (host saw it in ${flip}s); $moved"
+  note "$mhead over $ca (:$TPORT) + $cb (:$TPORT2); fio ${MP_FIO_SECS}s verify passed while A went optimized -> inaccessible and B non-optimized -> optimized (host saw it in ${flip}s); $moved; back to A with B inaccessible, 1 MiB verified"
 }
 multipath_cleanup() {
   # Port 1 back to optimized, every controller dropped (no shared head outlives a controller, see
