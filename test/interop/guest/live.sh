@@ -11,6 +11,7 @@ laddr_json() { # port
 sectors_are() { [ "$(cat "/sys/block/$1/size" 2>/dev/null)" = "$2" ]; }
 no_ns() { ! ns_dev "$1" "$2" > /dev/null && [ ! -b "$3" ]; }
 not_live() { [ "$(ctrl_state "$1")" != live ]; }
+is_live() { [ "$(ctrl_state "$1")" = live ]; }
 
 # Writes 1 MiB of a fresh pattern at the offset and reads it back: 0 when equal.
 verify_mib() { # dev off_bytes tag
@@ -139,7 +140,7 @@ scn_remove_host() {
   with_cleanup remove_host_body remove_host_cleanup
 }
 
-# --- multipath-ana: one namespace head over two ports, failover by ANA state -----------------------------
+# --- multipath-ana: one namespace head over two ports, failover by ANA state and by a listener's removal --
 # Host 1's controller through the port, if any.
 ctrl_on_port() { # hostnqn port
   for d in /sys/class/nvme/nvme*; do
@@ -192,7 +193,7 @@ multipath_body() {
   [ -e "/sys/class/nvme/$ca/$pa/ana_state" ] || die "no ana_state for $pa: the host does not use ANA with this target (CMIC bit 3 / ANA log)"
   wait_for 10 ana_is "$ca" "$pa" optimized || die "path A ($pa) is $(ana_of "$ca" "$pa"), expected optimized"
   wait_for 10 ana_is "$cb" "$pb" non-optimized || die "path B ($pb) is $(ana_of "$cb" "$pb"), expected non-optimized"
-  echo "+ fio on $mhead for ${MP_FIO_SECS}s with verify while port $TPORT goes inaccessible and $TPORT2 optimized"
+  echo "+ fio on $mhead for ${MP_FIO_SECS}s with verify across the ANA change and the second listener's removal"
   ( fio --name=mp --filename="$mhead" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth="$FIO_IODEPTH" \
       --offset=$((96 * MiB)) --size=16M --time_based --runtime="$MP_FIO_SECS" --verify=crc32c --do_verify=1 \
       --verify_backlog=256 --verify_fatal=1 --verify_dump=0 --randrepeat=0 --output-format=normal > /tmp/fio.mp.out 2>&1
@@ -200,6 +201,7 @@ multipath_body() {
   fpid=$!
   sleep 4
   [ -f /tmp/mp.fio.rc ] && { cat /tmp/fio.mp.out; die "fio ended before the ANA change"; }
+  # 1. A inaccessible, B optimized: I/O moves to B and no longer goes through A.
   wa0=$(writes_of "$ca" "$pa"); wb0=$(writes_of "$cb" "$pb")
   set_ana "$TPORT" inaccessible
   set_ana "$TPORT2" optimized
@@ -209,28 +211,36 @@ multipath_body() {
   flip=$(( $(date +%s) - t0 ))
   sleep 1
   wa1=$(writes_of "$ca" "$pa"); wb1=$(writes_of "$cb" "$pb")
-  [ -f /tmp/mp.fio.rc ] && echo "note: fio ended before the host had seen both states"
+  sleep 2
+  wa2=$(writes_of "$ca" "$pa"); wb2=$(writes_of "$cb" "$pb")
+  echo "writes through A: $wa0 before the change, $wa1 once settled, $wa2 2s later; through B: $wb0, $wb1, $wb2"
+  [ -f /tmp/mp.fio.rc ] && die "fio ended during the ANA change: raise MP_FIO_SECS"
+  [ "$wa2" = "$wa1" ] || die "writes still went through the inaccessible path A ($pa: $wa1 -> $wa2)"
+  [ "$(ctrl_state "$ca")" = live ] || die "controller $ca (inaccessible path) is $(ctrl_state "$ca"): it should stay connected"
+  if [ "$wb2" -gt "$wb1" ]; then moved="B took $((wb2 - wb0)) writes, A none once settled"
+  else moved="no per-path write counts (A $wa2, B $wb2): I/O could only go through B"; fi
+  # 2. A non-optimized, then B's listener removed under I/O: the host fails over to A; B re-added
+  #    comes back by itself (its controller reconnects).
+  set_ana "$TPORT" non_optimized
+  wait_for 10 ana_is "$ca" "$pa" non-optimized || die "path A ($pa) is $(ana_of "$ca" "$pa"), expected non-optimized"
+  must_rpc nvmf_subsystem_remove_listener "{\"nqn\":\"$SUBNQN\",\"listen_address\":$(laddr_json "$TPORT2")}"
+  wait_for 10 not_live "$cb" || die "controller $cb is still live 10s after its listener was removed"
+  echo "controller $cb: $(ctrl_state "$cb") after its listener was removed"
+  wa3=$(writes_of "$ca" "$pa")
+  sleep 2
+  wa4=$(writes_of "$ca" "$pa")
+  must_rpc nvmf_subsystem_add_listener "{\"nqn\":\"$SUBNQN\",\"listen_address\":$(laddr_json "$TPORT2")}"
+  wait_for 30 is_live "$cb" || die "controller $cb did not reconnect within 30s of the listener's return (state $(ctrl_state "$cb"))"
+  wait_for 10 ana_is "$cb" "$pb" optimized || die "path B ($pb) is $(ana_of "$cb" "$pb") after reconnecting, expected optimized (a new listener's default)"
+  [ -f /tmp/mp.fio.rc ] && echo "note: fio ended before path B was back"
+  echo "writes through A after B went down: $wa3, 2s later $wa4"
+  [ "$wb2" -gt "$wb1" ] && { [ "$wa4" -gt "$wa3" ] || die "no writes went through A ($pa) while B's listener was gone ($wa3 -> $wa4)"; }
   wait_for $((MP_FIO_SECS + 60)) test -f /tmp/mp.fio.rc || { kill $fpid 2>/dev/null; die "fio did not end within $((MP_FIO_SECS + 60))s"; }
   grep -E 'err=|IOPS=|verify|fio:|error' /tmp/fio.mp.out | head -n 20
   [ "$(cat /tmp/mp.fio.rc)" = 0 ] && grep -q 'err= 0' /tmp/fio.mp.out ||
-    { tail -n 30 /tmp/fio.mp.out; die "fio across the ANA change failed: $(grep -E 'err=|verify|fio:' /tmp/fio.mp.out | head -n 3 | tr '\n' ' ')"; }
-  wa2=$(writes_of "$ca" "$pa"); wb2=$(writes_of "$cb" "$pb")
-  echo "writes through A: $wa0 at the change, $wa1 once settled, $wa2 at the end; through B: $wb0, $wb1, $wb2"
-  [ "$(ctrl_state "$ca")" = live ] || die "controller $ca (inaccessible path) is $(ctrl_state "$ca"): it should stay connected"
-  ana_is "$ca" "$pa" inaccessible && ana_is "$cb" "$pb" optimized || die "after fio: A $(ana_of "$ca" "$pa"), B $(ana_of "$cb" "$pb")"
-  verify_mib "$mhead" $((120 * MiB)) mp || die "1 MiB through $mhead with path A inaccessible reads back differently"
-  wa3=$(writes_of "$ca" "$pa"); wb3=$(writes_of "$cb" "$pb")
-  [ "$wa3" = "$wa1" ] || die "writes still went through the inaccessible path A ($pa: $wa1 -> $wa3)"
-  # And back: A optimized, B inaccessible; I/O returns to A.
-  set_ana "$TPORT2" inaccessible
-  set_ana "$TPORT" optimized
-  wait_for 10 ana_is "$ca" "$pa" optimized && wait_for 10 ana_is "$cb" "$pb" inaccessible ||
-    die "after switching back: A $(ana_of "$ca" "$pa"), B $(ana_of "$cb" "$pb") (expected optimized, inaccessible)"
-  verify_mib "$mhead" $((121 * MiB)) mp2 || die "1 MiB through $mhead with path B inaccessible reads back differently"
-  [ "$(ctrl_state "$cb")" = live ] || die "controller $cb (now inaccessible) is $(ctrl_state "$cb")"
-  if [ "$wb3" -gt "$wb1" ]; then moved="B took $((wb3 - wb0)) writes after the change, A $((wa3 - wa1)) once settled"
-  else moved="no per-path write counts (A: $wa3, B: $wb3); I/O could only go through B"; fi
-  note "$mhead over $ca (:$TPORT) + $cb (:$TPORT2); fio ${MP_FIO_SECS}s verify passed while A went optimized -> inaccessible and B non-optimized -> optimized (host saw it in ${flip}s); $moved; back to A with B inaccessible, 1 MiB verified"
+    { tail -n 30 /tmp/fio.mp.out; die "fio across the ANA change and the listener's removal failed: $(grep -E 'err=|verify|fio:' /tmp/fio.mp.out | head -n 3 | tr '\n' ' ')"; }
+  verify_mib "$mhead" $((120 * MiB)) mp || die "1 MiB through $mhead after path B came back reads back differently"
+  note "$mhead over $ca (:$TPORT) + $cb (:$TPORT2); fio ${MP_FIO_SECS}s verify passed while A went inaccessible and B optimized (host saw it in ${flip}s; $moved), then B's listener was removed (I/O failed over to non-optimized A: +$((wa4 - wa3)) writes in 2s) and re-added ($cb reconnected, optimized)"
 }
 multipath_cleanup() {
   # Port 1 back to optimized, every controller dropped (no shared head outlives a controller, see
