@@ -68,7 +68,12 @@ function killGroup(p: ChildProcess | undefined, sig: NodeJS.Signals = 'SIGKILL')
 function killAll(): void {
   for (const c of children) killGroup(c);
 }
-process.on('exit', killAll);
+/** Folders of this run outside the run dir (the RPC socket's), removed on every way out. */
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  killAll();
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
     console.log(`\ninterrupted (${sig}): stopping QEMU and targets`);
@@ -352,6 +357,7 @@ async function main(): Promise<number> {
     for (const n of cfg.namespaces) if (n.path && !existsSync(n.path)) truncateSync(openCloseCreate(n.path), n.size);
     // The RPC socket lives in a short private folder (a Unix socket path is limited to 107 bytes).
     rpcDir = mkdtempSync(join(tmpdir(), 'nvmetd-interop-'));
+    tempDirs.push(rpcDir);
     target = new Target(configPath, join(runDir, 'nvmetd.log'), '127.0.0.1', cfg.hostPort, join(rpcDir, 'rpc.sock'));
     if (!existsSync(join(repoRoot, 'dist', 'src', 'cli', 'main.js'))) {
       report({ name: 'target-start', status: 'FAIL', detail: 'dist/src/cli/main.js missing: run npm run build', log: [] });
