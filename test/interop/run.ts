@@ -3,9 +3,7 @@
 // the kernel's own nvmet-tcp inside the guest. See test/interop/README.md.
 //
 //   npm run test:interop [-- --reference] [-- --release trixie] [-- --only "discover connect-plain"]
-import { ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +11,7 @@ import { CpioEntry, CpioWriter, withParents } from './cpio.js';
 import { checkIdentify, compareWithReference, HostCheck, InteropConfig } from './checks.js';
 import { cacheDirFor, ensureGuestImage, GuestImage, Release, RELEASES } from './setup.js';
 import { interopAuthKeys, type InteropAuthKeys } from './auth-keys.js';
-import { call as rpcCall } from '../../src/cli/rpc.js';
+import { killAll, killGroup, portOpen, spawnGroup, Target, waitExit } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..', '..');
@@ -55,19 +53,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Child processes: each in its own process group, always killed on the way out.
-const children = new Set<ChildProcess>();
-function killGroup(p: ChildProcess | undefined, sig: NodeJS.Signals = 'SIGKILL'): void {
-  if (!p || p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return;
-  try {
-    process.kill(-p.pid, sig);
-  } catch {
-    try { p.kill(sig); } catch { /* gone */ }
-  }
-}
-function killAll(): void {
-  for (const c of children) killGroup(c);
-}
+// Every way out stops the child processes (processes.ts) and removes the run's temporary folders.
 /** Folders of this run outside the run dir (the RPC socket's), removed on every way out. */
 const tempDirs: string[] = [];
 process.on('exit', () => {
@@ -87,85 +73,9 @@ process.on('uncaughtException', (e) => {
   process.exit(1);
 });
 
-function spawnGroup(cmd: string, args: string[], opts: { cwd?: string; stdin?: 'pipe' | 'ignore' }): ChildProcess {
-  const p = spawn(cmd, args, { cwd: opts.cwd, detached: true, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
-  children.add(p);
-  p.on('exit', () => children.delete(p));
-  return p;
-}
-
-function waitExit(p: ChildProcess, ms: number): Promise<boolean> {
-  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    p.once('exit', () => { clearTimeout(t); resolve(true); });
-  });
-}
-
-function portOpen(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = netConnect({ host, port });
-    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.setTimeout(1000, () => done(false));
-  });
-}
-
 function openCloseCreate(path: string): string {
   closeSync(openSync(path, 'a'));
   return path;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// nvmetd on the host.
-class Target {
-  proc?: ChildProcess;
-  starts = 0;
-  constructor(private configPath: string, private logPath: string, private host: string, private port: number, readonly rpcSocket: string) {}
-
-  async start(configPath = this.configPath): Promise<void> {
-    this.starts++;
-    appendFileSync(this.logPath, `\n=== interop: start #${this.starts} (${configPath}) at ${new Date().toISOString()} ===\n`);
-    const p = spawnGroup(process.execPath, [join(repoRoot, 'bin', 'nvmetd.js'), 'serve', '--config', configPath, '--rpc-socket', this.rpcSocket], { cwd: repoRoot });
-    this.proc = p;
-    p.stdout!.on('data', (d: Buffer) => appendFileSync(this.logPath, d));
-    p.stderr!.on('data', (d: Buffer) => appendFileSync(this.logPath, d));
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if (p.exitCode !== null || p.signalCode !== null) {
-        throw new Error(`nvmetd exited (${p.exitCode ?? p.signalCode}) before listening:\n${this.tail(15)}`);
-      }
-      if (await portOpen(this.host, this.port)) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`nvmetd did not listen on ${this.host}:${this.port} within 30s:\n${this.tail(15)}`);
-  }
-
-  /** One JSON-RPC call on the target's socket: the result as one line of JSON; throws the error. */
-  async rpc(method: string, params: unknown): Promise<string> {
-    const answer = await rpcCall(this.rpcSocket, method, params as never, 30_000);
-    if (answer.error) throw new Error(`${method}: ${answer.error.code} ${answer.error.message}${answer.error.data ? ` (${answer.error.data})` : ''}`);
-    return JSON.stringify(answer.result ?? null);
-  }
-
-  async stop(sig: NodeJS.Signals): Promise<void> {
-    const p = this.proc;
-    if (!p) return;
-    appendFileSync(this.logPath, `\n=== interop: ${sig} at ${new Date().toISOString()} ===\n`);
-    killGroup(p, sig);
-    if (!(await waitExit(p, 10_000))) {
-      killGroup(p, 'SIGKILL');
-      await waitExit(p, 5_000);
-    }
-    this.proc = undefined;
-  }
-
-  tail(n: number): string {
-    if (!existsSync(this.logPath)) return '(no target log)';
-    const lines = readFileSync(this.logPath, 'utf8').trimEnd().split('\n');
-    return lines.slice(-n).join('\n');
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------

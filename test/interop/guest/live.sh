@@ -1,8 +1,9 @@
 # Live management and ANA multipath scenarios (sourced by scenarios.sh; busybox ash). Each change is
 # one JSON-RPC call that the host makes on nvmetd's RPC socket at the guest's request (rpc in lib.sh);
-# the Linux host must follow it without reconnecting. Each scenario undoes its change on the way out,
-# failed or not (a subshell runs the body, the cleanup runs after it), so the scenarios after it see
-# the configured target.
+# the Linux host must follow it live, without a reconnect of its own. Each scenario undoes its change
+# on the way out, failed or not (a subshell runs the body, the cleanup runs after it), so the
+# scenarios after it see the configured target. Variable names here avoid those of lib.sh's helpers
+# (request() reads into a, id, st, rest; find_ctrl and disconnect_all loop over d; ns_dev sets head).
 
 # JSON of a listen_address on nvmetd's side (the address its listeners are bound to).
 laddr_json() { # port
