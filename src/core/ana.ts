@@ -12,8 +12,15 @@ import { S_ANA_INACCESSIBLE, S_ANA_PERSISTENT_LOSS, S_ANA_TRANSITION } from '../
 export const ANA_PORT_ROWS = 256;
 /** One byte per group id 0..ANA_GROUP_MAX (0 unused) per row. */
 const ROW = ANA_GROUP_MAX + 1;
-/** Word 0 of the header: how many (port, group) pairs are in a state that refuses I/O. */
-const HEADER = 8;
+/**
+ * Header words: 0, how many (port, group) pairs are in a state that refuses I/O; 1, how many rows
+ * are in use. Then one word per row: the id of the port owning it. Then the rows of states. The
+ * owners are shared so that a worker finds the row of a port it learnt of later (a listener added
+ * by RPC gets its row on the main thread, when its first state is set).
+ */
+const HEADER_WORDS = 2;
+const OWNERS = HEADER_WORDS * 4;
+const STATES = OWNERS + ANA_PORT_ROWS * 4;
 
 const CODE: Record<AnaStateName, number> = {
   optimized: AnaStateCode.OPTIMIZED,
@@ -50,6 +57,10 @@ export class AnaTable {
   /** Shared with the I/O workers (WorkerInit.anaState). */
   readonly sab: SharedArrayBuffer;
   readonly #blocked: Int32Array;
+  /** Header word 1: rows in use (main thread writes, workers read). */
+  readonly #used: Int32Array;
+  /** Per row: the port id owning it. */
+  readonly #owners: Int32Array;
   readonly #states: Uint8Array;
   /** Port id -> byte offset of its row in #states. */
   readonly #rows = new Map<number, number>();
@@ -64,26 +75,46 @@ export class AnaTable {
    * `sab`: the main thread's table on a worker; absent: a new table filled from the ports' config.
    */
   constructor(ports: readonly PortConfig[], sab?: SharedArrayBuffer) {
-    const fresh = sab === undefined;
-    this.sab = sab ?? new SharedArrayBuffer(HEADER + ANA_PORT_ROWS * ROW);
+    this.sab = sab ?? new SharedArrayBuffer(STATES + ANA_PORT_ROWS * ROW);
     this.#blocked = new Int32Array(this.sab, 0, 1);
-    this.#states = new Uint8Array(this.sab, HEADER);
+    this.#used = new Int32Array(this.sab, 4, 1);
+    this.#owners = new Int32Array(this.sab, OWNERS, ANA_PORT_ROWS);
+    this.#states = new Uint8Array(this.sab, STATES);
+    // A worker (sab given) finds rows in the shared owners as it meets ports: see #lookup.
+    if (sab !== undefined) return;
     for (const p of ports) {
-      const row = this.#row(p.id, fresh);
-      if (!fresh || row < 0) continue;
+      const row = this.#row(p.id);
+      if (row < 0) continue;
       for (const [grpid, name] of Object.entries(p.ana ?? {})) this.#write(row, Number(grpid), CODE[name]);
     }
   }
 
-  /** The row of a port (allocated, all optimized, on first use by the main thread); -1: none left. */
-  #row(portId: number, allocate: boolean): number {
-    const r = this.#rows.get(portId);
+  /** The row of a port (allocated, all optimized, on first use; main thread); -1: none left. */
+  #row(portId: number): number {
+    const r = this.#lookup(portId);
     if (r !== undefined) return r;
     if (this.#nextRow >= ANA_PORT_ROWS) return -1;
-    const row = this.#nextRow++ * ROW;
+    const index = this.#nextRow++;
+    const row = index * ROW;
+    this.#states.fill(AnaStateCode.OPTIMIZED, row, row + ROW);
+    // Owner first, then the count: a worker that sees the count sees the owner.
+    Atomics.store(this.#owners, index, portId);
+    Atomics.store(this.#used, 0, index + 1);
     this.#rows.set(portId, row);
-    if (allocate) this.#states.fill(AnaStateCode.OPTIMIZED, row, row + ROW);
     return row;
+  }
+
+  /** The row of a port, from this thread's map or else the shared owners; undefined: it has none. */
+  #lookup(portId: number): number | undefined {
+    const r = this.#rows.get(portId);
+    if (r !== undefined) return r;
+    const used = Atomics.load(this.#used, 0);
+    for (let i = 0; i < used; i++) {
+      if (Atomics.load(this.#owners, i) !== portId) continue;
+      this.#rows.set(portId, i * ROW);
+      return i * ROW;
+    }
+    return undefined;
   }
 
   #write(row: number, grpid: number, code: number): void {
@@ -100,14 +131,14 @@ export class AnaTable {
 
   /** The state code of a group on a port (AnaStateCode). */
   state(portId: number, grpid: number): number {
-    const row = this.#rows.get(portId);
+    const row = this.#lookup(portId);
     if (row === undefined || grpid < 1 || grpid > ANA_GROUP_MAX) return AnaStateCode.OPTIMIZED;
     return Atomics.load(this.#states, row + grpid);
   }
 
   /** The change count of a group's state on a port (0: never changed since start). */
   groupChgcnt(portId: number, grpid: number): bigint {
-    const row = this.#rows.get(portId);
+    const row = this.#lookup(portId);
     return row === undefined ? 0n : (this.#groupChgcnt.get(row + grpid) ?? 0n);
   }
 
@@ -117,7 +148,7 @@ export class AnaTable {
    */
   ioStatus(port: PortConfig, grpid: number): number {
     if (this.#blocked[0] === 0) return 0;
-    const row = this.#rows.get(port.id);
+    const row = this.#lookup(port.id);
     if (row === undefined) return 0;
     return refusal(this.#states[row + grpid]!);
   }
@@ -127,7 +158,7 @@ export class AnaTable {
    * given the same id does not inherit them. Not counted as a change (no controller is left on it).
    */
   resetPort(portId: number): void {
-    const row = this.#rows.get(portId);
+    const row = this.#lookup(portId);
     if (row === undefined) return;
     for (let g = 1; g <= ANA_GROUP_MAX; g++) {
       this.#write(row, g, AnaStateCode.OPTIMIZED);
@@ -143,7 +174,7 @@ export class AnaTable {
     if (!Number.isInteger(grpid) || grpid < 1 || grpid > ANA_GROUP_MAX) {
       throw new RangeError(`ANA group id ${grpid} is out of range (1 to ${ANA_GROUP_MAX})`);
     }
-    const row = this.#row(portId, true);
+    const row = this.#row(portId);
     if (row < 0) throw new RangeError(`no room for the ANA states of port ${portId} (${ANA_PORT_ROWS} ports at most)`);
     const code = CODE[state];
     if (this.#states[row + grpid] === code) return false;

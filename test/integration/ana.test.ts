@@ -106,3 +106,25 @@ test('ANA: persistent loss and change through the core setAnaState; the I/O queu
     await t.close();
   }
 });
+
+test('ANA: a listener added by RPC, made inaccessible: its I/O queue on a worker thread refuses I/O with the path status', () =>
+  withRpcTarget(anaConfig(1), async (t) => {
+    const nqn = t.opts().subnqn;
+    assert.equal(await t.rpc('nvmf_subsystem_add_listener', { nqn, listen_address: { ...listener(t), trsvcid: '0' } }), true);
+    const addrs = ((await t.rpc('nvmf_get_subsystems', { nqn })) as { listen_addresses: { trsvcid: string }[] }[])[0]!.listen_addresses;
+    const port2 = Number(addrs[1]!.trsvcid);
+    const second = { ...listener(t), trsvcid: String(port2) };
+    const c = await Controller.connect(t.opts({ port: port2 }));
+    try {
+      assert.ok((await read(c, 2)).ok);
+      assert.equal(await t.rpc('nvmf_subsystem_listener_set_ana_state', { nqn, listen_address: second, ana_state: 'inaccessible', anagrpid: 2 }), true);
+      const refused = await read(c, 2);
+      assert.deepEqual([refused.sct, refused.sc], [3, 0x02], 'ANA Inaccessible on the I/O worker');
+      assert.ok((await read(c, 1)).ok, 'group 1 stays optimized on that port');
+      assert.deepEqual((await anaLog(c)).groups.map((g) => g[1]), [0x01, 0x03], 'the log page agrees');
+      await t.rpc('nvmf_subsystem_listener_set_ana_state', { nqn, listen_address: second, ana_state: 'optimized' });
+      assert.ok((await read(c, 2)).ok, 'back to optimized');
+    } finally {
+      await c.disconnect();
+    }
+  }));

@@ -3,15 +3,15 @@
 // the kernel's own nvmet-tcp inside the guest. See test/interop/README.md.
 //
 //   npm run test:interop [-- --reference] [-- --release trixie] [-- --only "discover connect-plain"]
-import { ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { appendFileSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CpioEntry, CpioWriter, withParents } from './cpio.js';
 import { checkIdentify, compareWithReference, HostCheck, InteropConfig } from './checks.js';
 import { cacheDirFor, ensureGuestImage, GuestImage, Release, RELEASES } from './setup.js';
 import { interopAuthKeys, interopTlsKeys, tlsDerivationFor, tlsImportLine, type InteropAuthKeys, type InteropTlsKeys } from './auth-keys.js';
+import { killAll, killGroup, portOpen, spawnGroup, Target, waitExit } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..', '..');
@@ -53,20 +53,13 @@ function parseArgs(argv: string[]): Options {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Child processes: each in its own process group, always killed on the way out.
-const children = new Set<ChildProcess>();
-function killGroup(p: ChildProcess | undefined, sig: NodeJS.Signals = 'SIGKILL'): void {
-  if (!p || p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return;
-  try {
-    process.kill(-p.pid, sig);
-  } catch {
-    try { p.kill(sig); } catch { /* gone */ }
-  }
-}
-function killAll(): void {
-  for (const c of children) killGroup(c);
-}
-process.on('exit', killAll);
+// Every way out stops the child processes (processes.ts) and removes the run's temporary folders.
+/** Folders of this run outside the run dir (the RPC socket's), removed on every way out. */
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  killAll();
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
     console.log(`\ninterrupted (${sig}): stopping QEMU and targets`);
@@ -80,78 +73,9 @@ process.on('uncaughtException', (e) => {
   process.exit(1);
 });
 
-function spawnGroup(cmd: string, args: string[], opts: { cwd?: string; stdin?: 'pipe' | 'ignore' }): ChildProcess {
-  const p = spawn(cmd, args, { cwd: opts.cwd, detached: true, stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
-  children.add(p);
-  p.on('exit', () => children.delete(p));
-  return p;
-}
-
-function waitExit(p: ChildProcess, ms: number): Promise<boolean> {
-  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    p.once('exit', () => { clearTimeout(t); resolve(true); });
-  });
-}
-
-function portOpen(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = netConnect({ host, port });
-    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.setTimeout(1000, () => done(false));
-  });
-}
-
 function openCloseCreate(path: string): string {
   closeSync(openSync(path, 'a'));
   return path;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// nvmetd on the host.
-class Target {
-  proc?: ChildProcess;
-  starts = 0;
-  constructor(private configPath: string, private logPath: string, private host: string, private port: number) {}
-
-  async start(configPath = this.configPath): Promise<void> {
-    this.starts++;
-    appendFileSync(this.logPath, `\n=== interop: start #${this.starts} (${configPath}) at ${new Date().toISOString()} ===\n`);
-    const p = spawnGroup(process.execPath, [join(repoRoot, 'bin', 'nvmetd.js'), 'serve', '--config', configPath], { cwd: repoRoot });
-    this.proc = p;
-    p.stdout!.on('data', (d: Buffer) => appendFileSync(this.logPath, d));
-    p.stderr!.on('data', (d: Buffer) => appendFileSync(this.logPath, d));
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if (p.exitCode !== null || p.signalCode !== null) {
-        throw new Error(`nvmetd exited (${p.exitCode ?? p.signalCode}) before listening:\n${this.tail(15)}`);
-      }
-      if (await portOpen(this.host, this.port)) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`nvmetd did not listen on ${this.host}:${this.port} within 30s:\n${this.tail(15)}`);
-  }
-
-  async stop(sig: NodeJS.Signals): Promise<void> {
-    const p = this.proc;
-    if (!p) return;
-    appendFileSync(this.logPath, `\n=== interop: ${sig} at ${new Date().toISOString()} ===\n`);
-    killGroup(p, sig);
-    if (!(await waitExit(p, 10_000))) {
-      killGroup(p, 'SIGKILL');
-      await waitExit(p, 5_000);
-    }
-    this.proc = undefined;
-  }
-
-  tail(n: number): string {
-    if (!existsSync(this.logPath)) return '(no target log)';
-    const lines = readFileSync(this.logPath, 'utf8').trimEnd().split('\n');
-    return lines.slice(-n).join('\n');
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -188,6 +112,11 @@ function interopConfig(o: Options, runDir: string): InteropConfig {
       },
     ],
   };
+}
+
+/** The port of multipath-ana's second path (NVMETD_INTEROP_PORT2, default the first port + 2: + 1 is the TLS port). */
+function secondPort(c: InteropConfig): number {
+  return Number(process.env.NVMETD_INTEROP_PORT2 ?? c.hostPort + 2);
 }
 
 /** I/O worker threads of the target under test (NVMETD_INTEROP_WORKERS, default 2; 0: none). */
@@ -298,6 +227,10 @@ function guestEnv(c: InteropConfig, o: Options): string {
     FIO_SIZE: fioSize, FIO_IODEPTH: 16, KILL_FIO_SIZE: process.env.NVMETD_INTEROP_KILL_FIO_SIZE ?? '128M', KILL_AFTER: 5, KILL_DOWNTIME: 3,
     KATO: 5, IDLE_SECS: 17, CTRL_LOSS_TMO: 180, RECONNECT_DELAY: 2, REQUEST_TIMEOUT: 120,
     PERF_QD, PERF_SECONDS, PERF_DELAY_US,
+    // Live management over the target's RPC socket: the second port (a listener added by RPC, the
+    // second path of multipath-ana; same number on both sides like the first) and the address the
+    // target's listeners are bound to (what listen_address names in the RPC calls).
+    TPORT2: secondPort(c), RPC_LADDR: '127.0.0.1', HOT_NSID: 3, MP_FIO_SECS: 25,
     ONLY: o.only,
   };
   c.namespaces.forEach((n, i) => {
@@ -316,6 +249,7 @@ function buildRunInitrd(img: GuestImage, c: InteropConfig, o: Options, runDir: s
     { kind: 'file', path: 'init', data: g('init.sh'), mode: 0o755 },
     { kind: 'file', path: 'interop/lib.sh', data: g('lib.sh') },
     { kind: 'file', path: 'interop/scenarios.sh', data: g('scenarios.sh'), mode: 0o755 },
+    { kind: 'file', path: 'interop/live.sh', data: g('live.sh') },
     { kind: 'file', path: 'interop/reference-target.sh', data: g('reference-target.sh') },
     { kind: 'file', path: 'interop/env.sh', data: Buffer.from(guestEnv(c, o)) },
   ];
@@ -367,6 +301,7 @@ async function main(): Promise<number> {
   };
 
   let target: Target | undefined;
+  let rpcDir: string | undefined;
   if (!o.reference) {
     const configPath = join(runDir, 'nvmetd.json');
     writeFileSync(configPath, nvmetdConfigJson(cfg));
@@ -374,7 +309,10 @@ async function main(): Promise<number> {
     writeFileSync(delayConfigPath, nvmetdConfigJson(cfg, PERF_DELAY_US));
     // The file namespace's backing file is created here (sparse), as an administrator would.
     for (const n of cfg.namespaces) if (n.path && !existsSync(n.path)) truncateSync(openCloseCreate(n.path), n.size);
-    target = new Target(configPath, join(runDir, 'nvmetd.log'), '127.0.0.1', cfg.hostPort);
+    // The RPC socket lives in a short private folder (a Unix socket path is limited to 107 bytes).
+    rpcDir = mkdtempSync(join(tmpdir(), 'nvmetd-interop-'));
+    tempDirs.push(rpcDir);
+    target = new Target(configPath, join(runDir, 'nvmetd.log'), '127.0.0.1', cfg.hostPort, join(rpcDir, 'rpc.sock'));
     if (!existsSync(join(repoRoot, 'dist', 'src', 'cli', 'main.js'))) {
       report({ name: 'target-start', status: 'FAIL', detail: 'dist/src/cli/main.js missing: run npm run build', log: [] });
       say('0 passed, 1 failed');
@@ -421,13 +359,22 @@ async function main(): Promise<number> {
   const ack = (id: string, text: string) => {
     if (qemu.stdin && !qemu.stdin.destroyed) qemu.stdin.write(`ACK ${id} ${text}\n`);
   };
-  const handleRequest = (id: string, action: string) => {
+  const handleRequest = (id: string, action: string, args: string) => {
     requestChain = requestChain.then(async () => {
-      say(`# guest request ${id}: ${action}`);
+      say(`# guest request ${id}: ${action}${args ? ` ${args}` : ''}`);
       try {
         if (!target) throw new Error('no host target in reference mode');
         let answer = '';
-        if (action === 'restart-target') { await target.stop('SIGTERM'); await target.start(); }
+        if (action === 'rpc') {
+          // rpc METHOD [JSON params]: one call on the target's RPC socket; the result comes back as JSON.
+          const m = args.match(/^(\S+)\s*(.*)$/);
+          if (!m) throw new Error('rpc: no method');
+          let params: unknown;
+          if (m[2]) {
+            try { params = JSON.parse(m[2]); } catch (e) { throw new Error(`rpc ${m[1]}: the params are not JSON: ${(e as Error).message}`); }
+          }
+          answer = await target.rpc(m[1]!, params);
+        } else if (action === 'restart-target') { await target.stop('SIGTERM'); await target.start(); }
         else if (action === 'kill-target') await target.stop('SIGKILL');
         else if (action === 'start-target') await target.start();
         else if (action === 'start-delay-target') { await target.stop('SIGTERM'); await target.start(delayConfigPath); }
@@ -495,8 +442,8 @@ async function main(): Promise<number> {
         break;
       }
       case 'REQUEST': {
-        const [id, action] = rest.trim().split(/\s+/);
-        handleRequest(id, action);
+        const m = rest.trim().match(/^(\S+)\s+(\S+)\s*(.*)$/);
+        if (m) handleRequest(m[1]!, m[2]!, m[3]!);
         break;
       }
       case 'DONE':
@@ -524,6 +471,7 @@ async function main(): Promise<number> {
   if (pending) onLine(pending);
   await requestChain;
   if (target) await target.stop('SIGTERM');
+  if (rpcDir) rmSync(rpcDir, { recursive: true, force: true });
 
   if (!booted) {
     const tail = existsSync(consoleLog) ? readFileSync(consoleLog, 'latin1').trimEnd().split('\n').slice(-25) : [];

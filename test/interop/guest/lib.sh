@@ -4,8 +4,9 @@
 #   INTEROP PASS name [: note]  / INTEROP FAIL name: reason / INTEROP SKIP name: reason
 #   INTEROP LOG name text       detail for the scenario above (command output, dmesg)
 #   INTEROP FILE-BEGIN name / INTEROP B64 data / INTEROP FILE-END name bytes   an artifact
-#   INTEROP REQUEST id action   ask the host (restart-target, kill-target, start-target); the host
-#                               answers "ACK id ok" or "ACK id error text" on the serial console
+#   INTEROP REQUEST id action   ask the host (restart-target, kill-target, start-target, or
+#                               rpc METHOD JSON: one call on nvmetd's RPC socket); the host answers
+#                               "ACK id ok [result]" or "ACK id error text" on the serial console
 
 info() { echo "INTEROP INFO $*"; }
 
@@ -40,6 +41,30 @@ request() { # action -> 0 when the host acknowledged with ok
   done
   echo "no answer from the host to request $REQ_ID $1"
   return 1
+}
+
+# One JSON-RPC call on nvmetd's RPC socket, made by the host (nvmetd mode only): method, params as
+# one line of JSON (no spaces needed). 0 when it succeeded; the result (JSON) is in /tmp/ack.rest.
+rpc() { # method [json]
+  request "rpc $1${2:+ $2}"
+}
+must_rpc() { # method [json]: dies with the target's answer when the call fails
+  rpc "$@" > /tmp/rpc.out 2>&1
+  _rc=$?
+  cat /tmp/rpc.out
+  [ $_rc -eq 0 ] || die "RPC $1 failed: $(tail -n 1 /tmp/rpc.out)"
+  echo "= $(cat /tmp/ack.rest)"
+}
+
+# Polls a command once a second until it succeeds: 0, or 1 after the given seconds.
+wait_for() { # seconds command [args...]
+  _t=$1; shift
+  _s=$(date +%s)
+  while :; do
+    "$@" && return 0
+    [ $(( $(date +%s) - _s )) -ge "$_t" ] && return 1
+    sleep 1
+  done
 }
 
 # --- scenario runner -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 # in reference mode, the kernel's nvmet-tcp inside this guest (127.0.0.1).
 . /interop/env.sh
 . /interop/lib.sh
+. /interop/live.sh
 [ "$MODE" = reference ] && . /interop/reference-target.sh
 exec 3<&0 4>&1
 mkdir -p /tmp/art
@@ -637,8 +638,8 @@ PLAN=""
 PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst connect-both collect-identify
  fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k fio-digests flush blkdiscard write-zeroes
  compare-match compare-mismatch keep-alive-idle disconnect-reconnect shared-namespace
- reservations file-persist-restart kill-during-fio allow-list-refused dhchap ns-masking tls-connect tls-discover
- tls-plain-refused tls-dhchap tls-rfc8446 perf-vs-fio"
+ reservations file-persist-restart kill-during-fio allow-list-refused dhchap ns-masking hot-add-ns resize-ns
+ remove-host multipath-ana tls-connect tls-discover tls-plain-refused tls-dhchap tls-rfc8446 perf-vs-fio"
 if [ -n "$ONLY" ]; then
   p=""; for s in $PLAN; do echo " $ONLY " | grep -q " $s " && p="$p $s"; done; PLAN=$p
 fi
@@ -671,6 +672,10 @@ scenario file-persist-restart scn_file_persist_restart 180
 scenario kill-during-fio scn_kill_during_fio 900
 scenario allow-list-refused scn_allow_list_refused 60
 scenario dhchap scn_dhchap 180
+scenario hot-add-ns scn_hot_add_ns 180
+scenario resize-ns scn_resize_ns 120
+scenario remove-host scn_remove_host 150
+scenario multipath-ana scn_multipath_ana $((MP_FIO_SECS + 200))
 scenario ns-masking scn_ns_masking 180
 scenario tls-connect scn_tls_connect 240
 scenario tls-discover scn_tls_discover 120

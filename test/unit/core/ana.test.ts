@@ -278,3 +278,29 @@ test('config: anaGroup and ports[].ana are checked with clear errors', () => {
   assert.deepEqual(ok.ports[0]!.ana, { '2': 'change' });
   assert.equal(ok.subsystems[0]!.namespaces[0]!.anaGroup, 1, 'default group 1');
 });
+
+test('the shared table: a worker finds the row of a port it learnt of later (listener added by RPC) or of a config it did not start with', () => {
+  const config = makeConfig({
+    ports: [
+      { id: 5, address: '127.0.0.1', port: 4420, subsystems: [SUBNQN] },
+      { id: 7, address: '127.0.0.1', port: 4421, subsystems: [SUBNQN] },
+    ],
+  });
+  const [p5, p7] = config.ports as [typeof config.ports[0], typeof config.ports[0]];
+  const main = new AnaTable(config.ports);
+  const worker = new AnaTable(config.ports, main.sab);
+  // Port 9 appears after the worker's table was made; the main thread gives it a row on its first state.
+  const p9 = { ...p7, id: 9, port: 4422 };
+  main.set(9, 1, 'inaccessible');
+  assert.equal(worker.ioStatus(p9, 1), ANA_INACCESSIBLE, 'the worker sees the new port\'s state');
+  assert.equal(worker.state(9, 1), 0x03);
+  assert.equal(worker.ioStatus(p5, 1), 0);
+  // A worker started with a port list that lacks port 5 (removed by RPC) still finds port 7's row.
+  const late = new AnaTable([p7], main.sab);
+  main.set(7, 2, 'persistent-loss');
+  assert.equal(late.ioStatus(p7, 2), ANA_PERSISTENT_LOSS);
+  assert.equal(late.ioStatus(p9, 1), ANA_INACCESSIBLE);
+  assert.equal(late.ioStatus(p5, 2), 0, 'port 5\'s row is not port 7\'s');
+  main.set(9, 1, 'optimized');
+  assert.equal(worker.ioStatus(p9, 1), 0);
+});
