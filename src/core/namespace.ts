@@ -1,6 +1,7 @@
 // A namespace: an LBA-addressed view of a backend, with its identifiers and I/O counters.
 import type { Backend } from '../backend/backend.js';
 import type { NamespaceConfig } from '../config/types.js';
+import { RANGE_LOCK_BYTES, RangeLock } from './range-lock.js';
 
 export function hexBytes(hex: string, size: number): Uint8Array {
   const clean = hex.replace(/[-:]/g, '');
@@ -20,9 +21,12 @@ export const NsStat = {
   FIELDS: 5,
 } as const;
 
-/** Counter storage for `threads` slots: shareable with worker threads. */
+/**
+ * A namespace's memory shared with worker threads: counters for `threads` slots, then the stripe
+ * table of its write range lock (range-lock.ts).
+ */
 export function allocateNsStats(threads: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(threads * NsStat.FIELDS * 8);
+  return new SharedArrayBuffer(threads * NsStat.FIELDS * 8 + RANGE_LOCK_BYTES);
 }
 
 export class Namespace {
@@ -41,15 +45,20 @@ export class Namespace {
   readonly stats: Float64Array;
   /** Every thread's slots, summed by total(). */
   readonly #allStats: Float64Array;
+  /** Keeps plain writes off the range of a Compare and Write, across threads (range-lock.ts). */
+  readonly writeLock: RangeLock;
 
   /** `statsSab`/`slot`: shared counters when I/O queues run on several threads (slot 0: owner). */
   constructor(config: NamespaceConfig, backend: Backend, statsSab?: SharedArrayBuffer, slot = 0) {
-    this.#allStats = new Float64Array(statsSab ?? new ArrayBuffer(NsStat.FIELDS * 8));
+    this.#allStats = statsSab ? new Float64Array(statsSab, 0, (statsSab.byteLength - RANGE_LOCK_BYTES) / 8) : new Float64Array(NsStat.FIELDS);
     this.stats = this.#allStats.subarray(slot * NsStat.FIELDS, (slot + 1) * NsStat.FIELDS);
     this.config = config;
     this.nsid = config.nsid;
     this.blockSize = config.blockSize;
     this.lbaShift = Math.log2(config.blockSize);
+    this.writeLock = statsSab
+      ? new RangeLock(new Int32Array(statsSab, statsSab.byteLength - RANGE_LOCK_BYTES, RANGE_LOCK_BYTES / 4), this.lbaShift)
+      : RangeLock.private(this.lbaShift);
     this.backend = backend;
     this.uuid = hexBytes(config.uuid, 16);
     this.nguid = hexBytes(config.nguid, 16);
