@@ -277,9 +277,31 @@ function datasetManagement(cmd: Command, ns: Namespace): void {
     const slba = view.readBigUInt64LE(at + Dsm.rangeSlba);
     if (slba + len > nlbTotal) return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, slba);
   }
+  startDeallocate(cmd);
+}
+
+/**
+ * Deallocates the ranges once the write range lock covers them: one hold over the span from the
+ * lowest to the highest block named (a Compare and Write anywhere in between makes it wait).
+ */
+function startDeallocate(cmd: Command): void {
+  const ns = cmd.ns!;
+  const data = cmd.inData!;
+  const view = Buffer.from(data.buffer, data.byteOffset, data.length);
+  const nr = (sqeCdw10(cmd.sqe) & 0xff) + 1;
+  let lo = Number.MAX_SAFE_INTEGER;
+  let hi = 0;
   cmd.stage = 0;
-  for (let i = 0; i < nr; i++) if (view.readUInt32LE(i * Dsm.rangeSize + Dsm.rangeLength) > 0) cmd.stage++;
+  for (let i = 0; i < nr; i++) {
+    const len = view.readUInt32LE(i * Dsm.rangeSize + Dsm.rangeLength);
+    if (len === 0) continue;
+    const slba = Number(view.readBigUInt64LE(i * Dsm.rangeSize + Dsm.rangeSlba));
+    if (slba < lo) lo = slba;
+    if (slba + len > hi) hi = slba + len;
+    cmd.stage++;
+  }
   if (cmd.stage === 0) return cmd.complete();
+  if (!holdShared(cmd, ns, lo, hi - lo)) return park(cmd, startDeallocate);
   cmd.onBackend = onMultiDone;
   for (let i = 0; i < nr; i++) {
     const at = i * Dsm.rangeSize;

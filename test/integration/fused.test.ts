@@ -192,7 +192,7 @@ for (const workers of [0, 2]) {
     });
   });
 
-  test(`a plain write racing a Compare and Write on the same range is never lost nor torn (${workers} workers)`, async () => {
+  test(`a plain write, Write Zeroes or deallocate racing a Compare and Write on the same range is never lost nor torn (${workers} workers)`, async () => {
     await withBothBackings(workers, async (t) => {
       // 48 blocks (192 KiB) across a 128 KiB chunk boundary: two stripes of the range lock.
       const slba = 16;
@@ -210,13 +210,19 @@ for (const workers of [0, 2]) {
             // Sent together from two connections. Executed atomically, the Compare and Write either runs
             // before the plain write (which then overwrites it) or after it (and its compare fails):
             // either way the range ends holding the plain write's data, all of it.
-            const [[cmp, wr], plain] = await Promise.all([cas.compareAndWrite(nsid, slba, nlb, fill(a), fill(b)), writer.write(nsid, slba, nlb, fill(p))]);
-            assert.ok(plain.ok, `plain write: ${plain.name}`);
+            // Every other round the other write is a Write Zeroes (on the RAM namespace, whose
+            // deallocated blocks read as zeroes, every fourth is a Dataset Management deallocate).
+            const kind = round % 4 === 3 && nsid === 1 ? 'dsm' : round % 2 === 1 ? 'zeroes' : 'write';
+            const other =
+              kind === 'write' ? writer.write(nsid, slba, nlb, fill(p)) : kind === 'zeroes' ? writer.writeZeroes(nsid, slba, nlb) : writer.dsm(nsid, [{ slba, nlb }]);
+            const [[cmp, wr], plain] = await Promise.all([cas.compareAndWrite(nsid, slba, nlb, fill(a), fill(b)), other]);
+            const expected = kind === 'write' ? fill(p) : fill(0);
+            assert.ok(plain.ok, `${kind}: ${plain.name}`);
             assert.ok(cmp.ok || cmp.sc === Media.COMPARE_FAILURE, `compare: ${cmp.name}`);
             assert.equal(wr.ok, cmp.ok, `write follows its compare: ${wr.name}`);
             const after = await readBlocks(writer, nsid, slba, nlb);
             const got = [...new Set(after)].join(',');
-            assert.ok(after.equals(fill(p)), `ns ${nsid} round ${round}: the range holds the plain write's data (found bytes ${got}; compare ${cmp.name})`);
+            assert.ok(after.equals(expected), `ns ${nsid} round ${round}: the range holds the ${kind}'s data (found bytes ${got}; compare ${cmp.name})`);
           }
         }
       } finally {
@@ -225,3 +231,24 @@ for (const workers of [0, 2]) {
     });
   });
 }
+
+test('Write Zeroes racing a Compare and Write on a file namespace is never lost', async () => {
+  await withBothBackings(0, async (t) => {
+    const nlb = 8;
+    const cas = await Controller.connect(t.opts());
+    const writer = await Controller.connect(t.opts());
+    try {
+      for (let round = 0; round < 60; round++) {
+        const a = Buffer.alloc(nlb * BS, 1 + (round % 100));
+        assert.ok((await writer.write(2, 500, nlb, a)).ok);
+        const [[cmp, wr], wz] = await Promise.all([cas.compareAndWrite(2, 500, nlb, a, Buffer.alloc(nlb * BS, 200)), writer.writeZeroes(2, 500, nlb)]);
+        assert.ok(wz.ok, `write zeroes: ${wz.name}`);
+        assert.equal(wr.ok, cmp.ok, `write follows its compare: ${wr.name}`);
+        const after = await readBlocks(writer, 2, 500, nlb);
+        assert.ok(after.every((x) => x === 0), `round ${round}: zeroes, whichever ran first (found ${[...new Set(after)].join(',')}; compare ${cmp.name})`);
+      }
+    } finally {
+      await Promise.all([cas, writer].map((c) => c.disconnect()));
+    }
+  });
+});
