@@ -192,7 +192,7 @@ for (const workers of [0, 2]) {
     });
   });
 
-  test(`a plain write, Write Zeroes or deallocate racing a Compare and Write on the same range is never lost nor torn (${workers} workers)`, async () => {
+  test(`a plain write, Write Zeroes, Copy or deallocate racing a Compare and Write on the same range is never lost nor torn (${workers} workers)`, async () => {
     await withBothBackings(workers, async (t) => {
       // 48 blocks (192 KiB) across a 128 KiB chunk boundary: two stripes of the range lock.
       const slba = 16;
@@ -212,11 +212,19 @@ for (const workers of [0, 2]) {
             // either way the range ends holding the plain write's data, all of it.
             // Every other round the other write is a Write Zeroes (on the RAM namespace, whose
             // deallocated blocks read as zeroes, every fourth is a Dataset Management deallocate).
-            const kind = round % 4 === 3 && nsid === 1 ? 'dsm' : round % 2 === 1 ? 'zeroes' : 'write';
+            // Every sixth round it is a Copy from a range holding the plain write's data.
+            const kind = round % 6 === 4 ? 'copy' : round % 4 === 3 && nsid === 1 ? 'dsm' : round % 2 === 1 ? 'zeroes' : 'write';
+            if (kind === 'copy') assert.ok((await writer.write(nsid, 2048, nlb, fill(p))).ok);
             const other =
-              kind === 'write' ? writer.write(nsid, slba, nlb, fill(p)) : kind === 'zeroes' ? writer.writeZeroes(nsid, slba, nlb) : writer.dsm(nsid, [{ slba, nlb }]);
+              kind === 'write'
+                ? writer.write(nsid, slba, nlb, fill(p))
+                : kind === 'copy'
+                  ? writer.copy(nsid, slba, [{ slba: 2048, nlb }])
+                  : kind === 'zeroes'
+                    ? writer.writeZeroes(nsid, slba, nlb)
+                    : writer.dsm(nsid, [{ slba, nlb }]);
             const [[cmp, wr], plain] = await Promise.all([cas.compareAndWrite(nsid, slba, nlb, fill(a), fill(b)), other]);
-            const expected = kind === 'write' ? fill(p) : fill(0);
+            const expected = kind === 'write' || kind === 'copy' ? fill(p) : fill(0);
             assert.ok(plain.ok, `${kind}: ${plain.name}`);
             assert.ok(cmp.ok || cmp.sc === Media.COMPARE_FAILURE, `compare: ${cmp.name}`);
             assert.equal(wr.ok, cmp.ok, `write follows its compare: ${wr.name}`);
