@@ -19,6 +19,8 @@
 // - Parked commands wait on this thread's event loop: a setImmediate turn retries them in order
 //   while any is parked (a holder may be on another thread, which cannot wake this one; no thread
 //   ever blocks in Atomics.wait). Parking is the contended case only and may allocate.
+// - A namespace served by one thread only (no I/O workers) has the table in its own, unshared
+//   memory: plain writes enter and leave with plain loads and stores, no atomic instruction.
 // Distinct chunks may share a stripe (false conflicts only cost a wait). A range of more than
 // STRIPES chunks takes every stripe once. Reads are not locked: a read concurrent with a write may
 // see either data, as with any write.
@@ -34,6 +36,7 @@ const EXCL = 1 << 30;
 const COUNT = EXCL - 1;
 /** log2 of the chunk size in bytes. */
 const CHUNK_SHIFT = 17;
+const SMALL = 2 ** 31;
 
 /** What a command holds (Command.held). */
 export const enum Held {
@@ -49,26 +52,31 @@ export class RangeLock {
   /** log2 of LBAs per chunk. */
   readonly #shift: number;
   readonly #perChunk: number;
+  /** Only this thread uses the table (its memory is not shared): plain writes skip the atomics. */
+  readonly #local: boolean;
 
   constructor(words: Int32Array, lbaShift: number) {
     if (words.length !== STRIPES) throw new RangeError(`a range lock needs ${STRIPES} words`);
     this.#w = words;
     this.#shift = Math.max(0, CHUNK_SHIFT - lbaShift);
     this.#perChunk = 2 ** this.#shift;
+    this.#local = !(words.buffer instanceof SharedArrayBuffer);
   }
 
-  /** A lock over its own memory (a namespace served by one thread). */
+  /** A lock over its own memory, for a namespace served by this thread alone. */
   static private(lbaShift: number): RangeLock {
-    return new RangeLock(new Int32Array(new SharedArrayBuffer(RANGE_LOCK_BYTES)), lbaShift);
+    return new RangeLock(new Int32Array(STRIPES), lbaShift);
   }
 
+  // Chunk numbers by shift while LBAs fit in 31 bits (the hot path), by division beyond.
   #first(slba: number): number {
-    return Math.floor(slba / this.#perChunk) & MASK;
+    return (slba < SMALL ? slba >>> this.#shift : Math.floor(slba / this.#perChunk)) & MASK;
   }
 
   /** Stripes a range of nlb >= 1 blocks covers (each once). */
   #count(slba: number, nlb: number): number {
-    const n = Math.floor((slba + nlb - 1) / this.#perChunk) - Math.floor(slba / this.#perChunk) + 1;
+    const last = slba + nlb - 1;
+    const n = last < SMALL ? (last >>> this.#shift) - (slba >>> this.#shift) + 1 : Math.floor(last / this.#perChunk) - Math.floor(slba / this.#perChunk) + 1;
     return n < STRIPES ? n : STRIPES;
   }
 
@@ -77,6 +85,11 @@ export class RangeLock {
     const w = this.#w;
     const first = this.#first(slba);
     const n = this.#count(slba, nlb);
+    if (this.#local) {
+      for (let k = 0; k < n; k++) if ((w[(first + k) & MASK]! & EXCL) !== 0) return false;
+      for (let k = 0; k < n; k++) w[(first + k) & MASK]!++;
+      return true;
+    }
     for (let k = 0; k < n; k++) {
       if ((Atomics.add(w, (first + k) & MASK, 1) & EXCL) !== 0) {
         for (let j = 0; j <= k; j++) Atomics.sub(w, (first + j) & MASK, 1);
@@ -90,6 +103,10 @@ export class RangeLock {
     const w = this.#w;
     const first = this.#first(slba);
     const n = this.#count(slba, nlb);
+    if (this.#local) {
+      for (let k = 0; k < n; k++) w[(first + k) & MASK]!--;
+      return;
+    }
     for (let k = 0; k < n; k++) Atomics.sub(w, (first + k) & MASK, 1);
   }
 

@@ -49,6 +49,12 @@ test('range lock: stripes follow 128 KiB chunks; a range across a boundary takes
   for (const lba of [0, 256, 5 * 256, (STRIPES - 1) * 256]) assert.equal(l.word(lba), 1);
   l.leaveShared(0, blocks);
   assert.equal(l.word(0), 0);
+  // LBAs beyond 31 bits map like the others (2^31 is chunk 2^23: stripe 0).
+  assert.ok(l.tryExclusive(2 ** 31 + 300, 1));
+  assert.equal(l.word(256), EXCL, 'LBA 2^31 + 300 is in a chunk of stripe 1');
+  assert.equal(l.enterShared(2 ** 31 - 1, 300), false, 'a range across LBA 2^31 meets it');
+  assert.equal(l.word(2 ** 31 - 1), 0, 'and backed out of stripe 1023');
+  l.leaveExclusive(2 ** 31 + 300, 1);
   // Chunks STRIPES apart share a stripe (a false conflict, never a missed one).
   assert.ok(l.tryExclusive(0, 1));
   assert.equal(l.enterShared(STRIPES * 256, 1), false);
