@@ -9,6 +9,7 @@ import * as S from '../../src/initiator/sqe-build.js';
 import { DATA, PduType } from '../../src/spec/pdu.js';
 import { IoOpc } from '../../src/spec/opcodes.js';
 import { Generic, SCT, status } from '../../src/spec/status.js';
+import { StatField, threadStats } from '../../src/runtime/stats.js';
 import { pattern, rawIoQueue, testConfig, withTarget } from './helpers.js';
 
 const BS = 512;
@@ -75,6 +76,39 @@ test('fused pair: a data digest error on the compare aborts the write with Faile
       assert.ok((await readBack(c, 128, 2)).equals(next));
     } finally {
       raw.close();
+      await c.disconnect();
+    }
+  });
+});
+
+test('fused pair: a queue closing with half a pair, or a pair waiting for data, leaves nothing outstanding', async () => {
+  await withTarget(testConfig({ workers: 0 }), async (t) => {
+    const c = await Controller.connect(t.opts({ extraIoQueues: 1 }));
+    try {
+      const inflight = (): number => threadStats().f[StatField.INFLIGHT]!;
+      const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 100));
+      await settle();
+      const base = inflight();
+      // A first command waiting for its second.
+      let raw = await rawIoQueue(t, c, 2);
+      raw.capsule(S.readWrite(Buffer.alloc(64), IoOpc.Compare, 1, 8, 1, { fuse: 1 }), 1, { inCapsule: Buffer.alloc(BS) });
+      await settle();
+      assert.equal(inflight(), base + 1, 'the first command is held');
+      raw.close();
+      await settle();
+      assert.equal(inflight(), base, 'dropped when the queue closed');
+      // A pair whose write (second) waits for the compare's data by R2T.
+      raw = await rawIoQueue(t, c, 2);
+      raw.capsule(S.readWrite(Buffer.alloc(64), IoOpc.Compare, 1, 8, 1, { fuse: 1 }), 1, { transport: BS });
+      raw.capsule(S.readWrite(Buffer.alloc(64), IoOpc.Write, 1, 8, 1, { fuse: 2 }), 2, { inCapsule: pattern(BS, 5) });
+      await raw.expectPdu(PduType.R2T);
+      await settle();
+      assert.equal(inflight(), base + 2, 'both commands held');
+      raw.close();
+      await settle();
+      assert.equal(inflight(), base, 'both dropped when the queue closed');
+      assert.ok((await readBack(c, 8, 1)).every((x) => x === 0), 'nothing written');
+    } finally {
       await c.disconnect();
     }
   });
