@@ -31,6 +31,15 @@ export interface Command extends BackendRequest {
   ns: Namespace | null;
   /** Scratch for multi-step I/O (compare). */
   stage: number;
+  /** What the command holds of its namespace's write range lock (range-lock.ts Held; 0: nothing). */
+  held: number;
+  heldSlba: number;
+  heldNlb: number;
+  /**
+   * The other command of a fused operation, set by the transport once both arrived adjacent in the
+   * SQ (null otherwise). The core completes both.
+   */
+  readonly fusedWith: Command | null;
   /** A zeroed pooled buffer of n bytes, owned by this command until it completes (released then). */
   buffer(n: number): Uint8Array;
   /**

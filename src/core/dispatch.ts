@@ -19,3 +19,6 @@ export function execute(cmd: Command, ctx: TargetContext): void {
   if (cmd.sqe[0] === AdminOpc.Fabrics) return executeFabrics(cmd, ctx);
   executeIo(cmd, ctx);
 }
+
+/** A fused pair (Compare and Write) whose two commands have all their data: the core runs both. */
+export { executeFused } from './fused.js';

@@ -5,6 +5,7 @@ import type { Command } from './command.js';
 import type { TargetContext } from './context.js';
 import { NsStat, type Namespace } from './namespace.js';
 import { errnoToNvmeStatus } from '../backend/errno.js';
+import { holdShared, park } from './range-lock.js';
 import { CopyCmd, Dsm, IoOpc, IoSqe } from '../spec/opcodes.js';
 import { SQE, sqeCdw10, sqeCdw11, sqeCdw12, sqeCid, sqeFua, sqeNlb, sqeNsid, sqeOpcode, sqeSlba, sqeSlbaBig } from '../spec/sqe.js';
 import {
@@ -79,7 +80,7 @@ export function executeIo(cmd: Command, ctx: TargetContext): void {
 }
 
 /** `location`: the SQE byte the error is in, for the error log (0xFFFF: not tied to a field). */
-function fail(cmd: Command, status: number, nsid: number, lba = 0n, location = 0xffff): void {
+export function fail(cmd: Command, status: number, nsid: number, lba = 0n, location = 0xffff): void {
   cmd.status = status;
   cmd.queue.ioCtrl?.recordError(cmd.queue.qid, sqeCid(cmd.sqe), status, nsid, location, lba);
   cmd.complete();
@@ -158,7 +159,7 @@ function onReadDone(cmd: Command, result: number): void {
  * Whether a write (or Write Zeroes) must be durable before it completes: FUA set in the command, or
  * the controller's volatile write cache disabled (Set Features 06h, WCE=0).
  */
-function forceUnitAccess(cmd: Command): boolean {
+export function forceUnitAccess(cmd: Command): boolean {
   return sqeFua(cmd.sqe) || cmd.queue.ioCtrl?.volatileWriteCache === false;
 }
 
@@ -168,8 +169,16 @@ function write(cmd: Command, ns: Namespace, ctx: TargetContext): void {
   if (len < 0) return;
   const data = cmd.inData;
   if (!data || data.length !== len) return fail(cmd, S_SGL_LENGTH_INVALID, ns.nsid);
+  startWrite(cmd);
+}
+
+/** Enters the namespace's write range lock (or waits out a Compare and Write on the range) and writes. */
+function startWrite(cmd: Command): void {
+  const ns = cmd.ns!;
+  if (!holdShared(cmd, ns, sqeSlba(cmd.sqe), sqeNlb(cmd.sqe))) return park(cmd, startWrite);
+  const data = cmd.inData!;
   ns.stats[NsStat.WRITES]++;
-  ns.stats[NsStat.WRITTEN_512] += len / 512;
+  ns.stats[NsStat.WRITTEN_512] += data.length / 512;
   cmd.onBackend = onWriteDone;
   ns.backend.submitWrite(cmd, offsetOf(cmd, ns), data, forceUnitAccess(cmd));
 }
@@ -248,6 +257,14 @@ function writeZeroes(cmd: Command, ns: Namespace): void {
   const slba = sqeSlba(cmd.sqe);
   const nlb = sqeNlb(cmd.sqe);
   if (slba + nlb > ns.nlb) return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, sqeSlbaBig(cmd.sqe), IoSqe.slba);
+  startWriteZeroes(cmd);
+}
+
+function startWriteZeroes(cmd: Command): void {
+  const ns = cmd.ns!;
+  const slba = sqeSlba(cmd.sqe);
+  const nlb = sqeNlb(cmd.sqe);
+  if (!holdShared(cmd, ns, slba, nlb)) return park(cmd, startWriteZeroes);
   ns.stats[NsStat.WRITES]++;
   cmd.onBackend = onWriteDone;
   ns.backend.submitWriteZeroes(cmd, slba * ns.blockSize, nlb * ns.blockSize, forceUnitAccess(cmd));
@@ -268,9 +285,31 @@ function datasetManagement(cmd: Command, ns: Namespace): void {
     const slba = view.readBigUInt64LE(at + Dsm.rangeSlba);
     if (slba + len > nlbTotal) return fail(cmd, S_LBA_OUT_OF_RANGE, ns.nsid, slba);
   }
+  startDeallocate(cmd);
+}
+
+/**
+ * Deallocates the ranges once the write range lock covers them: one hold over the span from the
+ * lowest to the highest block named (a Compare and Write anywhere in between makes it wait).
+ */
+function startDeallocate(cmd: Command): void {
+  const ns = cmd.ns!;
+  const data = cmd.inData!;
+  const view = Buffer.from(data.buffer, data.byteOffset, data.length);
+  const nr = (sqeCdw10(cmd.sqe) & 0xff) + 1;
+  let lo = Number.MAX_SAFE_INTEGER;
+  let hi = 0;
   cmd.stage = 0;
-  for (let i = 0; i < nr; i++) if (view.readUInt32LE(i * Dsm.rangeSize + Dsm.rangeLength) > 0) cmd.stage++;
+  for (let i = 0; i < nr; i++) {
+    const len = view.readUInt32LE(i * Dsm.rangeSize + Dsm.rangeLength);
+    if (len === 0) continue;
+    const slba = Number(view.readBigUInt64LE(i * Dsm.rangeSize + Dsm.rangeSlba));
+    if (slba < lo) lo = slba;
+    if (slba + len > hi) hi = slba + len;
+    cmd.stage++;
+  }
   if (cmd.stage === 0) return cmd.complete();
+  if (!holdShared(cmd, ns, lo, hi - lo)) return park(cmd, startDeallocate);
   cmd.onBackend = onMultiDone;
   for (let i = 0; i < nr; i++) {
     const at = i * Dsm.rangeSize;
@@ -419,8 +458,15 @@ function onCopyRead(cmd: Command, result: number): void {
     cmd.auxData = null;
     return fail(cmd, cmd.status, ns.nsid, sqeSlbaBig(cmd.sqe));
   }
+  startCopyWrite(cmd);
+}
+
+function startCopyWrite(cmd: Command): void {
+  const ns = cmd.ns!;
+  const buf = cmd.auxData!;
+  if (!holdShared(cmd, ns, sqeSlba(cmd.sqe), buf.length >>> ns.lbaShift)) return park(cmd, startCopyWrite);
   cmd.onBackend = onCopyWritten;
-  ns.backend.submitWrite(cmd, offsetOf(cmd, ns), cmd.auxData!, forceUnitAccess(cmd));
+  ns.backend.submitWrite(cmd, offsetOf(cmd, ns), buf, forceUnitAccess(cmd));
   ns.backend.kick();
 }
 

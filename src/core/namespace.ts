@@ -2,6 +2,7 @@
 import type { Backend } from '../backend/backend.js';
 import type { NamespaceConfig } from '../config/types.js';
 import { RESV_SNAPSHOT_BYTES, ReservationSnapshot } from './reservations/snapshot.js';
+import { RANGE_LOCK_BYTES, RangeLock } from './range-lock.js';
 
 export function hexBytes(hex: string, size: number): Uint8Array {
   const clean = hex.replace(/[-:]/g, '');
@@ -22,11 +23,11 @@ export const NsStat = {
 } as const;
 
 /**
- * Counter storage for `threads` slots, shareable with worker threads; the namespace's reservation
- * snapshot (reservations/snapshot.ts) follows the counters, so every thread sees the same one.
+ * A namespace's memory shared with worker threads: counters for `threads` slots, then its reservation
+ * snapshot (reservations/snapshot.ts), then the stripe table of its write range lock (range-lock.ts).
  */
 export function allocateNsStats(threads: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(threads * NsStat.FIELDS * 8 + RESV_SNAPSHOT_BYTES);
+  return new SharedArrayBuffer(threads * NsStat.FIELDS * 8 + RESV_SNAPSHOT_BYTES + RANGE_LOCK_BYTES);
 }
 
 export class Namespace {
@@ -47,13 +48,15 @@ export class Namespace {
   readonly #allStats: Float64Array;
   /** The reservation as every thread's I/O path sees it (written by the main thread). */
   readonly resv: ReservationSnapshot;
+  /** Keeps plain writes off the range of a Compare and Write, across threads (range-lock.ts). */
+  readonly writeLock: RangeLock;
   /** Host NQNs that see the namespace; null: every host the subsystem admits (config `hosts` absent). */
   #hosts: Set<string> | null;
 
   /** `statsSab`/`slot`: shared counters when I/O queues run on several threads (slot 0: owner). */
   constructor(config: NamespaceConfig, backend: Backend, statsSab?: SharedArrayBuffer, slot = 0) {
     const sab = statsSab ?? new ArrayBuffer(NsStat.FIELDS * 8 + RESV_SNAPSHOT_BYTES);
-    const counters = sab.byteLength - RESV_SNAPSHOT_BYTES;
+    const counters = sab.byteLength - RESV_SNAPSHOT_BYTES - (statsSab ? RANGE_LOCK_BYTES : 0);
     this.#allStats = new Float64Array(sab, 0, counters / 8);
     this.resv = new ReservationSnapshot(sab, counters);
     this.stats = this.#allStats.subarray(slot * NsStat.FIELDS, (slot + 1) * NsStat.FIELDS);
@@ -61,6 +64,9 @@ export class Namespace {
     this.nsid = config.nsid;
     this.blockSize = config.blockSize;
     this.lbaShift = Math.log2(config.blockSize);
+    this.writeLock = statsSab
+      ? new RangeLock(new Int32Array(statsSab, statsSab.byteLength - RANGE_LOCK_BYTES, RANGE_LOCK_BYTES / 4), this.lbaShift)
+      : RangeLock.private(this.lbaShift);
     this.backend = backend;
     this.uuid = hexBytes(config.uuid, 16);
     this.nguid = hexBytes(config.nguid, 16);

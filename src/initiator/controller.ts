@@ -351,8 +351,25 @@ export class Controller {
     return this.submitIo((sqe) => S.readWrite(sqe, IoOpc.Write, nsid, slba, nlb, o), { dataOut: src, ...pick(o) });
   }
 
-  compare(nsid: number, slba: S.U64, nlb: number, src: Uint8Array, o: { queue?: number; inCapsule?: boolean } = {}): Promise<CommandResult> {
-    return this.submitIo((sqe) => S.readWrite(sqe, IoOpc.Compare, nsid, slba, nlb), { dataOut: src, ...pick(o) });
+  compare(nsid: number, slba: S.U64, nlb: number, src: Uint8Array, o: { queue?: number; inCapsule?: boolean; fuse?: number } = {}): Promise<CommandResult> {
+    return this.submitIo((sqe) => S.readWrite(sqe, IoOpc.Compare, nsid, slba, nlb, o.fuse ? { fuse: o.fuse } : {}), { dataOut: src, ...pick(o) });
+  }
+
+  /**
+   * Fused Compare and Write: the two commands are sent back to back on one queue (nothing may be
+   * sent on it in between: have a free slot for both). Resolves with [compare, write] results.
+   */
+  compareAndWrite(
+    nsid: number,
+    slba: S.U64,
+    nlb: number,
+    expected: Uint8Array,
+    data: Uint8Array,
+    o: { queue?: number; inCapsule?: boolean } = {},
+  ): Promise<[CommandResult, CommandResult]> {
+    const cmp = this.submitIo((sqe) => S.readWrite(sqe, IoOpc.Compare, nsid, slba, nlb, { fuse: 1 }), { dataOut: expected, ...pick(o) });
+    const wr = this.submitIo((sqe) => S.readWrite(sqe, IoOpc.Write, nsid, slba, nlb, { fuse: 2 }), { dataOut: data, ...pick(o) });
+    return Promise.all([cmp, wr]);
   }
 
   flush(nsid: number, o: { queue?: number } = {}): Promise<CommandResult> {

@@ -4,7 +4,7 @@
 // capsule header, so nothing is allocated per command). The CID and the data pointer (SGL) are
 // set by the queue when the command is sent.
 import { AdminOpc, ConnectData, CopyCmd, Dsm, FabricsSqe, FabricsType, IoOpc, IoSqe, Cdw12 } from '../spec/opcodes.js';
-import { SQE, SQE_SIZE } from '../spec/sqe.js';
+import { Fuse, SQE, SQE_SIZE } from '../spec/sqe.js';
 
 /** A 64-bit value: number (exact up to 2^53) or bigint. */
 export type U64 = number | bigint;
@@ -182,6 +182,8 @@ export function bare(sqe: Buffer, opcode: number, nsid = 0): Buffer {
 export interface RwFlags {
   fua?: boolean;
   limitedRetry?: boolean;
+  /** FUSE (SQE byte 1 bits 1:0): 1 first, 2 second command of a fused operation. */
+  fuse?: number;
 }
 
 /** Read, Write or Compare of `nlb` blocks (1-based count) at `slba`. */
@@ -190,6 +192,7 @@ export function readWrite(sqe: Buffer, opcode: number, nsid: number, slba: U64, 
   start(sqe, opcode, nsid);
   writeU64(sqe, IoSqe.slba, slba);
   sqe.writeUInt32LE(((nlb - 1) | (f.fua ? Cdw12.FUA : 0) | (f.limitedRetry ? Cdw12.LR : 0)) >>> 0, IoSqe.cdw12);
+  if (f.fuse) sqe[SQE.flags] = (sqe[SQE.flags]! & ~Fuse.mask) | (f.fuse & Fuse.mask);
   return sqe;
 }
 

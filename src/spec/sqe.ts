@@ -32,6 +32,16 @@ export const Psdt = {
   mask: 0xc0,
 } as const;
 
+/** SQE byte 1 (flags) bits 1:0: FUSE, a command's place in a fused operation (CDW0 bits 9:8). */
+export const Fuse = {
+  NONE: 0,
+  FIRST: 1,
+  SECOND: 2,
+  /** 11b is reserved. */
+  RESERVED: 3,
+  mask: 0x03,
+} as const;
+
 /** SGL descriptor within DPTR (offsets from SQE.dptr). */
 export const SGL = {
   address: 0, // u64

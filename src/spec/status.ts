@@ -24,6 +24,10 @@ export const Generic = {
   INTERNAL_ERROR: 0x06,
   ABORT_REQUESTED: 0x07,
   ABORTED_SQ_DELETION: 0x08,
+  /** Fused operations: the other command of the pair failed (e.g. the compare of Compare and Write). */
+  ABORTED_FAILED_FUSED: 0x09,
+  /** Fused operations: the other command of the pair is missing (not adjacent in the SQ). */
+  ABORTED_MISSING_FUSED: 0x0a,
   INVALID_NAMESPACE: 0x0b,
   COMMAND_SEQUENCE_ERROR: 0x0c,
   INVALID_SGL_SEGMENT_DESCRIPTOR: 0x0d,
@@ -98,6 +102,8 @@ export const S_SGL_OFFSET_INVALID = status(SCT.GENERIC, Generic.SGL_OFFSET_INVAL
 export const S_WRITE_PROTECTED = status(SCT.GENERIC, Generic.NS_WRITE_PROTECTED, true);
 export const S_ABORT_REQUESTED = status(SCT.GENERIC, Generic.ABORT_REQUESTED);
 export const S_SQ_DELETION = status(SCT.GENERIC, Generic.ABORTED_SQ_DELETION);
+export const S_FAILED_FUSED = status(SCT.GENERIC, Generic.ABORTED_FAILED_FUSED);
+export const S_MISSING_FUSED = status(SCT.GENERIC, Generic.ABORTED_MISSING_FUSED);
 export const S_COMPARE_FAILURE = status(SCT.MEDIA, Media.COMPARE_FAILURE, true);
 export const S_CONNECT_INVALID_PARAM = status(SCT.COMMAND_SPECIFIC, CmdSpecific.CONNECT_INVALID_PARAMETERS, true);
 export const S_CONNECT_INVALID_HOST = status(SCT.COMMAND_SPECIFIC, CmdSpecific.CONNECT_INVALID_HOST, true);

@@ -1,7 +1,7 @@
 // A seeded, structure-aware mutator over PDU lists. Deterministic: the same seed and pool give the
 // same inputs. Mutations: bit flips, bytes set to interesting values, field-aware changes of PDU
 // header and SQE fields (type, flags, hlen, pdo, plen, ttag, cccid, datao, datal, the SGL, opcode,
-// cid, nsid, slba, nlb, fabrics fields), data dropped or resized, PDUs spliced in from another
+// cid, nsid, slba, nlb, fabrics fields, FUSE and whole fused pairs), data dropped or resized, PDUs spliced in from another
 // session, truncated, duplicated, deleted, swapped or moved to another connection; digests are
 // usually recomputed afterwards so that mutations reach past the digest checks. Finally the PDUs
 // are cut into socket reads at random points.
@@ -78,6 +78,7 @@ const S = CAPSULE_SQE_OFFSET;
 const CAPSULE_FIELDS: Field[] = [
   { at: S + SQE.opcode, width: 1, name: 'opcode' },
   { at: S + SQE.flags, width: 1, name: 'sqe flags' },
+  { at: S + SQE.flags, width: 1, name: 'fuse' },
   { at: S + SQE.cid, width: 2, name: 'cid' },
   { at: S + SQE.nsid, width: 4, name: 'nsid' },
   { at: S + SQE.fctype, width: 1, name: 'fctype' },
@@ -456,11 +457,38 @@ export class Mutator {
       if (f.width === 8 && r.chance(0.2)) hi = r.pick([1, 0x7fffffff, 0xffffffff]);
       if (f.name === 'plen' && r.chance(0.4)) v = b.length + r.pick([-1, 1, -4, 4, 64, -(b.length - headerTotal(b))]);
     }
+    if (f.name === 'fuse') return this.#fuse(p, pdus);
     writeField(b, f, v, hi);
     this.#note(`field:${f.name}`);
     // Usually keep the PDU self-consistent around the changed field (digests, and PLEN unless it
     // was the field changed).
     if (r.chance(0.85)) fixup(b, { plen: false, digests: true });
+  }
+
+  /**
+   * FUSE (SQE byte 1 bits 1:0, PSDT kept): one capsule gets a random FUSE value, or becomes the first
+   * command of a fused pair (a Write often turned into a Compare, its data kept) with the next
+   * capsule of its connection marked second.
+   */
+  #fuse(p: Chunk, pdus: Chunk[]): void {
+    const r = this.rng;
+    const b = this.#own(p);
+    const at = S + SQE.flags;
+    if (r.chance(0.4)) {
+      b[at] = (b[at]! & ~3) | r.below(4);
+      this.#note('fuse:value');
+    } else {
+      b[at] = (b[at]! & ~3) | 1;
+      if (b[S + SQE.opcode] === 0x01 && r.chance(0.6)) b[S + SQE.opcode] = 0x05;
+      const next = pdus.slice(pdus.indexOf(p) + 1).find((q) => q.conn === p.conn && q.bytes[CH.pduType] === PduType.CapsuleCmd && q.bytes.length > at);
+      if (next) {
+        const nb = this.#own(next);
+        nb[at] = (nb[at]! & ~3) | 2;
+        fixup(nb, { plen: false, digests: true });
+      }
+      this.#note('fuse:pair');
+    }
+    fixup(b, { plen: false, digests: true });
   }
 
   /** Cuts PDUs into socket reads: one per PDU, whole runs per connection, or random cut points. */

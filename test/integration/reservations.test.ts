@@ -68,6 +68,14 @@ async function twoHosts(workers: number): Promise<void> {
     assert.ok(conflict(await c2.writeZeroes(1, 0, 1)), 'Write Zeroes conflicts too');
     ok(await c2.verify(1, 0, 1), 'Verify is a read');
     assert.ok(conflict(await c2.flush(1)), 'Flush is in the write group');
+    // A fused Compare and Write: its write is refused like any write, and its compare with it.
+    const block = Buffer.alloc(512, 7);
+    const [cmp, wr] = await c2.compareAndWrite(1, 10n, 1, block, Buffer.alloc(512, 9), { queue: 1 });
+    assert.ok(conflict(wr), `host 2's fused write: ${wr.toString()}`);
+    assert.equal(cmp.sc, 0x09, `its compare: Command Aborted due to Failed Fused Command, not ${cmp.toString()}`);
+    const [hc, hw] = await c1.compareAndWrite(1, 10n, 1, block, block, { queue: 1 });
+    ok(hc, 'the holder\'s fused compare');
+    ok(hw, 'the holder\'s fused write');
 
     const rep = await resvReport(c2, 1, 4096);
     ok(rep, 'report');

@@ -151,6 +151,9 @@ export function identifyController(buf: Buffer, ctrl: Controller): void {
     buf.writeUInt32LE(cfg!.maxNamespaces, IdCtrl.nn);
     buf.writeUInt16LE(Oncs.COMPARE | Oncs.DSM | Oncs.WRITE_ZEROES | Oncs.VERIFY | Oncs.COPY | Oncs.RESERVATIONS, IdCtrl.oncs);
     buf.writeUInt16LE(1, IdCtrl.ocfs); // Copy: source range descriptor format 0
+    // Fused Compare and Write; every one within MDTS is atomic (range-lock.ts): ACWU at its maximum.
+    buf.writeUInt16LE(1, IdCtrl.fuses);
+    buf.writeUInt16LE(0xffff, IdCtrl.acwu);
     buf[IdCtrl.vwc] = 0x1;
     buf[IdCtrl.nwpc] = 0;
     buf.writeUInt32LE(cfg!.maxNamespaces, IdCtrl.mnan);

@@ -19,6 +19,8 @@ import type { DataPool } from './quota.js';
 import { CapsulePlan, planCapsule } from './capsule.js';
 import type { BufferGrants } from './grants.js';
 import { writeR2T } from './pdu-writer.js';
+import { FusedPairing } from './fused.js';
+import { releaseRange } from '../../core/range-lock.js';
 import type { Responder } from './responder.js';
 import { ReqState, Request, RequestTable, XferDir, type RequestOwner } from './request.js';
 
@@ -66,6 +68,8 @@ export abstract class CommandPath implements RequestOwner {
   protected h2cReq: Request | null = null;
   /** Capsules received while draining, not taken (the host re-issues them after reconnecting). */
   protected notTaken = 0;
+  /** Fused commands (Compare and Write): pairs the two commands and runs them together. */
+  protected readonly fused = new FusedPairing(this);
 
   constructor(port: PortConfig, ctx: TargetContext, pool: DataPool, log: Logger) {
     this.port = port;
@@ -155,6 +159,7 @@ export abstract class CommandPath implements RequestOwner {
   protected onCapsule(req: Request, data: Uint8Array | null, ddgstOk: boolean): void {
     // The SQ head advances as each command is fetched.
     if (this.sqEntriesValue > 0) this.sqhdValue = (this.sqhdValue + 1) % this.sqEntriesValue;
+    this.fused.arrived(req);
     if (!ddgstOk) {
       this.log.warn({ cid: req.cid }, 'data digest error on in-capsule data: failing the command');
       req.status = S_TRANSIENT;
@@ -207,6 +212,12 @@ export abstract class CommandPath implements RequestOwner {
   }
 
   protected run(req: Request): void {
+    if (req.fuse !== 0) {
+      // Half of a fused pair: it runs with its partner, once both have their data.
+      this.fused.ready(req);
+      if (!this.inBatch) this.kickBackends();
+      return;
+    }
     req.setState(ReqState.EXECUTING);
     try {
       execute(req, this.ctx);
@@ -247,6 +258,8 @@ export abstract class CommandPath implements RequestOwner {
   }
 
   protected freeRequest(req: Request, afterFlush: boolean): void {
+    if (req.held !== 0) releaseRange(req);
+    if (req.fuse !== 0) this.fused.freed(req, !afterFlush);
     const owned = req.owned;
     for (let i = 0; i < owned.length; i++) {
       if (afterFlush) this.tx.hold(owned[i]!);

@@ -76,7 +76,19 @@ export class Request implements Command {
   dw1 = 0;
   ns: Namespace | null = null;
   stage = 0;
+  held = 0;
+  heldSlba = 0;
+  heldNlb = 0;
   onBackend: ((cmd: Command, result: number) => void) | null = null;
+  /** Fused operations (fused.ts): this command's role (Fuse), its partner, and where the pair stands. */
+  fuse = 0;
+  fusedWith: Request | null = null;
+  /** Ready (data in), waiting for its partner. */
+  fuseWait = false;
+  /** The pair was handed to the core, which completes both. */
+  fuseRunning = false;
+  /** A status to complete with instead of executing, once its data is in (0: none). */
+  fuseAbort = 0;
   /** performance.now() when the capsule arrived, for the latency histogram (0: not sampled). */
   t0 = 0;
   /** H2C bytes received so far (R2T path). */
@@ -123,7 +135,13 @@ export class Request implements Command {
     this.dw1 = 0;
     this.ns = null;
     this.stage = 0;
+    this.held = 0;
     this.onBackend = null;
+    this.fuse = 0;
+    this.fusedWith = null;
+    this.fuseWait = false;
+    this.fuseRunning = false;
+    this.fuseAbort = 0;
     this.h2cReceived = 0;
     this.ddgstFailed = false;
   }

@@ -8,6 +8,7 @@ import { TargetContext } from '../../../src/core/context.js';
 import { Namespace } from '../../../src/core/namespace.js';
 import { Subsystem } from '../../../src/core/subsystem.js';
 import { RamBackend } from '../../../src/backend/ram.js';
+import { releaseRange } from '../../../src/core/range-lock.js';
 import type { BackendRequest } from '../../../src/backend/backend.js';
 import type { Namespace as Ns } from '../../../src/core/namespace.js';
 import { ConnectData, FabricsSqe, FabricsType } from '../../../src/spec/opcodes.js';
@@ -84,6 +85,10 @@ export class FakeCommand implements Command {
   dw1 = 0;
   ns: Ns | null = null;
   stage = 0;
+  held = 0;
+  heldSlba = 0;
+  heldNlb = 0;
+  fusedWith: Command | null = null;
   onBackend: ((cmd: Command, result: number) => void) | null = null;
   completed = 0;
   constructor(
@@ -98,6 +103,8 @@ export class FakeCommand implements Command {
   }
   complete(): void {
     this.completed++;
+    // What the transport does when it frees a command's slot.
+    releaseRange(this);
   }
   backendDone(result: number): void {
     this.onBackend!(this, result);
