@@ -4,7 +4,7 @@ import { formatSize, parseSize } from '../config/units.js';
 import type { EventEmitter } from 'node:events';
 import { loadConfigFile } from '../config/load.js';
 import type { TargetConfig } from '../config/types.js';
-import { createLogger, type Logger } from '../util/log.js';
+import { createLogger, defaultLogFormat, LOG_FORMATS, type LogFormat, type Logger } from '../util/log.js';
 import { connectHints } from './connect-hint.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../util/exit.js';
 import { startTarget as startServerTarget, type Target } from '../server/target.js';
@@ -21,6 +21,8 @@ export interface ServeOptions extends ZeroConfigOptions, ShardArgs {
   metrics?: string;
   /** --memory-budget: bytes for data buffers (a size string). */
   memoryBudget?: string;
+  /** --log-format: json or pretty (overrides the config file). */
+  logFormat?: string;
 }
 
 /** Options as commander hands them over: repeatable options are absent when not given. */
@@ -42,7 +44,9 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
   checkShardCpus(config, o);
   const controlProblem = config.controlSocket !== undefined ? controlPathProblem(config.controlSocket) : null;
   if (controlProblem) throw new UsageError(controlProblem);
-  const log = createLogger(config.logLevel);
+  // The format is settled here (a worker thread's stdout is never a terminal) and travels in the config.
+  config = { ...config, logFormat: logFormatArg(o.logFormat) ?? config.logFormat ?? defaultLogFormat() };
+  const log = createLogger(config.logLevel, config.logFormat);
   for (const w of warnings) log.warn(w);
   await runServe(config, {
     startTarget: startServerTarget,
@@ -51,6 +55,13 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
     signals: process,
     exit: (code) => process.exit(code),
   });
+}
+
+/** --log-format checked: undefined when not given. */
+export function logFormatArg(text: string | undefined): LogFormat | undefined {
+  if (text === undefined) return undefined;
+  if (!(LOG_FORMATS as readonly string[]).includes(text)) throw new UsageError(`--log-format ${text}: must be one of ${LOG_FORMATS.join(', ')}`);
+  return text as LogFormat;
 }
 
 function memoryBudgetArg(text: string, mdts: number): number {
