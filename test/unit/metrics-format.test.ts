@@ -1,6 +1,7 @@
 // The /metrics text: every line a comment or `name{labels} value`, counters read from the namespace and
 // thread counters, the latency histogram cumulative; and (where promtool is installed) promtool's check.
 import { test } from 'node:test';
+import { haveTool } from './needs-tool.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createMetricsRegistry, type MetricsSource } from '../../src/metrics/index.js';
@@ -125,11 +126,7 @@ test('metrics text: a scrape reads the counters as they are now', async () => {
 });
 
 test('metrics text: promtool check metrics accepts it', async (t) => {
-  const probe = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
-  if (probe.error) {
-    t.skip(`promtool not installed (${(probe.error as NodeJS.ErrnoException).code}); install the Debian package prometheus to run this check`);
-    return;
-  }
+  if (!haveTool(t, 'promtool', 'prometheus')) return;
   const text = await createMetricsRegistry(fixture().source).metrics();
   const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   assert.equal(r.status, 0, `promtool: ${r.stdout}${r.stderr}`);
