@@ -65,7 +65,10 @@ export function buildProgram(): Command {
     .description('print a running target\'s per-thread statistics and queue-to-core map')
     .option('--control <path>', 'the control socket given to `serve --control`')
     .option('--json', 'print the raw JSON')
-    .option('--method <name>', 'ask another question: stats or controllers (prints JSON)')
+    .option('--method <name>', 'ask another question: stats, controllers or namespaces (prints JSON)')
+    .option('--watch', 'refresh every interval: IOPS, MB/s, latency per thread, namespace and controller (Ctrl-C ends it)')
+    .option('--interval <seconds>', 'with --watch: seconds between refreshes (default 1)')
+    .option('--count <n>', 'with --watch: stop after n refreshes')
     .action(statsCommand);
 
   const config = program.command('config').description('config file tools');

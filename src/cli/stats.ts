@@ -1,13 +1,18 @@
 // `nvmetd stats --control PATH`: asks a running target (started with --control PATH) for its
-// statistics and prints them (JSON with --json, else a short table).
+// statistics and prints them (JSON with --json, else a short table; --watch: live rates, stats-watch.ts).
 import net from 'node:net';
 import { UsageError } from '../util/exit.js';
+import { watch } from './stats-watch.js';
 import type { ThreadStatsSnapshot } from '../runtime/stats.js';
 
 export interface StatsArgs {
   control?: string;
   json?: boolean;
   method?: string;
+  /** --watch: refresh every --interval seconds (rates), until Ctrl-C or --count blocks. */
+  watch?: boolean;
+  interval?: string;
+  count?: string;
 }
 
 type ThreadSnap = ThreadStatsSnapshot;
@@ -38,6 +43,13 @@ export function request(path: string, method: string): Promise<unknown> {
 
 export async function statsCommand(a: StatsArgs): Promise<void> {
   if (!a.control) throw new UsageError('stats needs --control PATH (the path given to `serve --control`)');
+  if (a.watch) {
+    if (a.json || a.method) throw new UsageError('--watch prints rates as text: it cannot be combined with --json or --method');
+    const control = a.control;
+    await watch(a, { ask: (method) => request(control, method), write: (t) => process.stdout.write(t), isTTY: process.stdout.isTTY === true, signals: process });
+    return;
+  }
+  if (a.interval !== undefined || a.count !== undefined) throw new UsageError('--interval and --count go with --watch');
   const result = await request(a.control, a.method ?? 'stats');
   if (a.json || a.method) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
