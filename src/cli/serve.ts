@@ -44,8 +44,8 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
   checkShardCpus(config, o);
   const controlProblem = config.controlSocket !== undefined ? controlPathProblem(config.controlSocket) : null;
   if (controlProblem) throw new UsageError(controlProblem);
-  // The format is settled here (a worker thread's stdout is never a terminal) and travels in the config.
-  config = { ...config, logFormat: logFormatArg(o.logFormat) ?? config.logFormat ?? defaultLogFormat() };
+  // Settled here (a worker thread's stdout is never a terminal) and carried to the workers in the config.
+  config = { ...config, ...logSettings(config, o, process.env, process.stdout) };
   const log = createLogger(config.logLevel, config.logFormat);
   for (const w of warnings) log.warn(w);
   await runServe(config, {
@@ -55,6 +55,25 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
     signals: process,
     exit: (code) => process.exit(code),
   });
+}
+
+/**
+ * The log level and format: the option, else the environment (NVMETD_LOG_LEVEL, NVMETD_LOG_FORMAT),
+ * else the config file; the format's last resort is pretty on a terminal, JSON otherwise.
+ */
+export function logSettings(config: TargetConfig, o: { logLevel?: string; logFormat?: string }, env: NodeJS.ProcessEnv, stdout: { isTTY?: boolean }): Pick<TargetConfig, 'logLevel' | 'logFormat'> {
+  const fromEnv = (name: string, check: (v: string) => string | undefined): string | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    try {
+      return check(v);
+    } catch (err) {
+      throw new UsageError(`${name}=${(err as Error).message.replace(/^--log-(level|format) /, '')}`);
+    }
+  };
+  const logLevel = checkLogLevel(o.logLevel) ?? (fromEnv('NVMETD_LOG_LEVEL', checkLogLevel) as TargetConfig['logLevel'] | undefined) ?? config.logLevel;
+  const logFormat = logFormatArg(o.logFormat) ?? (fromEnv('NVMETD_LOG_FORMAT', logFormatArg) as LogFormat | undefined) ?? config.logFormat ?? defaultLogFormat(stdout);
+  return { logLevel, logFormat };
 }
 
 /** --log-format checked: undefined when not given. */

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createLogger, defaultLogFormat, prettyLine, type LogSink } from '../../src/util/log.js';
-import { logFormatArg } from '../../src/cli/serve.js';
+import { logFormatArg, logSettings } from '../../src/cli/serve.js';
 import { normalizeConfig } from '../../src/config/normalize.js';
 
 function capture(): LogSink & { lines: string[] } {
@@ -92,4 +92,17 @@ test('nvmetd serve: json lines when stdout is a pipe, pretty lines with --log-fo
   const pretty = (await serveOutput(['--log-format', 'pretty'])).split('\n');
   assert.ok(!pretty.some((l) => l.startsWith('{')), 'no JSON line in pretty format');
   assert.ok(pretty.some((l) => /^\d\d:\d\d:\d\d\.\d{3} INFO  target closed$/.test(l)));
+});
+
+test('log settings: option, then NVMETD_LOG_LEVEL / NVMETD_LOG_FORMAT, then the config file, then the terminal test', () => {
+  const config = { ...normalizeConfig({ subsystems: [], logLevel: 'warn', logFormat: 'json' }, 'c.json') };
+  const bare = normalizeConfig({ subsystems: [] }, 'c.json');
+  assert.deepEqual(logSettings(config, {}, {}, { isTTY: true }), { logLevel: 'warn', logFormat: 'json' });
+  // The environment was documented (NVMETD_LOG_LEVEL=debug nvmetd serve) but serve ignored it.
+  assert.deepEqual(logSettings(config, {}, { NVMETD_LOG_LEVEL: 'debug', NVMETD_LOG_FORMAT: 'pretty' }, {}), { logLevel: 'debug', logFormat: 'pretty' });
+  assert.deepEqual(logSettings(config, { logLevel: 'error', logFormat: 'json' }, { NVMETD_LOG_LEVEL: 'debug', NVMETD_LOG_FORMAT: 'pretty' }, {}), { logLevel: 'error', logFormat: 'json' });
+  assert.deepEqual(logSettings(bare, {}, { NVMETD_LOG_LEVEL: '' }, { isTTY: true }), { logLevel: 'info', logFormat: 'pretty' });
+  assert.deepEqual(logSettings(bare, {}, {}, { isTTY: false }), { logLevel: 'info', logFormat: 'json' });
+  assert.throws(() => logSettings(bare, {}, { NVMETD_LOG_LEVEL: 'loud' }, {}), /^UsageError: NVMETD_LOG_LEVEL=loud: must be one of fatal, error/);
+  assert.throws(() => logSettings(bare, {}, { NVMETD_LOG_FORMAT: 'xml' }, {}), /^UsageError: NVMETD_LOG_FORMAT=xml: must be one of json, pretty/);
 });
