@@ -95,6 +95,8 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   perThread('counter', 'nvmetd_thread_read_bytes_total', 'Bytes read by commands completed on the thread', (s) => s.bytesRead);
   perThread('counter', 'nvmetd_thread_written_bytes_total', 'Bytes written by commands completed on the thread', (s) => s.bytesWritten);
   perThread('counter', 'nvmetd_thread_errors_total', 'Commands completed with an error status on the thread', (s) => s.errors);
+  perThread('counter', 'nvmetd_thread_auth_failures_total', 'In-band authentication (DH-HMAC-CHAP) transactions that failed on the thread; the queue was closed', (s) => s.authFailures);
+  perThread('counter', 'nvmetd_thread_hosts_refused_total', 'Connect commands refused on the thread because the host is not allowed on the subsystem', (s) => s.hostsRefused);
   perThread('gauge', 'nvmetd_thread_queues', 'Queues (connections) served by the thread', (s) => s.queues);
   perThread('gauge', 'nvmetd_thread_inflight_commands', 'Commands in flight on the thread', (s) => s.inflight);
   registry.registerMetric(new LatencyHistogram('nvmetd_thread_command_latency_seconds', 'Command latency on each thread (one command in 8 is sampled)', () =>

@@ -10,8 +10,12 @@ export const StatField = {
   INFLIGHT: 5,
   /** Sum of the sampled commands' latencies (us): with the histogram's count, the mean latency. */
   LATENCY_SUM_US: 6,
+  /** In-band authentication transactions that failed on this thread (the queue was closed). */
+  AUTH_FAILURES: 7,
+  /** Connect commands refused because the host is not allowed on the subsystem. */
+  HOSTS_REFUSED: 8,
   /** Latency histogram (one command in 8 is sampled): bucket i counts latencies in [2^i, 2^(i+1)) us. */
-  HIST: 8,
+  HIST: 10,
 } as const;
 export const HIST_BUCKETS = 24;
 
@@ -56,6 +60,8 @@ export class ThreadStats {
       queues: f[StatField.QUEUES]!,
       inflight: f[StatField.INFLIGHT]!,
       latencySumUs: f[StatField.LATENCY_SUM_US]!,
+      authFailures: f[StatField.AUTH_FAILURES]!,
+      hostsRefused: f[StatField.HOSTS_REFUSED]!,
       latencyHistogramUs: hist,
       latencyP50Us: percentile(hist, 0.5),
       latencyP99Us: percentile(hist, 0.99),
@@ -72,6 +78,8 @@ export interface ThreadStatsSnapshot {
   inflight: number;
   /** Sum of the sampled latencies (us); the sampled count is the histogram's total. */
   latencySumUs: number;
+  authFailures: number;
+  hostsRefused: number;
   /** Bucket i: completions with latency in [2^i, 2^(i+1)) us. */
   latencyHistogramUs: number[];
   /** Upper bound of the bucket holding the percentile (us). */

@@ -9,7 +9,10 @@ import path from 'node:path';
 import { startTarget } from '../../src/server/target.js';
 import { createLogger } from '../../src/util/log.js';
 import { Controller } from '../../src/initiator/controller.js';
-import { SUBNQN, pattern, testConfig, withTarget } from './helpers.js';
+import crypto from 'node:crypto';
+import { formatDhchapKey } from '../../src/keys/dhchap-key.js';
+import { AuthenticationError } from '../../src/initiator/auth.js';
+import { HOSTNQN, SUBNQN, pattern, testConfig, withTarget } from './helpers.js';
 
 /** A port that is free now (the system picks it; the listener is closed again). */
 function freePort(): Promise<number> {
@@ -183,4 +186,27 @@ test('metrics: a port in use refuses the start with one message, and what had st
     await new Promise((resolve) => busy.close(resolve));
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('metrics: a host refused at Connect and a failed authentication are counted', async () => {
+  const config = { ...testConfig({ workers: 0, allowAnyHost: false, allowedHosts: [HOSTNQN] }), metrics: '127.0.0.1:0' };
+  config.hosts = [{ nqn: HOSTNQN, dhchap: { key: formatDhchapKey({ transform: 1, key: crypto.randomBytes(32) }), hashes: ['sha256'], dhgroups: ['null'] } }];
+  await withTarget(config, async (t) => {
+    const port = t.target.metrics!.port;
+    const before = await scrape(port);
+    // A host that is not on the allow list.
+    await assert.rejects(Controller.connect(t.opts({ hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000dead' })));
+    // The allowed host with the wrong key.
+    await assert.rejects(Controller.connect(t.opts({ dhchap: { key: formatDhchapKey({ transform: 1, key: crypto.randomBytes(32) }) } })), AuthenticationError);
+    const after = await scrape(port);
+    const delta = (k: string): number => (after.get(k) ?? 0) - (before.get(k) ?? 0);
+    assert.equal(delta('nvmetd_thread_hosts_refused_total{thread="main"}'), 1);
+    let failures = 0;
+    for (let i = 0; i < 50 && failures === 0; i++) {
+      // The failure is counted when the target ends the transaction (right after its AUTH_Failure1).
+      failures = ((await scrape(port)).get('nvmetd_thread_auth_failures_total{thread="main"}') ?? 0) - (before.get('nvmetd_thread_auth_failures_total{thread="main"}') ?? 0);
+      if (failures === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(failures, 1);
+  });
 });

@@ -13,7 +13,7 @@ const NQN = 'nqn.2026-11.io.nvmetd:watch';
 const hist = (at: Record<number, number>): number[] => Array.from({ length: 24 }, (_, i) => at[i] ?? 0);
 
 function thread(commands: number, bytesRead: number, bytesWritten: number, errors: number, latencySumUs: number, h: number[]): ThreadStatsSnapshot {
-  return { commands, bytesRead, bytesWritten, errors, queues: 1, inflight: 3, latencySumUs, latencyHistogramUs: h, latencyP50Us: 0, latencyP99Us: 0 };
+  return { commands, bytesRead, bytesWritten, errors, queues: 1, inflight: 3, latencySumUs, authFailures: 0, hostsRefused: 0, latencyHistogramUs: h, latencyP50Us: 0, latencyP99Us: 0 };
 }
 
 function ns(reads: number, writes: number, flushes: number, readSum: number, readCount: number, readHist: number[]): NamespaceCounters {
