@@ -128,6 +128,8 @@ export interface WatchIo {
   /** Where SIGINT/SIGTERM arrive (process). */
   signals: NodeJS.EventEmitter;
   now?: () => number;
+  /** Called once when a signal ends the watch (to abandon questions still out). */
+  stopped?: () => void;
 }
 
 export function parseWatchOptions(o: WatchOptions): { intervalMs: number; count: number } {
@@ -145,15 +147,26 @@ export async function watch(o: WatchOptions, io: WatchIo): Promise<void> {
   const { intervalMs, count } = parseWatchOptions(o);
   let stopped = false;
   let wake: () => void = () => {};
+  let onStop: () => void = () => {};
+  // Resolves to null on a signal: a question the target does not answer does not hold Ctrl-C up.
+  const signalled = new Promise<null>((resolve) => (onStop = () => resolve(null)));
   const stop = (): void => {
+    if (stopped) return;
     stopped = true;
     wake();
+    onStop();
+    io.stopped?.();
   };
   io.signals.on('SIGINT', stop);
   io.signals.on('SIGTERM', stop);
+  const sample = (): Promise<WatchSample | null> => {
+    const taking = takeSample(io.ask, io.now);
+    taking.catch(() => undefined); // abandoned after a signal: nobody waits for it
+    return Promise.race([taking, signalled]);
+  };
   try {
-    let prev = await takeSample(io.ask, io.now);
-    for (let printed = 0; printed < count && !stopped; ) {
+    let prev = await sample();
+    for (let printed = 0; printed < count && prev !== null && !stopped; ) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, intervalMs);
         wake = () => {
@@ -162,7 +175,8 @@ export async function watch(o: WatchOptions, io: WatchIo): Promise<void> {
         };
       });
       if (stopped) break;
-      const cur = await takeSample(io.ask, io.now);
+      const cur = await sample();
+      if (cur === null) break;
       const block = renderWatch(prev, cur);
       io.write(io.isTTY ? `${CLEAR}${block}` : `${printed > 0 ? '\n' : ''}${block}`);
       prev = cur;

@@ -2,7 +2,7 @@
 // statistics and prints them (JSON with --json, else a short table; --watch: live rates, stats-watch.ts).
 import net from 'node:net';
 import { UsageError } from '../util/exit.js';
-import { watch } from './stats-watch.js';
+import { parseWatchOptions, watch } from './stats-watch.js';
 import type { ThreadStatsSnapshot } from '../runtime/stats.js';
 
 export interface StatsArgs {
@@ -17,9 +17,16 @@ export interface StatsArgs {
 
 type ThreadSnap = ThreadStatsSnapshot;
 
-export function request(path: string, method: string): Promise<unknown> {
+/** One question to the control socket. `signal`: abandon it (the socket is destroyed, the promise rejects). */
+export function request(path: string, method: string, o: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const s = net.connect(path);
+    if (o.timeoutMs !== undefined) {
+      s.setTimeout(o.timeoutMs, () => s.destroy(new Error(`no answer within ${o.timeoutMs! / 1000} s`)));
+    }
+    const abandon = (): void => void s.destroy(new Error('abandoned'));
+    o.signal?.addEventListener('abort', abandon, { once: true });
+    s.on('close', () => o.signal?.removeEventListener('abort', abandon));
     let buf = '';
     s.setEncoding('utf8');
     s.on('connect', () => s.write(`${JSON.stringify({ method, id: 1 })}\n`));
@@ -46,7 +53,15 @@ export async function statsCommand(a: StatsArgs): Promise<void> {
   if (a.watch) {
     if (a.json || a.method) throw new UsageError('--watch prints rates as text: it cannot be combined with --json or --method');
     const control = a.control;
-    await watch(a, { ask: (method) => request(control, method), write: (t) => process.stdout.write(t), isTTY: process.stdout.isTTY === true, signals: process });
+    const abandon = new AbortController();
+    const timeoutMs = Math.max(5000, 2 * parseWatchOptions(a).intervalMs);
+    await watch(a, {
+      ask: (method) => request(control, method, { timeoutMs, signal: abandon.signal }),
+      write: (t) => process.stdout.write(t),
+      isTTY: process.stdout.isTTY === true,
+      signals: process,
+      stopped: () => abandon.abort(),
+    });
     return;
   }
   if (a.interval !== undefined || a.count !== undefined) throw new UsageError('--interval and --count go with --watch');

@@ -3,6 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { histogramPercentileUs, parseWatchOptions, renderWatch, watch, type WatchSample } from '../../src/cli/stats-watch.js';
 import type { ThreadStatsSnapshot } from '../../src/runtime/stats.js';
 import type { NamespaceCounters } from '../../src/control/namespaces.js';
@@ -123,4 +128,36 @@ test('stats: --watch refuses --json/--method; --interval/--count need --watch', 
   await assert.rejects(statsCommand({ control: '/nonexistent/c.sock', watch: true, json: true }), /--watch prints rates as text/);
   await assert.rejects(statsCommand({ control: '/nonexistent/c.sock', watch: true, method: 'stats' }), /--watch prints rates as text/);
   await assert.rejects(statsCommand({ control: '/nonexistent/c.sock', interval: '1' }), /--interval and --count go with --watch/);
+});
+
+test('watch: SIGINT ends it even while the target does not answer, and abandons the question', async () => {
+  const signals = new EventEmitter();
+  let abandoned = 0;
+  const done = watch({ interval: '0.1' }, { ask: () => new Promise(() => {}), write: () => {}, isTTY: false, signals, stopped: () => abandoned++ });
+  setTimeout(() => signals.emit('SIGINT'), 50);
+  await done;
+  assert.equal(abandoned, 1);
+});
+
+test('nvmetd stats --watch: Ctrl-C exits 0 at once against a control socket that never answers', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmetd-hung-'));
+  const socket = path.join(dir, 'c.sock');
+  const held: net.Socket[] = [];
+  const server = net.createServer((s) => void held.push(s)); // reads nothing, answers nothing
+  await new Promise<void>((r) => server.listen(socket, r));
+  try {
+    const child = spawn(process.execPath, ['bin/nvmetd.js', 'stats', '--control', socket, '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((r) => server.once('connection', () => r()));
+    const started = Date.now();
+    child.kill('SIGINT');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    clearTimeout(killer);
+    assert.equal(code, 0);
+    assert.ok(Date.now() - started < 3000, `exited in ${Date.now() - started} ms`);
+  } finally {
+    for (const s of held) s.destroy();
+    server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
