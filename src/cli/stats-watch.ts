@@ -1,6 +1,7 @@
 // `nvmetd stats --watch [--interval S] [--count N]`: asks the control socket every interval for the
 // per-thread statistics, the namespaces' counters and the controllers, and prints the rates since the
-// previous answer (IOPS, MB/s, errors/s, mean and p99 latency of the sampled commands). On a terminal
+// previous answer (IOPS, MB/s, errors/s, mean and p99 latency of the sampled commands) per thread,
+// per namespace (and per subsystem when it has several) and per controller. On a terminal
 // the screen is redrawn in place; otherwise one block per interval is printed, separated by a blank
 // line. Ctrl-C (SIGINT) or SIGTERM ends it with exit status 0.
 import type { ThreadStatsSnapshot } from '../runtime/stats.js';
@@ -62,13 +63,33 @@ function table(head: string[], rows: string[][], align: string): string[] {
   return [line(head), ...rows.map(line)];
 }
 
-function sumLatency(l: NamespaceCounters['latency']): LatencyCounters {
-  const parts = [l.read, l.write, l.other];
-  return {
-    sumUs: parts.reduce((n, p) => n + p.sumUs, 0),
-    count: parts.reduce((n, p) => n + p.count, 0),
-    histogramUs: parts[0]!.histogramUs.map((_, i) => parts.reduce((n, p) => n + (p.histogramUs[i] ?? 0), 0)),
-  };
+interface Totals {
+  reads: number;
+  writes: number;
+  other: number;
+  readBytes: number;
+  writtenBytes: number;
+  errors: number;
+  latency: LatencyCounters;
+}
+
+/** Namespaces' counters added up (every latency class together). */
+function totals(list: NamespaceCounters[]): Totals {
+  const t: Totals = { reads: 0, writes: 0, other: 0, readBytes: 0, writtenBytes: 0, errors: 0, latency: { sumUs: 0, count: 0, histogramUs: [] } };
+  for (const n of list) {
+    t.reads += n.reads;
+    t.writes += n.writes;
+    t.other += Object.values(n.other).reduce((a, b) => a + b, 0);
+    t.readBytes += n.readBytes;
+    t.writtenBytes += n.writtenBytes;
+    t.errors += n.errors;
+    for (const l of [n.latency.read, n.latency.write, n.latency.other]) {
+      t.latency.sumUs += l.sumUs;
+      t.latency.count += l.count;
+      l.histogramUs.forEach((v, i) => (t.latency.histogramUs[i] = (t.latency.histogramUs[i] ?? 0) + v));
+    }
+  }
+  return t;
 }
 
 /** The block for the interval from `prev` to `cur` (rates over that interval; plain text). */
@@ -87,17 +108,22 @@ export function renderWatch(prev: WatchSample, cur: WatchSample, clock: Date = n
   out.push(...table(['THREAD', 'CORES', 'QUEUES', 'IOPS', 'READ MB/s', 'WRITE MB/s', 'ERR/s', 'INFLIGHT', 'MEAN us', 'P99 us', 'QUEUES (cntlid/qid)'], threadRows, 'llrrrrrrrrl'));
 
   out.push('');
-  const nsRows = cur.namespaces.map((n) => {
-    const p = prev.namespaces.find((x) => x.subnqn === n.subnqn && x.nsid === n.nsid);
-    const d = (f: (c: NamespaceCounters) => number): number => f(n) - (p ? f(p) : 0);
-    const other = (c: NamespaceCounters): number => Object.values(c.other).reduce((a, b) => a + b, 0);
-    const lat = sumLatency(n.latency);
-    const platency = p ? sumLatency(p.latency) : { sumUs: 0, count: 0, histogramUs: [] };
-    const hist = diff(lat.histogramUs, platency.histogramUs);
-    const count = lat.count - platency.count;
-    return [`${n.subnqn}/${n.nsid}`, rate(d((c) => c.reads), seconds), rate(d((c) => c.writes), seconds), rate(d(other), seconds), mbps(d((c) => c.readBytes), seconds),
-      mbps(d((c) => c.writtenBytes), seconds), rate(d((c) => c.errors), seconds), meanUs(lat.sumUs - platency.sumUs, count), count > 0 ? String(histogramPercentileUs(hist, 0.99)) : '-'];
-  });
+  // One row per namespace; a subsystem with several namespaces also gets a total row (SUBNQN/*).
+  const nsRow = (label: string, now: NamespaceCounters[]): string[] => {
+    const before = now.flatMap((n) => prev.namespaces.filter((x) => x.subnqn === n.subnqn && x.nsid === n.nsid));
+    const a = totals(now);
+    const b = totals(before);
+    const hist = diff(a.latency.histogramUs, b.latency.histogramUs);
+    const count = a.latency.count - b.latency.count;
+    return [label, rate(a.reads - b.reads, seconds), rate(a.writes - b.writes, seconds), rate(a.other - b.other, seconds), mbps(a.readBytes - b.readBytes, seconds),
+      mbps(a.writtenBytes - b.writtenBytes, seconds), rate(a.errors - b.errors, seconds), meanUs(a.latency.sumUs - b.latency.sumUs, count), count > 0 ? String(histogramPercentileUs(hist, 0.99)) : '-'];
+  };
+  const nsRows: string[][] = [];
+  for (const subnqn of new Set(cur.namespaces.map((n) => n.subnqn))) {
+    const of = cur.namespaces.filter((n) => n.subnqn === subnqn);
+    for (const n of of) nsRows.push(nsRow(`${n.subnqn}/${n.nsid}`, [n]));
+    if (of.length > 1) nsRows.push(nsRow(`${subnqn}/*`, of));
+  }
   if (nsRows.length === 0) out.push('no namespaces');
   else out.push(...table(['SUBSYSTEM/NSID', 'READ IOPS', 'WRITE IOPS', 'OTHER IOPS', 'READ MB/s', 'WRITE MB/s', 'ERR/s', 'MEAN us', 'P99 us'], nsRows, 'lrrrrrrrr'));
 

@@ -161,3 +161,17 @@ test('nvmetd stats --watch: Ctrl-C exits 0 at once against a control socket that
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('renderWatch: a subsystem with several namespaces gets a total row', () => {
+  const t = thread(0, 0, 0, 0, 0, hist({}));
+  const two = (a: number, b: number): NamespaceCounters[] => [ns(a, 0, 0, 0, 0, hist({})), { ...ns(b, 0, 0, 0, 0, hist({})), nsid: 2 }];
+  const prev = { ...sample(0, t, ns(0, 0, 0, 0, 0, hist({}))), namespaces: two(100, 200) };
+  const cur = { ...sample(1000, t, ns(0, 0, 0, 0, 0, hist({}))), namespaces: two(150, 230) };
+  const lines = renderWatch(prev, cur).split('\n');
+  const readIops = (label: string): string => lines.find((l) => l.startsWith(`${label} `))!.split(/\s{2,}/)[1]!;
+  assert.equal(readIops(`${NQN}/1`), '50');
+  assert.equal(readIops(`${NQN}/2`), '30');
+  assert.equal(readIops(`${NQN}/*`), '80');
+  const one = renderWatch(sample(0, t, ns(0, 0, 0, 0, 0, hist({}))), sample(1000, t, ns(5, 0, 0, 0, 0, hist({}))));
+  assert.ok(!one.includes(`${NQN}/*`), 'no total row for a single namespace');
+});
