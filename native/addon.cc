@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "crc32c.h"
+#include "rbd.h"
 #include "uring.h"
 
 namespace {
@@ -108,6 +109,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dupFd", Napi::Function::New(env, DupFd));
   exports.Set("gettid", Napi::Function::New(env, GetTid));
   nvmetd::InitUring(env, exports);
+  nvmetd::InitRbd(env, exports);
   return exports;
 }
 

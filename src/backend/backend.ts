@@ -45,6 +45,12 @@ export interface Backend {
    */
   setCapacity?(sizeBytes: number): void;
 
+  /**
+   * Present on a backend whose backing can change size by itself (an RBD image resized by another
+   * client): the owner of the namespace on the main thread sets it, and is called with the new size.
+   */
+  onCapacityChange?: ((sizeBytes: number) => void) | null;
+
   /** Flushes and releases the backing; pending operations complete first. */
   close(): Promise<void>;
 }

@@ -7,10 +7,13 @@
 import { constants as osConstants } from 'node:os';
 
 const E = osConstants.errno;
+/** Linux ESHUTDOWN (not among Node's errno constants): librados' EBLOCKLISTED. */
+const ESHUTDOWN = 108;
 
 /** Status Code Types. */
 export const SCT_GENERIC = 0x0;
 export const SCT_MEDIA = 0x2;
+export const SCT_PATH = 0x3;
 
 export const NVME_STATUS_SUCCESS = 0x000;
 /** Generic: Internal Error. */
@@ -23,6 +26,13 @@ export const NVME_STATUS_CAPACITY_EXCEEDED = (SCT_GENERIC << 8) | 0x81;
 export const NVME_STATUS_WRITE_FAULT = (SCT_MEDIA << 8) | 0x80;
 /** Media and Data Integrity: Unrecovered Read Error. */
 export const NVME_STATUS_UNRECOVERED_READ_ERROR = (SCT_MEDIA << 8) | 0x81;
+
+/**
+ * Path Related: Asymmetric Access Inaccessible (NVME_SC_ANA_INACCESSIBLE 0x302). For a backend that was
+ * fenced off its storage (Ceph blocklisted this gateway's client after another gateway took the image
+ * over): the host retries the command on another path instead of failing it.
+ */
+export const NVME_STATUS_ANA_INACCESSIBLE = (SCT_PATH << 8) | 0x02;
 
 /**
  * Status for a failed backend operation. `errno` may be given negated (as backends report it) or not.
@@ -38,6 +48,8 @@ export function errnoToNvmeStatus(errno: number, op: 'read' | 'write' | 'other')
     return NVME_STATUS_INTERNAL;
   }
   if (e === E.ENOSPC) return NVME_STATUS_CAPACITY_EXCEEDED;
+  // ESHUTDOWN is how librados reports a blocklisted client (EBLOCKLISTED).
+  if (e === ESHUTDOWN) return NVME_STATUS_ANA_INACCESSIBLE;
   if (op === 'write' && (e === E.EROFS || e === E.EACCES || e === E.EPERM)) return NVME_STATUS_NS_WRITE_PROTECTED;
   return NVME_STATUS_INTERNAL;
 }

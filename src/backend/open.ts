@@ -10,6 +10,7 @@ import { backingKindProblem } from '../config/path-kind.js';
 import type { Logger } from '../util/log.js';
 import type { Backend } from './backend.js';
 import { RamBackend } from './ram.js';
+import { RbdBackend, rbdName } from './rbd.js';
 import { FileBackend, setNativeBlockSizeProbe } from './file.js';
 import { UringBackend } from './uring.js';
 import { engineOptionsFromEnv, sharedUringEngine, type EngineOptions } from './uring-engine.js';
@@ -20,6 +21,8 @@ export async function openBackend(ns: NamespaceConfig, log: Logger, opts: Engine
   let backend: Backend;
   if (b.type === 'ram') {
     backend = new RamBackend(b.size - (b.size % ns.blockSize), undefined, b.delayUs ?? 0);
+  } else if (b.type === 'rbd') {
+    backend = await RbdBackend.open(b, { blockSize: ns.blockSize, readOnly: ns.readOnly }, log);
   } else {
     const problem = backingKindProblem(b.path, b.type);
     if (problem) throw new Error(`namespace ${ns.nsid}: ${problem}`);
@@ -43,7 +46,7 @@ export async function openBackend(ns: NamespaceConfig, log: Logger, opts: Engine
     }
   }
   log.info(
-    { nsid: ns.nsid, kind: backend.kind, engine: backend.engine, sizeBytes: backend.sizeBytes, path: b.type === 'ram' ? undefined : b.path },
+    { nsid: ns.nsid, kind: backend.kind, engine: backend.engine, sizeBytes: backend.sizeBytes, path: b.type === 'ram' ? undefined : b.type === 'rbd' ? rbdName(b) : b.path },
     `namespace ${ns.nsid}: ${backend.kind} backend on ${backend.engine}`,
   );
   return backend;

@@ -26,6 +26,7 @@ export function registerPerf(program: Command): void {
     .option('--connections <n>', `I/O queues (TCP connections) per worker (default ${d.connections})`)
     .option('--workers <n>', `worker threads, each with its own controller and connections (default ${d.workers}: the main thread)`)
     .option('--span <size>', 'bytes of the namespace covered from LBA 0 (default: all of it)')
+    .option('--tls-key <key>', 'NVMe/TCP over TLS 1.3 with this PSK: NVMeTLSkey-1:01:...: or file:PATH (needs --hostnqn)')
     .option('--hdgst', 'header digests')
     .option('--ddgst', 'data digests')
     .option('--verify', 'tag every block written and check every block read (read workloads write the span first)')

@@ -78,6 +78,8 @@ export function normalizeDhchap(d: DhchapInput, at: string, baseDir: string | un
 /** A JSON.stringify replacer that hides the secrets of a normalized config (for printing it). */
 export function hideSecrets(key: string, value: unknown): unknown {
   if (key === 'tlsKey' && typeof value === 'string') return '(secret)';
+  // Keys given at run time by RPC (SubsystemConfig.hostKeys) are not config-file material: left out.
+  if (key === 'hostKeys') return undefined;
   if (key !== 'dhchap' || typeof value !== 'object' || value === null) return value;
   const d = value as HostDhchapConfig;
   return { ...d, key: '(secret)', ...(d.ctrlKey !== undefined ? { ctrlKey: '(secret)' } : {}) };

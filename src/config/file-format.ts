@@ -8,7 +8,8 @@ export type SizeInput = number | string;
 export type BackingInput =
   | { type: 'ram'; size: SizeInput; delayUs?: number; overcommit?: boolean }
   | { type: 'file'; path: string; size?: SizeInput; buffered?: boolean }
-  | { type: 'block'; path: string; buffered?: boolean };
+  | { type: 'block'; path: string; buffered?: boolean }
+  | { type: 'rbd'; pool: string; image: string; cephConf?: string; user?: string; options?: Record<string, string> };
 
 export interface NamespaceInput {
   nsid?: number;
@@ -20,6 +21,8 @@ export interface NamespaceInput {
   readOnly?: boolean;
   enabled?: boolean;
   anaGroup?: number;
+  ptplFile?: string;
+  hosts?: string[];
 }
 
 export interface SubsystemInput {

@@ -217,18 +217,47 @@ class Normalizer {
       this.fail(`${at}/${s.cntlidMax === undefined ? 'cntlidMin' : 'cntlidMax'}`, `cntlidMin (${cntlidMin}) must not exceed cntlidMax (${cntlidMax})`);
     }
     const maxNamespaces = s.maxNamespaces ?? DEFAULTS.maxNamespaces;
+    const allowAnyHost = s.allowAnyHost ?? allowedHosts.length === 0;
+    const namespaces = this.namespaces(s.namespaces ?? [], `${at}/namespaces`, nqn, maxNamespaces);
+    if (!allowAnyHost) this.warnUnadmitted(namespaces, allowedHosts, `${at}/namespaces`);
     return {
       nqn,
       serial: s.serial ?? deriveSerial(nqn),
       model: s.model ?? DEFAULTS.model,
       firmware: s.firmware ?? defaultFirmware(),
-      allowAnyHost: s.allowAnyHost ?? allowedHosts.length === 0,
+      allowAnyHost,
       allowedHosts,
       maxNamespaces,
       cntlidMin,
       cntlidMax,
-      namespaces: this.namespaces(s.namespaces ?? [], `${at}/namespaces`, nqn, maxNamespaces),
+      namespaces,
     };
+  }
+
+  /**
+   * A namespace's host that the subsystem does not admit is accepted (as SPDK does: the host may be
+   * allowed later, by RPC), with a warning: until then it cannot connect to see the namespace.
+   */
+  warnUnadmitted(namespaces: NamespaceConfig[], allowedHosts: string[], at: string): void {
+    namespaces.forEach((ns, i) => {
+      (ns.hosts ?? []).forEach((h, j) => {
+        if (allowedHosts.includes(h)) return;
+        this.options.warnings?.push(`${this.source}: ${at}/${i}/hosts/${j}: host "${h}" is not in allowedHosts: it cannot connect to see the namespace`);
+      });
+    });
+  }
+
+  /** namespaces[].hosts: host NQNs (named as allowedHosts are), each once. */
+  nsHosts(list: string[], at: string): string[] {
+    const seen = new Map<string, number>();
+    return list.map((h, j) => {
+      const hp = `${at}/${j}`;
+      this.nqn(h, hp);
+      const first = seen.get(h);
+      if (first !== undefined) this.fail(hp, `duplicate host NQN (also at ${at}/${first})`);
+      seen.set(h, j);
+      return h;
+    });
   }
 
   namespaces(list: NamespaceInput[], at: string, nqn: string, maxNamespaces: number): NamespaceConfig[] {
@@ -265,6 +294,8 @@ class Normalizer {
       readOnly: ns.readOnly ?? false,
       enabled: ns.enabled ?? true,
       anaGroup: ns.anaGroup ?? 1,
+      ...(ns.ptplFile !== undefined ? { ptplFile: this.ptplFile(ns.ptplFile, `${at}/ptplFile`) } : {}),
+      ...(ns.hosts !== undefined ? { hosts: this.nsHosts(ns.hosts, `${at}/hosts`) } : {}),
     };
   }
 
@@ -308,7 +339,22 @@ class Normalizer {
         if (b.buffered !== undefined) out.buffered = b.buffered;
         return out;
       }
+      case 'rbd': {
+        const out: Backing = { type: 'rbd', pool: b.pool, image: b.image, user: b.user ?? 'admin' };
+        if (b.cephConf !== undefined) out.cephConf = this.options.baseDir !== undefined && !isAbsolute(b.cephConf) ? resolve(this.options.baseDir, b.cephConf) : b.cephConf;
+        if (b.options !== undefined) out.options = { ...b.options };
+        this.unique('backing', `rbd:${out.cephConf ?? ''}:${out.pool}/${out.image}`, `${at}/image`, 'RBD image: two namespaces on one image (share one namespace instead)');
+        return out;
+      }
     }
+  }
+
+  /** A namespace's PTPL file: one per namespace, not a backing file. */
+  ptplFile(path: string, at: string): string {
+    if (path.trim() === '') this.fail(at, 'must not be empty');
+    const full = this.options.baseDir !== undefined && !isAbsolute(path) ? resolve(this.options.baseDir, path) : path;
+    this.unique('backing', full, at, 'path: a ptplFile must be a file of its own (not another namespace\'s ptplFile or backing)');
+    return full;
   }
 
   path(path: string, at: string): string {

@@ -215,11 +215,12 @@ export const configSchema = {
         backing: {
           type: 'object',
           required: ['type'],
-          properties: { type: { enum: ['ram', 'file', 'block'] } },
+          properties: { type: { enum: ['ram', 'file', 'block', 'rbd'] } },
           allOf: [
             { if: { properties: { type: { const: 'ram' } } }, then: { $ref: '#/definitions/ramBacking' } },
             { if: { properties: { type: { const: 'file' } } }, then: { $ref: '#/definitions/fileBacking' } },
             { if: { properties: { type: { const: 'block' } } }, then: { $ref: '#/definitions/blockBacking' } },
+            { if: { properties: { type: { const: 'rbd' } } }, then: { $ref: '#/definitions/rbdBacking' } },
           ],
         },
         blockSize: { description: 'Logical block size. Default 512.', enum: [512, 4096] },
@@ -229,6 +230,18 @@ export const configSchema = {
         readOnly: { description: 'Refuse writes. Default false.', type: 'boolean' },
         enabled: { description: 'Expose the namespace. Default true.', type: 'boolean' },
         anaGroup: { description: 'ANA group id (ANAGRPID) of the namespace, 1 to 128. Default 1.', type: 'integer', minimum: 1, maximum: 128 },
+        ptplFile: {
+          description:
+            'Persist Through Power Loss: a file where the reservation state is written (atomically, on every change) once a host turns PTPL on, and read back at start. Absent: PTPL is not supported.',
+          type: 'string',
+          minLength: 1,
+        },
+        hosts: {
+          description:
+            'Host NQNs that see the namespace (per-host masking); the others find its nsid inactive. Absent: every host the subsystem admits. Empty: no host (until nvmf_ns_add_host adds one).',
+          type: 'array',
+          items: nqn('Host NQN.'),
+        },
       },
     },
     ramBacking: {
@@ -269,6 +282,23 @@ export const configSchema = {
         type: { const: 'block' },
         path: { description: 'Block device, e.g. /dev/nvme0n1.', type: 'string', minLength: 1 },
         buffered: { description: 'Use the page cache instead of direct I/O. Default false.', type: 'boolean' },
+      },
+    },
+    rbdBacking: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'pool', 'image'],
+      properties: {
+        type: { const: 'rbd' },
+        pool: { description: 'Ceph pool of the image.', type: 'string', minLength: 1, maxLength: 255 },
+        image: { description: 'RBD image name.', type: 'string', minLength: 1, maxLength: 255 },
+        cephConf: { description: 'ceph.conf to read (monitors, keyring). Default: librados\' search (CEPH_CONF, /etc/ceph/ceph.conf).', type: 'string', minLength: 1 },
+        user: { description: 'Ceph user, without "client.". Default "admin".', type: 'string', minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' },
+        options: {
+          description: 'Extra Ceph client options, name -> value (e.g. {"rados_osd_op_timeout": "30"}).',
+          type: 'object',
+          additionalProperties: { type: 'string' },
+        },
       },
     },
   },

@@ -31,7 +31,22 @@ export interface BlockBacking {
   path: string;
   buffered?: boolean;
 }
-export type Backing = RamBacking | FileBacking | BlockBacking;
+/**
+ * A Ceph RBD image through librbd (loaded only when such a namespace is configured). Every gateway that
+ * exports the image opens it with its own RADOS client; see README "Scale-out on Ceph".
+ */
+export interface RbdBacking {
+  type: 'rbd';
+  pool: string;
+  image: string;
+  /** ceph.conf to read (monitors, keyring); absent: librados' default search (CEPH_CONF, /etc/ceph/ceph.conf). */
+  cephConf?: string;
+  /** Ceph user without the "client." prefix; default "admin". */
+  user: string;
+  /** Extra Ceph client options (name -> value), e.g. { "rados_osd_op_timeout": "30" }. */
+  options?: Record<string, string>;
+}
+export type Backing = RamBacking | FileBacking | BlockBacking | RbdBacking;
 
 /** Asymmetric Namespace Access state of a group on a port. */
 export type AnaStateName = 'optimized' | 'non-optimized' | 'inaccessible' | 'persistent-loss' | 'change';
@@ -52,6 +67,13 @@ export interface NamespaceConfig {
   enabled: boolean;
   /** ANA group (ANAGRPID) the namespace belongs to, 1 to ANA_GROUP_MAX; absent: 1. */
   anaGroup?: number;
+  /** Persist Through Power Loss: where the namespace's reservation state is kept (absent: PTPL not supported). */
+  ptplFile?: string;
+  /**
+   * Host NQNs that see the namespace (per-host masking); absent: every host the subsystem admits.
+   * An empty list hides it from every host (SPDK's "no auto visible" with no host added yet).
+   */
+  hosts?: string[];
 }
 
 export interface SubsystemConfig {
@@ -66,6 +88,35 @@ export interface SubsystemConfig {
   cntlidMin: number;
   cntlidMax: number;
   namespaces: NamespaceConfig[];
+  /**
+   * Keys given to hosts of this subsystem at run time (JSON-RPC nvmf_subsystem_add_host /
+   * nvmf_subsystem_set_keys), by host NQN; they take precedence over hosts[] for this subsystem.
+   * Never part of the config file (holds secrets: never print or save it).
+   */
+  hostKeys?: Record<string, SubsystemHostKeys>;
+}
+
+/** A keyring key a host entry uses: its name and the keyring's id for it (names can be reused). */
+export interface KeyRef {
+  name: string;
+  id: number;
+}
+
+/** One host's run-time keys on one subsystem (SubsystemConfig.hostKeys). */
+export interface SubsystemHostKeys {
+  dhchapKeyRef?: KeyRef;
+  dhchapCtrlKeyRef?: KeyRef;
+  pskRef?: KeyRef;
+  /** Present: the host must authenticate on this subsystem with these secrets. */
+  dhchap?: HostDhchapConfig;
+  /** The host's TLS PSK (NVMeTLSkey-1) for this subsystem. */
+  tlsKey?: string;
+  /**
+   * Set when a DH-HMAC-CHAP key this host uses was removed from the keyring: the host must still
+   * authenticate and cannot (every authentication fails with this reason). A PSK is taken when the
+   * host is added, so removing its keyring key does not change TLS.
+   */
+  unusable?: string;
 }
 
 export interface ReferralConfig {

@@ -13,6 +13,8 @@ import { CONNECT_AUTHREQ_ATR, S_AUTH_REQUIRED } from './auth/command.js';
 import { executeAuthReceive, executeAuthSend } from './auth/execute.js';
 import { newAuthTransaction } from './auth/policy.js';
 import type { AuthLog, AuthTransaction } from './auth/transaction.js';
+import type { HostAuthPolicy } from '../keys/policy.js';
+import { DEFAULT_DHGROUPS, DEFAULT_HASHES } from '../keys/policy.js';
 
 /** How long a transaction may wait for the host's next step when the controller has no KATO. */
 export const AUTH_TIMEOUT_NO_KATO_MS = 120_000;
@@ -41,6 +43,14 @@ interface QueueAuth {
 
 const state = new WeakMap<AuthTransaction, QueueAuth>();
 
+/** Stands in for a host whose key is unusable: never used to answer (the transaction refuses first). */
+const UNUSABLE_POLICY: HostAuthPolicy = {
+  hostKey: { transform: 0, key: Buffer.alloc(32) },
+  ctrlKey: null,
+  hashes: DEFAULT_HASHES,
+  dhgroups: DEFAULT_DHGROUPS,
+};
+
 /**
  * Connect of a queue of an NVM subsystem: when the host has a policy, the queue gets a transaction and
  * the Connect response's DW0 gets ATR (authentication transaction required). Returns the AUTHREQ bits.
@@ -68,8 +78,16 @@ export function resumeAuthentication(q: HostQueue, ctx: TargetContext, ctrl: Aut
 }
 
 function attach(q: HostQueue, ctx: TargetContext, ctrl: AuthController, hostnqn: string, subnqn: string, log: Logger, authenticated: boolean): boolean {
-  const policy = ctx.hostAuth(hostnqn);
-  if (policy === null) return false;
+  const now = ctx.hostAuth(hostnqn, subnqn);
+  if (now === null) return false;
+  // Asked again at each AUTH_Negotiate: a re-authentication uses the keys set since (RPC set_keys).
+  const current = (): HostAuthPolicy | string => {
+    const p = ctx.hostAuth(hostnqn, subnqn);
+    if (p === null) return 'the host has no DH-HMAC-CHAP key any more (keys cleared)';
+    return 'unusable' in p ? p.unusable : p;
+  };
+  // A host whose key was removed must authenticate and cannot: its transaction refuses at AUTH_Negotiate.
+  const policy = 'unusable' in now ? UNUSABLE_POLICY : now;
   const s: QueueAuth = { q, ctrl, log, timer: null, reason: null, refusedLogged: false };
   // The transaction's refusal is held and logged by failed(), in one line with its consequence.
   const txLog: AuthLog = {
@@ -80,7 +98,7 @@ function attach(q: HostQueue, ctx: TargetContext, ctrl: AuthController, hostnqn:
       else log.warn(o, m);
     },
   };
-  const tx = newAuthTransaction(policy, hostnqn, subnqn, txLog, authenticated);
+  const tx = newAuthTransaction(policy, hostnqn, subnqn, txLog, authenticated, current);
   q.auth = tx;
   state.set(tx, s);
   if (!authenticated) armTimer(tx, s);

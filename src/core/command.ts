@@ -57,6 +57,8 @@ export interface IoController {
   readonly volatileWriteCache: boolean;
   /** The namespaces of the controller's subsystem. */
   readonly namespaces: ReadonlyMap<number, Namespace>;
+  /** The host's index in reservation snapshots (reservations/hosts.ts; 0: none). */
+  readonly hostIndex: number;
   /** Keep-alive traffic seen on an I/O queue. */
   traffic(): void;
   recordError(sqid: number, cid: number, status: number, nsid: number, location?: number, lba?: bigint): void;

@@ -1,6 +1,6 @@
 // Target-wide state shared by every queue: subsystems, ports, live controllers, the discovery
 // generation counter.
-import type { AnaStateName, PortConfig, TargetConfig } from '../config/types.js';
+import type { AnaStateName, PortConfig, SubsystemHostKeys, TargetConfig } from '../config/types.js';
 import { AnaTable } from './ana.js';
 import type { Logger } from '../util/log.js';
 import type { BackendRequest } from '../backend/backend.js';
@@ -8,6 +8,7 @@ import { DISCOVERY_NQN } from '../spec/discovery.js';
 import type { Controller } from './controller.js';
 import { type HostAuthPolicy, hostAuthPolicy } from '../keys/policy.js';
 import type { Subsystem as AnySubsystem } from './subsystem.js';
+import { ReservationManager, type ReservationService } from './reservations/manager.js';
 
 /** A subsystem of this target, with its controllers. */
 type Subsystem = AnySubsystem<Controller>;
@@ -33,14 +34,24 @@ export class TargetContext {
   observer: ControllerObserver | null = null;
   /** Authentication policies by host NQN (the config was checked at load; built once, at start). */
   readonly #hostAuth = new Map<string, HostAuthPolicy>();
+  /** Policies of the keys given at run time (SubsystemConfig.hostKeys), built at first use. */
+  readonly #runtimeAuth = new WeakMap<object, HostAuthPolicy>();
+  /** Keys given to hosts on the discovery controller at run time (RPC add_host to the discovery NQN). */
+  readonly discoveryHostKeys: Record<string, SubsystemHostKeys> = {};
   /** ANA group states per port (shared with the I/O workers). */
   readonly ana: AnaTable;
+  /** Reservation state of every namespace (the main thread's; unused on an I/O worker). */
+  readonly reservations: ReservationManager;
+  /** How this thread's I/O path runs reservation commands (an I/O worker forwards them to the main thread). */
+  reservationCommands: ReservationService;
 
   /** `anaState`: on an I/O worker, the main thread's shared ANA table (WorkerInit.anaState). */
   constructor(config: TargetConfig, log: Logger, anaState?: SharedArrayBuffer) {
     this.config = config;
     this.log = log;
     this.ana = new AnaTable(config.ports, anaState);
+    this.reservations = new ReservationManager(this.subsystems, log);
+    this.reservationCommands = this.reservations;
     config.hosts.forEach((h, i) => {
       const d = h.dhchap;
       if (!d) return;
@@ -49,9 +60,27 @@ export class TargetContext {
     });
   }
 
-  /** The DH-HMAC-CHAP policy of a host; null: the host does not authenticate. */
-  hostAuth(hostnqn: string): HostAuthPolicy | null {
-    return this.#hostAuth.get(hostnqn) ?? null;
+  /**
+   * The DH-HMAC-CHAP policy of a host on subsystem `subnqn`: the keys given to it at run time on that
+   * subsystem (SubsystemConfig.hostKeys) first, else hosts[].dhchap. `unusable`: the host must
+   * authenticate but cannot (a key it uses was removed). null: the host does not authenticate.
+   */
+  hostAuth(hostnqn: string, subnqn?: string): HostAuthPolicy | { unusable: string } | null {
+    // The discovery controller authenticates only hosts given keys on it at run time (as SPDK does
+    // for hosts added to its discovery subsystem with a key; the kernel target never does).
+    const discovery = subnqn === this.discoveryNqn;
+    const k = subnqn === undefined ? undefined : discovery ? this.discoveryHostKeys[hostnqn] : this.subsystems.get(subnqn)?.config.hostKeys?.[hostnqn];
+    if (k?.unusable !== undefined) return { unusable: k.unusable };
+    if (k?.dhchap !== undefined) {
+      let p = this.#runtimeAuth.get(k.dhchap);
+      if (p === undefined) {
+        const d = k.dhchap;
+        p = hostAuthPolicy({ dhchapKey: d.key, ...(d.ctrlKey !== undefined ? { dhchapCtrlKey: d.ctrlKey } : {}), dhchapHashes: d.hashes, dhchapDhgroups: d.dhgroups }, `${subnqn}/${hostnqn}`);
+        this.#runtimeAuth.set(k.dhchap, p);
+      }
+      return p;
+    }
+    return discovery ? null : (this.#hostAuth.get(hostnqn) ?? null);
   }
 
   /** Subsystems a port exposes. */
@@ -72,6 +101,7 @@ export class TargetContext {
   removeController(ctrl: Controller): void {
     if (ctrl.subsys) {
       if (ctrl.subsys.controllers.get(ctrl.cntlid) === ctrl) ctrl.subsys.controllers.delete(ctrl.cntlid);
+      this.reservations.controllerGone(ctrl);
     } else {
       this.#discoveryControllers.delete(ctrl);
     }

@@ -6,9 +6,13 @@ import type { PortConfig, TargetConfig } from '../config/types.js';
 import type { Namespace } from './namespace.js';
 import type { Subsystem } from './subsystem.js';
 import type { AnaTable } from './ana.js';
+import { VisibleNamespaces } from './visible-namespaces.js';
 import { Cap, Cc, Csts, nvmeVersion, Prop } from '../spec/properties.js';
 import { AecBits, AsyncEvent, ERROR_LOG_ENTRY_SIZE, LogId } from '../spec/log.js';
 import { Generic, SCT, status } from '../spec/status.js';
+import { AEN_RESV_LOG_AVAILABLE, AEN_TYPE_IO_SPECIFIC } from '../spec/reservation.js';
+import { ReservationNotices } from './reservations/notices.js';
+import type { ReservationManager } from './reservations/manager.js';
 
 export const MAX_IO_QUEUES = 128;
 /** AERL is 0's based: up to AERL + 1 outstanding Asynchronous Event Requests. */
@@ -40,7 +44,7 @@ export interface ErrorLogEntry {
   nsid: number;
 }
 
-const NO_NAMESPACES: ReadonlyMap<number, Namespace> = new Map();
+const NO_NAMESPACES = new VisibleNamespaces(new Map<number, Namespace>(), '');
 
 /**
  * What a controller needs of the target it lives in (TargetContext in context.ts provides it): the
@@ -57,6 +61,8 @@ export interface ControllerHost {
   readonly genctr: bigint;
   /** ANA group states per port (log page 0Ch). */
   readonly ana: AnaTable;
+  /** Reservations (features 82h/83h, host indexes); absent in tests that need none. */
+  readonly reservations?: ReservationManager;
   /** The subsystems a port exposes (discovery log). */
   portSubsystems(port: PortConfig): Subsystem<Controller>[];
   flushNamespaces(subsys: Subsystem<Controller>): Promise<void>;
@@ -97,6 +103,12 @@ export class Controller {
   readonly log: Logger;
   /** MQES + 1 of this controller: the port's max queue size. */
   readonly maxQueueEntries: number;
+  /** The host's index in reservation snapshots (0: none). */
+  readonly hostIndex: number;
+  /** Reservation Notification log (80h) and mask feature (82h). */
+  readonly resvNotices = new ReservationNotices();
+  /** The subsystem's namespaces this controller's host sees (per-host masking). */
+  readonly namespaces: VisibleNamespaces;
 
   cc = 0;
   csts = 0;
@@ -142,6 +154,8 @@ export class Controller {
     this.hostid = opts.hostid;
     this.kato = opts.kato;
     this.maxQueueEntries = opts.maxQueueEntries;
+    this.hostIndex = opts.subsys ? (opts.ctx.reservations?.hostIndex(opts.hostid) ?? 0) : 0;
+    this.namespaces = opts.subsys ? new VisibleNamespaces(opts.subsys.namespaces, opts.hostnqn) : NO_NAMESPACES;
     this.log = opts.ctx.log.child({ cntlid: this.cntlid, subnqn: this.subsysNqn, hostnqn: this.hostnqn });
     this.#startKeepAlive();
   }
@@ -152,10 +166,6 @@ export class Controller {
 
   get subsysNqn(): string {
     return this.subsys ? this.subsys.nqn : this.ctx.discoveryNqn;
-  }
-
-  get namespaces(): ReadonlyMap<number, Namespace> {
-    return this.subsys ? this.subsys.namespaces : NO_NAMESPACES;
   }
 
   get dead(): boolean {
@@ -371,8 +381,9 @@ export class Controller {
     return this.#aerCmds.splice(i, 1)[0]!;
   }
 
+  /** `enableBit`: the AEC feature bit that enables the event (0: always enabled). */
   #raise(type: number, info: number, logPage: number, enableBit: number): void {
-    if (!(this.aec & enableBit)) return;
+    if (enableBit !== 0 && !(this.aec & enableBit)) return;
     if (this.#maskedLogs.has(logPage)) return;
     this.#maskedLogs.add(logPage);
     this.#pendingEvents.push((type & 7) | ((info & 0xff) << 8) | ((logPage & 0xff) << 16));
@@ -392,6 +403,17 @@ export class Controller {
     if (retain) return;
     this.#maskedLogs.delete(lid);
     if (lid === LogId.ChangedNsList) this.#changedNs = [];
+    // Notices left after the one just read: announced again.
+    if (lid === LogId.ReservationNotification && this.resvNotices.pending > 0) this.#raiseReservationLog();
+  }
+
+  /** A reservation notice for this controller's host (NoticeType) on namespace nsid. */
+  reservationNotice(type: number, nsid: number): void {
+    if (this.resvNotices.add(type, nsid)) this.#raiseReservationLog();
+  }
+
+  #raiseReservationLog(): void {
+    this.#raise(AEN_TYPE_IO_SPECIFIC, AEN_RESV_LOG_AVAILABLE, LogId.ReservationNotification, 0);
   }
 
   namespaceChanged(nsid: number): void {

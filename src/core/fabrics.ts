@@ -180,7 +180,7 @@ function connect(cmd: Command, ctx: TargetContext): void {
     q.sqEntries = sqsize + 1;
     q.sqflowDisabled = (cattr & ConnectAttr.DISABLE_SQFLOW) !== 0;
     ctrl.attachQueue(q);
-    cmd.dw0 = id | (subsys ? startAuthentication(q, ctx, ctrl, hostnqn, subnqn, log) : 0);
+    cmd.dw0 = id | startAuthentication(q, ctx, ctrl, hostnqn, subsys ? subnqn : ctx.discoveryNqn, log);
     log.info({ cntlid: id, kato, sqsize: sqsize + 1 }, isDiscovery ? 'discovery controller created' : 'controller created');
     return cmd.complete();
   }

@@ -14,6 +14,7 @@ import {
   S_INVALID_NS,
   S_INVALID_OPCODE,
   S_LBA_OUT_OF_RANGE,
+  S_RESERVATION_CONFLICT,
   S_SEQUENCE_ERROR,
   S_SGL_LENGTH_INVALID,
   S_WRITE_PROTECTED,
@@ -44,8 +45,15 @@ export function executeIo(cmd: Command, ctx: TargetContext): void {
   // The path's ANA state for the namespace's group (one word read while every path allows I/O).
   const pathStatus = ctx.ana.ioStatus(cmd.queue.port, ns.anaGroup);
   if (pathStatus !== 0) return fail(cmd, pathStatus, nsid);
+  // The namespace's reservation, from shared memory (one word read while there is none).
+  if (ns.resv.conflicts(opcode, ctrl)) return fail(cmd, S_RESERVATION_CONFLICT, nsid, 0n, SQE.opcode);
   cmd.ns = ns;
   switch (opcode) {
+    case IoOpc.ReservationRegister:
+    case IoOpc.ReservationReport:
+    case IoOpc.ReservationAcquire:
+    case IoOpc.ReservationRelease:
+      return ctx.reservationCommands.execute(cmd, ns);
     case IoOpc.Read:
       return read(cmd, ns, ctx);
     case IoOpc.Write:

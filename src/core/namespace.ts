@@ -2,6 +2,7 @@
 import type { Backend } from '../backend/backend.js';
 import type { NamespaceConfig } from '../config/types.js';
 import { HIST_BUCKETS } from '../runtime/stats.js';
+import { RESV_SNAPSHOT_BYTES, ReservationSnapshot } from './reservations/snapshot.js';
 
 export function hexBytes(hex: string, size: number): Uint8Array {
   const clean = hex.replace(/[-:]/g, '');
@@ -49,9 +50,12 @@ export const NS_OTHER_OPS: readonly { op: string; field: number }[] = [
   { op: 'copy', field: NsStat.COPIES },
 ];
 
-/** Counter storage for `threads` slots: shareable with worker threads. */
+/**
+ * Counter storage for `threads` slots, shareable with worker threads; the namespace's reservation
+ * snapshot (reservations/snapshot.ts) follows the counters, so every thread sees the same one.
+ */
 export function allocateNsStats(threads: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(threads * NsStat.FIELDS * 8);
+  return new SharedArrayBuffer(threads * NsStat.FIELDS * 8 + RESV_SNAPSHOT_BYTES);
 }
 
 export class Namespace {
@@ -70,10 +74,17 @@ export class Namespace {
   readonly stats: Float64Array;
   /** Every thread's slots, summed by total(). */
   readonly #allStats: Float64Array;
+  /** The reservation as every thread's I/O path sees it (written by the main thread). */
+  readonly resv: ReservationSnapshot;
+  /** Host NQNs that see the namespace; null: every host the subsystem admits (config `hosts` absent). */
+  #hosts: Set<string> | null;
 
   /** `statsSab`/`slot`: shared counters when I/O queues run on several threads (slot 0: owner). */
   constructor(config: NamespaceConfig, backend: Backend, statsSab?: SharedArrayBuffer, slot = 0) {
-    this.#allStats = new Float64Array(statsSab ?? new ArrayBuffer(NsStat.FIELDS * 8));
+    const sab = statsSab ?? new ArrayBuffer(NsStat.FIELDS * 8 + RESV_SNAPSHOT_BYTES);
+    const counters = sab.byteLength - RESV_SNAPSHOT_BYTES;
+    this.#allStats = new Float64Array(sab, 0, counters / 8);
+    this.resv = new ReservationSnapshot(sab, counters);
     this.stats = this.#allStats.subarray(slot * NsStat.FIELDS, (slot + 1) * NsStat.FIELDS);
     this.config = config;
     this.nsid = config.nsid;
@@ -85,6 +96,24 @@ export class Namespace {
     this.eui64 = hexBytes(config.eui64, 8);
     this.readOnly = config.readOnly;
     this.anaGroup = config.anaGroup ?? 1;
+    this.#hosts = config.hosts ? new Set(config.hosts) : null;
+  }
+
+  /** Whether host `hostnqn` sees the namespace (it is active for that host's controllers). */
+  visibleTo(hostnqn: string): boolean {
+    return this.#hosts === null || this.#hosts.has(hostnqn);
+  }
+
+  /** Visible to every admitted host (no host list). */
+  get autoVisible(): boolean {
+    return this.#hosts === null;
+  }
+
+  /** Replaces the list of hosts that see it (null: every host); the config follows. */
+  setHosts(hosts: readonly string[] | null): void {
+    this.#hosts = hosts ? new Set(hosts) : null;
+    if (hosts) this.config.hosts = [...hosts];
+    else delete this.config.hosts;
   }
 
   /** A counter summed over every thread. */

@@ -5,6 +5,7 @@ import type { Namespace } from './namespace.js';
 /** What a subsystem needs of the controllers hosts create on it (Controller, controller.ts). */
 export interface SubsystemController {
   readonly cntlid: number;
+  readonly hostnqn: string;
   namespaceChanged(nsid: number): void;
 }
 
@@ -62,21 +63,46 @@ export class Subsystem<C extends SubsystemController = SubsystemController> {
     return -1;
   }
 
+  /** Adds a namespace: the controllers of the hosts that see it are told (Changed Namespace List). */
   addNamespace(ns: Namespace): void {
     this.namespaces.set(ns.nsid, ns);
-    for (const c of this.controllers.values()) c.namespaceChanged(ns.nsid);
+    this.#tellSeers(ns);
   }
 
-  /** A namespace's attributes changed (its size): every controller is told (Changed Namespace List). */
+  /** A namespace's attributes changed (its size): the controllers that see it are told. */
   namespaceChanged(nsid: number): void {
-    for (const c of this.controllers.values()) c.namespaceChanged(nsid);
+    const ns = this.namespaces.get(nsid);
+    if (ns) this.#tellSeers(ns);
   }
 
   removeNamespace(nsid: number): Namespace | undefined {
     const ns = this.namespaces.get(nsid);
     if (!ns) return undefined;
     this.namespaces.delete(nsid);
-    for (const c of this.controllers.values()) c.namespaceChanged(nsid);
+    this.#tellSeers(ns);
     return ns;
+  }
+
+  /**
+   * Sets which hosts see namespace `nsid` (null: every admitted host). Each controller whose view
+   * changes is told, as for a namespace added or removed; returns how many were. Undefined when
+   * there is no such namespace.
+   */
+  setNamespaceHosts(nsid: number, hosts: readonly string[] | null): number | undefined {
+    const ns = this.namespaces.get(nsid);
+    if (!ns) return undefined;
+    const before = [...this.controllers.values()].map((c) => ns.visibleTo(c.hostnqn));
+    ns.setHosts(hosts);
+    let told = 0;
+    [...this.controllers.values()].forEach((c, i) => {
+      if (ns.visibleTo(c.hostnqn) === before[i]) return;
+      c.namespaceChanged(nsid);
+      told++;
+    });
+    return told;
+  }
+
+  #tellSeers(ns: Namespace): void {
+    for (const c of this.controllers.values()) if (ns.visibleTo(c.hostnqn)) c.namespaceChanged(ns.nsid);
   }
 }

@@ -8,6 +8,7 @@ import { IoOpc } from '../spec/opcodes.js';
 import { Cc, Csts, Prop } from '../spec/properties.js';
 import { DISCOVERY_NQN, DiscLog } from '../spec/discovery.js';
 import { HostQueue, type QueueOptions, type SubmitOptions } from './queue.js';
+import { hostTlsPsk } from './tls.js';
 import { CommandResult, expectOk, NvmeError } from './result.js';
 import * as S from './sqe-build.js';
 import { parseIdentifyController, parseIdentifyNamespace, type IdentifyController, type IdentifyNamespace } from './identify-parse.js';
@@ -54,6 +55,12 @@ export interface ConnectOptions {
    * such a queue stays unauthenticated (the controller then refuses its commands).
    */
   dhchap?: HostDhchapOptions;
+  /**
+   * NVMe/TCP over TLS 1.3: the host's configured PSK in the interchange format (NVMeTLSkey-1:...).
+   * Every queue's connection runs a TLS handshake with the TLS PSK and identity (version 1, with the
+   * PSK digest, as the Linux host sends it) derived from it for this host and subsystem.
+   */
+  tlsKey?: string;
 }
 
 /** In-capsule data a host may send on the admin queue (8 KiB capsule, SQE included). */
@@ -102,6 +109,10 @@ export class Controller {
       hpda: o.hpda ?? 0,
       inCapsuleDataSize: qid === 0 ? ADMIN_IN_CAPSULE : 0,
     };
+    if (o.tlsKey !== undefined) {
+      if (o.hostnqn === undefined) throw new Error('TLS: the host NQN must be given (it is part of the PSK identity)');
+      qo.tls = hostTlsPsk(o.tlsKey, o.hostnqn, o.subnqn);
+    }
     if (o.commandTimeoutMs !== undefined) qo.commandTimeoutMs = o.commandTimeoutMs;
     if (qid !== 0 && o.ioReadBufferSize !== undefined) qo.readBufferSize = o.ioReadBufferSize;
     return HostQueue.open(qo);
@@ -126,6 +137,7 @@ export class Controller {
 
   static async connect(o: ConnectOptions): Promise<Controller> {
     const hostnqn = o.hostnqn ?? defaultHostNqn();
+    o = { ...o, hostnqn };
     const hostid = o.hostid ?? randomBytes(16);
     const admin = await Controller.openQueue(o, 0, o.adminQueueSize ?? 32);
     const c = new Controller(admin, o, hostnqn, hostid);

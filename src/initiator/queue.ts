@@ -23,6 +23,7 @@ import {
   type TermReq,
 } from './pdu-build.js';
 import { hostPduDestination } from './c2h-check.js';
+import { connectTls, type HostTlsPsk } from './tls.js';
 import { CommandResult, TransportError } from './result.js';
 import { CommandSlot, SlotPool, SlotState, type SlotCallback } from './slot.js';
 
@@ -54,6 +55,8 @@ export interface QueueOptions {
    * copies everything it keeps. Default 0: ordinary 'data' events.
    */
   readBufferSize?: number;
+  /** TLS 1.3 with this PSK and identity (tls.ts); the reused read buffer does not apply then. */
+  tls?: HostTlsPsk;
 }
 
 export interface SubmitOptions {
@@ -70,7 +73,7 @@ const TIMER_MS = 100;
 
 export class HostQueue implements PduSink {
   readonly socket: net.Socket;
-  readonly options: Required<QueueOptions>;
+  readonly options: Required<Omit<QueueOptions, 'tls'>> & Pick<QueueOptions, 'tls'>;
   /** Settled by ICResp. */
   icresp: ICResp | null = null;
   readonly link: LinkParams = { hdgst: false, ddgst: false, cpda: 0 };
@@ -121,7 +124,7 @@ export class HostQueue implements PduSink {
     this.#reader = new PduReader(this, { accept: HOST_ACCEPT, maxPlen: this.options.maxPlen });
     this.closed = new Promise((r) => (this.#resolveClosed = r));
     socket.setNoDelay(true);
-    if (this.options.readBufferSize === 0) socket.on('data', (chunk: Buffer) => this.#reader.push(chunk));
+    if (this.options.readBufferSize === 0 || o.tls) socket.on('data', (chunk: Buffer) => this.#reader.push(chunk));
     socket.on('error', (e) => this.#fail(new TransportError(`socket error: ${e.message}`, this.termReq)));
     socket.on('close', () => {
       this.#isClosed = true;
@@ -136,9 +139,10 @@ export class HostQueue implements PduSink {
   static async open(o: QueueOptions): Promise<HostQueue> {
     let q: HostQueue | null = null;
     const size = o.readBufferSize ?? 0;
-    const rb = size > 0 ? Buffer.allocUnsafe(size) : null;
-    const socket =
-      rb !== null
+    const rb = size > 0 && !o.tls ? Buffer.allocUnsafe(size) : null;
+    const socket = o.tls
+      ? connectTls(o.host, o.port, o.tls)
+      : rb !== null
         ? net.connect({ host: o.host, port: o.port, onread: { buffer: rb, callback: (n: number) => (q!.#reader.push(rb.subarray(0, n)), true) } })
         : net.connect({ host: o.host, port: o.port });
     q = new HostQueue(socket, o);
@@ -150,7 +154,7 @@ export class HostQueue implements PduSink {
     }, timeout);
     try {
       await new Promise<void>((resolve, reject) => {
-        socket.once('connect', resolve);
+        socket.once(o.tls ? 'secureConnect' : 'connect', resolve);
         socket.once('error', reject);
       });
       const ic = new Promise<ICResp>((resolve, reject) => (q.#icWait = { resolve, reject }));

@@ -362,6 +362,7 @@ export class PerfJob {
       port: o.port,
       subnqn: o.nqn,
       ...(o.hostnqn !== undefined ? { hostnqn: o.hostnqn } : {}),
+      ...(o.tlsKey !== undefined ? { tlsKey: o.tlsKey } : {}),
       hdgst: o.hdgst,
       ddgst: o.ddgst,
       ioQueues: o.connections,

@@ -2,6 +2,9 @@
 // with the defaults spelled out here (and in docs/perf.md). Errors are UsageErrors: exit code 2.
 import { UsageError } from '../util/exit.js';
 import { parseSize } from '../config/units.js';
+import { readSecret } from '../config/dhchap.js';
+import { HashId } from '../keys/hash.js';
+import { parseTlsKey, pskHash } from '../keys/tls-key.js';
 
 export const WORKLOADS = ['read', 'write', 'randread', 'randwrite', 'randrw', 'rw'] as const;
 export type Workload = (typeof WORKLOADS)[number];
@@ -40,6 +43,8 @@ export interface PerfOptions {
   progress: boolean;
   /** Seed of the offset generator (runs are reproducible with the same seed). */
   seed: number;
+  /** NVMe/TCP over TLS with this configured PSK (NVMeTLSkey-1:...); undefined: plain TCP. */
+  tlsKey: string | undefined;
 }
 
 /** What commander produces: every value a string or a flag. */
@@ -65,6 +70,7 @@ export interface PerfArgs {
   json?: boolean;
   quiet?: boolean;
   seed?: string;
+  tlsKey?: string;
 }
 
 export const PERF_DEFAULTS = {
@@ -106,6 +112,22 @@ function size(name: string, raw: string | undefined, dflt: number): number {
   return v;
 }
 
+/** --tls-key: inline or "file:PATH" (the file may not be readable by group or others), a SHA-256 PSK. */
+function perfTlsKey(raw: string, hostnqn: string | undefined): string {
+  if (hostnqn === undefined) throw new UsageError('--tls-key needs --hostnqn: the host NQN is part of the PSK identity the target checks');
+  let text: string;
+  try {
+    text = readSecret(raw.trim(), undefined);
+    const k = parseTlsKey(text);
+    const sha256 = pskHash(k) === HashId.SHA256;
+    k.key.fill(0);
+    if (!sha256) throw new Error('only SHA-256 PSKs (NVMeTLSkey-1:01 or a 32-byte NVMeTLSkey-1:00 key) are supported');
+  } catch (err) {
+    throw new UsageError(`--tls-key: ${(err as Error).message}`);
+  }
+  return text;
+}
+
 export function parsePerfOptions(a: PerfArgs): PerfOptions {
   const workload = (a.workload ?? PERF_DEFAULTS.workload) as Workload;
   if (!WORKLOADS.includes(workload)) throw new UsageError(`--workload must be one of ${WORKLOADS.join(', ')} (got "${a.workload}")`);
@@ -122,7 +144,9 @@ export function parsePerfOptions(a: PerfArgs): PerfOptions {
   const span = size('--span', a.span, 0);
   if (span !== 0 && span < ioSize) throw new UsageError(`--span (${span}) must hold at least one I/O of ${ioSize} bytes`);
   const json = a.json ?? false;
+  const tlsKey = a.tlsKey === undefined ? undefined : perfTlsKey(a.tlsKey, a.hostnqn);
   return {
+    tlsKey,
     address: a.address ?? PERF_DEFAULTS.address,
     port: int('--port', a.port, PERF_DEFAULTS.port, 1, 65535),
     nqn: a.nqn ?? PERF_DEFAULTS.nqn,
@@ -152,5 +176,5 @@ export function parsePerfOptions(a: PerfArgs): PerfOptions {
 export function describeOptions(o: PerfOptions): string {
   const mix = o.workload === 'randrw' || o.workload === 'rw' ? ` rwmixread=${o.rwmixread}` : '';
   const dg = o.hdgst || o.ddgst ? ` digests=${o.hdgst ? 'h' : ''}${o.ddgst ? 'd' : ''}` : '';
-  return `${o.workload}${mix} io=${o.ioSize} qd=${o.queueDepth} conns=${o.connections}x${o.workers}${dg}${o.verify ? ' verify' : ''} -> ${o.address}:${o.port} ${o.nqn} ns ${o.nsid}`;
+  return `${o.workload}${mix} io=${o.ioSize} qd=${o.queueDepth} conns=${o.connections}x${o.workers}${dg}${o.verify ? ' verify' : ''}${o.tlsKey !== undefined ? ' tls' : ''} -> ${o.address}:${o.port} ${o.nqn} ns ${o.nsid}`;
 }

@@ -8,7 +8,7 @@ import type { Backing } from '../config/types.js';
 import type { Namespace } from '../core/namespace.js';
 import type { Json } from './json-value.js';
 
-export type BdevProduct = 'Malloc disk' | 'AIO disk' | 'URING bdev';
+export type BdevProduct = 'Malloc disk' | 'AIO disk' | 'URING bdev' | 'Ceph Rbd Disk';
 
 export interface Bdev {
   readonly name: string;
@@ -34,7 +34,20 @@ export function numBlocks(b: Bdev): number {
 
 export function productOf(backend: Backend): BdevProduct {
   if (backend.kind === 'ram') return 'Malloc disk';
+  if (backend.kind === 'rbd') return 'Ceph Rbd Disk';
   return backend.engine.startsWith('io_uring') ? 'URING bdev' : 'AIO disk';
+}
+
+/** What bdev_get_bdevs shows under driver_specific, by kind, with SPDK's names. */
+export function driverSpecific(b: Backing, backend: Backend, readOnly: boolean): Record<string, Json> {
+  switch (b.type) {
+    case 'ram':
+      return {};
+    case 'rbd':
+      return { rbd: { pool_name: b.pool, rbd_name: b.image, user_id: b.user, ...(b.cephConf ? { config_file: b.cephConf } : {}) } };
+    default:
+      return { [productOf(backend) === 'URING bdev' ? 'uring' : 'aio']: { filename: b.path, readonly: readOnly } };
+  }
 }
 
 export class BdevRegistry {
@@ -54,7 +67,7 @@ export class BdevRegistry {
       readOnly: ns.readOnly,
       backend: ns.backend,
       owned: false,
-      driverSpecific: b.type === 'ram' ? {} : { [productOf(ns.backend) === 'URING bdev' ? 'uring' : 'aio']: { filename: b.path, readonly: ns.readOnly } },
+      driverSpecific: driverSpecific(b, ns.backend, ns.readOnly),
       claimedBy: { nqn, nsid: ns.nsid },
     });
   }

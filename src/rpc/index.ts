@@ -17,7 +17,7 @@ export interface RpcService {
 
 export async function startRpc(
   path: string,
-  target: Omit<LiveTarget, 'transport' | 'bdevs'>,
+  target: Omit<LiveTarget, 'transport' | 'bdevs' | 'keyring'>,
   namespaces: { nqn: string; ns: Namespace }[],
 ): Promise<RpcService> {
   const bdevs = new BdevRegistry();

@@ -9,6 +9,7 @@ import type { WorkerPool, ShardInfo } from '../shard/pool.js';
 import type { ThreadStatsSnapshot } from '../runtime/stats.js';
 import type { BdevRegistry } from './bdevs.js';
 import { TcpTransportState } from './transport-state.js';
+import { Keyring } from './keyring.js';
 
 export interface LiveTarget {
   readonly ctx: TargetContext;
@@ -20,11 +21,13 @@ export interface LiveTarget {
   stats(): { main: ThreadStatsSnapshot; workers: ShardInfo[] };
   readonly bdevs: BdevRegistry;
   readonly transport: TcpTransportState;
+  /** Named keys hosts are given by RPC (keyring_file_add_key). */
+  readonly keyring: Keyring;
 }
 
 /** The only NVMe-oF target this process runs, by the name SPDK gives its default target. */
 export const TARGET_NAME = 'nvmf_tgt';
 
-export function createLive(o: Omit<LiveTarget, 'transport'>): LiveTarget {
-  return { ...o, transport: new TcpTransportState(o.config) };
+export function createLive(o: Omit<LiveTarget, 'transport' | 'keyring'>): LiveTarget {
+  return { ...o, transport: new TcpTransportState(o.config), keyring: new Keyring() };
 }

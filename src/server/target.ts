@@ -12,6 +12,7 @@ import { createMemoryBudget, initThreadRuntime, threadBufferPool } from '../runt
 import type { ThreadStatsSnapshot } from '../runtime/stats.js';
 import type { TcpConnection } from '../transport/tcp/connection.js';
 import { ControlServer } from '../control/server.js';
+import { followBackendSize } from '../rpc/methods/resize.js';
 import { startRpc, type RpcService } from '../rpc/index.js';
 import { startMetrics, type MetricsServer } from '../metrics/index.js';
 
@@ -57,6 +58,8 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
     const built = await buildSubsystems(config, log, build);
     namespaces = built.namespaces;
     for (const s of built.subsystems) ctx.subsystems.set(s.nqn, s);
+    // Reservations persisted through the last stop (namespaces with a ptplFile); a bad file stops the start.
+    await ctx.reservations.restore(built.subsystems.flatMap((s) => [...s.namespaces.values()].map((ns) => ({ nqn: s.nqn, ns }))));
     // The main thread's runtime; with workers it serves admin queues only and sleeps in epoll.
     const mainStats = initThreadRuntime({ mode: !pool && shard ? shard.mode : 'event', maxTransfer: config.mdts, budget });
     if (pool) {
@@ -80,6 +83,8 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
     // The SPDK-compatible JSON-RPC socket: it may add listeners to `listeners` (closed below).
     const served = built.subsystems.flatMap((s) => [...s.namespaces.values()].map((ns) => ({ nqn: s.nqn, ns })));
     rpc = config.rpcSocket ? await startRpc(config.rpcSocket, { ctx, config, log, listeners, workers: p, stats }, served) : null;
+    // Backings that change size by themselves (RBD images) reach the workers and the hosts like a rescan.
+    for (const s of built.subsystems) for (const ns of s.namespaces.values()) followBackendSize({ workers: p, log }, s, ns);
     metrics = config.metrics
       ? await startMetrics(
           config.metrics,

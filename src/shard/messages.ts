@@ -1,6 +1,6 @@
 // Control-plane messages between the main thread (controller owner) and the I/O workers.
 // Per-I/O traffic never crosses threads; these are per-connection or per-controller events.
-import type { NamespaceConfig, PollMode, PortConfig, SubsystemConfig, TargetConfig } from '../config/types.js';
+import type { NamespaceConfig, PollMode, PortConfig, SubsystemConfig, SubsystemHostKeys, TargetConfig } from '../config/types.js';
 import type { QueueHandoff } from '../transport/tcp/handoff.js';
 
 export type { QueueHandoff };
@@ -43,6 +43,8 @@ export const CtrlState = {
   SHUTTING_DOWN: 1 << 1,
   /** Volatile Write Cache feature (Set Features FID 06h) enabled. */
   VOLATILE_WRITE_CACHE: 1 << 2,
+  /** Bits 8 and up: the host's index in reservation snapshots (fixed for the controller's life). */
+  HOST_INDEX_SHIFT: 8,
 } as const;
 /** Controller slots in WorkerInit.ctrlState: at most this many controllers with queues on workers. */
 export const CTRL_SLOTS = 65536;
@@ -54,6 +56,8 @@ export const CTRL_SLOTS = 65536;
  *   subsystem-remove: a deleted subsystem (its controllers were torn down by the main thread); its
  *        namespaces' backends are closed once nothing is in flight on them.
  *   port-add: a new listener's port, for the queues that come through it.
+ *   host-keys: a host's keys on a subsystem changed (RPC add_host / set_keys, a keyring key removed):
+ *        re-authentication on this worker's queues uses them from then on.
  * Namespace changes:
  *   ns-add: `ramShare` is the namespace's shared memory (RAM namespaces), `nsStats` its shared counters;
  *        a file or block namespace is opened by each worker with descriptors of its own.
@@ -61,14 +65,19 @@ export const CTRL_SLOTS = 65536;
  *        worker closes its backend once the commands in flight on it have finished.
  *   ns-resize: the namespace is `size` bytes from now on; a RAM one over `ramShare` (the main thread
  *        grew the memory in place or added segments), a file one over the same (grown) file.
+ *   ns-hosts: the hosts that see the namespace are `hosts` from now on (null: every admitted host);
+ *        for a host that lost it, commands to the nsid fail with Invalid Namespace from then on.
  */
 export type LiveChange =
   | { op: 'subsystem-add'; config: SubsystemConfig; index: number }
   | { op: 'subsystem-remove'; subnqn: string }
   | { op: 'port-add'; port: PortConfig }
+  /** A host's run-time keys on a subsystem (SubsystemConfig.hostKeys) set, changed or (null) dropped. */
+  | { op: 'host-keys'; subnqn: string; hostnqn: string; keys: SubsystemHostKeys | null }
   | { op: 'ns-add'; subnqn: string; ns: NamespaceConfig; ramShare: SharedArrayBuffer[] | null; nsStats: SharedArrayBuffer }
   | { op: 'ns-remove'; subnqn: string; nsid: number }
-  | { op: 'ns-resize'; subnqn: string; nsid: number; size: number; ramShare: SharedArrayBuffer[] | null };
+  | { op: 'ns-resize'; subnqn: string; nsid: number; size: number; ramShare: SharedArrayBuffer[] | null }
+  | { op: 'ns-hosts'; subnqn: string; nsid: number; hosts: string[] | null };
 
 export type MainToWorker =
   /** Answered by 'change-applied' with the same reqId. */
@@ -76,6 +85,8 @@ export type MainToWorker =
   /** `ctrlSlot`: the controller's word in WorkerInit.ctrlState (already holding its state). */
   | { type: 'adopt'; handoff: QueueHandoff; ctrlSlot: number }
   | { type: 'close-queue'; queueId: number; reason: string }
+  /** The answer to a 'resv' request: status and the data to return (Reservation Report). */
+  | { type: 'resv-done'; reqId: number; status: number; out: Uint8Array | null }
   | { type: 'shutdown' };
 
 export type WorkerToMain =
@@ -86,6 +97,8 @@ export type WorkerToMain =
   | { type: 'error-record'; subnqn: string; cntlid: number; sqid: number; cid: number; status: number; nsid: number; location: number; lba: string }
   /** `error`: why the worker could not apply the change (null: applied). */
   | { type: 'change-applied'; reqId: number; error: string | null }
+  /** A reservation command from a worker's queue, for the main thread (which owns the state) to run. */
+  | { type: 'resv'; reqId: number; subnqn: string; cntlid: number; nsid: number; sqe: Uint8Array; data: Uint8Array | null; dataLen: number }
   | { type: 'shutdown-done' };
 
 /** Ring record types (word 0). */

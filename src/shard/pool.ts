@@ -24,6 +24,7 @@ import { CTRL_SLOTS, RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
 import { RemoteQueue, controllerStateWord } from './remote.js';
 import { ThreadStats, type ThreadStatsSnapshot } from '../runtime/stats.js';
+import { S_INVALID_NS, S_SEQUENCE_ERROR } from '../spec/status.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 /** How often keep-alive traffic reported by workers is applied to the controllers. */
@@ -129,6 +130,11 @@ export class WorkerPool implements QueueMover, ControllerObserver {
     return this.#broadcast({ op: 'subsystem-remove', subnqn });
   }
 
+  /** A host's run-time keys on a subsystem (already in the config), on every worker. */
+  setHostKeys(change: Extract<LiveChange, { op: 'host-keys' }>): Promise<void> {
+    return this.#broadcast(change);
+  }
+
   /** A port added at run time (already in the config), before it accepts connections. */
   addPort(port: PortConfig): Promise<void> {
     return this.#broadcast({ op: 'port-add', port });
@@ -137,14 +143,14 @@ export class WorkerPool implements QueueMover, ControllerObserver {
   /**
    * Applies a namespace change the main thread has made (already in the config) on every worker.
    */
-  changeNamespace(change: Extract<LiveChange, { op: 'ns-add' | 'ns-remove' | 'ns-resize' }>): Promise<void> {
+  changeNamespace(change: Extract<LiveChange, { op: 'ns-add' | 'ns-remove' | 'ns-resize' | 'ns-hosts' }>): Promise<void> {
     const key = nsKey(change.subnqn, change.op === 'ns-add' ? change.ns.nsid : change.nsid);
     if (change.op === 'ns-add') {
       if (change.ramShare) this.#ramShares[key] = change.ramShare;
       this.#nsStats[key] = change.nsStats;
     } else if (change.op === 'ns-resize') {
       if (change.ramShare) this.#ramShares[key] = change.ramShare;
-    } else {
+    } else if (change.op === 'ns-remove') {
       delete this.#ramShares[key];
       delete this.#nsStats[key];
     }
@@ -267,6 +273,10 @@ export class WorkerPool implements QueueMover, ControllerObserver {
         p.resolve(m.error);
         return;
       }
+      case 'resv': {
+        this.#runReservation(shard, m);
+        return;
+      }
       case 'error-record': {
         const ctrl = this.#ctx.subsystems.get(m.subnqn)?.controllers.get(m.cntlid);
         ctrl?.recordError(m.sqid, m.cid, m.status, m.nsid, m.location, BigInt(m.lba));
@@ -275,6 +285,18 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       default:
         return;
     }
+  }
+
+  /** A reservation command from a worker's queue: run on this thread, which owns the state. */
+  #runReservation(shard: Shard, m: Extract<WorkerToMain, { type: 'resv' }>): void {
+    const subsys = this.#ctx.subsystems.get(m.subnqn);
+    const ctrl = subsys?.controllers.get(m.cntlid);
+    const ns = subsys?.namespaces.get(m.nsid);
+    if (!ctrl || !ns) {
+      this.#post(shard, { type: 'resv-done', reqId: m.reqId, status: ctrl ? S_INVALID_NS : S_SEQUENCE_ERROR, out: null });
+      return;
+    }
+    void this.#ctx.reservations.run(ctrl, ns, m.sqe, m.data, m.dataLen).then((r) => this.#post(shard, { type: 'resv-done', reqId: m.reqId, status: r.status, out: r.out }));
   }
 
   #onExit(shard: Shard, code: number): void {

@@ -68,6 +68,11 @@ export class RemoteController implements IoController {
     return (Atomics.load(this.#words, this.slot) & CtrlState.VOLATILE_WRITE_CACHE) !== 0;
   }
 
+  /** The host's index in reservation snapshots, as the owner set it. */
+  get hostIndex(): number {
+    return Atomics.load(this.#words, this.slot) >>> CtrlState.HOST_INDEX_SHIFT;
+  }
+
   traffic(): void {
     this.trafficSeen = true;
   }
@@ -82,7 +87,8 @@ export function controllerStateWord(ctrl: Controller): number {
   return (
     (ctrl.ready ? CtrlState.READY : 0) |
     (ctrl.shuttingDown ? CtrlState.SHUTTING_DOWN : 0) |
-    (ctrl.volatileWriteCache ? CtrlState.VOLATILE_WRITE_CACHE : 0)
+    (ctrl.volatileWriteCache ? CtrlState.VOLATILE_WRITE_CACHE : 0) |
+    (ctrl.hostIndex << CtrlState.HOST_INDEX_SHIFT)
   );
 }
 

@@ -1,5 +1,6 @@
 // On an I/O worker: changes made at run time by the main thread ('change'), applied to the worker's
-// own copy: subsystems made and deleted, ports added, namespaces added, removed and resized. An added namespace gets a backend of this thread's (over
+// own copy: subsystems made and deleted, ports added, namespaces added, removed, resized and
+// re-masked (the hosts that see them). An added namespace gets a backend of this thread's (over
 // the shared memory of a RAM namespace, or descriptors of its own for a file or block device); a
 // removed one leaves the subsystem's map at once, so the next command to it fails with Invalid
 // Namespace, and its backend is closed once the commands in flight on this thread have finished.
@@ -56,6 +57,12 @@ export async function applyChange(w: WorkerState, change: LiveChange): Promise<v
   }
   const subsys = w.ctx.subsystems.get(change.subnqn);
   if (!subsys) throw new Error(`subsystem ${change.subnqn} is not known to this worker`);
+  if (change.op === 'host-keys') {
+    const all = (subsys.config.hostKeys ??= {});
+    if (change.keys === null) delete all[change.hostnqn];
+    else all[change.hostnqn] = change.keys;
+    return;
+  }
   if (change.op === 'ns-add') {
     const nc = change.ns;
     if (subsys.namespaces.has(nc.nsid)) throw new Error(`namespace ${nc.nsid} of ${change.subnqn} exists on this worker`);
@@ -83,6 +90,12 @@ export async function applyChange(w: WorkerState, change: LiveChange): Promise<v
       ns.backend.setCapacity(change.size);
     }
     w.log.debug({ subnqn: change.subnqn, nsid: ns.nsid, size: change.size }, 'namespace resized on this worker');
+    return;
+  }
+  if (change.op === 'ns-hosts') {
+    // Controllers' views on this thread (VisibleNamespaces) read the namespace's host list: at once.
+    ns.setHosts(change.hosts);
+    w.log.debug({ subnqn: change.subnqn, nsid: ns.nsid, hosts: change.hosts }, 'namespace hosts changed on this worker');
     return;
   }
   subsys.namespaces.delete(change.nsid);

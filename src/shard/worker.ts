@@ -14,8 +14,10 @@ import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './mes
 import { RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
 import { RemoteController } from './remote.js';
+import { VisibleNamespaces } from '../core/visible-namespaces.js';
 import { initThreadRuntime } from '../runtime/thread.js';
 import { applyChange, type WorkerState } from './worker-changes.js';
+import { RemoteReservations } from './remote-reservations.js';
 
 const TRAFFIC_REPORT_MS = 250;
 /** How long shutdown waits for in-flight commands before closing the queues anyway (as the main thread). */
@@ -38,6 +40,8 @@ if (init.cores.length > 0) {
 
 initThreadRuntime({ mode: init.mode, stats: init.stats, maxTransfer: init.config.mdts, budget: init.memoryBudget });
 const ctx = new TargetContext(init.config, log, init.anaState);
+const reservations = new RemoteReservations(post);
+ctx.reservationCommands = reservations;
 const built = await buildSubsystems(init.config, log, { ramShares: init.ramShares, nsStats: init.nsStats, slot: init.index + 1 });
 const subsysIndex = new Map<string, number>();
 built.subsystems.forEach((s: Subsystem<Controller>, i: number) => {
@@ -76,7 +80,7 @@ function controllerFor(h: QueueHandoff, slot: number): RemoteController {
       slot,
       words: ctrlWords,
       subsysIndex: subsysIndex.get(h.subnqn) ?? -1,
-      namespaces: subsys ? subsys.namespaces : new Map<number, Namespace>(),
+      namespaces: new VisibleNamespaces(subsys ? subsys.namespaces : new Map<number, Namespace>(), h.hostnqn),
       log: log.child({ cntlid: h.cntlid, subnqn: h.subnqn }),
       report: (r) => post({ type: 'error-record', ...r, lba: r.lba.toString() }),
     });
@@ -164,6 +168,9 @@ port.on('message', (m: MainToWorker) => {
           post({ type: 'change-applied', reqId: m.reqId, error: (err as Error).message });
         },
       );
+      return;
+    case 'resv-done':
+      reservations.done(m.reqId, m.status, m.out);
       return;
     case 'shutdown':
       void shutdown();

@@ -39,6 +39,8 @@ export const Generic = {
   LBA_OUT_OF_RANGE: 0x80,
   CAPACITY_EXCEEDED: 0x81,
   NS_NOT_READY: 0x82,
+  /** NVM command set: the namespace's reservation blocks the command (Reservation Conflict). */
+  RESERVATION_CONFLICT: 0x83,
 } as const;
 
 /** Command specific status (SCT 1). */
@@ -127,3 +129,5 @@ export function statusName(s: number): string {
 export const S_ANA_PERSISTENT_LOSS = status(SCT.PATH, PathStatus.ANA_PERSISTENT_LOSS);
 export const S_ANA_INACCESSIBLE = status(SCT.PATH, PathStatus.ANA_INACCESSIBLE);
 export const S_ANA_TRANSITION = status(SCT.PATH, PathStatus.ANA_TRANSITION);
+export const S_RESERVATION_CONFLICT = status(SCT.GENERIC, Generic.RESERVATION_CONFLICT, true);
+export const S_HOST_ID_INCONSISTENT = status(SCT.GENERIC, Generic.HOST_ID_INCONSISTENT_FORMAT, true);

@@ -173,6 +173,8 @@ function interopConfig(o: Options, runDir: string): InteropConfig {
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e03', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e03' },
       // Host 4 authenticates (DH-HMAC-CHAP).
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e04', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e04' },
+      // Host 5 is allowed but namespace 2 is masked from it (ns-masking).
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e05', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e05' },
     ],
     namespaces: [
       { nsid: 1, kind: 'ram', blockSize: 512, size: 256 * mib, uuid: '6e766d65-7464-4000-8000-696e7465726f', nguid: '6e766d6574640001696e7465726f7031' },
@@ -232,13 +234,15 @@ function nvmetdConfigJson(c: InteropConfig, ns1DelayUs = 0): string {
       serial: c.serial,
       model: c.model,
       allowAnyHost: false,
-      allowedHosts: [c.hosts[0].nqn, c.hosts[1].nqn, c.hosts[3]!.nqn],
+      allowedHosts: [c.hosts[0].nqn, c.hosts[1].nqn, c.hosts[3]!.nqn, c.hosts[4]!.nqn],
       namespaces: c.namespaces.map((n) => ({
         nsid: n.nsid,
         backing: n.kind === 'ram' ? { type: 'ram', size: n.size, ...(n.nsid === 1 && ns1DelayUs ? { delayUs: ns1DelayUs } : {}) } : { type: 'file', path: n.path, size: n.size },
         blockSize: n.blockSize,
         uuid: n.uuid,
         nguid: n.nguid,
+        // Per-host masking: every allowed host but host 5 sees namespace 2.
+        ...(n.nsid === 2 ? { hosts: [c.hosts[0].nqn, c.hosts[1].nqn, c.hosts[3]!.nqn] } : {}),
       })),
     }],
   };
@@ -252,6 +256,7 @@ function guestEnv(c: InteropConfig, o: Options): string {
     HOSTNQN1: c.hosts[0].nqn, HOSTID1: c.hosts[0].id, HOSTNQN2: c.hosts[1].nqn, HOSTID2: c.hosts[1].id,
     HOSTNQN3: c.hosts[2].nqn, HOSTID3: c.hosts[2].id,
     HOSTNQN4: c.hosts[3]!.nqn, HOSTID4: c.hosts[3]!.id,
+    HOSTNQN5: c.hosts[4]!.nqn, HOSTID5: c.hosts[4]!.id,
     DHCHAP_KEY4: keysFor(c).host, DHCHAP_CTRL4: keysFor(c).ctrl, DHCHAP_WRONG4: keysFor(c).wrong,
     FIO_SIZE: fioSize, FIO_IODEPTH: 16, KILL_FIO_SIZE: process.env.NVMETD_INTEROP_KILL_FIO_SIZE ?? '128M', KILL_AFTER: 5, KILL_DOWNTIME: 3,
     KATO: 5, IDLE_SECS: 17, CTRL_LOSS_TMO: 180, RECONNECT_DELAY: 2, REQUEST_TIMEOUT: 120,

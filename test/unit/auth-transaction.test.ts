@@ -428,3 +428,30 @@ test('a transaction created authenticated (a queue that moved threads): usable a
   assert.equal(failing.authenticated, false);
   expectFailure1(failing, AuthFailure.FAILED);
 });
+
+test('current(): each AUTH_Negotiate takes the keys of the moment (re-key), a string refuses with it', () => {
+  const { opts } = setup();
+  const newSecret = crypto.randomBytes(32);
+  let now: Pick<AuthTransactionOptions, 'hostKey' | 'ctrlKey' | 'hashes' | 'dhgroups'> | string = opts;
+  const ctrl = new AuthTransaction({ ...opts, current: () => now });
+  const mkHost = (secret: Buffer) => new RefHost({ hostnqn: HOSTNQN, subnqn: SUBNQN, hostSecret: secret, hostTransform: 0, ctrlTransform: 2, hashes: [HashId.SHA256], dhgroups: [DhGroupId.NULL], tid: 0x2a });
+  const oldHost = mkHost(opts.hostKey.key);
+  send(ctrl, oldHost.reply(toChallenge(ctrl, oldHost)));
+  assert.equal(oldHost.success1(receive(ctrl)).ok, true);
+  assert.equal(ctrl.authenticated, true);
+  // Re-keyed: the new secret authenticates, on the same transaction.
+  now = { ...opts, hostKey: { transform: 0, key: newSecret }, hashes: [HashId.SHA384, HashId.SHA256] };
+  const newHost = mkHost(newSecret);
+  send(ctrl, newHost.reply(toChallenge(ctrl, newHost)));
+  assert.equal(newHost.success1(receive(ctrl)).ok, true);
+  assert.equal(ctrl.state, 'done');
+  // The old secret no longer does.
+  send(ctrl, oldHost.reply(toChallenge(ctrl, oldHost)));
+  expectFailure1(ctrl, AuthFailure.FAILED);
+  // A host that cannot authenticate now (its key was removed): refused at Negotiate, with the reason.
+  const warnings: string[] = [];
+  const gone = new AuthTransaction({ ...opts, log: { info() {}, debug() {}, warn: (_o, m) => warnings.push(m) }, current: () => "DH-HMAC-CHAP key 'k' was removed from the keyring" });
+  send(gone, oldHost.negotiate());
+  expectFailure1(gone, AuthFailure.FAILED);
+  assert.match(warnings[0]!, /key 'k' was removed/);
+});

@@ -29,3 +29,7 @@ test('anything else: Internal Error; 0: success', () => {
   for (const e of [E.EINVAL, E.EBADF, E.ENOMEM, E.EOPNOTSUPP, E.EAGAIN]) assert.equal(errnoToNvmeStatus(-e, 'write'), 0x006);
   assert.equal(errnoToNvmeStatus(0, 'read'), 0);
 });
+
+test('ESHUTDOWN (a blocklisted Ceph client): Asymmetric Access Inaccessible, so the host tries another path', () => {
+  for (const op of ['read', 'write', 'other'] as const) assert.equal(errnoToNvmeStatus(-108, op), 0x302);
+});

@@ -95,3 +95,9 @@ test('dhchap: "file:PATH" secrets are read at load, relative to the config, and 
   const j = refused(config({ key: 'file:junk.key' }), '/hosts/0/dhchap/key', /./, { baseDir: dir });
   assert.ok(!j.message.includes('secretjunk'), j.message);
 });
+
+test('hideSecrets leaves out the keys given at run time by RPC (SubsystemConfig.hostKeys)', () => {
+  const key = 'DHHC-1:00:' + Buffer.alloc(36, 7).toString('base64') + ':';
+  const printed = JSON.stringify({ subsystems: [{ nqn: 'nqn.2026-11.io.x:s', hostKeys: { [HOSTNQN]: { dhchap: { key, hashes: [], dhgroups: [] }, tlsKey: 'NVMeTLSkey-1:01:x:' } } }] }, hideSecrets);
+  assert.ok(!printed.includes('hostKeys') && !printed.includes(key) && !printed.includes('NVMeTLSkey'), printed);
+});

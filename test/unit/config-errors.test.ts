@@ -25,7 +25,7 @@ const cases: [string, unknown, string][] = [
   ['metrics port out of range', { subsystems: [], metrics: '127.0.0.1:65536' }, '/metrics: port 65536 is out of range (0-65535)'],
   ['metrics bad IPv4', { subsystems: [], metrics: '300.1.1.1:9464' }, '/metrics: "300.1.1.1" is not an IPv4 or IPv6 address'],
   ['block size', { subsystems: [sub({ namespaces: [ram(), ram(4096, { blockSize: 1024 })] })] }, '/subsystems/0/namespaces/1/blockSize: must be 512 or 4096'],
-  ['backing type', { subsystems: [sub({ namespaces: [{ backing: { type: 'nbd' } }] })] }, '/subsystems/0/namespaces/0/backing/type: must be one of "ram", "file" or "block"'],
+  ['backing type', { subsystems: [sub({ namespaces: [{ backing: { type: 'nbd' } }] })] }, '/subsystems/0/namespaces/0/backing/type: must be one of "ram", "file", "block" or "rbd"'],
   ['ram without size', { subsystems: [sub({ namespaces: [{ backing: { type: 'ram' } }] })] }, '/subsystems/0/namespaces/0/backing/size: is required'],
   ['file field on ram', { subsystems: [sub({ namespaces: [{ backing: { type: 'ram', size: 4096, path: '/x' } }] })] }, '/subsystems/0/namespaces/0/backing/path: is not a known field; known fields: type, size, delayUs, overcommit'],
   ['missing backing', { subsystems: [sub({ namespaces: [{ nsid: 1 }] })] }, '/subsystems/0/namespaces/0/backing: is required'],

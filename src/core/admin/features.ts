@@ -11,6 +11,7 @@ import {
   S_INVALID_NS,
   S_SEQUENCE_ERROR,
 } from '../../spec/status.js';
+import { getReservationFeature, isReservationFeature, setReservationFeature } from '../reservations/features.js';
 
 /** Features kept as a plain dword: FID -> default value. */
 const PLAIN: ReadonlyMap<number, number> = new Map([
@@ -52,10 +53,12 @@ export function getFeatures(cmd: Command, ctrl: Controller): void {
   if (ctrl.isDiscovery && !DISCOVERY_FEATURES.has(id)) return unsupported(cmd, ctrl, id, 'get');
   if (sel === FeatureSel.SUPPORTED) {
     if (!known(id)) return unsupported(cmd, ctrl, id, 'get');
-    cmd.dw0 = id === FeatureId.HostIdentifier ? 0 : id === FeatureId.NsWriteProtect ? CAP_NS_SPECIFIC : CAP_CHANGEABLE;
+    cmd.dw0 =
+      id === FeatureId.HostIdentifier ? 0 : id === FeatureId.NsWriteProtect ? CAP_NS_SPECIFIC : isReservationFeature(id) ? CAP_NS_SPECIFIC | CAP_CHANGEABLE : CAP_CHANGEABLE;
     return done(cmd);
   }
   const useDefault = sel === FeatureSel.DEFAULT;
+  if (isReservationFeature(id)) return getReservationFeature(cmd, ctrl, id, useDefault);
   switch (id) {
     case FeatureId.VolatileWriteCache:
       cmd.dw0 = useDefault || ctrl.volatileWriteCache ? 1 : 0;
@@ -92,7 +95,7 @@ export function getFeatures(cmd: Command, ctrl: Controller): void {
       return done(cmd);
     }
     case FeatureId.NsWriteProtect: {
-      const ns = ctrl.subsys?.namespaces.get(nsid);
+      const ns = ctrl.namespaces.get(nsid);
       if (!ns) return done(cmd, S_INVALID_NS);
       cmd.dw0 = ns.readOnly ? 1 : 0;
       return done(cmd);
@@ -115,7 +118,8 @@ function known(id: number): boolean {
     id === FeatureId.KeepAliveTimer ||
     id === FeatureId.Timestamp ||
     id === FeatureId.HostIdentifier ||
-    id === FeatureId.NsWriteProtect
+    id === FeatureId.NsWriteProtect ||
+    isReservationFeature(id)
   );
 }
 
@@ -125,6 +129,7 @@ export function setFeatures(cmd: Command, ctrl: Controller): void {
   const id = cdw10 & 0xff;
   if ((cdw10 & 0x80000000) !== 0) return done(cmd, S_FEATURE_NOT_SAVEABLE);
   if (ctrl.isDiscovery && !DISCOVERY_FEATURES.has(id)) return unsupported(cmd, ctrl, id, 'set');
+  if (isReservationFeature(id)) return setReservationFeature(cmd, ctrl, id);
   switch (id) {
     case FeatureId.VolatileWriteCache:
       ctrl.volatileWriteCache = (cdw11 & 1) === 1;

@@ -6,6 +6,7 @@ import type { Namespace } from '../namespace.js';
 import { COPY_MAX_RANGES, copyMaxBlocks } from '../io.js';
 import { AnaCap, Cmic, Cns, Csi, CtrAtt, IDENTIFY_SIZE, IdCtrl, IdNs, Lpa, Nidt, Oaes, Oncs } from '../../spec/identify.js';
 import { ANA_GROUP_MAX } from '../../spec/log.js';
+import { Rescap } from '../../spec/reservation.js';
 import { S_INVALID_FIELD, S_INVALID_NS } from '../../spec/status.js';
 import { sqeCdw10, sqeCdw11, sqeNsid } from '../../spec/sqe.js';
 
@@ -32,7 +33,8 @@ export function identify(cmd: Command, ctrl: Controller): void {
       break;
     case Cns.Namespace: {
       if (ctrl.isDiscovery) return fail(cmd, S_INVALID_FIELD);
-      const ns = ctrl.subsys!.namespaces.get(nsid);
+      // A namespace masked from this host is an inactive NSID for it.
+      const ns = ctrl.namespaces.get(nsid);
       if (!ns) {
         // An inactive but valid NSID returns zeroes; NSID 0 or beyond the maximum is an error.
         if (nsid === 0 || (nsid > ctrl.subsys!.config.maxNamespaces && nsid !== NSID_ALL)) return fail(cmd, S_INVALID_NS);
@@ -47,7 +49,7 @@ export function identify(cmd: Command, ctrl: Controller): void {
       if (cns === Cns.CsActiveNsList && csi !== Csi.NVM) break;
       if (nsid >= 0xfffffffe) return fail(cmd, S_INVALID_NS);
       let i = 0;
-      for (const id of ctrl.subsys!.activeNsids()) {
+      for (const id of ctrl.namespaces.activeNsids()) {
         if (id <= nsid) continue;
         if (i === 1024) break;
         buf.writeUInt32LE(id, i * 4);
@@ -57,7 +59,7 @@ export function identify(cmd: Command, ctrl: Controller): void {
     }
     case Cns.NsDescriptorList: {
       if (ctrl.isDiscovery) return fail(cmd, S_INVALID_FIELD);
-      const ns = ctrl.subsys!.namespaces.get(nsid);
+      const ns = ctrl.namespaces.get(nsid);
       if (!ns) return fail(cmd, S_INVALID_NS);
       nsDescriptors(buf, ns);
       break;
@@ -65,7 +67,7 @@ export function identify(cmd: Command, ctrl: Controller): void {
     case Cns.CsNamespace: {
       // I/O command set specific namespace data: all zero for NVM in this version.
       if (ctrl.isDiscovery) return fail(cmd, S_INVALID_FIELD);
-      if (!ctrl.subsys!.namespaces.has(nsid)) return fail(cmd, S_INVALID_NS);
+      if (!ctrl.namespaces.has(nsid)) return fail(cmd, S_INVALID_NS);
       if (csi !== Csi.NVM) return fail(cmd, S_INVALID_FIELD);
       break;
     }
@@ -81,10 +83,11 @@ export function identify(cmd: Command, ctrl: Controller): void {
     }
     case Cns.CsIndependentNamespace: {
       if (ctrl.isDiscovery) return fail(cmd, S_INVALID_FIELD);
-      const ns = ctrl.subsys!.namespaces.get(nsid);
+      const ns = ctrl.namespaces.get(nsid);
       if (!ns) return fail(cmd, S_INVALID_NS);
       // nsfeat @0, nmic @1, rescap @2, fpi @3, anagrpid @4, nsattr @8, nvmsetid @9, endgid @11, nstat @13
       buf[1] = 1; // NMIC: may be attached to several controllers
+      buf[2] = rescap(ns);
       buf.writeUInt32LE(ns.anaGroup, 4);
       buf[8] = ns.readOnly ? 1 : 0;
       buf[13] = 1; // NSTAT: namespace ready
@@ -146,7 +149,7 @@ export function identifyController(buf: Buffer, ctrl: Controller): void {
   buf.writeUInt16LE(ctrl.maxQueueEntries, IdCtrl.maxcmd);
   if (subsys) {
     buf.writeUInt32LE(cfg!.maxNamespaces, IdCtrl.nn);
-    buf.writeUInt16LE(Oncs.COMPARE | Oncs.DSM | Oncs.WRITE_ZEROES | Oncs.VERIFY | Oncs.COPY, IdCtrl.oncs);
+    buf.writeUInt16LE(Oncs.COMPARE | Oncs.DSM | Oncs.WRITE_ZEROES | Oncs.VERIFY | Oncs.COPY | Oncs.RESERVATIONS, IdCtrl.oncs);
     buf.writeUInt16LE(1, IdCtrl.ocfs); // Copy: source range descriptor format 0
     buf[IdCtrl.vwc] = 0x1;
     buf[IdCtrl.nwpc] = 0;
@@ -173,6 +176,11 @@ export function identifyController(buf: Buffer, ctrl: Controller): void {
   buf.writeUInt32LE(4, IdCtrl.psd0 + 8);
 }
 
+/** RESCAP: every type, IEKEY on Register, and PTPL where the namespace has a ptplFile. */
+function rescap(ns: Namespace): number {
+  return Rescap.TYPES | Rescap.IEKEY | (ns.config.ptplFile ? Rescap.PTPL : 0);
+}
+
 export function identifyNamespace(buf: Buffer, ns: Namespace, mdts: number): void {
   const nlb = BigInt(ns.nlb);
   buf.writeBigUInt64LE(nlb, IdNs.nsze);
@@ -183,6 +191,7 @@ export function identifyNamespace(buf: Buffer, ns: Namespace, mdts: number): voi
   buf[IdNs.nlbaf] = 0;
   buf[IdNs.flbas] = 0;
   buf[IdNs.nmic] = 1;
+  buf[IdNs.rescap] = rescap(ns);
   buf.writeUInt32LE(ns.anaGroup, IdNs.anagrpid);
   // DLFEAT: deallocated blocks read as zeroes when the backend guarantees it; Write Zeroes may deallocate.
   buf[IdNs.dlfeat] = ns.backend.discardZeroes ? 0x09 : 0;

@@ -86,6 +86,9 @@ function buildPage(lid: number, ctrl: Controller, nsid: number, cdw10: number): 
       return effectsLog();
     case LogId.Ana:
       return anaLog(ctrl, (cdw10 & ANA_LSP_RGO) !== 0);
+    case LogId.ReservationNotification:
+      // Reading takes the oldest notice off the log.
+      return ctrl.resvNotices.take();
     default:
       return null;
   }
@@ -101,6 +104,7 @@ const SUPPORTED = [
   LogId.ChangedNsList,
   LogId.CommandsSupportedEffects,
   LogId.Ana,
+  LogId.ReservationNotification,
 ];
 
 function supportedLogs(): Buffer {
@@ -137,7 +141,7 @@ function smartLog(ctrl: Controller, nsid: number): Buffer {
   let read512 = 0;
   let written512 = 0;
   let mediaErrors = 0;
-  for (const ns of ctrl.subsys!.namespaces.values()) {
+  for (const ns of ctrl.namespaces.values()) {
     if (!all && ns.nsid !== nsid) continue;
     reads += ns.total(NsStat.READS);
     writes += ns.total(NsStat.WRITES);
@@ -178,14 +182,14 @@ function changedNsLog(ctrl: Controller): Buffer {
 
 /**
  * The ANA log as seen through the controller's port: one descriptor per ANA group that holds
- * namespaces of the subsystem, in increasing group id, each with its state on that port and, unless
+ * namespaces of the subsystem the host sees (masked ones are left out), in increasing group id, each with its state on that port and, unless
  * `groupsOnly` (RGO), the NSIDs in the group.
  */
 export function anaLog(ctrl: Controller, groupsOnly: boolean): Buffer {
   const ana = ctrl.ctx.ana;
   const portId = ctrl.queues.get(0)?.port.id ?? -1;
   const groups = new Map<number, number[]>();
-  for (const ns of [...ctrl.subsys!.namespaces.values()].sort((a, b) => a.nsid - b.nsid)) {
+  for (const ns of [...ctrl.namespaces.values()].sort((a, b) => a.nsid - b.nsid)) {
     let list = groups.get(ns.anaGroup);
     if (!list) groups.set(ns.anaGroup, (list = []));
     list.push(ns.nsid);
@@ -235,5 +239,8 @@ function effectsLog(): Buffer {
   b.writeUInt32LE(lbcc, Effects.ioOffset + IoOpc.DatasetManagement * 4);
   b.writeUInt32LE(Effects.CSUPP, Effects.ioOffset + IoOpc.Verify * 4);
   b.writeUInt32LE(lbcc, Effects.ioOffset + IoOpc.Copy * 4);
+  for (const opc of [IoOpc.ReservationRegister, IoOpc.ReservationReport, IoOpc.ReservationAcquire, IoOpc.ReservationRelease]) {
+    b.writeUInt32LE(Effects.CSUPP, Effects.ioOffset + opc * 4);
+  }
   return b;
 }

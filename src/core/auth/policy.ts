@@ -6,6 +6,13 @@ import { AuthTransaction, type AuthLog } from './transaction.js';
  * A fresh transaction for one queue of this host (call at each Connect that answers ATR; with
  * `authenticated`, for a queue that authenticated on another thread).
  */
-export function newAuthTransaction(p: HostAuthPolicy, hostnqn: string, subnqn: string, log?: AuthLog, authenticated = false): AuthTransaction {
-  return new AuthTransaction({ hostnqn, subnqn, hostKey: p.hostKey, ctrlKey: p.ctrlKey, hashes: p.hashes, dhgroups: p.dhgroups, log, authenticated });
+export function newAuthTransaction(
+  p: HostAuthPolicy,
+  hostnqn: string,
+  subnqn: string,
+  log?: AuthLog,
+  authenticated = false,
+  current?: () => HostAuthPolicy | string,
+): AuthTransaction {
+  return new AuthTransaction({ hostnqn, subnqn, hostKey: p.hostKey, ctrlKey: p.ctrlKey, hashes: p.hashes, dhgroups: p.dhgroups, log, authenticated, ...(current ? { current } : {}) });
 }

@@ -57,7 +57,15 @@ export interface AuthTransactionOptions {
    * transaction starts authenticated, and a new AUTH_Negotiate re-authenticates it.
    */
   readonly authenticated?: boolean;
+  /**
+   * The host's settings as they are now, asked at each AUTH_Negotiate (a re-authentication uses keys
+   * changed since the queue connected); a string: the host cannot authenticate now (the reason).
+   */
+  readonly current?: () => AuthKeys | string;
 }
+
+/** The keys and lists a transaction authenticates with. */
+export type AuthKeys = Pick<AuthTransactionOptions, 'hostKey' | 'ctrlKey' | 'hashes' | 'dhgroups'>;
 
 export interface AuthSendResult {
   /** NVMe status of the Authentication Send command (0: the data was taken; a refusal is reported by the next Receive). */
@@ -95,21 +103,35 @@ export class AuthTransaction {
   private dh: DhExchange | null = null;
   private sessionKey: Buffer | null = null;
   private explanation: AuthFailure = AuthFailure.FAILED;
-  private readonly hostKeyT: Buffer;
-  private readonly ctrlKeyT: Buffer | null;
+  private hostKeyT!: Buffer;
+  private ctrlKeyT: Buffer | null = null;
+  private hashes!: readonly HashId[];
+  private dhgroups!: readonly DhGroupId[];
   private readonly log: AuthLog;
 
   constructor(private readonly o: AuthTransactionOptions) {
-    if (o.hashes.length === 0 || !o.hashes.every((h) => isHashId(h))) throw new AuthKeyError('authentication: hashes must list sha256, sha384 and/or sha512');
-    if (o.dhgroups.length === 0 || !o.dhgroups.every((g) => isDhGroupId(g))) throw new AuthKeyError('authentication: dhgroups must list null and/or ffdhe2048..ffdhe8192');
-    this.hostKeyT = transformDhchapKey(o.hostKey, o.hostnqn);
-    this.ctrlKeyT = o.ctrlKey ? transformDhchapKey(o.ctrlKey, o.subnqn) : null;
+    this.load(o);
     this.log = o.log ?? NOOP_LOG;
     if (o.authenticated) {
       this.ok = true;
       this.st = 'done';
     }
   }
+
+  /** Takes the keys and lists to authenticate with (checked; the transformed keys computed once). */
+  private load(k: AuthKeys): void {
+    if (k.hashes.length === 0 || !k.hashes.every((h) => isHashId(h))) throw new AuthKeyError('authentication: hashes must list sha256, sha384 and/or sha512');
+    if (k.dhgroups.length === 0 || !k.dhgroups.every((g) => isDhGroupId(g))) throw new AuthKeyError('authentication: dhgroups must list null and/or ffdhe2048..ffdhe8192');
+    if (this.loaded === k) return;
+    this.hostKeyT?.fill(0);
+    this.ctrlKeyT?.fill(0);
+    this.hostKeyT = transformDhchapKey(k.hostKey, this.o.hostnqn);
+    this.ctrlKeyT = k.ctrlKey ? transformDhchapKey(k.ctrlKey, this.o.subnqn) : null;
+    this.hashes = k.hashes;
+    this.dhgroups = k.dhgroups;
+    this.loaded = k;
+  }
+  private loaded: AuthKeys | null = null;
 
   get state(): AuthState {
     return this.st;
@@ -224,13 +246,18 @@ export class AuthTransaction {
     const n = parseNegotiate(b);
     this.tid = n.tid;
     if (n.scC !== SC_C_NONE) throw new AuthProtocolError(AuthFailure.CONCAT_MISMATCH, `secure channel concatenation (SC_C ${n.scC}) is not supported`);
-    const h = this.o.hashes.find((x) => n.hashes.includes(x));
-    if (h === undefined) {
-      throw new AuthProtocolError(AuthFailure.HASH_UNUSABLE, `no common hash (host offers [${n.hashes.join(',')}], controller allows [${this.o.hashes.map(hashName).join(',')}])`);
+    if (this.o.current) {
+      const now = this.o.current();
+      if (typeof now === 'string') throw new AuthProtocolError(AuthFailure.FAILED, now);
+      this.load(now);
     }
-    const g = this.o.dhgroups.find((x) => n.dhgroups.includes(x));
+    const h = this.hashes.find((x) => n.hashes.includes(x));
+    if (h === undefined) {
+      throw new AuthProtocolError(AuthFailure.HASH_UNUSABLE, `no common hash (host offers [${n.hashes.join(',')}], controller allows [${this.hashes.map(hashName).join(',')}])`);
+    }
+    const g = this.dhgroups.find((x) => n.dhgroups.includes(x));
     if (g === undefined) {
-      throw new AuthProtocolError(AuthFailure.DHGROUP_UNUSABLE, `no common DH group (host offers [${n.dhgroups.join(',')}], controller allows [${this.o.dhgroups.map(dhGroupName).join(',')}])`);
+      throw new AuthProtocolError(AuthFailure.DHGROUP_UNUSABLE, `no common DH group (host offers [${n.dhgroups.join(',')}], controller allows [${this.dhgroups.map(dhGroupName).join(',')}])`);
     }
     this.hashId = h;
     this.dhgroup = g;

@@ -4,9 +4,9 @@
 // subsystem to that port; a new address gets a new TCP listener. Every change bumps the discovery
 // log generation (and tells persistent discovery controllers). Taking access away disconnects, as
 // SPDK does: removing a host tears down its controllers on the subsystem; removing a listener tears
-// down the controllers whose admin queue came through it and closes I/O queues that did. These
-// need no work on the I/O workers: admission is decided on the main thread, and a controller's
-// teardown closes its queues on the workers.
+// down the controllers whose admin queue came through it and closes I/O queues that did. Admission
+// is decided on the main thread, and a controller's teardown closes its queues on the workers; a
+// host's keys (add_host's dhchap_key, psk) reach the workers through host-keys.ts.
 import type { Controller } from '../../core/controller.js';
 import net from 'node:net';
 import type { AddressFamily, PortConfig } from '../../config/types.js';
@@ -18,23 +18,36 @@ import type { LiveTarget } from '../live.js';
 import { bool, i32, object, str, u64, type ParamsObject, type RpcMethod } from '../table.js';
 import { RpcCode, RpcError } from '../wire.js';
 import { checkTarget, findSubsystem, invalidParams } from './common.js';
+import { hostListed, keyTarget, keysFromParams, setHostKeys } from './host-keys.js';
 
 const internalError = (detail: string): RpcError => new RpcError(RpcCode.INTERNAL_ERROR, 'Internal error', detail);
 
 export const nvmfSubsystemAddHost: RpcMethod = {
   name: 'nvmf_subsystem_add_host',
   params: { schema: object({ nqn: str, host: str, tgt_name: str, psk: str, dhchap_key: str, dhchap_ctrlr_key: str }, ['nqn', 'host'], false) },
-  handler: (p, live) => {
-    const s = findSubsystem(live, p);
-    if (p.psk !== undefined || p.dhchap_key !== undefined || p.dhchap_ctrlr_key !== undefined) {
-      throw invalidParams('TLS PSKs and DH-HMAC-CHAP keys are not supported here');
-    }
+  handler: async (p, live) => {
+    // The discovery NQN: the host's keys on the discovery controller (it admits every host anyway).
+    const s = keyTarget(live, p);
+    const subnqn = s?.nqn ?? live.ctx.discoveryNqn;
     const host = p.host as string;
+    let keys;
+    try {
+      // Keys by keyring name (host-keys.ts): refused before the host is added.
+      if (s === null && p.psk !== undefined) throw invalidParams('psk: PSKs are given per NVM subsystem (the discovery controller takes hosts[].tlsKey)');
+      keys = keysFromParams(live, p, internalError);
+    } catch (err) {
+      if (err instanceof RpcError) live.log.warn({ subnqn, hostnqn: host }, `rpc: nvmf_subsystem_add_host refused: ${err.data ?? err.message}`);
+      throw err;
+    }
     const problem = nqnProblem(host);
     if (problem) throw internalError(problem);
-    if (!s.allowHost(host)) throw internalError(`host ${host} is already allowed`);
+    if (s === null ? hostListed(live, null, host) : !s.allowHost(host)) throw internalError(`host ${host} is already allowed`);
+    await setHostKeys(live, s, host, s === null ? (keys ?? {}) : keys);
     live.ctx.discoveryChanged();
-    live.log.info({ subnqn: s.nqn, hostnqn: host }, 'rpc: host allowed');
+    live.log.info(
+      { subnqn, hostnqn: host, dhchapKey: keys?.dhchapKeyRef?.name, dhchapCtrlrKey: keys?.dhchapCtrlKeyRef?.name, psk: keys?.pskRef?.name },
+      'rpc: host allowed',
+    );
     return true;
   },
 };
@@ -72,12 +85,20 @@ function disconnectListener(s: Subsystem<Controller>, pc: PortConfig): { control
 export const nvmfSubsystemRemoveHost: RpcMethod = {
   name: 'nvmf_subsystem_remove_host',
   params: { schema: object({ nqn: str, host: str, tgt_name: str, timeout_ms: u64 }, ['nqn', 'host']) },
-  handler: (p, live) => {
-    const s = findSubsystem(live, p);
+  handler: async (p, live) => {
+    const s = keyTarget(live, p);
     const host = p.host as string;
-    if (!s.config.allowedHosts.includes(host)) throw internalError(`host ${host} is not in the allowed list`);
+    if (!hostListed(live, s, host)) throw internalError(`host ${host} is not in the allowed list`);
+    if (s === null) {
+      await setHostKeys(live, null, host, null);
+      const victims = [...live.ctx.discoveryControllers()].filter((c) => c.hostnqn === host);
+      for (const c of victims) c.teardown(`host ${host} removed from the discovery controller (nvmf_subsystem_remove_host)`);
+      live.log.info({ subnqn: live.ctx.discoveryNqn, hostnqn: host, disconnected: victims.length }, 'rpc: host removed from the discovery controller');
+      return true;
+    }
     // Out of the list first: a reconnect racing the teardown is refused.
     s.disallowHost(host);
+    await setHostKeys(live, s, host, null);
     const disconnected = disconnectHost(s, host);
     live.ctx.discoveryChanged();
     live.log.info({ subnqn: s.nqn, hostnqn: host, disconnected }, `rpc: host removed (${disconnected} controller(s) disconnected)`);
@@ -145,7 +166,6 @@ export const nvmfSubsystemAddListener: RpcMethod = {
   handler: async (p, live) => {
     const s = target(live, p);
     const a = tcpAddress(p.listen_address);
-    if (p.secure_channel === true) throw invalidParams('secure_channel (TLS) is not supported here');
     const existing = a.port === 0 ? undefined : findPort(live, a);
     if (existing) {
       if (s === null || existing.subsystems.includes(s.nqn)) throw invalidParams('Listener already exists');
@@ -164,7 +184,8 @@ export const nvmfSubsystemAddListener: RpcMethod = {
         inlineDataSize: d.inlineDataSize,
         maxQueueSize: d.maxQueueSize,
         maxH2CData: d.maxH2CData,
-        tls: 'none',
+        // secure_channel: TLS required (PSKs: hosts[].tlsKey, or nvmf_subsystem_add_host's psk).
+        tls: p.secure_channel === true ? 'required' : 'none',
       };
       // The I/O workers learn the port before any queue can come through it.
       if (live.workers) await live.workers.addPort(pc);

@@ -180,7 +180,7 @@ export const bdevUringCreate: RpcMethod = {
 };
 
 /** bdev_*_delete: the bdev must be of that module's kind and not back a namespace. */
-function deleteMethod(name: string, product: Bdev['productName']): RpcMethod {
+export function deleteMethod(name: string, product: Bdev['productName']): RpcMethod {
   return {
     name,
     params: { schema: object({ name: str }, ['name']) },

@@ -10,6 +10,7 @@ import { RpcCode, RpcError } from '../wire.js';
 
 /** SPDK answers an error from a failed system call with the negative errno and its text. */
 export const Errno = {
+  EIO: [-5, 'Input/output error'],
   ENOENT: [-2, 'No such file or directory'],
   ENOMEM: [-12, 'Cannot allocate memory'],
   EBUSY: [-16, 'Device or resource busy'],

@@ -21,6 +21,10 @@ import {
   nvmfSubsystemRemoveListener,
 } from './access.js';
 import { nvmfSubsystemListenerSetAnaState } from './ana.js';
+import { bdevRbdCreate, bdevRbdDelete, bdevRbdGetClustersInfo, bdevRbdRegisterCluster, bdevRbdResize, bdevRbdUnregisterCluster } from './rbd.js';
+import { nvmfNsAddHost, nvmfNsRemoveHost } from './ns-hosts.js';
+import { keyringFileAddKey, keyringFileRemoveKey, keyringGetKeys } from './keyring.js';
+import { nvmfSubsystemSetKeys } from './host-keys.js';
 
 export const ALL_METHODS: readonly RpcMethod[] = [
   spdkGetVersion,
@@ -35,6 +39,12 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   bdevUringCreate,
   bdevUringDelete,
   bdevUringRescan,
+  bdevRbdRegisterCluster,
+  bdevRbdUnregisterCluster,
+  bdevRbdGetClustersInfo,
+  bdevRbdCreate,
+  bdevRbdDelete,
+  bdevRbdResize,
   nvmfCreateTransport,
   nvmfGetTransports,
   nvmfGetSubsystems,
@@ -45,12 +55,18 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   nvmfSubsystemListenerSetAnaState,
   nvmfSubsystemAddNs,
   nvmfSubsystemRemoveNs,
+  nvmfNsAddHost,
+  nvmfNsRemoveHost,
   nvmfSubsystemAddHost,
   nvmfSubsystemRemoveHost,
   nvmfSubsystemAllowAnyHost,
+  nvmfSubsystemSetKeys,
   nvmfSubsystemGetControllers,
   nvmfSubsystemGetQpairs,
   nvmfSubsystemGetListeners,
   nvmfGetStats,
   nvmetdNamespaceResize,
+  keyringFileAddKey,
+  keyringFileRemoveKey,
+  keyringGetKeys,
 ];

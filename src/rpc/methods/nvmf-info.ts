@@ -1,6 +1,7 @@
 // Read-only views of the running target in SPDK's JSON shapes (nvmf_get_subsystems,
 // nvmf_subsystem_get_controllers, nvmf_subsystem_get_qpairs, nvmf_get_stats, nvmf_get_transports),
 // and nvmf_create_transport.
+import type { SubsystemHostKeys } from '../../config/types.js';
 import { anaStateName } from '../../core/ana.js';
 import type { Controller, ControllerQueue } from '../../core/controller.js';
 import type { Subsystem } from '../../core/subsystem.js';
@@ -29,7 +30,7 @@ function dumpSubsystem(live: LiveTarget, s: Subsystem<Controller>): Json {
     subtype: 'NVMe',
     listen_addresses: live.config.ports.filter((p) => p.subsystems.includes(s.nqn)).map(listenAddress),
     allow_any_host: c.allowAnyHost,
-    hosts: c.allowedHosts.map((nqn) => ({ nqn })),
+    hosts: c.allowedHosts.map((nqn) => hostEntry(nqn, c.hostKeys?.[nqn])),
     serial_number: c.serial,
     model_number: c.model,
     max_namespaces: c.maxNamespaces,
@@ -53,9 +54,19 @@ export const nvmfGetSubsystems: RpcMethod = {
   },
 };
 
+/** A host as SPDK lists it: its NQN and the names (never the secrets) of its DH-HMAC-CHAP keys. */
+function hostEntry(nqn: string, k: SubsystemHostKeys | undefined): Json {
+  return {
+    nqn,
+    ...(k?.dhchapKeyRef ? { dhchap_key: k.dhchapKeyRef.name } : {}),
+    ...(k?.dhchapCtrlKeyRef ? { dhchap_ctrlr_key: k.dhchapCtrlKeyRef.name } : {}),
+  };
+}
+
 /** The discovery subsystem: every port here also answers discovery. */
 function dumpDiscovery(live: LiveTarget): Json {
-  return { nqn: live.ctx.discoveryNqn, subtype: 'Discovery', listen_addresses: live.config.ports.map(listenAddress), allow_any_host: true, hosts: [] };
+  const hosts = Object.entries(live.ctx.discoveryHostKeys).map(([nqn, k]) => hostEntry(nqn, k));
+  return { nqn: live.ctx.discoveryNqn, subtype: 'Discovery', listen_addresses: live.config.ports.map(listenAddress), allow_any_host: true, hosts };
 }
 
 export const nvmfSubsystemGetListeners: RpcMethod = {

@@ -29,7 +29,7 @@ async function exclusively<T>(key: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** Tells the workers, then the controllers; one log line. */
-async function announce(live: LiveTarget, s: Subsystem<Controller>, ns: Namespace, from: number, ramShare: SharedArrayBuffer[] | null): Promise<void> {
+async function announce(live: Pick<LiveTarget, 'workers' | 'log'>, s: Subsystem<Controller>, ns: Namespace, from: number, ramShare: SharedArrayBuffer[] | null): Promise<void> {
   const size = ns.backend.sizeBytes;
   if (live.workers) await live.workers.changeNamespace({ op: 'ns-resize', subnqn: s.nqn, nsid: ns.nsid, size, ramShare });
   s.namespaceChanged(ns.nsid);
@@ -124,3 +124,20 @@ function rescanMethod(name: string, product: Bdev['productName']): RpcMethod {
 
 export const bdevAioRescan = rescanMethod('bdev_aio_rescan', 'AIO disk');
 export const bdevUringRescan = rescanMethod('bdev_uring_rescan', 'URING bdev');
+
+/**
+ * For a backend that sees its own size change (an RBD image resized with `rbd resize`, bdev_rbd_resize
+ * or through another gateway): the change is applied like a rescan (workers, then the hosts' AEN).
+ */
+export function followBackendSize(live: Pick<LiveTarget, 'workers' | 'log'>, s: Subsystem<Controller>, ns: Namespace): void {
+  const backend = ns.backend;
+  if (backend.onCapacityChange === undefined || !backend.setCapacity) return;
+  backend.onCapacityChange = (size) => {
+    exclusively(nsKey(s.nqn, ns.nsid), async () => {
+      const from = backend.sizeBytes;
+      if (size === from || s.namespaces.get(ns.nsid) !== ns) return;
+      backend.setCapacity!(size);
+      await announce(live, s, ns, from, null);
+    }).catch((err: unknown) => live.log.warn({ subnqn: s.nqn, nsid: ns.nsid, size, err: (err as Error).message }, 'namespace size change not applied'));
+  };
+}

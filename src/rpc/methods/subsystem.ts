@@ -17,6 +17,7 @@ import type { LiveTarget } from '../live.js';
 import { bool, object, str, u16, u32, u8, uuid, type RpcMethod } from '../table.js';
 import { RpcCode, RpcError } from '../wire.js';
 import { findSubsystem, invalidParams } from './common.js';
+import { followBackendSize } from './resize.js';
 
 const PRINTABLE = /^[\x20-\x7e]*$/;
 /** SPDK's defaults for a subsystem made by RPC. */
@@ -153,8 +154,12 @@ export const nvmfSubsystemAddNs: RpcMethod = {
     const n = p.namespace as { [k: string]: Json };
     const nguidGiven = hexId(n.nguid, 16, 'nguid');
     const eui64Given = hexId(n.eui64, 8, 'eui64');
-    if (n.no_auto_visible === true) throw invalidParams('no_auto_visible is not supported here');
-    if (typeof n.ptpl_file === 'string') throw invalidParams('ptpl_file (persistent reservations) is not supported here');
+    const ptplFile = typeof n.ptpl_file === 'string' ? n.ptpl_file : undefined;
+    if (ptplFile !== undefined) {
+      if (ptplFile.trim() === '') throw invalidParams('ptpl_file must not be empty');
+      const inUse = live.config.subsystems.some((x) => x.namespaces.some((y) => y.ptplFile === ptplFile || ('path' in y.backing && y.backing.path === ptplFile)));
+      if (inUse) throw invalidParams(`ptpl_file ${ptplFile} is in use by another namespace`);
+    }
     if (typeof n.anagrpid === 'number' && n.anagrpid > ANA_GROUP_MAX) throw invalidParams(`anagrpid ${n.anagrpid} is out of range (1 to ${ANA_GROUP_MAX})`);
     const bdev = live.bdevs.get(n.bdev_name as string);
     if (!bdev) throw invalidParams(`bdev "${String(n.bdev_name)}" not found`);
@@ -185,9 +190,19 @@ export const nvmfSubsystemAddNs: RpcMethod = {
       readOnly: bdev.readOnly,
       enabled: true,
       anaGroup: typeof n.anagrpid === 'number' && n.anagrpid !== 0 ? n.anagrpid : 1,
+      ...(ptplFile !== undefined ? { ptplFile } : {}),
+      // Not auto visible: no host sees it until nvmf_ns_add_host names one (ns-hosts.ts).
+      ...(n.no_auto_visible === true ? { hosts: [] } : {}),
     };
     const nsStats = pool ? pool.namespaceStats() : undefined;
     const ns = new Namespace(nc, bdev.backend, nsStats, 0);
+    // A reservation persisted in ptpl_file comes back with the namespace (a broken file refuses it).
+    try {
+      await live.ctx.reservations.restore([{ nqn: s.nqn, ns }]);
+    } catch (err) {
+      live.ctx.reservations.forget(ns);
+      throw invalidParams((err as Error).message);
+    }
     // In the config first: a worker started from now on builds it too.
     s.config.namespaces.push(nc);
     bdev.claimedBy = { nqn: s.nqn, nsid };
@@ -198,12 +213,14 @@ export const nvmfSubsystemAddNs: RpcMethod = {
         // Undone everywhere: the workers that added it remove it again.
         s.config.namespaces.splice(s.config.namespaces.indexOf(nc), 1);
         bdev.claimedBy = null;
+        live.ctx.reservations.forget(ns);
         await pool.changeNamespace({ op: 'ns-remove', subnqn: s.nqn, nsid }).catch(() => undefined);
         live.log.error({ subnqn: s.nqn, nsid, bdev: bdev.name, err }, 'rpc: namespace not added: the I/O workers could not open it');
         throw new RpcError(RpcCode.INTERNAL_ERROR, 'Internal error', `the I/O workers could not add the namespace: ${(err as Error).message}`);
       }
     }
     s.addNamespace(ns);
+    followBackendSize(live, s, ns);
     live.log.info({ subnqn: s.nqn, nsid, bdev: bdev.name, workers: pool ? 'applied' : 'none' }, 'rpc: namespace added');
     return nsid;
   },
@@ -232,7 +249,8 @@ export const nvmfSubsystemRemoveNs: RpcMethod = {
         live.log.warn({ subnqn: s.nqn, nsid, err }, 'rpc: namespace removal: a worker did not hold it');
       }
     }
-    s.removeNamespace(nsid);
+    const gone = s.removeNamespace(nsid);
+    if (gone) live.ctx.reservations.forget(gone);
     if (b) b.claimedBy = null;
     live.log.info({ subnqn: s.nqn, nsid, workers: pool ? 'applied' : 'none' }, 'rpc: namespace removed');
     return true;

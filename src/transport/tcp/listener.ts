@@ -67,9 +67,25 @@ export class TcpListener {
   }
 }
 
-/** The hosts with a TLS key (parsed once), for the subsystems of this port and its discovery controller. */
+/**
+ * The hosts with a TLS key, for the subsystems of this port and its discovery controller: the PSKs
+ * given to hosts of a subsystem at run time (SubsystemConfig.hostKeys, read at each handshake) first,
+ * then hosts[].tlsKey (parsed once).
+ */
 function portPskLookup(port: PortConfig, ctx: TargetContext): PskLookup {
   const hosts: TlsHostKey[] = [];
   for (const h of ctx.config.hosts) if (h.tlsKey !== undefined) hosts.push({ hostnqn: h.nqn, key: parseTlsKey(h.tlsKey) });
-  return hostPskLookup(hosts, (nqn) => port.subsystems.includes(nqn) || nqn === ctx.discoveryNqn || nqn === DISCOVERY_NQN);
+  const serves = (nqn: string): boolean => port.subsystems.includes(nqn) || nqn === ctx.discoveryNqn || nqn === DISCOVERY_NQN;
+  const configured = hostPskLookup(hosts, serves);
+  return (identity) => {
+    const runtime: TlsHostKey[] = [];
+    for (const s of ctx.portSubsystems(port)) {
+      for (const [hostnqn, k] of Object.entries(s.config.hostKeys ?? {})) if (k.tlsKey !== undefined) runtime.push({ hostnqn, key: parseTlsKey(k.tlsKey), subnqn: s.nqn });
+    }
+    if (runtime.length === 0) return configured(identity);
+    const v = hostPskLookup(runtime, serves)(identity);
+    for (const h of runtime) h.key.key.fill(0);
+    if (!('refused' in v) || hosts.length === 0) return v;
+    return configured(identity);
+  };
 }

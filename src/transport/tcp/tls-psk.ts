@@ -16,6 +16,8 @@ import { deriveTlsPsk, pskHash, type TlsPsk } from '../../keys/tls-key.js';
 export interface TlsHostKey {
   readonly hostnqn: string;
   readonly key: TlsPsk;
+  /** Set: the key admits the host on this subsystem only. */
+  readonly subnqn?: string;
 }
 
 /** The identity was recognised: the TLS PSK to use and whom it stands for. */
@@ -57,6 +59,10 @@ export function hostPskLookup(hosts: readonly TlsHostKey[], servesSubsystem: (su
       const tail = rest.slice(h.hostnqn.length + 1);
       const subnqn = version === 0 ? tail : tail.slice(0, Math.max(0, tail.lastIndexOf(' ')));
       if (subnqn.length === 0) continue;
+      if (h.subnqn !== undefined && h.subnqn !== subnqn) {
+        why ??= `host ${h.hostnqn} has no PSK for subsystem ${subnqn}`;
+        continue;
+      }
       if (!servesSubsystem(subnqn)) {
         why ??= `subsystem ${subnqn} is not offered on this port`;
         continue;

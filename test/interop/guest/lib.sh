@@ -119,8 +119,8 @@ ns_dev() { # ctrl nsid
   return 1
 }
 
-# nvme connect for our subsystem; waits for the controller to be live and its namespaces to appear.
-# Sets CTRL. Extra args are passed to nvme connect.
+# nvme connect for our subsystem; waits for the controller to be live and its namespaces to appear
+# (WAIT_NSIDS, default both). Sets CTRL. Extra args are passed to nvme connect.
 connect() { # hostnqn hostid [args...]
   hq=$1; hid=$2; shift 2
   echo "+ nvme connect -t tcp -a $TADDR -s $TPORT -n $SUBNQN -q $hq -I $hid $*"
@@ -144,7 +144,9 @@ connect() { # hostnqn hostid [args...]
   [ -n "$CTRL" ] || { echo "connect succeeded but no controller for $hq in /sys/class/nvme" > /tmp/connect.err; return 1; }
   i=0
   while [ $i -lt 30 ]; do
-    ns_dev "$CTRL" "$NS1_NSID" > /dev/null && ns_dev "$CTRL" "$NS2_NSID" > /dev/null && return 0
+    seen=0
+    for n in ${WAIT_NSIDS:-$NS1_NSID $NS2_NSID}; do ns_dev "$CTRL" "$n" > /dev/null || seen=1; done
+    [ $seen -eq 0 ] && return 0
     sleep 1; i=$((i + 1))
   done
   echo "controller $CTRL is $(ctrl_state "$CTRL") but its namespaces did not appear" > /tmp/connect.err
