@@ -4,7 +4,7 @@ import { formatSize, parseSize } from '../config/units.js';
 import type { EventEmitter } from 'node:events';
 import { loadConfigFile } from '../config/load.js';
 import type { TargetConfig } from '../config/types.js';
-import { createLogger, type Logger } from '../util/log.js';
+import { createLogger, defaultLogFormat, LOG_FORMATS, type LogFormat, type Logger } from '../util/log.js';
 import { connectHints } from './connect-hint.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../util/exit.js';
 import { startTarget as startServerTarget, type Target } from '../server/target.js';
@@ -21,6 +21,8 @@ export interface ServeOptions extends ZeroConfigOptions, ShardArgs {
   metrics?: string;
   /** --memory-budget: bytes for data buffers (a size string). */
   memoryBudget?: string;
+  /** --log-format: json or pretty (overrides the config file). */
+  logFormat?: string;
 }
 
 /** Options as commander hands them over: repeatable options are absent when not given. */
@@ -42,7 +44,9 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
   checkShardCpus(config, o);
   const controlProblem = config.controlSocket !== undefined ? controlPathProblem(config.controlSocket) : null;
   if (controlProblem) throw new UsageError(controlProblem);
-  const log = createLogger(config.logLevel);
+  // Settled here (a worker thread's stdout is never a terminal) and carried to the workers in the config.
+  config = { ...config, ...logSettings(config, o, process.env, process.stdout) };
+  const log = createLogger(config.logLevel, config.logFormat);
   for (const w of warnings) log.warn(w);
   await runServe(config, {
     startTarget: startServerTarget,
@@ -51,6 +55,32 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
     signals: process,
     exit: (code) => process.exit(code),
   });
+}
+
+/**
+ * The log level and format: the option, else the environment (NVMETD_LOG_LEVEL, NVMETD_LOG_FORMAT),
+ * else the config file; the format's last resort is pretty on a terminal, JSON otherwise.
+ */
+export function logSettings(config: TargetConfig, o: { logLevel?: string; logFormat?: string }, env: NodeJS.ProcessEnv, stdout: { isTTY?: boolean }): Pick<TargetConfig, 'logLevel' | 'logFormat'> {
+  const fromEnv = (name: string, check: (v: string) => string | undefined): string | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    try {
+      return check(v);
+    } catch (err) {
+      throw new UsageError(`${name}=${(err as Error).message.replace(/^--log-(level|format) /, '')}`);
+    }
+  };
+  const logLevel = checkLogLevel(o.logLevel) ?? (fromEnv('NVMETD_LOG_LEVEL', checkLogLevel) as TargetConfig['logLevel'] | undefined) ?? config.logLevel;
+  const logFormat = logFormatArg(o.logFormat) ?? (fromEnv('NVMETD_LOG_FORMAT', logFormatArg) as LogFormat | undefined) ?? config.logFormat ?? defaultLogFormat(stdout);
+  return { logLevel, logFormat };
+}
+
+/** --log-format checked: undefined when not given. */
+export function logFormatArg(text: string | undefined): LogFormat | undefined {
+  if (text === undefined) return undefined;
+  if (!(LOG_FORMATS as readonly string[]).includes(text)) throw new UsageError(`--log-format ${text}: must be one of ${LOG_FORMATS.join(', ')}`);
+  return text as LogFormat;
 }
 
 function memoryBudgetArg(text: string, mdts: number): number {
