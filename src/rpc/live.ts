@@ -20,6 +20,14 @@ export interface LiveTarget {
   stats(): { main: ThreadStatsSnapshot; workers: ShardInfo[] };
   readonly bdevs: BdevRegistry;
   readonly transport: TcpTransportState;
+  /** The config file the target was started from, and how to load it again (absent: zero-config). */
+  readonly source?: ConfigSource;
+}
+
+/** Where the running config came from: the file, and its loading with the command line's overrides. */
+export interface ConfigSource {
+  readonly path: string;
+  load(): Promise<TargetConfig>;
 }
 
 /** The only NVMe-oF target this process runs, by the name SPDK gives its default target. */

@@ -21,6 +21,7 @@ import {
   nvmfSubsystemRemoveListener,
 } from './access.js';
 import { nvmfSubsystemListenerSetAnaState } from './ana.js';
+import { nvmetdGetConfig, nvmetdReload, nvmetdSaveConfig } from './config.js';
 
 export const ALL_METHODS: readonly RpcMethod[] = [
   spdkGetVersion,
@@ -53,4 +54,7 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   nvmfSubsystemGetListeners,
   nvmfGetStats,
   nvmetdNamespaceResize,
+  nvmetdGetConfig,
+  nvmetdSaveConfig,
+  nvmetdReload,
 ];
