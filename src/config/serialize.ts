@@ -19,7 +19,8 @@ export function toConfigFile(config: TargetConfig, o: SerializeOptions = {}): Co
     icreqTimeout: config.icreqTimeout,
     mdts: config.mdts,
     ...(config.memoryBudget !== undefined ? { memoryBudget: config.memoryBudget } : {}),
-    hosts: config.hosts.map(host),
+    // Hosts without keys are only names: the subsystems' allowedHosts list them.
+    hosts: config.hosts.filter((h) => h.dhchap !== undefined || h.tlsKey !== undefined).map(host),
     ports: config.ports.map((p) => port(p, o)),
     subsystems: config.subsystems.map((s) => subsystem(s, o)),
   };
