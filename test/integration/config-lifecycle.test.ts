@@ -16,7 +16,7 @@ import type { Json } from '../../src/rpc/json-value.js';
 import { startTarget, type Target } from '../../src/server/target.js';
 import { AsyncEvent, LogId } from '../../src/spec/log.js';
 import { createLogger } from '../../src/util/log.js';
-import { HOSTNQN, assertHealthy } from './helpers.js';
+import { HOSTNQN, SUBNQN, assertHealthy, testConfig } from './helpers.js';
 import { withRpcTarget } from './rpc-helpers.js';
 
 const NQN_A = 'nqn.2026-11.io.nvmetd:life-a';
@@ -248,3 +248,41 @@ test('config lifecycle: a broken file, or a plan that cannot be applied whole, c
       await c.disconnect();
     }
   }));
+
+test('config lifecycle: SPDK\'s save_config form (framework_get_subsystems, framework_get_config) replayed on another target rebuilds the subsystems', async () => {
+  type Call = { method: string; params: Json };
+  let saved: { subsystem: string; config: Call[] }[] = [];
+  let before: { subsystems: Json; bdevs: Json } | null = null;
+  const nqn2 = 'nqn.2016-06.io.spdk:cnode9';
+  const mine = (x: { nqn: string }): boolean => x.nqn === SUBNQN || x.nqn === nqn2;
+  await withRpcTarget(undefined, async (t) => {
+    await t.rpc('bdev_malloc_create', { name: 'Malloc7', num_blocks: 256, block_size: 4096 });
+    await t.rpc('nvmf_create_subsystem', { nqn: nqn2, serial_number: 'SPDK9', max_namespaces: 4 });
+    await t.rpc('nvmf_subsystem_add_ns', { nqn: nqn2, namespace: { bdev_name: 'Malloc7', nsid: 2, anagrpid: 3 } });
+    await t.rpc('nvmf_subsystem_add_host', { nqn: nqn2, host: OTHER_HOST });
+    const listen = { trtype: 'tcp', adrfam: 'ipv4', traddr: '127.0.0.1', trsvcid: String(t.port) };
+    await t.rpc('nvmf_subsystem_add_listener', { nqn: nqn2, listen_address: listen });
+    await t.rpc('nvmf_subsystem_listener_set_ana_state', { nqn: nqn2, listen_address: listen, ana_state: 'inaccessible', anagrpid: 3 });
+    const subsystems = (await t.rpc('framework_get_subsystems')) as { subsystem: string; depends_on: string[] }[];
+    assert.deepEqual(subsystems, [{ subsystem: 'bdev', depends_on: [] }, { subsystem: 'nvmf', depends_on: ['bdev'] }]);
+    for (const s of subsystems) saved.push({ subsystem: s.subsystem, config: (await t.rpc('framework_get_config', { name: s.subsystem })) as Call[] });
+    const e = await t.rpcError('framework_get_config', { name: 'vhost' });
+    assert.deepEqual([e.code, e.message], [-32602, "Subsystem 'vhost' not found"]);
+    assert.equal((await t.rpcError('framework_get_subsystems', {})).code, -32602);
+    before = {
+      subsystems: ((await t.rpc('nvmf_get_subsystems')) as { nqn: string }[]).filter(mine) as unknown as Json,
+      bdevs: await t.rpc('bdev_get_bdevs'),
+    };
+  });
+  saved = JSON.parse(JSON.stringify(saved));
+  // Replayed as SPDK's load_config does: every call in order, on a target serving another subsystem.
+  await withRpcTarget(testConfig({ subnqn: 'nqn.2026-11.io.nvmetd:elsewhere' }), async (t) => {
+    for (const s of saved) for (const c of s.config) await t.rpc(c.method, c.params);
+    const after = ((await t.rpc('nvmf_get_subsystems')) as { nqn: string }[]).filter(mine);
+    assert.deepEqual(after, before!.subsystems, 'same subsystems, listeners, hosts, namespaces and identifiers');
+    const bdevs = (await t.rpc('bdev_get_bdevs')) as { name: string }[];
+    for (const b of before!.bdevs as { name: string }[]) assert.deepEqual(bdevs.find((x) => x.name === b.name), b);
+    const ana = (await t.rpc('nvmf_subsystem_get_listeners', { nqn: nqn2 })) as { ana_states: { ana_group: number; ana_state: string }[] }[];
+    assert.deepEqual(ana[0]!.ana_states, [{ ana_group: 3, ana_state: 'inaccessible' }]);
+  });
+});

@@ -22,11 +22,14 @@ import {
 } from './access.js';
 import { nvmfSubsystemListenerSetAnaState } from './ana.js';
 import { nvmetdGetConfig, nvmetdReload, nvmetdSaveConfig } from './config.js';
+import { frameworkGetConfig, frameworkGetSubsystems } from './spdk-config.js';
 
 export const ALL_METHODS: readonly RpcMethod[] = [
   spdkGetVersion,
   rpcGetMethods,
   frameworkWaitInit,
+  frameworkGetSubsystems,
+  frameworkGetConfig,
   bdevGetBdevs,
   bdevMallocCreate,
   bdevMallocDelete,
