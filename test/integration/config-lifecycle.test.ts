@@ -195,9 +195,10 @@ for (const workers of [0, 2]) {
         const cfg = initialFile(f.dir, workers);
         cfg.subsystems[0]!.allowedHosts = [OTHER_HOST];
         cfg.subsystems[0]!.namespaces!.push({ nsid: 2, backing: { type: 'ram', size: '4MiB' }, blockSize: 4096 });
+        cfg.subsystems[0]!.namespaces![0]!.backing = { type: 'ram', size: '12MiB' };
         writeJson(f.file, cfg);
         const r = (await f.rpc('nvmetd_reload')) as { applied: string[]; warnings: string[]; failed: string[] };
-        assert.deepEqual(r.applied, [`remove host ${HOSTNQN} from ${NQN_A}`, `add namespace 2 to ${NQN_A}`]);
+        assert.deepEqual(r.applied, [`remove host ${HOSTNQN} from ${NQN_A}`, `resize namespace 1 of ${NQN_A} from 8388608 to 12582912 bytes`, `add namespace 2 to ${NQN_A}`]);
         assert.deepEqual(r.warnings, []);
         assert.deepEqual(r.failed, []);
         await removed.admin.closed;
@@ -205,7 +206,9 @@ for (const workers of [0, 2]) {
         assert.equal((ev.dw0 >> 8) & 0xff, AsyncEvent.NOTICE_NS_ATTR_CHANGED);
         assert.equal((ev.dw0 >> 16) & 0xff, LogId.ChangedNsList);
         const changed = await kept.getLogPage(LogId.ChangedNsList, 4096);
-        assert.equal(changed.data!.readUInt32LE(0), 2, 'nsid 2 is in the Changed Namespace List');
+        const nsids = [0, 1, 2].map((i) => changed.data!.readUInt32LE(4 * i));
+        assert.deepEqual(nsids, [1, 2, 0], 'nsids 1 (resized) and 2 (added) are in the Changed Namespace List');
+        assert.equal((await kept.namespaceInfo(1)).nsze, BigInt((12 * 1024 * 1024) / 512), 'the new size');
         assert.equal((await kept.namespaceInfo(2)).blockSize, 4096);
         await assertHealthy(kept, 2, 10);
         await assertHealthy(kept, 1, 10);
@@ -235,8 +238,15 @@ test('config lifecycle: a broken file, or a plan that cannot be applied whole, c
       writeJson(f.file, cfg);
       e = await f.rpcError('nvmetd_reload');
       assert.match(e.message, /nvmetd\.json: \/subsystems\/0\/namespaces\/0\/blockSize/);
-      // Valid, but a new namespace's file cannot be opened: the host removal is not applied either.
+      // Valid, but the RAM namespace would shrink over written data.
       cfg.subsystems[0]!.namespaces![0]!.blockSize = 512;
+      assert.ok((await c.write(1, 12000, 1, Buffer.alloc(512, 7))).ok);
+      cfg.subsystems[0]!.namespaces![0]!.backing = { type: 'ram', size: '4MiB' };
+      writeJson(f.file, cfg);
+      e = await f.rpcError('nvmetd_reload');
+      assert.match(e.message, /^reload refused, nothing changed: namespace 1 of .*life-a: data is written past 4194304 bytes/);
+      // Valid, but a new namespace's file cannot be opened: the host removal is not applied either.
+      cfg.subsystems[0]!.namespaces![0]!.backing = { type: 'ram', size: '8MiB' };
       cfg.subsystems[0]!.namespaces!.push({ nsid: 2, backing: { type: 'file', path: path.join(f.dir, 'missing', 'vol.img') } });
       writeJson(f.file, cfg);
       e = await f.rpcError('nvmetd_reload');

@@ -11,8 +11,7 @@ import { productOf, type Bdev } from '../bdevs.js';
 import type { LiveTarget } from '../live.js';
 import { allowHost, listenPort, nextPortId, removeHost, setAllowAnyHost, unlistenPort } from '../methods/access.js';
 import { addNamespace, createSubsystem, deleteSubsystem, removeNamespace } from '../methods/subsystem.js';
-import { nvmetdNamespaceResize } from '../methods/resize.js';
-import { createTable } from '../table.js';
+import { resizeRamNamespace } from '../methods/resize.js';
 import { describe, type Change, type ReloadPlan } from './plan.js';
 
 const VIA = 'reload';
@@ -109,14 +108,13 @@ export async function applyPlan(live: LiveTarget, plan: ReloadPlan): Promise<{ a
   const { prepared } = await prepare(live, plan);
   const applied: string[] = [];
   const failed: string[] = [];
-  const table = createTable([nvmetdNamespaceResize]);
   for (const c of plan.changes) {
     if (c.kind === 'port-add') {
       applied.push(describe(c));
       continue;
     }
     try {
-      await applyOne(live, c, prepared, table);
+      await applyOne(live, c, prepared);
       applied.push(describe(c));
     } catch (err) {
       // The I/O workers refused (the change paths undo their part): the rest still applies.
@@ -128,7 +126,7 @@ export async function applyPlan(live: LiveTarget, plan: ReloadPlan): Promise<{ a
   return { applied, failed };
 }
 
-async function applyOne(live: LiveTarget, c: Change, prepared: Prepared[], table: ReturnType<typeof createTable>): Promise<void> {
+async function applyOne(live: LiveTarget, c: Change, prepared: Prepared[]): Promise<void> {
   const subsystem = (nqn: string) => {
     const s = live.ctx.subsystems.get(nqn);
     if (!s) throw new Error(`subsystem ${nqn} is gone`);
@@ -192,9 +190,15 @@ async function applyOne(live: LiveTarget, c: Change, prepared: Prepared[], table
       }
       return;
     }
-    case 'ns-resize':
-      await table.get('nvmetd_namespace_resize')!.handler({ nqn: c.nqn, nsid: c.nsid, size: c.size, force: true }, live, table);
+    case 'ns-resize': {
+      // Checked before anything changed (prepare): a shrink over written data refuses the reload.
+      const s = subsystem(c.nqn);
+      const ns = s.namespaces.get(c.nsid);
+      if (!ns || !(ns.backend instanceof RamBackend)) throw new Error(`namespace ${c.nsid} is not a RAM namespace here`);
+      if (c.size % ns.blockSize !== 0) throw new Error(`${c.size} bytes is not a multiple of the block size ${ns.blockSize}`);
+      await resizeRamNamespace(live, s, ns, ns.backend, c.size, true, VIA);
       return;
+    }
     case 'host-add':
       allowHost(live, subsystem(c.nqn), c.host, VIA);
       return;
