@@ -1,6 +1,6 @@
 // What the friendly management subcommands (manage.ts) share: the socket option, one JSON-RPC call
 // whose error answer becomes one clear line on stderr and exit status 1, and small argument parsers.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { parseSize } from '../config/units.js';
 import type { Json } from '../rpc/json-value.js';
 import { UsageError } from '../util/exit.js';
@@ -9,11 +9,15 @@ import { call, DEFAULT_RPC_SOCKET } from './rpc.js';
 
 export interface SocketOption {
   rpcSocket?: string;
+  /** --socket, as `nvmetd rpc` names it. */
+  socket?: string;
 }
 
 /** Adds -s/--rpc-socket (the socket given to `serve --rpc-socket`). */
 export function withSocket(cmd: Command): Command {
-  return cmd.option('-s, --rpc-socket <path>', `the target's JSON-RPC socket (serve --rpc-socket; default ${DEFAULT_RPC_SOCKET})`);
+  return cmd
+    .option('-s, --rpc-socket <path>', `the target's JSON-RPC socket (serve --rpc-socket; default ${DEFAULT_RPC_SOCKET})`)
+    .addOption(new Option('--socket <path>', 'the same as --rpc-socket (the name `nvmetd rpc` uses)').hideHelp());
 }
 
 /** An error answer of the target, already printed. */
@@ -26,7 +30,7 @@ export class RpcFailed extends Error {
  * RpcFailed (the command then exits 1). A socket that cannot be reached is a plain error.
  */
 export async function rpc(o: SocketOption, method: string, params?: Json): Promise<Json> {
-  const path = o.rpcSocket ?? DEFAULT_RPC_SOCKET;
+  const path = o.rpcSocket ?? o.socket ?? DEFAULT_RPC_SOCKET;
   let answer;
   try {
     answer = await call(path, method, params);

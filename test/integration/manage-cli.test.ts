@@ -123,6 +123,9 @@ test('manage cli: subsystem, ns, listener and host subcommands change the runnin
     assert.equal(saved.subsystems[1]!.serial, 'CLI-B-1');
     assert.deepEqual(saved.subsystems[1]!.namespaces.map((n) => [n.nsid, n.backing.size]), [[1, 8 * 1024 * 1024]]);
     ok(nvmetd(s.sock, 'config', 'reload'), /nothing to change\n$/);
+    // --socket, as `nvmetd rpc` names it, works too.
+    const viaSocket = spawnSync(process.execPath, [BIN, 'config', 'reload', '--socket', s.sock], { encoding: 'utf8', timeout: 20_000 });
+    ok(viaSocket, /nothing to change\n$/);
     const shown = nvmetd(s.sock, 'config', 'show');
     assert.deepEqual(JSON.parse(shown.stdout), saved);
     ok(nvmetd(s.sock, 'subsystem', 'delete', NQN_B), new RegExp(`subsystem ${NQN_B} deleted`));
