@@ -196,9 +196,23 @@ for (const workers of [0, 2]) {
         cfg.subsystems[0]!.allowedHosts = [OTHER_HOST];
         cfg.subsystems[0]!.namespaces!.push({ nsid: 2, backing: { type: 'ram', size: '4MiB' }, blockSize: 4096 });
         cfg.subsystems[0]!.namespaces![0]!.backing = { type: 'ram', size: '12MiB' };
+        // The running port keeps its place (port 0 under the same id); a second one is added.
+        cfg.ports!.push({ id: 5, address: '127.0.0.1', port: 0, subsystems: [NQN_A] });
         writeJson(f.file, cfg);
         const r = (await f.rpc('nvmetd_reload')) as { applied: string[]; warnings: string[]; failed: string[] };
-        assert.deepEqual(r.applied, [`remove host ${HOSTNQN} from ${NQN_A}`, `resize namespace 1 of ${NQN_A} from 8388608 to 12582912 bytes`, `add namespace 2 to ${NQN_A}`]);
+        assert.deepEqual(r.applied, [
+          `remove host ${HOSTNQN} from ${NQN_A}`,
+          `resize namespace 1 of ${NQN_A} from 8388608 to 12582912 bytes`,
+          `add namespace 2 to ${NQN_A}`,
+          r.applied[3], // the new listener, by its bound port
+          `add ${NQN_A} to listener ${r.applied[3]!.replace('listen on ', '')}`,
+        ]);
+        assert.match(r.applied[3]!, /^listen on 127\.0\.0\.1:\d+$/);
+        const port2 = Number(/:(\d+)$/.exec(r.applied[3]!)![1]);
+        assert.notEqual(port2, f.port);
+        const via2 = await Controller.connect({ host: '127.0.0.1', port: port2, subnqn: NQN_A, hostnqn: OTHER_HOST, ioQueues: 1, commandTimeoutMs: 10_000 });
+        await assertHealthy(via2, 2, 20);
+        await via2.disconnect();
         assert.deepEqual(r.warnings, []);
         assert.deepEqual(r.failed, []);
         await removed.admin.closed;
