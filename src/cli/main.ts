@@ -7,6 +7,7 @@ import { packageVersion } from '../config/version.js';
 import { importNvmetcliCommand, schemaCommand, validateCommand } from './config-commands.js';
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from '../util/exit.js';
 import { registerKeys } from './keys.js';
+import { registerManage } from './manage.js';
 import { registerPerf } from './perf.js';
 import { serveCommand } from './serve.js';
 import { statsCommand } from './stats.js';
@@ -83,6 +84,7 @@ export function buildProgram(): Command {
     .action(validateCommand);
   config.command('schema').description('print the JSON Schema of the config file').action(schemaCommand);
 
+  registerManage(program, config);
   registerKeys(program);
   registerPerf(program);
   return program;

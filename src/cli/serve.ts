@@ -1,5 +1,5 @@
 // `nvmetd serve`: load or build the config, start the target, print the nvme-cli lines, and shut down
-// cleanly on SIGINT/SIGTERM (a second signal forces exit 1).
+// cleanly on SIGINT/SIGTERM (a second signal forces exit 1); SIGHUP reloads the config file.
 import { formatSize, parseSize } from '../config/units.js';
 import type { EventEmitter } from 'node:events';
 import { loadConfigFile } from '../config/load.js';
@@ -32,14 +32,7 @@ export type ServeArgs = Omit<ServeOptions, 'file' | 'listen' | 'allowHost'> &
 export async function serveCommand(args: ServeArgs): Promise<void> {
   const o: ServeOptions = { ...args, file: args.file ?? [], listen: args.listen ?? [], allowHost: args.allowHost ?? [] };
   const warnings: string[] = [];
-  let config = applyShardArgs(await serveConfig(o, warnings), o);
-  if (o.rpcSocket !== undefined) config = { ...config, rpcSocket: o.rpcSocket };
-  if (o.metrics !== undefined) {
-    const problem = parseMetricsAddress(o.metrics);
-    if (typeof problem === 'string') throw new UsageError(`--metrics: ${problem}`);
-    config = { ...config, metrics: o.metrics };
-  }
-  if (o.memoryBudget !== undefined) config = { ...config, memoryBudget: memoryBudgetArg(o.memoryBudget, config.mdts) };
+  let config = await runningConfig(o, warnings);
   // Refused before anything starts: CPUs the process cannot be pinned to, a control socket path that cannot be.
   checkShardCpus(config, o);
   const controlProblem = config.controlSocket !== undefined ? controlPathProblem(config.controlSocket) : null;
@@ -48,13 +41,29 @@ export async function serveCommand(args: ServeArgs): Promise<void> {
   config = { ...config, ...logSettings(config, o, process.env, process.stdout) };
   const log = createLogger(config.logLevel, config.logFormat);
   for (const w of warnings) log.warn(w);
+  // A reload (SIGHUP, nvmetd_reload) reads the file again with the same command line overrides.
+  const path = o.config;
+  const source = path === undefined ? undefined : { path, load: () => runningConfig(o) };
   await runServe(config, {
-    startTarget: startServerTarget,
+    startTarget: (c, l) => startServerTarget(c, l, source ? { source } : {}),
     log,
     print: (line) => process.stdout.write(`${line}\n`),
     signals: process,
     exit: (code) => process.exit(code),
   });
+}
+
+/** The config file (or zero-config) with the command line's overrides. */
+async function runningConfig(o: ServeOptions, warnings?: string[]): Promise<TargetConfig> {
+  let config = applyShardArgs(await serveConfig(o, warnings), o);
+  if (o.rpcSocket !== undefined) config = { ...config, rpcSocket: o.rpcSocket };
+  if (o.metrics !== undefined) {
+    const problem = parseMetricsAddress(o.metrics);
+    if (typeof problem === 'string') throw new UsageError(`--metrics: ${problem}`);
+    config = { ...config, metrics: o.metrics };
+  }
+  if (o.memoryBudget !== undefined) config = { ...config, memoryBudget: memoryBudgetArg(o.memoryBudget, config.mdts) };
+  return config;
 }
 
 /**
@@ -108,7 +117,7 @@ export async function serveConfig(o: ServeOptions, warnings?: string[]): Promise
 }
 
 /** Starts the target (src/server/target.ts; tests pass a stand-in). */
-export type StartTarget = (config: TargetConfig, log: Logger) => Promise<Pick<Target, 'addresses' | 'close'>>;
+export type StartTarget = (config: TargetConfig, log: Logger) => Promise<Pick<Target, 'addresses' | 'close'> & Partial<Pick<Target, 'reload'>>>;
 
 export interface ServeDeps {
   startTarget: StartTarget;
@@ -154,6 +163,15 @@ export async function runServe(config: TargetConfig, deps: ServeDeps): Promise<v
   };
   deps.signals.on('SIGINT', () => onSignal('SIGINT'));
   deps.signals.on('SIGTERM', () => onSignal('SIGTERM'));
+  // SIGHUP: the config file is read again and the difference applied; a refusal is logged by the reload.
+  deps.signals.on('SIGHUP', () => {
+    if (now.state !== 'running' || !target?.reload) {
+      log.warn({ signal: 'SIGHUP' }, now.state === 'running' ? 'SIGHUP: nothing to reload' : 'SIGHUP ignored: the target is not running');
+      return;
+    }
+    log.info({ signal: 'SIGHUP' }, 'reloading the config file');
+    target.reload().catch(() => undefined);
+  });
 
   try {
     target = await deps.startTarget(config, log);
