@@ -82,7 +82,8 @@ export class RbdGateways {
       const cfg = {
         logLevel: 'info',
         shard: { workers: 1 },
-        ports: [{ id: 1, address: '127.0.0.1', port, advertiseAddress: this.#advertise, advertisePort: port }],
+        // Every gateway starts inaccessible (also when restarted): the owner is made optimized through the RPC.
+        ports: [{ id: 1, address: '127.0.0.1', port, advertiseAddress: this.#advertise, advertisePort: port, ana: { '1': 'inaccessible' } }],
         subsystems: [
           {
             nqn: RBD_NQN,
