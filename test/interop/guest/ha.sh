@@ -93,21 +93,27 @@ preempt_body() {
 scn_reservations_preempt() { with_cleanup preempt_body resv_reset; }
 
 # --- reservations-ptpl: a write-exclusive reservation kept across a target restart -------------------
-ptpl_value() { # dev: the Reservation Persistence feature's current value of namespace 1
+# The Reservation Persistence feature's current value of namespace 1, into PTPL_V (0 or 1). nvme-cli
+# prints it as "Current value:00000001" (2.3) or with a 0x prefix.
+ptpl_get() { # dev
   nvme get-feature "$1" -n "$NS1_NSID" -f 0x83 > /tmp/gf.out 2>&1 || die "get-feature 0x83 failed: $(tr '\n' ' ' < /tmp/gf.out)"
-  cat /tmp/gf.out >&2
-  v=$(sed -n 's/.*[Vv]alue: *\(0x[0-9a-fA-F]*\).*/\1/p' /tmp/gf.out | head -n 1)
-  [ -n "$v" ] || die "cannot read get-feature 0x83's value: $(tr '\n' ' ' < /tmp/gf.out)"
-  echo $((v))
+  cat /tmp/gf.out
+  _v=$(sed -n 's/.*[Vv]alue: *\(0x\)\{0,1\}\([0-9a-fA-F][0-9a-fA-F]*\).*/\2/p' /tmp/gf.out | head -n 1)
+  [ -n "$_v" ] || die "cannot read get-feature 0x83's value: $(tr '\n' ' ' < /tmp/gf.out)"
+  PTPL_V=$((0x$_v))
+}
+expect_ptpl() { # dev value why
+  ptpl_get "$1"
+  [ "$PTPL_V" = "$2" ] || die "get-feature 0x83 (Reservation Persistence) is $PTPL_V $3, expected $2"
 }
 ptpl_body() {
   n=$NS1_NSID
   resv_host 1
   d=$(dev1); bs=$(cat /sys/block/${d#/dev/}/queue/logical_block_size); lba=$((154 * MiB / bs))
-  [ "$(ptpl_value "$d")" = 0 ] || die "Reservation Persistence is already on before the scenario"
+  expect_ptpl "$d" 0 "before the scenario"
   resv_cmd "host 1 resv-register, persist through power loss (cptpl=3)" nvme resv-register "$d" -n "$n" --nrkey=$RK1 --rrega=0 --cptpl=3
   resv_cmd "host 1 resv-acquire write exclusive" nvme resv-acquire "$d" -n "$n" --crkey=$RK1 --rtype=1 --racqa=0
-  [ "$(ptpl_value "$d")" = 1 ] || die "get-feature 0x83 does not report PTPL on after Register with cptpl=3"
+  expect_ptpl "$d" 1 "after Register with cptpl=3"
   make_pattern /tmp/pt.p 4096
   write_pattern "$d" /tmp/pt.p $((154 * MiB)) 4096
   resv_host 2
@@ -127,7 +133,7 @@ ptpl_body() {
   after=$(rb_registrants /tmp/pt1.bin)
   [ "$after" = "$regs" ] || die "after the restart the registrants are '$(echo $after)', were '$(echo $regs)'"
   echo "$after" | grep -qx "$RK1X $(hostid_hex "$HOSTID1") 1" || die "host 1 no longer holds the reservation after the restart: '$(echo $after)'"
-  [ "$(ptpl_value "$d")" = 1 ] || die "get-feature 0x83: PTPL off after the restart"
+  expect_ptpl "$d" 1 "after the restart"
   resv_host 2
   d=$(dev1)
   write_conflicts "$d" "$lba" "$bs" "host 2 after the restart"
@@ -135,7 +141,7 @@ ptpl_body() {
   [ "$(md5 /tmp/pt.p)" = "$(md5 /tmp/pt.r)" ] || die "host 2 does not read what host 1 wrote before the restart"
   resv_cmd "host 2 clears every registration" nvme resv-release "$d" -n "$n" --crkey=$RK2 --rrela=1
   resv_cmd "host 2 turns PTPL off (set-feature 0x83)" nvme set-feature "$d" -n "$n" -f 0x83 -v 0
-  [ "$(ptpl_value "$d")" = 0 ] || die "get-feature 0x83: PTPL still on after set-feature 0"
+  expect_ptpl "$d" 0 "after set-feature 0"
   note "registrations, host 1's write-exclusive reservation, generation 0x$gen (LE) and PTPLS kept across the restart; host 2's write refused after it"
 }
 scn_reservations_ptpl() {

@@ -170,7 +170,8 @@ connect() { # hostnqn hostid [args...]
   i=0
   while [ $i -lt 30 ]; do
     seen=0
-    for n in ${WAIT_NSIDS:-$NS1_NSID $NS2_NSID}; do ns_dev "$CTRL" "$n" > /dev/null || seen=1; done
+    # (_wn, not n: scenarios keep an nsid in n across connects)
+    for _wn in ${WAIT_NSIDS:-$NS1_NSID $NS2_NSID}; do ns_dev "$CTRL" "$_wn" > /dev/null || seen=1; done
     [ $seen -eq 0 ] && return 0
     sleep 1; i=$((i + 1))
   done
