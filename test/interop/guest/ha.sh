@@ -142,7 +142,8 @@ ptpl_body() {
   resv_cmd "host 2 clears every registration" nvme resv-release "$d" -n "$n" --crkey=$RK2 --rrela=1
   resv_cmd "host 2 turns PTPL off (set-feature 0x83)" nvme set-feature "$d" -n "$n" -f 0x83 -v 0
   expect_ptpl "$d" 0 "after set-feature 0"
-  note "registrations, host 1's write-exclusive reservation, generation 0x$gen (LE) and PTPLS kept across the restart; host 2's write refused after it"
+  gen=$((0x$(echo "$gen" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')))
+  note "registrations, host 1's write-exclusive reservation, generation $gen and PTPLS kept across the restart; host 2's write refused after it"
 }
 scn_reservations_ptpl() {
   [ "$MODE" = reference ] && skip "the kernel target has no Persist Through Power Loss (and no reservations before 6.13)"
