@@ -10,6 +10,9 @@
 //    FUA needs nothing more and Flush is cheap.
 //  - discard: librbd may skip partial-object discards, so deallocated blocks are not promised to read as
 //    zeroes (discardZeroes false); Write Zeroes always zeroes.
+//  - Another gateway holding the image's exclusive lock in managed mode (it was made the owner, see
+//    rpc/methods/ana.ts) makes librbd refuse this gateway's writes with EROFS: answered as a path
+//    error (ANA Inaccessible), so the host writes through the owner instead of failing the write.
 //  - A resize of the image (rbd resize, or through another gateway) is seen through librbd's header
 //    watch: onCapacityChange tells the owner (the main thread), which spreads it to workers and hosts.
 import { constants as osConstants } from 'node:os';
@@ -19,6 +22,8 @@ import type { Backend, BackendRequest } from './backend.js';
 import { loadRbdNative, rbdLoadError, type NativeRbdChannel, type RbdNative } from './rbd-native.js';
 
 const E = osConstants.errno;
+/** Linux ESHUTDOWN: what the NVMe layer answers as Asymmetric Access Inaccessible (errno.ts). */
+const ESHUTDOWN = 108;
 
 /** Operations in flight per channel before further ones wait (in an allocating queue). */
 const CAPACITY = 1024;
@@ -57,9 +62,13 @@ export class RbdBackend implements Backend {
   #freeTop = CAPACITY;
   readonly #waiting: Waiting[] = [];
   #closed = false;
+  readonly #log: Logger;
+  /** Writes are being refused because another gateway owns the image (logged once per episode). */
+  #notOwner = false;
 
-  private constructor(n: RbdNative, key: string, b: RbdBacking, blockSize: number, readOnly: boolean) {
+  private constructor(n: RbdNative, key: string, b: RbdBacking, blockSize: number, readOnly: boolean, log: Logger) {
     this.#n = n;
+    this.#log = log;
     this.#key = key;
     this.name = rbdName(b);
     this.blockSize = blockSize;
@@ -85,7 +94,7 @@ export class RbdBackend implements Backend {
     }
     let backend: RbdBackend;
     try {
-      backend = new RbdBackend(n, key, b, o.blockSize, o.readOnly);
+      backend = new RbdBackend(n, key, b, o.blockSize, o.readOnly, log);
     } catch (err) {
       await n.rbdRelease(key);
       throw err;
@@ -194,8 +203,17 @@ export class RbdBackend implements Backend {
         this.#free[this.#freeTop++] = tag;
       }
       // librbd returns bytes for reads/writes, 0 for the rest, or -errno.
-      req.backendDone(res);
+      req.backendDone(res === -E.EROFS && !this.readOnly ? this.#refusedWrite() : res);
     }
+  }
+
+  /** A write refused because another gateway holds the image: a path error for the host. */
+  #refusedWrite(): number {
+    if (!this.#notOwner) {
+      this.#notOwner = true;
+      this.#log.warn({ image: this.name }, `${this.name}: another gateway holds the image's exclusive lock; writes here answer ANA Inaccessible until this gateway is made the owner`);
+    }
+    return -ESHUTDOWN;
   }
 
   #headerChanged(): void {
@@ -239,6 +257,7 @@ export class RbdBackend implements Backend {
   /** Breaks (and so blocklists) any other owner of the exclusive lock and holds it; the owners broken. */
   async takeLock(): Promise<string[]> {
     const broken = await this.#n.rbdTakeLock(this.#key);
+    this.#notOwner = false;
     return broken ? broken.split(',') : [];
   }
 

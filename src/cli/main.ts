@@ -7,6 +7,7 @@ import { packageVersion } from '../config/version.js';
 import { importNvmetcliCommand, schemaCommand, validateCommand } from './config-commands.js';
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from '../util/exit.js';
 import { registerKeys } from './keys.js';
+import { registerManage } from './manage.js';
 import { registerPerf } from './perf.js';
 import { serveCommand } from './serve.js';
 import { statsCommand } from './stats.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
     .option('--allow-host <nqn>', 'zero-config: admit only this host NQN; repeatable (default: any host)', collect)
     .option('--advertise <addr>', 'zero-config: address written into discovery log entries')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (overrides the config file)')
+    .option('--log-format <format>', 'json (one JSON object per line) or pretty (readable lines); default: pretty on a terminal, json otherwise')
     .option('--workers <n>', 'I/O worker threads; each I/O queue lives on one of them (default 0: all on the main thread)')
     .option('--cores <list>', 'CPUs the I/O workers are pinned to, e.g. 2-5,8 (worker i on the i-th; implies --workers)')
     .option('--main-core <cpu>', 'CPU the main thread (controllers, admin queues) is pinned to')
@@ -64,7 +66,10 @@ export function buildProgram(): Command {
     .description('print a running target\'s per-thread statistics and queue-to-core map')
     .option('--control <path>', 'the control socket given to `serve --control`')
     .option('--json', 'print the raw JSON')
-    .option('--method <name>', 'ask another question: stats or controllers (prints JSON)')
+    .option('--method <name>', 'ask another question: stats, controllers or namespaces (prints JSON)')
+    .option('--watch', 'refresh every interval: IOPS, MB/s, latency per thread, namespace and controller (Ctrl-C ends it)')
+    .option('--interval <seconds>', 'with --watch: seconds between refreshes (default 1)')
+    .option('--count <n>', 'with --watch: stop after n refreshes')
     .action(statsCommand);
 
   const config = program.command('config').description('config file tools');
@@ -79,6 +84,7 @@ export function buildProgram(): Command {
     .action(validateCommand);
   config.command('schema').description('print the JSON Schema of the config file').action(schemaCommand);
 
+  registerManage(program, config);
   registerKeys(program);
   registerPerf(program);
   return program;

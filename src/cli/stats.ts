@@ -1,20 +1,32 @@
 // `nvmetd stats --control PATH`: asks a running target (started with --control PATH) for its
-// statistics and prints them (JSON with --json, else a short table).
+// statistics and prints them (JSON with --json, else a short table; --watch: live rates, stats-watch.ts).
 import net from 'node:net';
 import { UsageError } from '../util/exit.js';
+import { parseWatchOptions, watch } from './stats-watch.js';
 import type { ThreadStatsSnapshot } from '../runtime/stats.js';
 
 export interface StatsArgs {
   control?: string;
   json?: boolean;
   method?: string;
+  /** --watch: refresh every --interval seconds (rates), until Ctrl-C or --count blocks. */
+  watch?: boolean;
+  interval?: string;
+  count?: string;
 }
 
 type ThreadSnap = ThreadStatsSnapshot;
 
-export function request(path: string, method: string): Promise<unknown> {
+/** One question to the control socket. `signal`: abandon it (the socket is destroyed, the promise rejects). */
+export function request(path: string, method: string, o: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const s = net.connect(path);
+    if (o.timeoutMs !== undefined) {
+      s.setTimeout(o.timeoutMs, () => s.destroy(new Error(`no answer within ${o.timeoutMs! / 1000} s`)));
+    }
+    const abandon = (): void => void s.destroy(new Error('abandoned'));
+    o.signal?.addEventListener('abort', abandon, { once: true });
+    s.on('close', () => o.signal?.removeEventListener('abort', abandon));
     let buf = '';
     s.setEncoding('utf8');
     s.on('connect', () => s.write(`${JSON.stringify({ method, id: 1 })}\n`));
@@ -38,6 +50,21 @@ export function request(path: string, method: string): Promise<unknown> {
 
 export async function statsCommand(a: StatsArgs): Promise<void> {
   if (!a.control) throw new UsageError('stats needs --control PATH (the path given to `serve --control`)');
+  if (a.watch) {
+    if (a.json || a.method) throw new UsageError('--watch prints rates as text: it cannot be combined with --json or --method');
+    const control = a.control;
+    const abandon = new AbortController();
+    const timeoutMs = Math.max(5000, 2 * parseWatchOptions(a).intervalMs);
+    await watch(a, {
+      ask: (method) => request(control, method, { timeoutMs, signal: abandon.signal }),
+      write: (t) => process.stdout.write(t),
+      isTTY: process.stdout.isTTY === true,
+      signals: process,
+      stopped: () => abandon.abort(),
+    });
+    return;
+  }
+  if (a.interval !== undefined || a.count !== undefined) throw new UsageError('--interval and --count go with --watch');
   const result = await request(a.control, a.method ?? 'stats');
   if (a.json || a.method) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -79,6 +79,7 @@ export interface HostInput {
 export interface ConfigFile {
   $schema?: string;
   logLevel?: TargetConfig['logLevel'];
+  logFormat?: TargetConfig['logFormat'];
   icreqTimeout?: number;
   mdts?: SizeInput;
   memoryBudget?: SizeInput;

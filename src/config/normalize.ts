@@ -129,6 +129,7 @@ class Normalizer {
       ports,
       subsystems,
       logLevel: file.logLevel ?? DEFAULTS.logLevel,
+      ...(file.logFormat !== undefined ? { logFormat: file.logFormat } : {}),
       icreqTimeout: file.icreqTimeout ?? DEFAULTS.icreqTimeout,
       mdts,
       ...(memoryBudget !== undefined ? { memoryBudget } : {}),

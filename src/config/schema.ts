@@ -68,6 +68,7 @@ export const configSchema = {
   properties: {
     $schema: { description: 'Path or URL of this schema, for editors.', type: 'string' },
     logLevel: { description: 'Log level. Default "info".', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] },
+    logFormat: { description: 'Log line format: "json" (one JSON object per line) or "pretty" (one readable line per event). Default: pretty when stdout is a terminal, json otherwise.', enum: ['json', 'pretty'] },
     icreqTimeout: {
       description: 'Seconds a new connection may stay silent before its ICReq arrives. Default 10.',
       type: 'number',

@@ -209,6 +209,8 @@ export interface TargetConfig {
   subsystems: SubsystemConfig[];
   /** Log level for pino. */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** Log line format: JSON lines or one readable line per event; absent: pretty on a terminal, JSON otherwise. */
+  logFormat?: 'json' | 'pretty';
   /** Seconds a new connection may stay silent before its ICReq arrives. */
   icreqTimeout: number;
   /** Max data transfer size in bytes (power of two, >= 4096). */

@@ -2,11 +2,13 @@
 // reading the running target's state (`nvmetd stats`, scripts, monitoring).
 //   {"method":"stats"}        per-thread I/O counters and latency histograms, the queue-to-core map
 //   {"method":"controllers"}  live controllers with their queues
+//   {"method":"namespaces"}   per-namespace counters (commands, bytes, other opcodes, errors, latency)
 import net from 'node:net';
 import fs from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { TargetContext } from '../core/context.js';
 import type { Logger } from '../util/log.js';
+import { namespaceCounters } from './namespaces.js';
 
 export type StatsSource = () => unknown;
 
@@ -106,8 +108,10 @@ function answer(line: string, ctx: TargetContext, stats: StatsSource): unknown {
       return { id, result: stats() };
     case 'controllers':
       return { id, result: controllers(ctx) };
+    case 'namespaces':
+      return { id, result: namespaceCounters(ctx) };
     default:
-      return { id, error: `unknown method ${JSON.stringify(req.method)}; known: stats, controllers` };
+      return { id, error: `unknown method ${JSON.stringify(req.method)}; known: stats, controllers, namespaces` };
   }
 }
 
@@ -121,7 +125,7 @@ function controllers(ctx: TargetContext): unknown[] {
         hostnqn: c.hostnqn,
         kato: c.kato,
         ready: c.ready,
-        queues: [...c.queues.values()].map((q) => ({ qid: q.qid, peer: q.peer, entries: q.sqEntries })),
+        queues: [...c.queues.values()].map((q) => ({ qid: q.qid, peer: q.peer, entries: q.sqEntries, inflight: q.inflight })),
       });
     }
   }

@@ -6,6 +6,7 @@ import type { Command, HostQueue } from './command.js';
 import type { TargetContext } from './context.js';
 import type { Controller } from './controller.js';
 import type { Logger } from '../util/log.js';
+import { StatField, threadStats } from '../runtime/stats.js';
 import { FabricsType } from '../spec/opcodes.js';
 import { S_SEQUENCE_ERROR } from '../spec/status.js';
 import { CONNECT_AUTHREQ_ATR, S_AUTH_REQUIRED } from './auth/command.js';
@@ -148,6 +149,7 @@ function failed(tx: AuthTransaction, s: QueueAuth): void {
   const what = q.qid === 0 ? `controller ${s.ctrl.cntlid} torn down` : `I/O queue ${q.qid} closed`;
   const r = s.reason ?? { obj: {}, msg: 'authentication failed' };
   s.reason = null;
+  threadStats().f[StatField.AUTH_FAILURES]++;
   s.log.warn({ ...r.obj, cntlid: s.ctrl.cntlid, explanation: tx.failureExplanation }, `${r.msg}; ${what}`);
   // The admin queue's close tears its controller down (Controller.detachQueue).
   void q.drain(`authentication failed (AUTH_Failure reason code explanation ${tx.failureExplanation})`);

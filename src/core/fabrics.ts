@@ -4,6 +4,7 @@ import type { Command } from './command.js';
 import type { TargetContext } from './context.js';
 import { Controller } from './controller.js';
 import { executeAuthentication, startAuthentication } from './authentication.js';
+import { StatField, threadStats } from '../runtime/stats.js';
 import { ConnectAttr, ConnectData, FabricsSqe, FabricsType } from '../spec/opcodes.js';
 import { connectCattr, connectKato, connectQid, connectRecfmt, connectSqsize, propertyOffset, propertySize8, propertyValue, sqeFctype } from '../spec/sqe.js';
 import {
@@ -133,6 +134,7 @@ function connect(cmd: Command, ctx: TargetContext): void {
   }
   if (subsys && !subsys.hostAllowed(hostnqn)) {
     cmd.status = S_CONNECT_INVALID_HOST;
+    threadStats().f[StatField.HOSTS_REFUSED]++;
     log.warn(hostnqn.length === 0 ? 'Connect refused: empty host NQN, and this subsystem has an allow list' : 'Connect refused: host not allowed');
     return cmd.complete();
   }

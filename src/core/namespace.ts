@@ -1,6 +1,7 @@
 // A namespace: an LBA-addressed view of a backend, with its identifiers and I/O counters.
 import type { Backend } from '../backend/backend.js';
 import type { NamespaceConfig } from '../config/types.js';
+import { HIST_BUCKETS } from '../runtime/stats.js';
 import { RESV_SNAPSHOT_BYTES, ReservationSnapshot } from './reservations/snapshot.js';
 import { RANGE_LOCK_BYTES, RangeLock } from './range-lock.js';
 
@@ -11,7 +12,10 @@ export function hexBytes(hex: string, size: number): Uint8Array {
   return out;
 }
 
-/** I/O counters kept per namespace (for the SMART / Health log), one slot per thread. */
+/**
+ * I/O counters kept per namespace (SMART / Health log, metrics, `nvmetd stats`), one slot per thread.
+ * The first five count commands accepted; the rest are counted at completion (ns-completion.ts).
+ */
 export const NsStat = {
   READS: 0,
   WRITES: 1,
@@ -19,8 +23,33 @@ export const NsStat = {
   READ_512: 2,
   WRITTEN_512: 3,
   MEDIA_ERRORS: 4,
-  FIELDS: 5,
+  /** Completed commands other than Read and Write, one counter per opcode (NS_OTHER_OPS). */
+  FLUSHES: 5,
+  COMPARES: 6,
+  WRITE_ZEROES: 7,
+  DSMS: 8,
+  VERIFIES: 9,
+  COPIES: 10,
+  /** Commands completed with a non-zero status. */
+  ERRORS: 11,
+  /** Latency of the sampled commands, per class (NsLatency): sum (us), count, then HIST_BUCKETS buckets. */
+  LATENCY: 12,
+  FIELDS: 12 + 3 * (2 + HIST_BUCKETS),
 } as const;
+
+/** The latency classes of a namespace's commands; a class's block starts at NsStat.LATENCY + class * NS_LATENCY_BLOCK. */
+export const NsLatency = { READ: 0, WRITE: 1, OTHER: 2 } as const;
+export const NS_LATENCY_BLOCK = 2 + HIST_BUCKETS;
+
+/** The "other" commands counted per namespace: metric label and counter. */
+export const NS_OTHER_OPS: readonly { op: string; field: number }[] = [
+  { op: 'flush', field: NsStat.FLUSHES },
+  { op: 'compare', field: NsStat.COMPARES },
+  { op: 'write_zeroes', field: NsStat.WRITE_ZEROES },
+  { op: 'dataset_management', field: NsStat.DSMS },
+  { op: 'verify', field: NsStat.VERIFIES },
+  { op: 'copy', field: NsStat.COPIES },
+];
 
 /**
  * A namespace's memory shared with worker threads: counters for `threads` slots, then its reservation

@@ -14,6 +14,8 @@ export class Subsystem<C extends SubsystemController = SubsystemController> {
   readonly config: SubsystemConfig;
   readonly namespaces = new Map<number, Namespace>();
   readonly controllers = new Map<number, C>();
+  /** Admin commands completed on this subsystem's controllers (admin queues live on the main thread). */
+  adminCommands = 0;
   readonly #allowed: Set<string>;
   #nextCntlid: number;
 

@@ -1,9 +1,8 @@
-// The per-thread latency histogram as a Prometheus histogram. The threads keep power-of-two buckets in
-// microseconds (bucket i: [2^i, 2^(i+1)) us, the last one open-ended) for one command in eight; this
-// turns them into cumulative `le` buckets in seconds. The threads keep no latency sum, so there is no
-// _sum series; _count is the number of sampled commands.
+// Latency histograms kept by the threads, as Prometheus histograms. The threads keep power-of-two
+// buckets in microseconds (bucket i: [2^i, 2^(i+1)) us, the last one open-ended) and the sum of the
+// latencies, for one command in eight; this turns them into cumulative `le` buckets in seconds, a
+// _sum in seconds and a _count (sampled commands), so rate(_sum) / rate(_count) is the mean latency.
 import { HIST_BUCKETS } from '../runtime/stats.js';
-import type { MetricsSource } from './source.js';
 
 interface Sample {
   metricName: string;
@@ -11,20 +10,29 @@ interface Sample {
   value: number;
 }
 
+/** One labelled histogram as counted: per-bucket counts and the latency sum in microseconds. */
+export interface HistogramReading {
+  labels: Record<string, string>;
+  /** Count per power-of-two bucket (not cumulative), HIST_BUCKETS of them. */
+  hist: ArrayLike<number>;
+  sumUs: number;
+}
+
 /** Upper bounds (seconds) of buckets 0 .. HIST_BUCKETS-2; the last bucket is +Inf. */
 export const LATENCY_BOUNDS_SECONDS: readonly number[] = Array.from({ length: HIST_BUCKETS - 1 }, (_, i) => 2 ** (i + 1) / 1e6);
 
-/** Cumulative buckets and count of one thread's histogram (counts per power-of-two bucket). */
-export function latencySamples(name: string, thread: string, hist: readonly number[]): Sample[] {
+/** Cumulative buckets, sum (seconds) and count of one histogram. */
+export function latencySamples(name: string, r: HistogramReading): Sample[] {
   const out: Sample[] = [];
   let cumulative = 0;
   for (let i = 0; i < HIST_BUCKETS - 1; i++) {
-    cumulative += hist[i] ?? 0;
-    out.push({ metricName: `${name}_bucket`, labels: { thread, le: LATENCY_BOUNDS_SECONDS[i]! }, value: cumulative });
+    cumulative += r.hist[i] ?? 0;
+    out.push({ metricName: `${name}_bucket`, labels: { ...r.labels, le: LATENCY_BOUNDS_SECONDS[i]! }, value: cumulative });
   }
-  cumulative += hist[HIST_BUCKETS - 1] ?? 0;
-  out.push({ metricName: `${name}_bucket`, labels: { thread, le: '+Inf' }, value: cumulative });
-  out.push({ metricName: `${name}_count`, labels: { thread }, value: cumulative });
+  cumulative += r.hist[HIST_BUCKETS - 1] ?? 0;
+  out.push({ metricName: `${name}_bucket`, labels: { ...r.labels, le: '+Inf' }, value: cumulative });
+  out.push({ metricName: `${name}_sum`, labels: r.labels, value: r.sumUs / 1e6 });
+  out.push({ metricName: `${name}_count`, labels: r.labels, value: cumulative });
   return out;
 }
 
@@ -33,18 +41,17 @@ export function latencySamples(name: string, thread: string, hist: readonly numb
  * Histogram only takes single observations, and these buckets are already counted by the threads.
  */
 export class LatencyHistogram {
-  readonly name = 'nvmetd_thread_command_latency_seconds';
-  readonly help = 'Command latency on each thread (one command in 8 is sampled; no _sum is kept)';
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  readonly #source: MetricsSource;
 
-  constructor(source: MetricsSource) {
-    this.#source = source;
-  }
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => HistogramReading[],
+  ) {}
 
   get(): { name: string; help: string; type: string; aggregator: string; values: Sample[] } {
-    const values = this.#source.threads().flatMap((t) => latencySamples(this.name, t.thread, t.stats.latencyHistogramUs));
+    const values = this.read().flatMap((r) => latencySamples(this.name, r));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 

@@ -1,9 +1,9 @@
 // The metrics nvmetd exposes, read from the live target on each scrape (collect callbacks). Labels are
-// bounded by the config: subsystem nqn and nsid for namespaces, the thread name for threads; nothing
-// per host or per connection.
+// bounded by the config: subsystem nqn and nsid for namespaces (op: a fixed set of opcode names or
+// latency classes), the thread name for threads; nothing per host or per connection.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import { NsStat, type Namespace } from '../core/namespace.js';
-import type { ThreadStatsSnapshot } from '../runtime/stats.js';
+import { NS_LATENCY_BLOCK, NS_OTHER_OPS, NsLatency, NsStat, type Namespace } from '../core/namespace.js';
+import { HIST_BUCKETS, type ThreadStatsSnapshot } from '../runtime/stats.js';
 import type { BufferPoolStats } from '../runtime/buffer-pool.js';
 import { LatencyHistogram } from './histogram.js';
 import type { MetricsSource } from './source.js';
@@ -43,6 +43,17 @@ function* namespaces(source: MetricsSource): Generator<{ labels: Record<NsLabel,
   }
 }
 
+const LATENCY_CLASSES = [
+  { op: 'read', at: NsStat.LATENCY + NsLatency.READ * NS_LATENCY_BLOCK },
+  { op: 'write', at: NsStat.LATENCY + NsLatency.WRITE * NS_LATENCY_BLOCK },
+  { op: 'other', at: NsStat.LATENCY + NsLatency.OTHER * NS_LATENCY_BLOCK },
+];
+
+/** A latency class's buckets (block at `at`: sum, count, buckets), summed over threads. */
+function nsHistogram(ns: Namespace, at: number): number[] {
+  return Array.from({ length: HIST_BUCKETS }, (_, i) => ns.total(at + 2 + i));
+}
+
 export function createMetricsRegistry(source: MetricsSource): Registry {
   const registry = new Registry();
   // Process metrics: CPU, resident memory, heap, event-loop lag, open handles.
@@ -62,6 +73,15 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   perNs('nvmetd_namespace_read_bytes_total', 'Bytes read from the namespace', NsStat.READ_512, 512);
   perNs('nvmetd_namespace_written_bytes_total', 'Bytes written to the namespace', NsStat.WRITTEN_512, 512);
   perNs('nvmetd_namespace_media_errors_total', 'Commands on the namespace its backend failed', NsStat.MEDIA_ERRORS, 1);
+  readCounter(registry, 'nvmetd_namespace_other_commands_total', 'Commands other than Read and Write completed on the namespace, by opcode', ['subsystem', 'nsid', 'op'], (set) => {
+    for (const { labels, ns } of namespaces(source)) for (const { op, field } of NS_OTHER_OPS) set({ ...labels, op }, ns.total(field));
+  });
+  perNs('nvmetd_namespace_command_errors_total', 'Commands on the namespace completed with an error status', NsStat.ERRORS, 1);
+  registry.registerMetric(new LatencyHistogram('nvmetd_namespace_command_latency_seconds', 'Command latency on the namespace by class: read, write, other (one command in 8 is sampled)', () =>
+    [...namespaces(source)].flatMap(({ labels, ns }) => LATENCY_CLASSES.map(({ op, at }) => ({ labels: { ...labels, op }, hist: nsHistogram(ns, at), sumUs: ns.total(at) })))) as unknown as Metric);
+  readCounter(registry, 'nvmetd_subsystem_admin_commands_total', 'Admin commands completed on the subsystem\'s controllers', ['subsystem'], (set) => {
+    for (const s of source.ctx.subsystems.values()) set({ subsystem: s.nqn }, s.adminCommands);
+  });
   readGauge(registry, 'nvmetd_namespace_size_bytes', 'Size of the namespace', nsLabels, (set) => {
     for (const { labels, ns } of namespaces(source)) set(labels, ns.nlb * ns.blockSize);
   });
@@ -75,9 +95,12 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   perThread('counter', 'nvmetd_thread_read_bytes_total', 'Bytes read by commands completed on the thread', (s) => s.bytesRead);
   perThread('counter', 'nvmetd_thread_written_bytes_total', 'Bytes written by commands completed on the thread', (s) => s.bytesWritten);
   perThread('counter', 'nvmetd_thread_errors_total', 'Commands completed with an error status on the thread', (s) => s.errors);
+  perThread('counter', 'nvmetd_thread_auth_failures_total', 'In-band authentication (DH-HMAC-CHAP) transactions that failed on the thread; the queue was closed', (s) => s.authFailures);
+  perThread('counter', 'nvmetd_thread_hosts_refused_total', 'Connect commands refused on the thread because the host is not allowed on the subsystem', (s) => s.hostsRefused);
   perThread('gauge', 'nvmetd_thread_queues', 'Queues (connections) served by the thread', (s) => s.queues);
   perThread('gauge', 'nvmetd_thread_inflight_commands', 'Commands in flight on the thread', (s) => s.inflight);
-  registry.registerMetric(new LatencyHistogram(source) as unknown as Metric);
+  registry.registerMetric(new LatencyHistogram('nvmetd_thread_command_latency_seconds', 'Command latency on each thread (one command in 8 is sampled)', () =>
+    source.threads().map((t) => ({ labels: { thread: t.thread }, hist: t.stats.latencyHistogramUs, sumUs: t.stats.latencySumUs }))) as unknown as Metric);
 
   // The target.
   readGauge(registry, 'nvmetd_subsystems', 'NVM subsystems served', [], (set) => set({}, source.ctx.subsystems.size));

@@ -23,6 +23,14 @@ export interface LiveTarget {
   readonly transport: TcpTransportState;
   /** Named keys hosts are given by RPC (keyring_file_add_key). */
   readonly keyring: Keyring;
+  /** The config file the target was started from, and how to load it again (absent: zero-config). */
+  readonly source?: ConfigSource;
+}
+
+/** Where the running config came from: the file, and its loading with the command line's overrides. */
+export interface ConfigSource {
+  readonly path: string;
+  load(): Promise<TargetConfig>;
 }
 
 /** The only NVMe-oF target this process runs, by the name SPDK gives its default target. */

@@ -8,10 +8,23 @@ export const StatField = {
   ERRORS: 3,
   QUEUES: 4,
   INFLIGHT: 5,
+  /** Sum of the sampled commands' latencies (us): with the histogram's count, the mean latency. */
+  LATENCY_SUM_US: 6,
+  /** In-band authentication transactions that failed on this thread (the queue was closed). */
+  AUTH_FAILURES: 7,
+  /** Connect commands refused because the host is not allowed on the subsystem. */
+  HOSTS_REFUSED: 8,
   /** Latency histogram (one command in 8 is sampled): bucket i counts latencies in [2^i, 2^(i+1)) us. */
-  HIST: 8,
+  HIST: 10,
 } as const;
 export const HIST_BUCKETS = 24;
+
+/** The histogram bucket of a latency: i for [2^i, 2^(i+1)) us, under 1 us in 0, the last one open. */
+export function latencyBucket(latencyUs: number): number {
+  // Math.clz32 reads its argument modulo 2^32: test the top bucket first.
+  if (latencyUs >= 2 ** (HIST_BUCKETS - 1)) return HIST_BUCKETS - 1;
+  return latencyUs < 1 ? 0 : 31 - Math.clz32(latencyUs);
+}
 const FIELDS = StatField.HIST + HIST_BUCKETS;
 
 export class ThreadStats {
@@ -31,9 +44,8 @@ export class ThreadStats {
     f[StatField.BYTES_WRITTEN] += bytesWritten;
     if (failed) f[StatField.ERRORS]++;
     if (latencyUs < 0) return;
-    let b = latencyUs < 1 ? 0 : 31 - Math.clz32(latencyUs);
-    if (b >= HIST_BUCKETS) b = HIST_BUCKETS - 1;
-    f[StatField.HIST + b]++;
+    f[StatField.LATENCY_SUM_US] += latencyUs;
+    f[StatField.HIST + latencyBucket(latencyUs)]++;
   }
 
   snapshot(): ThreadStatsSnapshot {
@@ -47,6 +59,9 @@ export class ThreadStats {
       errors: f[StatField.ERRORS]!,
       queues: f[StatField.QUEUES]!,
       inflight: f[StatField.INFLIGHT]!,
+      latencySumUs: f[StatField.LATENCY_SUM_US]!,
+      authFailures: f[StatField.AUTH_FAILURES]!,
+      hostsRefused: f[StatField.HOSTS_REFUSED]!,
       latencyHistogramUs: hist,
       latencyP50Us: percentile(hist, 0.5),
       latencyP99Us: percentile(hist, 0.99),
@@ -61,6 +76,10 @@ export interface ThreadStatsSnapshot {
   errors: number;
   queues: number;
   inflight: number;
+  /** Sum of the sampled latencies (us); the sampled count is the histogram's total. */
+  latencySumUs: number;
+  authFailures: number;
+  hostsRefused: number;
   /** Bucket i: completions with latency in [2^i, 2^(i+1)) us. */
   latencyHistogramUs: number[];
   /** Upper bound of the bucket holding the percentile (us). */

@@ -13,7 +13,8 @@ import type { ThreadStatsSnapshot } from '../runtime/stats.js';
 import type { TcpConnection } from '../transport/tcp/connection.js';
 import { ControlServer } from '../control/server.js';
 import { followBackendSize } from '../rpc/methods/resize.js';
-import { startRpc, type RpcService } from '../rpc/index.js';
+import { startRpc, type ReloadResult, type RpcService } from '../rpc/index.js';
+import type { ConfigSource } from '../rpc/live.js';
 import { startMetrics, type MetricsServer } from '../metrics/index.js';
 
 export interface Target {
@@ -25,14 +26,21 @@ export interface Target {
   readonly workers: WorkerPool | null;
   /** The Prometheus endpoint's bound address, when the config asks for one. */
   readonly metrics: { host: string; port: number } | null;
+  /** Reads the config file again and applies the difference live (SIGHUP, nvmetd_reload). */
+  reload(): Promise<ReloadResult>;
   close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** The config file the target is started from (for reload and save); absent: zero-config. */
+  source?: ConfigSource;
 }
 
 /** How long close() waits for in-flight commands before closing connections anyway. */
 const DRAIN_TIMEOUT_MS = 10_000;
 const SHUTDOWN_REASON = 'target shutting down';
 
-export async function startTarget(config: TargetConfig, log: Logger): Promise<Target> {
+export async function startTarget(config: TargetConfig, log: Logger, options: StartOptions = {}): Promise<Target> {
   const ctx = new TargetContext(config, log);
   const shard = config.shard;
   const listeners: TcpListener[] = [];
@@ -80,9 +88,9 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
     const p = pool;
     const stats = (): { main: ThreadStatsSnapshot; workers: ShardInfo[] } => ({ main: mainStats.snapshot(), workers: p ? p.info() : [] });
     control = config.controlSocket ? await ControlServer.listen(config.controlSocket, ctx, () => ({ ...stats(), mode: shard?.mode ?? 'event' }), log) : null;
-    // The SPDK-compatible JSON-RPC socket: it may add listeners to `listeners` (closed below).
+    // Live changes (the JSON-RPC socket when configured, reloads): they may add listeners to `listeners` (closed below).
     const served = built.subsystems.flatMap((s) => [...s.namespaces.values()].map((ns) => ({ nqn: s.nqn, ns })));
-    rpc = config.rpcSocket ? await startRpc(config.rpcSocket, { ctx, config, log, listeners, workers: p, stats }, served) : null;
+    rpc = await startRpc(config.rpcSocket, { ctx, config, log, listeners, workers: p, stats, ...(options.source ? { source: options.source } : {}) }, served);
     // Backings that change size by themselves (RBD images) reach the workers and the hosts like a rescan.
     for (const s of built.subsystems) for (const ns of s.namespaces.values()) followBackendSize({ workers: p, log }, s, ns);
     metrics = config.metrics
@@ -106,7 +114,7 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
         )
       : null;
     const c = control;
-    const r = rpc;
+    const r: RpcService = rpc;
     const m = metrics;
     return {
       addresses,
@@ -114,13 +122,14 @@ export async function startTarget(config: TargetConfig, log: Logger): Promise<Ta
       stats,
       workers: p,
       metrics: m ? m.address : null,
+      reload: () => r.reload(),
       close: () =>
         (closing ??= (async () => {
           await m?.close();
-          await r?.close();
+          await r.close();
           await c?.close();
           await closeTarget(ctx, listeners, namespaces, p, log);
-          await r?.closeBdevs();
+          await r.closeBdevs();
         })()),
     };
   } catch (err) {

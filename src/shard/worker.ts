@@ -25,7 +25,7 @@ const DRAIN_TIMEOUT_MS = 10_000;
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
-const log = createLogger(init.config.logLevel).child({ worker: init.index });
+const log = createLogger(init.config.logLevel, init.config.logFormat ?? 'json').child({ worker: init.index });
 const ring = new SpscRing(init.ring);
 const ctrlWords = new Int32Array(init.ctrlState);
 

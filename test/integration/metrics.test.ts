@@ -9,7 +9,10 @@ import path from 'node:path';
 import { startTarget } from '../../src/server/target.js';
 import { createLogger } from '../../src/util/log.js';
 import { Controller } from '../../src/initiator/controller.js';
-import { SUBNQN, pattern, testConfig, withTarget } from './helpers.js';
+import crypto from 'node:crypto';
+import { formatDhchapKey } from '../../src/keys/dhchap-key.js';
+import { AuthenticationError } from '../../src/initiator/auth.js';
+import { HOSTNQN, SUBNQN, pattern, testConfig, withTarget } from './helpers.js';
 
 /** A port that is free now (the system picks it; the listener is closed again). */
 function freePort(): Promise<number> {
@@ -85,6 +88,16 @@ for (const workers of [0, 1]) {
         const h = 'nvmetd_thread_command_latency_seconds';
         assert.equal(after.get(`${h}_bucket{thread="${io}",le="+Inf"}`), after.get(`${h}_count{thread="${io}"}`));
         assert.ok(sum(after, `${h}_count`) >= sum(before, `${h}_count`));
+        // Per namespace: read/write latency histograms whose +Inf equals _count, and a _sum.
+        for (const op of ['read', 'write']) {
+          const l = `{subsystem="${SUBNQN}",nsid="1",op="${op}"}`;
+          const lb = `{subsystem="${SUBNQN}",nsid="1",op="${op}",le="+Inf"}`;
+          assert.equal(after.get(`nvmetd_namespace_command_latency_seconds_bucket${lb}`), after.get(`nvmetd_namespace_command_latency_seconds_count${l}`));
+          assert.ok(after.has(`nvmetd_namespace_command_latency_seconds_sum${l}`), `${op} latency _sum`);
+        }
+        // Every I/O command is sampled once in 8 per queue: 8 commands, so exactly one sample per queue.
+        const nsCount = (a: Map<string, number>): number => sum(a, `nvmetd_namespace_command_latency_seconds_count{subsystem="${SUBNQN}",nsid="1"`);
+        assert.equal(nsCount(after) - nsCount(before), 1, 'one of the 8 I/O commands sampled');
         assert.ok((after.get('nvmetd_buffer_budget_bytes') ?? 0) > 0, 'the default budget is finite');
         assert.ok((after.get('nvmetd_process_resident_memory_bytes') ?? 0) > 0);
       } finally {
@@ -95,6 +108,47 @@ for (const workers of [0, 1]) {
     });
     // Closed with the target: the port takes no connections any more.
     await assert.rejects(fetch(`http://127.0.0.1:${port}/metrics`));
+  });
+}
+
+for (const workers of [0, 1]) {
+  test(`metrics: other commands, errors and admin commands counted per namespace / subsystem (workers: ${workers})`, async () => {
+    await withTarget({ ...testConfig({ workers }), metrics: '127.0.0.1:0' }, async (t) => {
+      const port = t.target.metrics!.port;
+      const c = await Controller.connect(t.opts());
+      try {
+        const before = await scrape(port);
+        const ns = `subsystem="${SUBNQN}",nsid="1"`;
+        const other = (op: string): string => `nvmetd_namespace_other_commands_total{${ns},op="${op}"}`;
+        assert.ok((await c.flush(1)).ok);
+        assert.ok((await c.flush(1)).ok);
+        assert.ok((await c.writeZeroes(1, 0, 8)).ok);
+        assert.ok((await c.dsm(1, [{ slba: 0, nlb: 8 }])).ok);
+        assert.ok((await c.verify(1, 0, 8)).ok);
+        assert.ok((await c.copy(1, 64, [{ slba: 0, nlb: 8 }])).ok);
+        assert.ok((await c.compare(1, 0, 1, Buffer.alloc(512))).ok, 'zeroed block compares equal');
+        assert.ok(!(await c.compare(1, 0, 1, Buffer.alloc(512, 1))).ok, 'compare mismatch: an error status');
+        assert.ok(!(await c.read(1, 1 << 30, 1, Buffer.alloc(512))).ok, 'LBA out of range: an error status');
+        await c.identifyController();
+        await c.identifyNamespace(1);
+        const after = await scrape(port);
+        const delta = (k: string): number => (after.get(k) ?? 0) - (before.get(k) ?? 0);
+        assert.equal(delta(other('flush')), 2);
+        assert.equal(delta(other('write_zeroes')), 1);
+        assert.equal(delta(other('dataset_management')), 1);
+        assert.equal(delta(other('verify')), 1);
+        assert.equal(delta(other('copy')), 1);
+        assert.equal(delta(other('compare')), 2);
+        assert.equal(delta(`nvmetd_namespace_command_errors_total{${ns}}`), 2);
+        // The 10 I/O commands: latency samples by class sum to the sampled count.
+        const count = (a: Map<string, number>, op: string): number => a.get(`nvmetd_namespace_command_latency_seconds_count{${ns},op="${op}"}`) ?? 0;
+        const sampled = ['read', 'write', 'other'].reduce((n, op) => n + count(after, op) - count(before, op), 0);
+        assert.ok(sampled >= 1 && sampled <= 2, `10 commands on one queue, one in 8 sampled: ${sampled}`);
+        assert.equal(delta(`nvmetd_subsystem_admin_commands_total{subsystem="${SUBNQN}"}`), 2, 'the two Identify commands');
+      } finally {
+        await c.disconnect();
+      }
+    });
   });
 }
 
@@ -132,4 +186,27 @@ test('metrics: a port in use refuses the start with one message, and what had st
     await new Promise((resolve) => busy.close(resolve));
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('metrics: a host refused at Connect and a failed authentication are counted', async () => {
+  const config = { ...testConfig({ workers: 0, allowAnyHost: false, allowedHosts: [HOSTNQN] }), metrics: '127.0.0.1:0' };
+  config.hosts = [{ nqn: HOSTNQN, dhchap: { key: formatDhchapKey({ transform: 1, key: crypto.randomBytes(32) }), hashes: ['sha256'], dhgroups: ['null'] } }];
+  await withTarget(config, async (t) => {
+    const port = t.target.metrics!.port;
+    const before = await scrape(port);
+    // A host that is not on the allow list.
+    await assert.rejects(Controller.connect(t.opts({ hostnqn: 'nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000dead' })));
+    // The allowed host with the wrong key.
+    await assert.rejects(Controller.connect(t.opts({ dhchap: { key: formatDhchapKey({ transform: 1, key: crypto.randomBytes(32) }) } })), AuthenticationError);
+    const after = await scrape(port);
+    const delta = (k: string): number => (after.get(k) ?? 0) - (before.get(k) ?? 0);
+    assert.equal(delta('nvmetd_thread_hosts_refused_total{thread="main"}'), 1);
+    let failures = 0;
+    for (let i = 0; i < 50 && failures === 0; i++) {
+      // The failure is counted when the target ends the transaction (right after its AUTH_Failure1).
+      failures = ((await scrape(port)).get('nvmetd_thread_auth_failures_total{thread="main"}') ?? 0) - (before.get('nvmetd_thread_auth_failures_total{thread="main"}') ?? 0);
+      if (failures === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(failures, 1);
+  });
 });

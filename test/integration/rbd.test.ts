@@ -303,8 +303,14 @@ test('rbd: two gateways on one image; the optimized one is SIGKILLed, the other 
     assert.match(locks, /There is 1 exclusive lock/, `one owner: ${locks}`);
     await ca.disconnect().catch(() => undefined);
 
-    // a comes back; planned move to a: b gives the lock up, a takes it without blocklisting b.
+    // a comes back, optimized by default while b owns the image: a's writes are a path error (the host
+    // goes to b), not a failed write.
     a = await startGateway('a', 1, workDir);
+    const early = await Controller.connect(opts(a));
+    const refused = await early.write(1, 512, 8, pattern(4096, 25));
+    assert.deepEqual([refused.sct, refused.sc], [3, 0x02], `a write through the gateway that does not own the image: ANA Inaccessible, not ${refused.toString()}`);
+    await early.disconnect();
+    // Planned move to a: b gives the lock up, a takes it without blocklisting b.
     await anaState(a, 'inaccessible');
     await anaState(b, 'inaccessible');
     await anaState(a, 'optimized');

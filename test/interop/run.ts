@@ -12,6 +12,7 @@ import { checkIdentify, compareWithReference, HostCheck, InteropConfig } from '.
 import { cacheDirFor, ensureGuestImage, GuestImage, Release, RELEASES } from './setup.js';
 import { interopAuthKeys, interopTlsKeys, tlsDerivationFor, tlsImportLine, type InteropAuthKeys, type InteropTlsKeys } from './auth-keys.js';
 import { killAll, killGroup, portOpen, spawnGroup, Target, waitExit } from './processes.js';
+import { RBD_NQN, RbdGateways } from './gateways.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..', '..');
@@ -116,6 +117,11 @@ function interopConfig(o: Options, runDir: string): InteropConfig {
       },
     ],
   };
+}
+
+/** The two RBD gateways' ports (first port + 5 and + 6; + 1 is TLS, + 2 multipath-ana's). */
+function gatewayPorts(c: InteropConfig): { a: number; b: number } {
+  return { a: c.hostPort + 5, b: c.hostPort + 6 };
 }
 
 /** The port of multipath-ana's second path (NVMETD_INTEROP_PORT2, default the first port + 2: + 1 is the TLS port). */
@@ -236,7 +242,7 @@ function guestEnv(c: InteropConfig, o: Options): string {
     // Live management over the target's RPC socket: the second port (a listener added by RPC, the
     // second path of multipath-ana; same number on both sides like the first) and the address the
     // target's listeners are bound to (what listen_address names in the RPC calls).
-    TPORT2: secondPort(c), RPC_LADDR: '127.0.0.1', HOT_NSID: 3, MP_FIO_SECS: 25,
+    TPORT2: secondPort(c), RBD_NQN, GW_A: gatewayPorts(c).a, GW_B: gatewayPorts(c).b, RPC_LADDR: '127.0.0.1', HOT_NSID: 3, MP_FIO_SECS: 25, RBD_FIO_SECS: 30,
     ONLY: o.only,
   };
   c.namespaces.forEach((n, i) => {
@@ -257,6 +263,7 @@ function buildRunInitrd(img: GuestImage, c: InteropConfig, o: Options, runDir: s
     { kind: 'file', path: 'interop/scenarios.sh', data: g('scenarios.sh'), mode: 0o755 },
     { kind: 'file', path: 'interop/live.sh', data: g('live.sh') },
     { kind: 'file', path: 'interop/ha.sh', data: g('ha.sh') },
+    { kind: 'file', path: 'interop/ceph.sh', data: g('ceph.sh') },
     { kind: 'file', path: 'interop/reference-target.sh', data: g('reference-target.sh') },
     { kind: 'file', path: 'interop/env.sh', data: Buffer.from(guestEnv(c, o)) },
   ];
@@ -309,6 +316,8 @@ async function main(): Promise<number> {
 
   let target: Target | undefined;
   let rpcDir: string | undefined;
+  // rbd-failover's two gateways and Ceph cluster: made on the guest's first gw-up request.
+  let gateways: RbdGateways | undefined;
   if (!o.reference) {
     const configPath = join(runDir, 'nvmetd.json');
     writeFileSync(configPath, nvmetdConfigJson(cfg));
@@ -386,6 +395,10 @@ async function main(): Promise<number> {
         else if (action === 'start-target') await target.start();
         else if (action === 'start-delay-target') { await target.stop('SIGTERM'); await target.start(delayConfigPath); }
         else if (action === 'perf-delay-target') answer = await perfAgainstDelayTarget(cfg);
+        else if (action.startsWith('gw-')) {
+          gateways ??= new RbdGateways(runDir, gatewayPorts(cfg), '10.0.2.2');
+          answer = await gateways.handle(action, args);
+        }
         else throw new Error(`unknown action ${action}`);
         say(`# ${action} done${answer ? `: ${answer}` : ''}`);
         ack(id, answer ? `ok ${answer}` : 'ok');
@@ -478,6 +491,7 @@ async function main(): Promise<number> {
   if (pending) onLine(pending);
   await requestChain;
   if (target) await target.stop('SIGTERM');
+  await gateways?.close();
   if (rpcDir) rmSync(rpcDir, { recursive: true, force: true });
 
   if (!booted) {

@@ -1,5 +1,5 @@
 // runServe with a fake target: the nvme-cli lines after start, SIGINT/SIGTERM -> close -> exit 0,
-// a second signal -> exit 1, a signal during start-up, a failing close.
+// a second signal -> exit 1, a signal during start-up, a failing close, SIGHUP -> reload.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -111,4 +111,22 @@ test('a start failure rejects (main turns it into exit 1)', async () => {
     throw new Error('listen EADDRINUSE: address already in use 127.0.0.1:4420');
   };
   await assert.rejects(runServe(config(), h.deps), /EADDRINUSE/);
+});
+
+test('SIGHUP reloads a running target and keeps it running; during start-up it is ignored', async () => {
+  let gate: () => void = () => {};
+  const h = harness({ startDelay: new Promise<void>((r) => (gate = r)) });
+  let reloads = 0;
+  const start = h.deps.startTarget;
+  h.deps.startTarget = async (c, l) => ({ ...(await start(c, l)), reload: async () => (reloads++, { path: 'x', applied: [], warnings: [], failed: [] }) });
+  const running = runServe(config(), h.deps);
+  h.signals.emit('SIGHUP');
+  gate();
+  await running;
+  assert.equal(reloads, 0, 'not yet running: nothing reloaded');
+  h.signals.emit('SIGHUP');
+  h.signals.emit('SIGHUP');
+  assert.equal(reloads, 2);
+  assert.equal(h.closed, 0, 'SIGHUP does not stop the target');
+  assert.equal(h.exitCode, undefined);
 });

@@ -14,7 +14,7 @@ const cases: [string, unknown, string][] = [
   // shape (JSON Schema)
   ['not an object', [], '/: must be an object'],
   ['missing subsystems', {}, '/subsystems: is required'],
-  ['unknown top-level field', { subsystems: [], logLvl: 'info' }, '/logLvl: is not a known field (did you mean "logLevel"?); known fields: $schema, logLevel, icreqTimeout, mdts, memoryBudget, controlSocket, rpcSocket, metrics, shard, hosts, ports, subsystems'],
+  ['unknown top-level field', { subsystems: [], logLvl: 'info' }, '/logLvl: is not a known field (did you mean "logLevel"?); known fields: $schema, logLevel, logFormat, icreqTimeout, mdts, memoryBudget, controlSocket, rpcSocket, metrics, shard, hosts, ports, subsystems'],
   ['wrong type', { subsystems: [sub({ allowAnyHost: 'yes' })] }, '/subsystems/0/allowAnyHost: must be true or false'],
   ['bad log level', { subsystems: [], logLevel: 'loud' }, '/logLevel: must be one of "fatal", "error", "warn", "info", "debug" or "trace"'],
   ['icreqTimeout 0', { subsystems: [], icreqTimeout: 0 }, '/icreqTimeout: must be a number greater than 0 and at most 3600'],

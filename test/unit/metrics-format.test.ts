@@ -1,6 +1,7 @@
 // The /metrics text: every line a comment or `name{labels} value`, counters read from the namespace and
 // thread counters, the latency histogram cumulative; and (where promtool is installed) promtool's check.
 import { test } from 'node:test';
+import { haveTool } from './needs-tool.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createMetricsRegistry, type MetricsSource } from '../../src/metrics/index.js';
@@ -8,7 +9,9 @@ import { Namespace, NsStat, allocateNsStats } from '../../src/core/namespace.js'
 import type { Backend } from '../../src/backend/backend.js';
 import type { NamespaceConfig } from '../../src/config/types.js';
 import type { TargetContext } from '../../src/core/context.js';
-import { ThreadStats } from '../../src/runtime/stats.js';
+import { ThreadStats, latencyBucket } from '../../src/runtime/stats.js';
+import { nsCompleted } from '../../src/core/ns-completion.js';
+import { IoOpc } from '../../src/spec/opcodes.js';
 import { parseMetricsAddress } from '../../src/config/metrics-address.js';
 
 const NQN = 'nqn.2026-11.io.nvmetd:metrics';
@@ -37,7 +40,7 @@ function fixture(): { source: MetricsSource; main: ThreadStats; worker: ThreadSt
   onWorker.stats[NsStat.WRITTEN_512] = 16;
   other.stats[NsStat.MEDIA_ERRORS] = 1;
   const ctx = {
-    subsystems: new Map([[NQN, { nqn: NQN, namespaces: new Map([[1, ns], [7, other]]) }]]),
+    subsystems: new Map([[NQN, { nqn: NQN, namespaces: new Map([[1, ns], [7, other]]), adminCommands: 9 }]]),
     controllerCount: () => 2,
   } as unknown as TargetContext;
   const main = new ThreadStats();
@@ -109,7 +112,7 @@ test('metrics text: every line is a comment or a sample, values read from the ta
   }
   // Labels are bounded: only subsystem/nsid, thread, and le.
   for (const key of m.keys()) {
-    for (const [, label] of key.matchAll(/([a-zA-Z_]+)="/g)) assert.ok(['subsystem', 'nsid', 'thread', 'le', 'version', 'major', 'minor', 'patch', 'kind', 'space', 'type'].includes(label!), `label ${label} in ${key}`);
+    for (const [, label] of key.matchAll(/([a-zA-Z_]+)="/g)) assert.ok(['subsystem', 'nsid', 'op', 'thread', 'le', 'version', 'major', 'minor', 'patch', 'kind', 'space', 'type'].includes(label!), `label ${label} in ${key}`);
   }
 });
 
@@ -125,11 +128,7 @@ test('metrics text: a scrape reads the counters as they are now', async () => {
 });
 
 test('metrics text: promtool check metrics accepts it', async (t) => {
-  const probe = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
-  if (probe.error) {
-    t.skip(`promtool not installed (${(probe.error as NodeJS.ErrnoException).code}); install the Debian package prometheus to run this check`);
-    return;
-  }
+  if (!haveTool(t, 'promtool', 'prometheus')) return;
   const text = await createMetricsRegistry(fixture().source).metrics();
   const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   assert.equal(r.status, 0, `promtool: ${r.stdout}${r.stderr}`);
@@ -141,4 +140,48 @@ test('metrics address: HOST:PORT with an IPv4 or bracketed IPv6 address', () => 
   assert.equal(typeof parseMetricsAddress('::1:9464'), 'string');
   assert.equal(typeof parseMetricsAddress('127.0.0.1:'), 'string');
   assert.equal(typeof parseMetricsAddress('127.0.0.1:99999'), 'string');
+});
+
+test('metrics text: other commands by opcode, errors, per-namespace latency histogram with _sum, admin commands', async () => {
+  const { source, ns, main } = fixture();
+  nsCompleted(ns.stats, IoOpc.Flush, -1, false);
+  nsCompleted(ns.stats, IoOpc.Flush, 3, true); // other class, bucket 1
+  nsCompleted(ns.stats, IoOpc.DatasetManagement, -1, false);
+  nsCompleted(ns.stats, IoOpc.Read, 0.5, false); // read class, bucket 0
+  nsCompleted(ns.stats, IoOpc.Read, 100, false); // bucket 6: [64, 128)
+  nsCompleted(ns.stats, IoOpc.Write, -1, true);
+  const m = parse(await createMetricsRegistry(source).metrics());
+  const l = `subsystem="${NQN}",nsid="1"`;
+  assert.equal(m.get(`nvmetd_namespace_other_commands_total{${l},op="flush"}`), 2);
+  assert.equal(m.get(`nvmetd_namespace_other_commands_total{${l},op="dataset_management"}`), 1);
+  assert.equal(m.get(`nvmetd_namespace_other_commands_total{${l},op="copy"}`), 0);
+  assert.equal(m.get(`nvmetd_namespace_command_errors_total{${l}}`), 2);
+  const h = 'nvmetd_namespace_command_latency_seconds';
+  assert.equal(m.get(`${h}_count{${l},op="read"}`), 2);
+  assert.equal(m.get(`${h}_sum{${l},op="read"}`), 100.5 / 1e6);
+  assert.equal(m.get(`${h}_bucket{${l},op="read",le="0.000002"}`), 1);
+  assert.equal(m.get(`${h}_bucket{${l},op="read",le="0.000064"}`), 1);
+  assert.equal(m.get(`${h}_bucket{${l},op="read",le="0.000128"}`), 2);
+  assert.equal(m.get(`${h}_count{${l},op="write"}`), 0, 'not sampled');
+  assert.equal(m.get(`${h}_count{${l},op="other"}`), 1);
+  assert.equal(m.get(`${h}_sum{${l},op="other"}`), 3 / 1e6);
+  assert.equal(m.get(`nvmetd_subsystem_admin_commands_total{subsystem="${NQN}"}`), 9);
+  // The thread histogram has a _sum too: main completed 0.5 us and 3 us commands.
+  assert.equal(m.get('nvmetd_thread_command_latency_seconds_sum{thread="main"}'), 3.5 / 1e6);
+  main.complete(10, 0, 0, false);
+  const again = parse(await createMetricsRegistry(source).metrics());
+  assert.equal(again.get('nvmetd_thread_command_latency_seconds_sum{thread="main"}'), 13.5 / 1e6);
+});
+
+test('latency buckets: a latency past 2^32 us lands in the last bucket, not before the histogram', () => {
+  assert.equal(latencyBucket(0), 0);
+  assert.equal(latencyBucket(1), 0);
+  assert.equal(latencyBucket(2), 1);
+  assert.equal(latencyBucket(2 ** 22), 22);
+  assert.equal(latencyBucket(2 ** 23), 23);
+  assert.equal(latencyBucket(2 ** 32), 23);
+  assert.equal(latencyBucket(2 ** 33 + 5), 23);
+  const s = new ThreadStats();
+  s.complete(2 ** 32, 0, 0, false);
+  assert.equal(s.snapshot().latencyHistogramUs[23], 1);
 });

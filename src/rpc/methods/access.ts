@@ -52,10 +52,34 @@ export const nvmfSubsystemAddHost: RpcMethod = {
   },
 };
 
+/** Admits `host` to `s` (false: it was already); discovery controllers are told. */
+export function allowHost(live: LiveTarget, s: Subsystem<Controller>, host: string, via = 'rpc'): boolean {
+  if (!s.allowHost(host)) return false;
+  live.ctx.discoveryChanged();
+  live.log.info({ subnqn: s.nqn, hostnqn: host }, `${via}: host allowed`);
+  return true;
+}
+
+/** Takes `host` off the allowed list of `s` and disconnects its controllers there. */
+export function removeHost(live: LiveTarget, s: Subsystem<Controller>, host: string, via = 'rpc'): void {
+  // Out of the list first: a reconnect racing the teardown is refused.
+  s.disallowHost(host);
+  const disconnected = disconnectHost(s, host, via === 'rpc' ? 'nvmf_subsystem_remove_host' : via);
+  live.ctx.discoveryChanged();
+  live.log.info({ subnqn: s.nqn, hostnqn: host, disconnected }, `${via}: host removed (${disconnected} controller(s) disconnected)`);
+}
+
+/** Sets allow_any_host of `s`; hosts already connected stay connected, as with SPDK. */
+export function setAllowAnyHost(live: LiveTarget, s: Subsystem<Controller>, allow: boolean, via = 'rpc'): void {
+  s.config.allowAnyHost = allow;
+  live.ctx.discoveryChanged();
+  live.log.info({ subnqn: s.nqn, allowAnyHost: allow }, `${via}: allow_any_host set`);
+}
+
 /** Tears down the host's controllers on the subsystem; returns how many. */
-function disconnectHost(s: Subsystem<Controller>, host: string): number {
+function disconnectHost(s: Subsystem<Controller>, host: string, why: string): number {
   const victims = [...s.controllers.values()].filter((c) => c.hostnqn === host);
-  for (const c of victims) c.teardown(`host ${host} removed from ${s.nqn} (nvmf_subsystem_remove_host)`);
+  for (const c of victims) c.teardown(`host ${host} removed from ${s.nqn} (${why})`);
   return victims.length;
 }
 
@@ -63,8 +87,8 @@ function disconnectHost(s: Subsystem<Controller>, host: string): number {
  * Closes what came through port `pc` on the subsystem: controllers whose admin queue did are torn
  * down, I/O queues that did are closed. Returns the counts.
  */
-function disconnectListener(s: Subsystem<Controller>, pc: PortConfig): { controllers: number; ioQueues: number } {
-  const reason = `listener ${pc.address}:${pc.port} removed from ${s.nqn} (nvmf_subsystem_remove_listener)`;
+function disconnectListener(s: Subsystem<Controller>, pc: PortConfig, why: string): { controllers: number; ioQueues: number } {
+  const reason = `listener ${pc.address}:${pc.port} removed from ${s.nqn} (${why})`;
   let controllers = 0;
   let ioQueues = 0;
   for (const c of [...s.controllers.values()]) {
@@ -96,12 +120,9 @@ export const nvmfSubsystemRemoveHost: RpcMethod = {
       live.log.info({ subnqn: live.ctx.discoveryNqn, hostnqn: host, disconnected: victims.length }, 'rpc: host removed from the discovery controller');
       return true;
     }
-    // Out of the list first: a reconnect racing the teardown is refused.
-    s.disallowHost(host);
+    // Out of the list (and disconnected) first: a reconnect racing the key removal is refused.
+    removeHost(live, s, host);
     await setHostKeys(live, s, host, null);
-    const disconnected = disconnectHost(s, host);
-    live.ctx.discoveryChanged();
-    live.log.info({ subnqn: s.nqn, hostnqn: host, disconnected }, `rpc: host removed (${disconnected} controller(s) disconnected)`);
     return true;
   },
 };
@@ -111,10 +132,7 @@ export const nvmfSubsystemAllowAnyHost: RpcMethod = {
   params: { schema: object({ nqn: str, allow_any_host: bool, tgt_name: str }, ['nqn', 'allow_any_host']) },
   handler: (p, live) => {
     const s = findSubsystem(live, p);
-    // Hosts already connected stay connected, as with SPDK.
-    s.config.allowAnyHost = p.allow_any_host as boolean;
-    live.ctx.discoveryChanged();
-    live.log.info({ subnqn: s.nqn, allowAnyHost: s.config.allowAnyHost }, 'rpc: allow_any_host set');
+    setAllowAnyHost(live, s, p.allow_any_host as boolean);
     return true;
   },
 };
@@ -173,9 +191,8 @@ export const nvmfSubsystemAddListener: RpcMethod = {
     } else {
       const d = live.transport.portDefaults;
       // Taken now: another add_listener may run while this one waits for the workers.
-      lastPortId = Math.max(lastPortId, ...live.config.ports.map((x) => x.id)) + 1;
       const pc: PortConfig = {
-        id: lastPortId,
+        id: nextPortId(live),
         address: a.address,
         port: a.port,
         family: a.family,
@@ -187,23 +204,61 @@ export const nvmfSubsystemAddListener: RpcMethod = {
         // secure_channel: TLS required (PSKs: hosts[].tlsKey, or nvmf_subsystem_add_host's psk).
         tls: p.secure_channel === true ? 'required' : 'none',
       };
-      // The I/O workers learn the port before any queue can come through it.
-      if (live.workers) await live.workers.addPort(pc);
-      const l = new TcpListener(pc, live.ctx, live.workers);
       try {
-        const bound = await l.listen();
-        pc.port = bound.port;
+        await listenPort(live, pc);
       } catch (err) {
         throw invalidParams((err as Error).message);
       }
-      live.config.ports.push(pc);
-      live.listeners.push(l);
-      live.log.info({ port: pc.id, address: pc.address, tcpPort: pc.port, subsystems: pc.subsystems }, 'rpc: listening');
     }
     live.ctx.discoveryChanged();
     return true;
   },
 };
+
+/** The next port id not used by the running target (ids are never reused in a process). */
+export function nextPortId(live: LiveTarget): number {
+  lastPortId = Math.max(lastPortId, ...live.config.ports.map((x) => x.id)) + 1;
+  return lastPortId;
+}
+
+/** Starts listening on the new port `pc` (its TCP port is set to the bound one); throws when it cannot. */
+export async function listenPort(live: LiveTarget, pc: PortConfig, via = 'rpc'): Promise<void> {
+  // The I/O workers learn the port before any queue can come through it.
+  if (live.workers) await live.workers.addPort(pc);
+  const l = new TcpListener(pc, live.ctx, live.workers);
+  const bound = await l.listen();
+  pc.port = bound.port;
+  lastPortId = Math.max(lastPortId, pc.id);
+  live.config.ports.push(pc);
+  live.listeners.push(l);
+  live.log.info({ port: pc.id, address: pc.address, tcpPort: pc.port, subsystems: pc.subsystems }, `${via}: listening`);
+}
+
+/**
+ * Takes subsystem `s` off port `pc` (null: the port alone, for discovery), disconnecting what came
+ * through it; a port left serving nothing stops listening.
+ */
+export async function unlistenPort(live: LiveTarget, pc: PortConfig, s: Subsystem<Controller> | null, via = 'rpc'): Promise<void> {
+  if (s !== null) {
+    // Off the port first: a reconnect through it is refused.
+    pc.subsystems.splice(pc.subsystems.indexOf(s.nqn), 1);
+    const d = disconnectListener(s, pc, via === 'rpc' ? 'nvmf_subsystem_remove_listener' : via);
+    live.log.info(
+      { subnqn: s.nqn, address: pc.address, tcpPort: pc.port, controllers: d.controllers, ioQueues: d.ioQueues },
+      `${via}: listener removed (${d.controllers} controller(s) disconnected, ${d.ioQueues} I/O queue(s) closed)`,
+    );
+  }
+  if (pc.subsystems.length === 0) {
+    // Nothing left on this port: stop listening. The listener stays in the target's list so
+    // that its remaining (discovery) connections are closed with the target.
+    live.config.ports.splice(live.config.ports.indexOf(pc), 1);
+    live.ctx.ana.resetPort(pc.id);
+    const l = live.listeners.find((x) => x.port === pc);
+    if (l) await l.stopAccepting();
+    live.log.info({ port: pc.id, address: pc.address, tcpPort: pc.port }, `${via}: stopped listening`);
+  }
+  live.ctx.discoveryChanged();
+}
 
 export const nvmfSubsystemRemoveListener: RpcMethod = {
   name: 'nvmf_subsystem_remove_listener',
@@ -212,27 +267,8 @@ export const nvmfSubsystemRemoveListener: RpcMethod = {
     const s = target(live, p);
     const pc = findPort(live, tcpAddress(p.listen_address));
     if (!pc || (s !== null && !pc.subsystems.includes(s.nqn))) throw invalidParams('Listener not found');
-    if (s === null) {
-      if (pc.subsystems.length > 0) throw invalidParams(`this port also serves ${pc.subsystems.join(', ')}: every port answers discovery here`);
-    } else {
-      // Off the port first: a reconnect through it is refused.
-      pc.subsystems.splice(pc.subsystems.indexOf(s.nqn), 1);
-      const d = disconnectListener(s, pc);
-      live.log.info(
-        { subnqn: s.nqn, address: pc.address, tcpPort: pc.port, controllers: d.controllers, ioQueues: d.ioQueues },
-        `rpc: listener removed (${d.controllers} controller(s) disconnected, ${d.ioQueues} I/O queue(s) closed)`,
-      );
-    }
-    if (pc.subsystems.length === 0) {
-      // Nothing left on this port: stop listening. The listener stays in the target's list so
-      // that its remaining (discovery) connections are closed with the target.
-      live.config.ports.splice(live.config.ports.indexOf(pc), 1);
-      live.ctx.ana.resetPort(pc.id);
-      const l = live.listeners.find((x) => x.port === pc);
-      if (l) await l.stopAccepting();
-      live.log.info({ port: pc.id, address: pc.address, tcpPort: pc.port }, 'rpc: stopped listening');
-    }
-    live.ctx.discoveryChanged();
+    if (s === null && pc.subsystems.length > 0) throw invalidParams(`this port also serves ${pc.subsystems.join(', ')}: every port answers discovery here`);
+    await unlistenPort(live, pc, s);
     return true;
   },
 };

@@ -25,11 +25,15 @@ import { bdevRbdCreate, bdevRbdDelete, bdevRbdGetClustersInfo, bdevRbdRegisterCl
 import { nvmfNsAddHost, nvmfNsRemoveHost } from './ns-hosts.js';
 import { keyringFileAddKey, keyringFileRemoveKey, keyringGetKeys } from './keyring.js';
 import { nvmfSubsystemSetKeys } from './host-keys.js';
+import { nvmetdGetConfig, nvmetdReload, nvmetdSaveConfig } from './config.js';
+import { frameworkGetConfig, frameworkGetSubsystems } from './spdk-config.js';
 
 export const ALL_METHODS: readonly RpcMethod[] = [
   spdkGetVersion,
   rpcGetMethods,
   frameworkWaitInit,
+  frameworkGetSubsystems,
+  frameworkGetConfig,
   bdevGetBdevs,
   bdevMallocCreate,
   bdevMallocDelete,
@@ -69,4 +73,7 @@ export const ALL_METHODS: readonly RpcMethod[] = [
   keyringFileAddKey,
   keyringFileRemoveKey,
   keyringGetKeys,
+  nvmetdGetConfig,
+  nvmetdSaveConfig,
+  nvmetdReload,
 ];

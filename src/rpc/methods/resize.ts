@@ -29,11 +29,11 @@ async function exclusively<T>(key: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** Tells the workers, then the controllers; one log line. */
-async function announce(live: Pick<LiveTarget, 'workers' | 'log'>, s: Subsystem<Controller>, ns: Namespace, from: number, ramShare: SharedArrayBuffer[] | null): Promise<void> {
+async function announce(live: Pick<LiveTarget, 'workers' | 'log'>, s: Subsystem<Controller>, ns: Namespace, from: number, ramShare: SharedArrayBuffer[] | null, via = 'rpc'): Promise<void> {
   const size = ns.backend.sizeBytes;
   if (live.workers) await live.workers.changeNamespace({ op: 'ns-resize', subnqn: s.nqn, nsid: ns.nsid, size, ramShare });
   s.namespaceChanged(ns.nsid);
-  live.log.info({ subnqn: s.nqn, nsid: ns.nsid, from, size, workers: live.workers ? 'applied' : 'none' }, 'rpc: namespace resized');
+  live.log.info({ subnqn: s.nqn, nsid: ns.nsid, from, size, workers: live.workers ? 'applied' : 'none' }, `${via}: namespace resized`);
 }
 
 export const nvmetdNamespaceResize: RpcMethod = {
@@ -50,37 +50,43 @@ export const nvmetdNamespaceResize: RpcMethod = {
       throw invalidParams(`namespace ${nsid} is not a RAM namespace: grow its file and call bdev_aio_rescan`);
     }
     if (!Number.isSafeInteger(size) || size <= 0 || size % ns.blockSize !== 0) throw invalidParams(`size ${size}: a positive multiple of the block size (${ns.blockSize})`);
-    return exclusively(nsKey(s.nqn, nsid), async () => {
-      const from = backend.sizeBytes;
-      if (size === from) return true;
-      if (size < from && p.force !== true && backend.holdsDataFrom(size)) {
-        throw errnoError(Errno.EBUSY, `data is written past ${size} bytes: give force: true to cut it off`);
-      }
-      const backing = ns.config.backing as { type: 'ram'; size: number };
-      let shares: SharedArrayBuffer[] | null;
-      if (size > from) {
-        // Grown here first (in place for shared memory): the workers then map the same buffers.
-        try {
-          shares = backend.resize(size);
-        } catch (err) {
-          throw errnoError(Errno.ENOMEM, (err as Error).message);
-        }
-        backing.size = size;
-        await announce(live, s, ns, from, shares);
-      } else {
-        // Shrunk on the workers first, so that nothing writes past the end when it is zeroed here.
-        const keep = Math.ceil(size / backend.segmentBytes);
-        const current = backend.shares;
-        if (live.workers && current) await live.workers.changeNamespace({ op: 'ns-resize', subnqn: s.nqn, nsid, size, ramShare: current.slice(0, keep) });
-        backend.resize(size);
-        backing.size = size;
-        s.namespaceChanged(nsid);
-        live.log.info({ subnqn: s.nqn, nsid, from, size, forced: p.force === true }, 'rpc: namespace resized');
-      }
-      return true;
-    });
+    return resizeRamNamespace(live, s, ns, backend, size, p.force === true);
   },
 };
+
+/** Resizes RAM namespace `ns` of `s` (checked: RAM, a positive multiple of its block size) everywhere; controllers are told. */
+export function resizeRamNamespace(live: LiveTarget, s: Subsystem<Controller>, ns: Namespace, backend: RamBackend, size: number, force: boolean, via = 'rpc'): Promise<true> {
+  const nsid = ns.nsid;
+  return exclusively(nsKey(s.nqn, nsid), async () => {
+    const from = backend.sizeBytes;
+    if (size === from) return true;
+    if (size < from && !force && backend.holdsDataFrom(size)) {
+      throw errnoError(Errno.EBUSY, `data is written past ${size} bytes: give force: true to cut it off`);
+    }
+    const backing = ns.config.backing as { type: 'ram'; size: number };
+    let shares: SharedArrayBuffer[] | null;
+    if (size > from) {
+      // Grown here first (in place for shared memory): the workers then map the same buffers.
+      try {
+        shares = backend.resize(size);
+      } catch (err) {
+        throw errnoError(Errno.ENOMEM, (err as Error).message);
+      }
+      backing.size = size;
+      await announce(live, s, ns, from, shares, via);
+    } else {
+      // Shrunk on the workers first, so that nothing writes past the end when it is zeroed here.
+      const keep = Math.ceil(size / backend.segmentBytes);
+      const current = backend.shares;
+      if (live.workers && current) await live.workers.changeNamespace({ op: 'ns-resize', subnqn: s.nqn, nsid, size, ramShare: current.slice(0, keep) });
+      backend.resize(size);
+      backing.size = size;
+      s.namespaceChanged(nsid);
+      live.log.info({ subnqn: s.nqn, nsid, from, size, forced: force }, `${via}: namespace resized`);
+    }
+    return true as const;
+  });
+}
 
 /** The namespace a bdev backs, if any. */
 function claimant(live: LiveTarget, b: Bdev): { s: Subsystem<Controller>; ns: Namespace } | null {
@@ -109,7 +115,7 @@ function rescanMethod(name: string, product: Bdev['productName']): RpcMethod {
         }
         const size = bytes - (bytes % b.blockSize);
         const from = b.backend.sizeBytes;
-        if (size === from) return true;
+      if (size === from) return true as const;
         const user = claimant(live, b);
         if (size < from && user) throw errnoError(Errno.EBUSY, `${path} shrank below the size of namespace ${user.ns.nsid} of ${user.s.nqn}`);
         if (size < b.blockSize) throw errnoError(Errno.EINVAL, `${path} is smaller than one block`);

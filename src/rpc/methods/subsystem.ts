@@ -14,6 +14,7 @@ import { ANA_GROUP_MAX } from '../../spec/log.js';
 import { Subsystem } from '../../core/subsystem.js';
 import type { Json } from '../json-value.js';
 import type { LiveTarget } from '../live.js';
+import type { Bdev } from '../bdevs.js';
 import { bool, object, str, u16, u32, u8, uuid, type RpcMethod } from '../table.js';
 import { RpcCode, RpcError } from '../wire.js';
 import { findSubsystem, invalidParams } from './common.js';
@@ -82,18 +83,7 @@ export const nvmfCreateSubsystem: RpcMethod = {
       cntlidMax: max,
       namespaces: [],
     };
-    live.config.subsystems.push(sc);
-    if (live.workers) {
-      try {
-        await live.workers.addSubsystem(sc);
-      } catch (err) {
-        live.config.subsystems.splice(live.config.subsystems.indexOf(sc), 1);
-        await live.workers.removeSubsystem(nqn).catch(() => undefined);
-        throw new RpcError(RpcCode.INTERNAL_ERROR, `Unable to create subsystem ${nqn}`, `the I/O workers: ${(err as Error).message}`);
-      }
-    }
-    live.ctx.subsystems.set(nqn, new Subsystem<Controller>(sc));
-    live.log.info({ subnqn: nqn, workers: live.workers ? 'applied' : 'none' }, 'rpc: subsystem created');
+    await createSubsystem(live, sc);
     return true;
   },
 };
@@ -102,25 +92,7 @@ export const nvmfDeleteSubsystem: RpcMethod = {
   name: 'nvmf_delete_subsystem',
   params: { schema: object({ nqn: str, tgt_name: str }, ['nqn']) },
   handler: async (p, live) => {
-    const s = findSubsystem(live, p);
-    // Gone for new connections first, then everyone connected is disconnected.
-    live.ctx.subsystems.delete(s.nqn);
-    const victims = [...s.controllers.values()];
-    for (const c of victims) c.teardown(`subsystem ${s.nqn} deleted (nvmf_delete_subsystem)`);
-    const i = live.config.subsystems.findIndex((x) => x.nqn === s.nqn);
-    if (i >= 0) live.config.subsystems.splice(i, 1);
-    for (const port of live.config.ports) {
-      const j = port.subsystems.indexOf(s.nqn);
-      if (j >= 0) port.subsystems.splice(j, 1);
-    }
-    for (const nsid of s.activeNsids()) {
-      const b = live.bdevs.claimedBy(s.nqn, nsid);
-      if (b) b.claimedBy = null;
-    }
-    // The workers close their copies of its namespaces once their queues of it have closed.
-    if (live.workers) await live.workers.removeSubsystem(s.nqn);
-    live.ctx.discoveryChanged();
-    live.log.info({ subnqn: s.nqn, disconnected: victims.length }, `rpc: subsystem deleted (${victims.length} controller(s) disconnected)`);
+    await deleteSubsystem(live, findSubsystem(live, p));
     return true;
   },
 };
@@ -194,34 +166,7 @@ export const nvmfSubsystemAddNs: RpcMethod = {
       // Not auto visible: no host sees it until nvmf_ns_add_host names one (ns-hosts.ts).
       ...(n.no_auto_visible === true ? { hosts: [] } : {}),
     };
-    const nsStats = pool ? pool.namespaceStats() : undefined;
-    const ns = new Namespace(nc, bdev.backend, nsStats, 0);
-    // A reservation persisted in ptpl_file comes back with the namespace (a broken file refuses it).
-    try {
-      await live.ctx.reservations.restore([{ nqn: s.nqn, ns }]);
-    } catch (err) {
-      live.ctx.reservations.forget(ns);
-      throw invalidParams((err as Error).message);
-    }
-    // In the config first: a worker started from now on builds it too.
-    s.config.namespaces.push(nc);
-    bdev.claimedBy = { nqn: s.nqn, nsid };
-    if (pool) {
-      try {
-        await pool.changeNamespace({ op: 'ns-add', subnqn: s.nqn, ns: nc, ramShare: bdev.ramShare ?? null, nsStats: nsStats! });
-      } catch (err) {
-        // Undone everywhere: the workers that added it remove it again.
-        s.config.namespaces.splice(s.config.namespaces.indexOf(nc), 1);
-        bdev.claimedBy = null;
-        live.ctx.reservations.forget(ns);
-        await pool.changeNamespace({ op: 'ns-remove', subnqn: s.nqn, nsid }).catch(() => undefined);
-        live.log.error({ subnqn: s.nqn, nsid, bdev: bdev.name, err }, 'rpc: namespace not added: the I/O workers could not open it');
-        throw new RpcError(RpcCode.INTERNAL_ERROR, 'Internal error', `the I/O workers could not add the namespace: ${(err as Error).message}`);
-      }
-    }
-    s.addNamespace(ns);
-    followBackendSize(live, s, ns);
-    live.log.info({ subnqn: s.nqn, nsid, bdev: bdev.name, workers: pool ? 'applied' : 'none' }, 'rpc: namespace added');
+    await addNamespace(live, s, nc, bdev);
     return nsid;
   },
 };
@@ -235,25 +180,102 @@ export const nvmfSubsystemRemoveNs: RpcMethod = {
     const i = s.config.namespaces.findIndex((x) => x.nsid === nsid);
     // Not in the config: never added, or a removal of it is under way.
     if (!s.namespaces.has(nsid) || i < 0) throw invalidParams(`namespace ${nsid} not found`);
-    const b = live.bdevs.claimedBy(s.nqn, nsid);
-    const pool = live.workers;
-    // A RAM namespace of the config file keeps its shared memory with its bdev, to be added again.
-    if (pool && b && b.backing.type === 'ram' && !b.ramShare) b.ramShare = pool.ramShare(s.nqn, nsid);
-    // Out of the config first: a worker started from now on does not build it.
-    s.config.namespaces.splice(i, 1);
-    if (pool) {
-      try {
-        await pool.changeNamespace({ op: 'ns-remove', subnqn: s.nqn, nsid });
-      } catch (err) {
-        // A worker that did not have it has nothing to serve: the removal stands.
-        live.log.warn({ subnqn: s.nqn, nsid, err }, 'rpc: namespace removal: a worker did not hold it');
-      }
-    }
-    const gone = s.removeNamespace(nsid);
-    if (gone) live.ctx.reservations.forget(gone);
-    if (b) b.claimedBy = null;
-    live.log.info({ subnqn: s.nqn, nsid, workers: pool ? 'applied' : 'none' }, 'rpc: namespace removed');
+    await removeNamespace(live, s, nsid, i);
     return true;
   },
 };
 
+/** Makes subsystem `sc` on the main thread and the I/O workers (the change path of the RPC and of reload). */
+export async function createSubsystem(live: LiveTarget, sc: SubsystemConfig, via = 'rpc'): Promise<void> {
+  const nqn = sc.nqn;
+  live.config.subsystems.push(sc);
+  if (live.workers) {
+    try {
+      await live.workers.addSubsystem(sc);
+    } catch (err) {
+      live.config.subsystems.splice(live.config.subsystems.indexOf(sc), 1);
+      await live.workers.removeSubsystem(nqn).catch(() => undefined);
+      throw new RpcError(RpcCode.INTERNAL_ERROR, `Unable to create subsystem ${nqn}`, `the I/O workers: ${(err as Error).message}`);
+    }
+  }
+  live.ctx.subsystems.set(nqn, new Subsystem<Controller>(sc));
+  live.log.info({ subnqn: nqn, workers: live.workers ? 'applied' : 'none' }, `${via}: subsystem created`);
+}
+
+/** Deletes subsystem `s`: gone for new connections, its controllers disconnected, off every port. */
+export async function deleteSubsystem(live: LiveTarget, s: Subsystem<Controller>, via = 'rpc'): Promise<void> {
+  // Gone for new connections first, then everyone connected is disconnected.
+  live.ctx.subsystems.delete(s.nqn);
+  const victims = [...s.controllers.values()];
+  for (const c of victims) c.teardown(`subsystem ${s.nqn} deleted (${via === 'rpc' ? 'nvmf_delete_subsystem' : via})`);
+  const i = live.config.subsystems.findIndex((x) => x.nqn === s.nqn);
+  if (i >= 0) live.config.subsystems.splice(i, 1);
+  for (const port of live.config.ports) {
+    const j = port.subsystems.indexOf(s.nqn);
+    if (j >= 0) port.subsystems.splice(j, 1);
+  }
+  for (const nsid of s.activeNsids()) {
+    const b = live.bdevs.claimedBy(s.nqn, nsid);
+    if (b) b.claimedBy = null;
+  }
+  // The workers close their copies of its namespaces once their queues of it have closed.
+  if (live.workers) await live.workers.removeSubsystem(s.nqn);
+  live.ctx.discoveryChanged();
+  live.log.info({ subnqn: s.nqn, disconnected: victims.length }, `${via}: subsystem deleted (${victims.length} controller(s) disconnected)`);
+}
+
+/** Exposes bdev `bdev` as namespace `nc` of `s`, on the main thread and the I/O workers; controllers are told. */
+export async function addNamespace(live: LiveTarget, s: Subsystem<Controller>, nc: NamespaceConfig, bdev: Bdev, via = 'rpc'): Promise<void> {
+  const nsid = nc.nsid;
+  const pool = live.workers;
+  const nsStats = pool ? pool.namespaceStats() : undefined;
+  const ns = new Namespace(nc, bdev.backend, nsStats, 0);
+  // A reservation persisted in ptpl_file comes back with the namespace (a broken file refuses it).
+  try {
+    await live.ctx.reservations.restore([{ nqn: s.nqn, ns }]);
+  } catch (err) {
+    live.ctx.reservations.forget(ns);
+    throw invalidParams((err as Error).message);
+  }
+  // In the config first: a worker started from now on builds it too.
+  s.config.namespaces.push(nc);
+  bdev.claimedBy = { nqn: s.nqn, nsid };
+  if (pool) {
+    try {
+      await pool.changeNamespace({ op: 'ns-add', subnqn: s.nqn, ns: nc, ramShare: bdev.ramShare ?? null, nsStats: nsStats! });
+    } catch (err) {
+      // Undone everywhere: the workers that added it remove it again.
+      s.config.namespaces.splice(s.config.namespaces.indexOf(nc), 1);
+      bdev.claimedBy = null;
+      live.ctx.reservations.forget(ns);
+      await pool.changeNamespace({ op: 'ns-remove', subnqn: s.nqn, nsid }).catch(() => undefined);
+      live.log.error({ subnqn: s.nqn, nsid, bdev: bdev.name, err }, `${via}: namespace not added: the I/O workers could not open it`);
+      throw new RpcError(RpcCode.INTERNAL_ERROR, 'Internal error', `the I/O workers could not add the namespace: ${(err as Error).message}`);
+    }
+  }
+  s.addNamespace(ns);
+  followBackendSize(live, s, ns);
+  live.log.info({ subnqn: s.nqn, nsid, bdev: bdev.name, workers: pool ? 'applied' : 'none' }, `${via}: namespace added`);
+}
+
+/** Removes namespace `nsid` (at index `i` of the subsystem's config) everywhere; controllers are told. Its bdev stays. */
+export async function removeNamespace(live: LiveTarget, s: Subsystem<Controller>, nsid: number, i: number, via = 'rpc'): Promise<void> {
+  const b = live.bdevs.claimedBy(s.nqn, nsid);
+  const pool = live.workers;
+  // A RAM namespace of the config file keeps its shared memory with its bdev, to be added again.
+  if (pool && b && b.backing.type === 'ram' && !b.ramShare) b.ramShare = pool.ramShare(s.nqn, nsid);
+  // Out of the config first: a worker started from now on does not build it.
+  s.config.namespaces.splice(i, 1);
+  if (pool) {
+    try {
+      await pool.changeNamespace({ op: 'ns-remove', subnqn: s.nqn, nsid });
+    } catch (err) {
+      // A worker that did not have it has nothing to serve: the removal stands.
+      live.log.warn({ subnqn: s.nqn, nsid, err }, `${via}: namespace removal: a worker did not hold it`);
+    }
+  }
+  const gone = s.removeNamespace(nsid);
+  if (gone) live.ctx.reservations.forget(gone);
+  if (b) b.claimedBy = null;
+  live.log.info({ subnqn: s.nqn, nsid, workers: pool ? 'applied' : 'none' }, `${via}: namespace removed`);
+}

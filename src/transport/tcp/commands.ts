@@ -15,6 +15,7 @@ import { SQE } from '../../spec/sqe.js';
 import { Generic, S_INTERNAL_ERROR, S_SGL_LENGTH_INVALID, SCT, status } from '../../spec/status.js';
 import type { Logger } from '../../util/log.js';
 import { StatField, threadStats } from '../../runtime/stats.js';
+import { nsCompleted } from '../../core/ns-completion.js';
 import type { DataPool } from './quota.js';
 import { CapsulePlan, planCapsule } from './capsule.js';
 import type { BufferGrants } from './grants.js';
@@ -240,7 +241,10 @@ export abstract class CommandPath implements RequestOwner {
     if (this.closed) return this.dropRequest(req);
     this.commands++;
     const sent = this.tx.respond(req, this.qid, this.sqhdField(), this.sqflowDisabled);
-    this.stats.complete(req.t0 > 0 ? (performance.now() - req.t0) * 1000 : -1, sent, req.inData ? req.inData.length : 0, req.status !== 0);
+    const latencyUs = req.t0 > 0 ? (performance.now() - req.t0) * 1000 : -1;
+    this.stats.complete(latencyUs, sent, req.inData ? req.inData.length : 0, req.status !== 0);
+    if (req.ns !== null) nsCompleted(req.ns.stats, req.sqe[SQE.opcode]!, latencyUs, req.status !== 0);
+    else if (this.qid === 0 && this.ctrl?.subsys) this.ctrl.subsys.adminCommands++;
     this.freeRequest(req, true);
     this.tx.schedule();
   }

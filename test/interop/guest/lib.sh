@@ -145,7 +145,8 @@ ns_dev() { # ctrl nsid
 }
 
 # nvme connect for our subsystem; waits for the controller to be live and its namespaces to appear
-# (WAIT_NSIDS, default both). Sets CTRL. Extra args are passed to nvme connect.
+# (WAIT_NSIDS, default both). Sets CTRL. Extra args are passed to nvme connect. Its own variables
+# start with _ or are hq, hid, opts, seen, i: scenarios keep theirs (n, d, ...) across a connect.
 connect() { # hostnqn hostid [args...]
   hq=$1; hid=$2; shift 2
   echo "+ nvme connect -t tcp -a $TADDR -s $TPORT -n $SUBNQN -q $hq -I $hid $*"
@@ -170,7 +171,6 @@ connect() { # hostnqn hostid [args...]
   i=0
   while [ $i -lt 30 ]; do
     seen=0
-    # (_wn, not n: scenarios keep an nsid in n across connects)
     for _wn in ${WAIT_NSIDS:-$NS1_NSID $NS2_NSID}; do ns_dev "$CTRL" "$_wn" > /dev/null || seen=1; done
     [ $seen -eq 0 ] && return 0
     sleep 1; i=$((i + 1))

@@ -6,6 +6,7 @@
 . /interop/lib.sh
 . /interop/live.sh
 . /interop/ha.sh
+. /interop/ceph.sh
 [ "$MODE" = reference ] && . /interop/reference-target.sh
 exec 3<&0 4>&1
 mkdir -p /tmp/art
@@ -640,7 +641,7 @@ PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst conne
  fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k fio-digests flush blkdiscard write-zeroes
  compare-match compare-mismatch copy-verify keep-alive-idle disconnect-reconnect shared-namespace
  reservations reservations-preempt reservations-ptpl file-persist-restart kill-during-fio allow-list-refused dhchap ns-masking hot-add-ns resize-ns
- remove-host multipath-ana tls-connect tls-discover tls-plain-refused tls-dhchap tls-rfc8446 perf-vs-fio"
+ remove-host multipath-ana rbd-failover tls-connect tls-discover tls-plain-refused tls-dhchap tls-rfc8446 perf-vs-fio"
 if [ -n "$ONLY" ]; then
   p=""; for s in $PLAN; do echo " $ONLY " | grep -q " $s " && p="$p $s"; done; PLAN=$p
 fi
@@ -680,6 +681,7 @@ scenario hot-add-ns scn_hot_add_ns 180
 scenario resize-ns scn_resize_ns 120
 scenario remove-host scn_remove_host 150
 scenario multipath-ana scn_multipath_ana $((MP_FIO_SECS + 200))
+scenario rbd-failover scn_rbd_failover $((RBD_FIO_SECS + 420))
 scenario ns-masking scn_ns_masking 180
 scenario tls-connect scn_tls_connect 240
 scenario tls-discover scn_tls_discover 120
