@@ -12,6 +12,8 @@ export interface NamespaceSpec {
   uuid: string;
   nguid: string;
   path?: string;
+  /** Persist Through Power Loss file of the namespace's reservations (nvmetd mode). */
+  ptplFile?: string;
 }
 
 export interface InteropConfig {

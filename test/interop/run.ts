@@ -106,7 +106,11 @@ function interopConfig(o: Options, runDir: string): InteropConfig {
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e07', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e07' },
     ],
     namespaces: [
-      { nsid: 1, kind: 'ram', blockSize: 512, size: 256 * mib, uuid: '6e766d65-7464-4000-8000-696e7465726f', nguid: '6e766d6574640001696e7465726f7031' },
+      {
+        nsid: 1, kind: 'ram', blockSize: 512, size: 256 * mib, uuid: '6e766d65-7464-4000-8000-696e7465726f', nguid: '6e766d6574640001696e7465726f7031',
+        // Reservations persist through power loss (reservations-ptpl); a fresh file each run.
+        ptplFile: join(runDir, 'ns1-ptpl.json'),
+      },
       {
         nsid: 2, kind: 'file', blockSize: 4096, size: 256 * mib, uuid: '6e766d65-7464-4000-8000-696e74657232', nguid: '6e766d6574640002696e7465726f7032',
         path: join(runDir, 'ns2.img'),
@@ -204,6 +208,8 @@ function nvmetdConfigJson(c: InteropConfig, ns1DelayUs = 0): string {
         nguid: n.nguid,
         // Per-host masking: every allowed host but host 7 sees namespace 2.
         ...(n.nsid === 2 ? { hosts: [c.hosts[0].nqn, c.hosts[1].nqn, c.hosts[3]!.nqn] } : {}),
+        // Reservations persist through power loss on namespace 1 (reservations-ptpl), fresh each run.
+        ...(n.ptplFile ? { ptplFile: n.ptplFile } : {}),
       })),
     }, {
       nqn: TLS_SUBNQN,
@@ -256,6 +262,7 @@ function buildRunInitrd(img: GuestImage, c: InteropConfig, o: Options, runDir: s
     { kind: 'file', path: 'interop/lib.sh', data: g('lib.sh') },
     { kind: 'file', path: 'interop/scenarios.sh', data: g('scenarios.sh'), mode: 0o755 },
     { kind: 'file', path: 'interop/live.sh', data: g('live.sh') },
+    { kind: 'file', path: 'interop/ha.sh', data: g('ha.sh') },
     { kind: 'file', path: 'interop/ceph.sh', data: g('ceph.sh') },
     { kind: 'file', path: 'interop/reference-target.sh', data: g('reference-target.sh') },
     { kind: 'file', path: 'interop/env.sh', data: Buffer.from(guestEnv(c, o)) },

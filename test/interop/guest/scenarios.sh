@@ -5,6 +5,7 @@
 . /interop/env.sh
 . /interop/lib.sh
 . /interop/live.sh
+. /interop/ha.sh
 . /interop/ceph.sh
 [ "$MODE" = reference ] && . /interop/reference-target.sh
 exec 3<&0 4>&1
@@ -638,8 +639,8 @@ PLAN=""
 [ "$MODE" = reference ] && PLAN="reference-target"
 PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst connect-both collect-identify
  fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k fio-digests flush blkdiscard write-zeroes
- compare-match compare-mismatch keep-alive-idle disconnect-reconnect shared-namespace
- reservations file-persist-restart kill-during-fio allow-list-refused dhchap ns-masking hot-add-ns resize-ns
+ compare-match compare-mismatch copy-verify keep-alive-idle disconnect-reconnect shared-namespace
+ reservations reservations-preempt reservations-ptpl file-persist-restart kill-during-fio allow-list-refused dhchap ns-masking hot-add-ns resize-ns
  remove-host multipath-ana rbd-failover tls-connect tls-discover tls-plain-refused tls-dhchap tls-rfc8446 perf-vs-fio"
 if [ -n "$ONLY" ]; then
   p=""; for s in $PLAN; do echo " $ONLY " | grep -q " $s " && p="$p $s"; done; PLAN=$p
@@ -665,10 +666,13 @@ scenario blkdiscard scn_blkdiscard 60
 scenario write-zeroes scn_write_zeroes 60
 scenario compare-match scn_compare_match 60
 scenario compare-mismatch scn_compare_mismatch 60
+scenario copy-verify scn_copy_verify 90
 scenario keep-alive-idle scn_keep_alive_idle $((IDLE_SECS + 60))
 scenario disconnect-reconnect scn_disconnect_reconnect 120
 scenario shared-namespace scn_shared_namespace 180
 scenario reservations scn_reservations 240
+scenario reservations-preempt scn_reservations_preempt 240
+scenario reservations-ptpl scn_reservations_ptpl 300
 scenario file-persist-restart scn_file_persist_restart 180
 scenario kill-during-fio scn_kill_during_fio 900
 scenario allow-list-refused scn_allow_list_refused 60
