@@ -295,11 +295,16 @@ function buildRunInitrd(img: GuestImage, c: InteropConfig, o: Options, runDir: s
 function authLogSummary(logPath: string, hostnqn: string): string {
   let n = 0;
   let last = { hash: '-', dhgroup: '-' };
+  // An I/O worker's lines name the queue's connection (peer), not the host: the queue's Connect, logged
+  // with both on the main thread, says whose it is (a peer address is unique among live connections).
+  const owner = new Map<string, string>();
   for (const line of readFileSync(logPath, 'utf8').split('\n')) {
-    if (!/authentication: host (and controller )?authenticated/.test(line) || !line.includes(hostnqn)) continue;
+    if (!line.startsWith('{')) continue;
     try {
-      const r = JSON.parse(line) as { hostnqn?: string; hash?: string; dhgroup?: string };
-      if (r.hostnqn !== hostnqn) continue;
+      const r = JSON.parse(line) as { msg?: string; peer?: string; hostnqn?: string; hash?: string; dhgroup?: string };
+      if (r.peer !== undefined && r.hostnqn !== undefined) owner.set(r.peer, r.hostnqn);
+      if (!/^authentication: host (and controller )?authenticated/.test(r.msg ?? '')) continue;
+      if ((r.hostnqn ?? (r.peer !== undefined ? owner.get(r.peer) : undefined)) !== hostnqn) continue;
       n++;
       last = { hash: r.hash ?? '-', dhgroup: r.dhgroup ?? '-' };
     } catch { /* not a log record */ }

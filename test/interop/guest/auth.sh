@@ -89,6 +89,7 @@ reauth_body() {
     sleep 1; i=$((i + 1))
   done
   [ "$AUTH_N" -gt "$n1" ] || die "no re-authentication in nvmetd's log 20s after the new secret (n=$AUTH_N)"
+  [ "$AUTH_N" -ge $((n1 + n1 - n0)) ] || die "only $((AUTH_N - n1)) of the $((n1 - n0)) queues authenticated again within 20s"
   secs=$(( $(date +%s) - t0 ))
   dmesg | grep -i auth | tail -n 3
   [ "$(find_ctrl "$HOSTNQN10")" = "$c" ] && [ "$(ctrl_state "$c")" = live ] || die "controller $c is $(ctrl_state "$c") after re-authentication"
