@@ -65,6 +65,8 @@ export function importNvmetcli(raw: unknown, source: string, options: NvmetcliOp
 
 class Importer {
   readonly warnings: string[] = [];
+  /** Ports imported with TLS ("optional"/"required"): one warning names them all (their PSKs are not here). */
+  readonly tlsPorts: string[] = [];
   constructor(readonly source: string, readonly options: NvmetcliOptions) {}
 
   warn(at: string, message: string): void {
@@ -85,6 +87,9 @@ class Importer {
     const known = new Set(subsystems.map((s) => s.nqn));
     const ports = list(raw.ports).flatMap((p, i) => this.port(p, `/ports/${i}`, known));
     if (ports.length === 0) this.warn('/ports', 'no TCP port to import: nvmetd will listen on its default 127.0.0.1:4420');
+    if (this.tlsPorts.length > 0) {
+      this.warn('/ports', `TLS imported as ports[].tls (${this.tlsPorts.join(', ')}), but the PSKs stay in the kernel keyring: set hosts[].tlsKey by hand for each host that connects over TLS (nvmetd keys gen-tls, or the host's configured PSK); nvmetd refuses a port that requires TLS while no host has one`);
+    }
     const config: ConfigFile = {
       ...(hosts.length > 0 ? { hosts } : {}),
       ...(ports.length > 0 ? { ports: ports.map((p) => inSchemaOrder(p, 'port')) } : {}),
@@ -283,6 +288,7 @@ class Importer {
     if (id !== undefined && id >= 1 && id <= 65535) out.id = id;
     else this.warn(`${at}/portid`, `port id ${String(p.portid)} is out of range: a free id is used`);
     this.address(addr, `${at}/addr`, out, 'port');
+    if (out.tls !== undefined) this.tlsPorts.push(`port ${id ?? '?'}: ${out.tls}`);
     const param = isObj(p.param) ? p.param : {};
     for (const [key, value] of Object.entries(param)) {
       const v = int(value);
@@ -352,7 +358,9 @@ class Importer {
   }
 
   /** addr { adrfam, traddr, trsvcid, treq, tsas, trtype } of a port or a referral into `out`. */
-  address(addr: Obj, at: string, out: { address?: string; port?: number; family?: 'ipv4' | 'ipv6' }, what: string): void {
+  address(addr: Obj, at: string, out: { address?: string; port?: number; family?: 'ipv4' | 'ipv6'; tls?: 'none' | 'optional' | 'required' }, what: string): void {
+    let treq = '';
+    let tsas = '';
     for (const [key, value] of Object.entries(addr)) {
       const v = str(value) ?? '';
       switch (key) {
@@ -374,14 +382,22 @@ class Importer {
           else this.warn(`${at}/adrfam`, `address family "${v}" ignored: inferred from the address`);
           break;
         case 'treq':
-          if (v === 'required') this.warn(`${at}/treq`, 'a secure channel (TLS) is required here: not imported (the PSKs are in the kernel keyring), set ports[].tls and hosts[].tlsKey by hand');
+          if (v !== '' && v !== 'not specified' && v !== 'required' && v !== 'not required') this.warn(`${at}/treq`, `"${v}" is not a treq value, ignored`);
+          else treq = v;
           break;
         case 'tsas':
-          if (v !== '' && v !== 'none') this.warn(`${at}/tsas`, `TLS ("${v}") is not imported (the PSKs are in the kernel keyring): set ports[].tls and hosts[].tlsKey by hand`);
+          if (v !== '' && v !== 'none' && v !== 'tls1.3') this.warn(`${at}/tsas`, `security type "${v}" is not supported by nvmetd, ignored`);
+          else tsas = v;
           break;
         default:
           this.warn(`${at}/${key}`, `address attribute "${key}" is not supported by nvmetd, ignored`);
       }
+    }
+    // TLS: a secure channel required, else offered when the port's security type is TLS 1.3.
+    const tls = treq === 'required' ? 'required' : tsas === 'tls1.3' ? 'optional' : undefined;
+    if (tls !== undefined) {
+      if (what === 'port') out.tls = tls;
+      else this.warn(at, `TLS (${tls}) of a ${what} is not carried over: nvmetd lists it as a plain TCP entry`);
     }
     // The family must agree with the address; let the address decide.
     if (out.address !== undefined && out.family !== undefined) {

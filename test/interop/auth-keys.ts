@@ -21,6 +21,29 @@ export function interopAuthKeys(hostnqn: string, subnqn: string): InteropAuthKey
   };
 }
 
+/**
+ * Secrets of the hosts that pin one hash and one DH group (guest/auth.sh): host 8 unidirectional
+ * (SHA-256, ffdhe2048), host 9 bidirectional (SHA-512, null group), host 10 re-keyed live (`reauth`
+ * in the config, `reauthNew` given to the target by RPC and then to the Linux host through sysfs).
+ */
+export interface InteropAuthExtraKeys {
+  uni: string;
+  sha512: string;
+  sha512Ctrl: string;
+  reauth: string;
+  reauthNew: string;
+}
+
+export function interopAuthExtraKeys(nqns: { uni: string; sha512: string; reauth: string }, subnqn: string): InteropAuthExtraKeys {
+  return {
+    uni: formatDhchapKey(generateDhchapKey({ transform: 1, hostnqn: nqns.uni })),
+    sha512: formatDhchapKey(generateDhchapKey({ transform: 3, hostnqn: nqns.sha512 })),
+    sha512Ctrl: formatDhchapKey(generateDhchapKey({ transform: 0, hostnqn: subnqn, keyLen: 64 })),
+    reauth: formatDhchapKey(generateDhchapKey({ transform: 0, hostnqn: nqns.reauth, keyLen: 32 })),
+    reauthNew: formatDhchapKey(generateDhchapKey({ transform: 2, hostnqn: nqns.reauth })),
+  };
+}
+
 /** Configured TLS PSKs (NVMeTLSkey-1:01:..., as `nvme gen-tls-key` prints them) of hosts 4, 5 and 6. */
 export interface InteropTlsKeys {
   host4: string;

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { CpioEntry, CpioWriter, withParents } from './cpio.js';
 import { checkIdentify, compareWithReference, HostCheck, InteropConfig } from './checks.js';
 import { cacheDirFor, ensureGuestImage, GuestImage, Release, RELEASES } from './setup.js';
-import { interopAuthKeys, interopTlsKeys, tlsDerivationFor, tlsImportLine, type InteropAuthKeys, type InteropTlsKeys } from './auth-keys.js';
+import { interopAuthExtraKeys, interopAuthKeys, interopTlsKeys, tlsDerivationFor, tlsImportLine, type InteropAuthExtraKeys, type InteropAuthKeys, type InteropTlsKeys } from './auth-keys.js';
 import { killAll, killGroup, portOpen, spawnGroup, Target, waitExit } from './processes.js';
 import { RBD_NQN, RbdGateways } from './gateways.js';
 
@@ -104,6 +104,10 @@ function interopConfig(o: Options, runDir: string): InteropConfig {
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e06', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e06' },
       // Host 7 is allowed on the interop subsystem, but namespace 2 is masked from it (ns-masking).
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e07', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e07' },
+      // Hosts 8-10 authenticate with one hash and one DH group each (guest/auth.sh; they see namespace 1 only).
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e08', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e08' },
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e09', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e09' },
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e0a', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e0a' },
     ],
     namespaces: [
       {
@@ -165,6 +169,13 @@ function keysFor(c: InteropConfig): InteropAuthKeys {
   return (authKeys ??= interopAuthKeys(c.hosts[3]!.nqn, c.subnqn));
 }
 
+/** Secrets of hosts 8-10 (guest/auth.sh), made once per run; the re-auth key file is written at start. */
+let authExtraKeys: InteropAuthExtraKeys | null = null;
+function extraKeysFor(c: InteropConfig): InteropAuthExtraKeys {
+  return (authExtraKeys ??= interopAuthExtraKeys({ uni: c.hosts[7]!.nqn, sha512: c.hosts[8]!.nqn, reauth: c.hosts[9]!.nqn }, c.subnqn));
+}
+let reauthKeyFile = '';
+
 /**
  * TLS: a second port (host port + 1) that requires TLS and offers only a RAM subsystem of its own, so
  * the plain scenarios and the reference comparisons see exactly what they saw before (hosts 1-3 are
@@ -182,6 +193,7 @@ function nvmetdConfigJson(c: InteropConfig, ns1DelayUs = 0): string {
   const workers = interopWorkers();
   const keys = keysFor(c);
   const tk = tlsKeysFor();
+  const xk = extraKeysFor(c);
   const derivation = tlsDerivationFor(guestNvmeCli);
   const cfg = {
     ...(workers > 0 ? { shard: { workers } } : {}),
@@ -189,6 +201,9 @@ function nvmetdConfigJson(c: InteropConfig, ns1DelayUs = 0): string {
       { nqn: c.hosts[3]!.nqn, dhchap: { key: keys.host, ctrlKey: keys.ctrl }, tlsKey: tk.host4, tlsKeyDerivation: derivation },
       { nqn: c.hosts[4]!.nqn, tlsKey: tk.host5, tlsKeyDerivation: derivation },
       { nqn: c.hosts[5]!.nqn, tlsKey: tk.host6 },
+      { nqn: c.hosts[7]!.nqn, dhchap: { key: xk.uni, hash: ['sha256'], dhgroup: ['ffdhe2048'] } },
+      { nqn: c.hosts[8]!.nqn, dhchap: { key: xk.sha512, ctrlKey: xk.sha512Ctrl, hash: ['sha512'], dhgroup: ['null'] } },
+      { nqn: c.hosts[9]!.nqn, dhchap: { key: xk.reauth } },
     ],
     ports: [
       { id: 1, address: '127.0.0.1', port: c.hostPort, advertiseAddress: '10.0.2.2', advertisePort: c.tport, subsystems: [c.subnqn] },
@@ -199,7 +214,7 @@ function nvmetdConfigJson(c: InteropConfig, ns1DelayUs = 0): string {
       serial: c.serial,
       model: c.model,
       allowAnyHost: false,
-      allowedHosts: [c.hosts[0].nqn, c.hosts[1].nqn, c.hosts[3]!.nqn, c.hosts[6]!.nqn],
+      allowedHosts: [c.hosts[0].nqn, c.hosts[1].nqn, c.hosts[3]!.nqn, c.hosts[6]!.nqn, c.hosts[7]!.nqn, c.hosts[8]!.nqn, c.hosts[9]!.nqn],
       namespaces: c.namespaces.map((n) => ({
         nsid: n.nsid,
         backing: n.kind === 'ram' ? { type: 'ram', size: n.size, ...(n.nsid === 1 && ns1DelayUs ? { delayUs: ns1DelayUs } : {}) } : { type: 'file', path: n.path, size: n.size },
@@ -236,6 +251,10 @@ function guestEnv(c: InteropConfig, o: Options): string {
     TLS_SUBNQN, TLS_TPORT: c.tport + 1, TLS_KEY4: tlsKeysFor().host4, TLS_KEY5: tlsKeysFor().host5,
     TLS_IMPORT6: tlsImportLine(tlsKeysFor().host6, c.hosts[5]!.nqn, TLS_SUBNQN),
     DHCHAP_KEY4: keysFor(c).host, DHCHAP_CTRL4: keysFor(c).ctrl, DHCHAP_WRONG4: keysFor(c).wrong,
+    HOSTNQN8: c.hosts[7]!.nqn, HOSTID8: c.hosts[7]!.id, HOSTNQN9: c.hosts[8]!.nqn, HOSTID9: c.hosts[8]!.id,
+    HOSTNQN10: c.hosts[9]!.nqn, HOSTID10: c.hosts[9]!.id, DHCHAP_KEY8: extraKeysFor(c).uni,
+    DHCHAP_KEY9: extraKeysFor(c).sha512, DHCHAP_CTRL9: extraKeysFor(c).sha512Ctrl,
+    DHCHAP_KEY10: extraKeysFor(c).reauth, DHCHAP_NEW10: extraKeysFor(c).reauthNew, REAUTH_KEYFILE: reauthKeyFile,
     FIO_SIZE: fioSize, FIO_IODEPTH: 16, KILL_FIO_SIZE: process.env.NVMETD_INTEROP_KILL_FIO_SIZE ?? '128M', KILL_AFTER: 5, KILL_DOWNTIME: 3,
     KATO: 5, IDLE_SECS: 17, CTRL_LOSS_TMO: 180, RECONNECT_DELAY: 2, REQUEST_TIMEOUT: 120,
     PERF_QD, PERF_SECONDS, PERF_DELAY_US,
@@ -263,6 +282,7 @@ function buildRunInitrd(img: GuestImage, c: InteropConfig, o: Options, runDir: s
     { kind: 'file', path: 'interop/scenarios.sh', data: g('scenarios.sh'), mode: 0o755 },
     { kind: 'file', path: 'interop/live.sh', data: g('live.sh') },
     { kind: 'file', path: 'interop/ha.sh', data: g('ha.sh') },
+    { kind: 'file', path: 'interop/auth.sh', data: g('auth.sh') },
     { kind: 'file', path: 'interop/ceph.sh', data: g('ceph.sh') },
     { kind: 'file', path: 'interop/reference-target.sh', data: g('reference-target.sh') },
     { kind: 'file', path: 'interop/env.sh', data: Buffer.from(guestEnv(c, o)) },
@@ -273,6 +293,30 @@ function buildRunInitrd(img: GuestImage, c: InteropConfig, o: Options, runDir: s
   copyFileSync(img.initrd, initrd);
   appendFileSync(initrd, readFileSync(overlay));
   return initrd;
+}
+
+/**
+ * auth-log HOSTNQN: how many times nvmetd logged that host as authenticated, and the hash and DH group
+ * of the last time ("n=N hash=H dhgroup=G"): what the guest cannot see of a transaction.
+ */
+function authLogSummary(logPath: string, hostnqn: string): string {
+  let n = 0;
+  let last = { hash: '-', dhgroup: '-' };
+  // An I/O worker's lines name the queue's connection (peer), not the host: the queue's Connect, logged
+  // with both on the main thread, says whose it is (a peer address is unique among live connections).
+  const owner = new Map<string, string>();
+  for (const line of readFileSync(logPath, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const r = JSON.parse(line) as { msg?: string; peer?: string; hostnqn?: string; hash?: string; dhgroup?: string };
+      if (r.peer !== undefined && r.hostnqn !== undefined) owner.set(r.peer, r.hostnqn);
+      if (!/^authentication: host (and controller )?authenticated/.test(r.msg ?? '')) continue;
+      if ((r.hostnqn ?? (r.peer !== undefined ? owner.get(r.peer) : undefined)) !== hostnqn) continue;
+      n++;
+      last = { hash: r.hash ?? '-', dhgroup: r.dhgroup ?? '-' };
+    } catch { /* not a log record */ }
+  }
+  return `n=${n} hash=${last.hash} dhgroup=${last.dhgroup}`;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -323,6 +367,9 @@ async function main(): Promise<number> {
     writeFileSync(configPath, nvmetdConfigJson(cfg));
     delayConfigPath = join(runDir, 'nvmetd-delay.json');
     writeFileSync(delayConfigPath, nvmetdConfigJson(cfg, PERF_DELAY_US));
+    // dhchap-reauth's new secret: a key file as keyring_file_add_key wants it (absolute, 0600, ours).
+    reauthKeyFile = join(runDir, 'reauth.dhchap');
+    writeFileSync(reauthKeyFile, extraKeysFor(cfg).reauthNew + '\n', { mode: 0o600 });
     // The file namespace's backing file is created here (sparse), as an administrator would.
     for (const n of cfg.namespaces) if (n.path && !existsSync(n.path)) truncateSync(openCloseCreate(n.path), n.size);
     // The RPC socket lives in a short private folder (a Unix socket path is limited to 107 bytes).
@@ -395,6 +442,7 @@ async function main(): Promise<number> {
         else if (action === 'start-target') await target.start();
         else if (action === 'start-delay-target') { await target.stop('SIGTERM'); await target.start(delayConfigPath); }
         else if (action === 'perf-delay-target') answer = await perfAgainstDelayTarget(cfg);
+        else if (action === 'auth-log') answer = authLogSummary(join(runDir, 'nvmetd.log'), args.trim());
         else if (action.startsWith('gw-')) {
           gateways ??= new RbdGateways(runDir, gatewayPorts(cfg), '10.0.2.2');
           answer = await gateways.handle(action, args);

@@ -6,6 +6,8 @@ import { importNvmetcli, importNvmetcliFile } from '../../src/config/nvmetcli.js
 import { normalizeConfig } from '../../src/config/normalize.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { formatDhchapKey } from '../../src/keys/dhchap-key.js';
+import { HashId } from '../../src/keys/hash.js';
+import { formatTlsKey, generateTlsKey } from '../../src/keys/tls-key.js';
 
 const ROOT = new URL('../../../', import.meta.url);
 const FIXTURE = fileURLToPath(new URL('test/fixtures/nvmetcli-config.json', ROOT));
@@ -103,8 +105,6 @@ test('unsupported attributes warn, never silently', () => {
   const find = (s: string) => assert.ok(warnings.some((w) => w.includes(s)), `missing: ${s}\n${warnings.join('\n')}`);
   find('config.json: /extra: section "extra" is not supported');
   find('/hosts/0/tls_psk: host attribute "tls_psk" is not supported by nvmetd, ignored');
-  find('/ports/0/addr/treq: a secure channel (TLS) is required');
-  find('/ports/0/addr/tsas: TLS ("tls1.3") is not imported');
   find('/ports/0/param/pi_enable: protection information is not supported');
   find('/ports/0/param/frobnicate: port parameter "frobnicate" is not supported');
   find('/ports/0/subsystems/0: no imported subsystem "nqn.2026-11.io.example:missing", link skipped');
@@ -125,7 +125,8 @@ test('unsupported attributes warn, never silently', () => {
   assert.deepEqual(s.allowedHosts, [H1]);
   assert.equal(s.serial, 'x'.repeat(20));
   assert.deepEqual(s.namespaces, [{ nsid: 1, backing: { type: 'block', path: '/dev/sdz' } }]);
-  assert.deepEqual(config.ports, [{ id: 7, address: '10.0.0.1', port: 4420, family: 'ipv4', subsystems: [], inlineDataSize: 8192, ana: { '2': 'inaccessible' } }]);
+  assert.deepEqual(config.ports, [{ id: 7, address: '10.0.0.1', port: 4420, family: 'ipv4', subsystems: [], inlineDataSize: 8192, ana: { '2': 'inaccessible' }, tls: 'required' }]);
+  find('/ports: TLS imported as ports[].tls (port 7: required), but the PSKs stay in the kernel keyring: set hosts[].tlsKey by hand');
 });
 
 test('ANA groups: port states and namespace groups carried over; bad ones warned about', () => {
@@ -203,4 +204,43 @@ test('hosts: DH-HMAC-CHAP attributes carry over (the "dhchap" group nvmetcli sav
   assert.ok(!warnings.some((w) => w.includes(key.slice(10, 30)) || w.includes(ctrlKey.slice(10, 30))), 'no secret in the warnings');
   const c = normalizeConfig(config, 'imported');
   assert.deepEqual(c.hosts[0]!.dhchap, { key, ctrlKey, hashes: ['sha512'], dhgroups: ['ffdhe3072'] });
+});
+
+test('ports: addr.treq / addr.tsas become ports[].tls; one warning says the PSKs (hosts[].tlsKey) must be set by hand', () => {
+  const port = (portid: number, trsvcid: string, extra: Record<string, string>) => ({
+    portid, addr: { trtype: 'tcp', adrfam: 'ipv4', traddr: '10.0.0.1', trsvcid, ...extra }, subsystems: [REF],
+  });
+  const { config, warnings } = importNvmetcli({
+    hosts: [{ nqn: H1 }],
+    ports: [
+      port(1, '4420', { treq: 'required', tsas: 'tls1.3' }),
+      port(2, '4421', { treq: 'not required', tsas: 'tls1.3' }),
+      port(3, '4422', { treq: 'not specified', tsas: 'none' }),
+      port(4, '4423', { tsas: 'tls1.3' }),
+      port(5, '4424', {}),
+    ],
+    subsystems: [{ nqn: REF, allowed_hosts: [H1], namespaces: [] }],
+  }, 'config.json', opts);
+  assert.deepEqual(config.ports!.map((p) => [p.id, p.tls]), [[1, 'required'], [2, 'optional'], [3, undefined], [4, 'optional'], [5, undefined]]);
+  assert.ok(!warnings.some((w) => /addr\/(treq|tsas)/.test(w)), warnings.join('\n'));
+  const tlsWarnings = warnings.filter((w) => w.includes('tlsKey'));
+  assert.equal(tlsWarnings.length, 1, warnings.join('\n'));
+  assert.match(tlsWarnings[0]!, /port 1: required, port 2: optional, port 4: optional/);
+  assert.match(tlsWarnings[0]!, /kernel keyring/);
+  // As the warning says: usable once a host has its PSK.
+  assert.throws(() => normalizeConfig(config, 'imported'), /\/ports\/0\/tls: requires TLS but no host has a tlsKey/);
+  config.hosts![0]!.tlsKey = formatTlsKey(generateTlsKey(HashId.SHA256));
+  const c = normalizeConfig(config, 'imported');
+  assert.deepEqual(c.ports.map((p) => p.tls), ['required', 'optional', 'none', 'optional', 'none']);
+});
+
+test('ports: an unknown treq or tsas value is warned about, and no TLS is made of it', () => {
+  const { config, warnings } = importNvmetcli({
+    ports: [{ portid: 1, addr: { trtype: 'tcp', traddr: '10.0.0.1', trsvcid: '4420', treq: 'sometimes', tsas: 'ipsec' } }],
+    subsystems: [],
+  }, 'config.json', opts);
+  assert.equal(config.ports![0]!.tls, undefined);
+  assert.ok(warnings.some((w) => w.includes('/ports/0/addr/treq: "sometimes" is not a treq value')), warnings.join('\n'));
+  assert.ok(warnings.some((w) => w.includes('/ports/0/addr/tsas: security type "ipsec" is not supported')), warnings.join('\n'));
+  assert.ok(!warnings.some((w) => w.includes('tlsKey')), warnings.join('\n'));
 });

@@ -236,7 +236,7 @@ export class AuthTransaction {
     this.st = 'done';
     this.ok = true;
     this.wipe();
-    this.log.info({ tid }, 'authentication: host and controller authenticated (bidirectional)');
+    this.log.info({ tid, hash: hashName(this.hashId), dhgroup: dhGroupName(this.dhgroup) }, 'authentication: host and controller authenticated (bidirectional)');
   }
 
   private negotiate(b: Uint8Array): void {

@@ -6,6 +6,7 @@
 . /interop/lib.sh
 . /interop/live.sh
 . /interop/ha.sh
+. /interop/auth.sh
 . /interop/ceph.sh
 [ "$MODE" = reference ] && . /interop/reference-target.sh
 exec 3<&0 4>&1
@@ -640,7 +641,8 @@ PLAN=""
 PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst connect-both collect-identify
  fio-$N1-rand4k fio-$N1-seq128k fio-$N2-rand4k fio-$N2-seq128k fio-digests flush blkdiscard write-zeroes
  compare-match compare-mismatch copy-verify keep-alive-idle disconnect-reconnect shared-namespace
- reservations reservations-preempt reservations-ptpl file-persist-restart kill-during-fio allow-list-refused dhchap ns-masking hot-add-ns resize-ns
+ reservations reservations-preempt reservations-ptpl file-persist-restart kill-during-fio allow-list-refused dhchap
+ dhchap-uni-ffdhe2048 dhchap-bi-sha512-null dhchap-no-secret dhchap-reauth ns-masking hot-add-ns resize-ns
  remove-host multipath-ana rbd-failover tls-connect tls-discover tls-plain-refused tls-dhchap tls-rfc8446 perf-vs-fio"
 if [ -n "$ONLY" ]; then
   p=""; for s in $PLAN; do echo " $ONLY " | grep -q " $s " && p="$p $s"; done; PLAN=$p
@@ -677,6 +679,10 @@ scenario file-persist-restart scn_file_persist_restart 180
 scenario kill-during-fio scn_kill_during_fio 900
 scenario allow-list-refused scn_allow_list_refused 60
 scenario dhchap scn_dhchap 180
+scenario dhchap-uni-ffdhe2048 scn_dhchap_uni_ffdhe2048 120
+scenario dhchap-bi-sha512-null scn_dhchap_bi_sha512_null 120
+scenario dhchap-no-secret scn_dhchap_no_secret 120
+scenario dhchap-reauth scn_dhchap_reauth 150
 scenario hot-add-ns scn_hot_add_ns 180
 scenario resize-ns scn_resize_ns 120
 scenario remove-host scn_remove_host 150
