@@ -13,7 +13,7 @@
 // do not fit are listed as skipped, with the CPUs they need; a 2-CPU machine runs 1 worker.
 //
 // Options (or environment): --time S (SCALE_TIME, default 3), --warmup S (default 0.5), --repeat N
-// (SCALE_REPEAT, default 2, best run counts), --max-workers N (default: as many as fit), --cpus LIST
+// (SCALE_REPEAT, default 3, best run counts), --max-workers N (default: as many as fit), --cpus LIST
 // (the CPUs to use, default the ones this process may run on), --qd N (per connection, default 32),
 // --conns-per-worker N (default 2), --io-size (default 4k), --workload (default randread),
 // --out DIR (default bench/results). Writes scale.json, scale.md, scale.svg.
@@ -109,7 +109,7 @@ function parseArgs(argv: string[]): Args {
   const a: Args = {
     time: Number(env.SCALE_TIME ?? 3),
     warmup: 0.5,
-    repeat: Number(env.SCALE_REPEAT ?? 2),
+    repeat: Number(env.SCALE_REPEAT ?? 3),
     maxWorkers: Infinity,
     cpus: allowedCpus(),
     qd: 32,
@@ -315,6 +315,16 @@ function markdown(res: ScaleResults): string {
     o.push(`| ${name} | ${cpus} | ${r.connections} | ${r.iops} | ${r.efficiency === null ? '-' : r.efficiency.toFixed(2)} | ${r.cpuUsPerIo} / ${r.ioThreadsCpuUsPerIo} / ${r.mainCpuUsPerIo} | ${r.ioThreadPct.join(', ')} | ${r.targetRunDelayPct} | ${r.genCpuUsPerIo} | ${(r.genMaxElu * 100).toFixed(0)}%${r.genBound ? ' (generator-bound)' : ''} | ${r.latAvgUs} / ${r.latP99Us} |`);
   }
   o.push('');
+  const m0 = res.rows.find((r) => r.workers === 0 && !r.failed);
+  const w1 = res.rows.find((r) => r.workers === 1 && !r.failed);
+  if (m0 && w1) {
+    const x = w1.ioThreadsCpuUsPerIo / m0.ioThreadsCpuUsPerIo;
+    o.push(`Worker mode per core: the I/O thread of 1 worker spends ${w1.ioThreadsCpuUsPerIo} us of CPU per command, the main thread doing all I/O ${m0.ioThreadsCpuUsPerIo} us: ${x.toFixed(2)}x (goal: within 5%, ${Math.abs(x - 1) <= 0.05 ? 'met' : 'missed'}).`, '');
+  }
+  const gb = res.rows.filter((r) => r.genBound);
+  o.push(gb.length ? `**Generator-bound steps: ${gb.map((r) => r.workers).join(', ')}** (their IOPS are lower bounds).` : `The generator was not the limit of any step (its busiest thread at most ${Math.round(Math.max(0, ...res.rows.map((r) => r.genMaxElu || 0)) * 100)}% busy).`, '');
+  const slow = res.rows.filter((r) => r.targetRunDelayPct > 20);
+  if (slow.length) o.push(`In ${slow.map((r) => `the ${r.workers}-worker step`).join(' and ')} nvmetd's threads waited over 20% of the window for a CPU: other work on the machine set the pace there; compare CPU per command, not IOPS.`, '');
   o.push('- Efficiency: IOPS of W workers / (W x IOPS of 1 worker); 1.00 is linear. CPU per I/O is the figure to trust on a shared machine: IOPS follow the scheduler.');
   o.push('- "I/O threads" are the W busiest threads other than the main one (the workers); "main" is the main thread (controllers, admin queues). The main-thread row runs I/O on the main thread pinned to one CPU, for comparing worker mode per core.');
   o.push('- The generator is the limit of a step when its busiest thread is near 100% (marked generator-bound); then that step\'s IOPS are a lower bound.');
