@@ -21,6 +21,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { esc, k } from './report.js';
 import { NQN, ROOT, buildGen, freePort, paths, procThreadCpu, snapshotBuild, stopChild, waitForPort, type ThreadCpu } from './targets.js';
 
@@ -421,4 +422,5 @@ async function main(): Promise<void> {
   if (rows.some((r) => r.failed)) process.exitCode = 1;
 }
 
-await main();
+// Run when executed (not when imported, e.g. to check layout()).
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
