@@ -128,7 +128,7 @@ export function evaluateGoals(r: BenchResults): BenchResults['goals'] {
   });
 }
 
-const k = (n: number): string => (n >= 10000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n)));
+export const k = (n: number): string => (n >= 10000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n)));
 /** Microseconds of CPU per I/O: two decimals below 10. */
 const cus = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '-' : n < 10 ? n.toFixed(2) : n.toFixed(1));
 const genName = (g: 'c' | 'node' | undefined): string => (g === 'node' ? '`nvmetd perf`' : '`nvme_tcp_gen` (bench/gen, C)');
@@ -276,7 +276,7 @@ export function markdown(r: BenchResults): string {
   return out.join('\n');
 }
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 

@@ -43,6 +43,8 @@ const DEFAULT_TARGETS = ['ram', 'file', 'floor'];
 /** Profiled after the matrix: what limits nvmetd at the goal points and at the slowest ratios. */
 const PROFILES: { point: string; target: string }[] = [
   ...GOALS.map((g) => ({ point: g.point, target: 'ram' })),
+  // Digests against none at the same point (randread 4k qd32, a goal point above).
+  { point: 'randread 4k qd32 dgst', target: 'ram' },
   { point: 'write 128k qd16', target: 'ram' },
   { point: 'randread 4k qd1', target: 'file' },
   { point: 'randwrite 4k qd32', target: 'file' },
