@@ -12,7 +12,6 @@ import { AecBits, AsyncEvent, ERROR_LOG_ENTRY_SIZE, LogId } from '../spec/log.js
 import { Generic, SCT, status } from '../spec/status.js';
 import { AEN_RESV_LOG_AVAILABLE, AEN_TYPE_IO_SPECIFIC } from '../spec/reservation.js';
 import { ReservationNotices } from './reservations/notices.js';
-import type { ReservationManager } from './reservations/manager.js';
 
 export const MAX_IO_QUEUES = 128;
 /** AERL is 0's based: up to AERL + 1 outstanding Asynchronous Event Requests. */
@@ -46,6 +45,15 @@ export interface ErrorLogEntry {
 
 const NO_NAMESPACES = new VisibleNamespaces(new Map<number, Namespace>(), '');
 
+/** What a controller asks of the reservation manager (reservations/manager.ts implements it). */
+export interface ControllerReservations {
+  hostIndex(hostid: Uint8Array): number;
+  /** Persist Through Power Loss state of the namespace (feature 83h). */
+  ptpl(ns: Namespace): boolean;
+  /** Turns PTPL on or off: the status to answer with. */
+  setPtpl(ns: Namespace, on: boolean, log: Logger): Promise<number>;
+}
+
 /**
  * What a controller needs of the target it lives in (TargetContext in context.ts provides it): the
  * controller does not depend on the context's module, the context depends on the controller's.
@@ -61,8 +69,8 @@ export interface ControllerHost {
   readonly genctr: bigint;
   /** ANA group states per port (log page 0Ch). */
   readonly ana: AnaTable;
-  /** Reservations (features 82h/83h, host indexes); absent in tests that need none. */
-  readonly reservations?: ReservationManager;
+  /** Reservations (host indexes, feature 83h): what a controller asks of reservations/manager.ts; absent in tests that need none. */
+  readonly reservations?: ControllerReservations;
   /** The subsystems a port exposes (discovery log). */
   portSubsystems(port: PortConfig): Subsystem<Controller>[];
   flushNamespaces(subsys: Subsystem<Controller>): Promise<void>;

@@ -5,7 +5,7 @@ import type { Command } from './command.js';
 import type { TargetContext } from './context.js';
 import { NsStat, type Namespace } from './namespace.js';
 import { errnoToNvmeStatus } from '../backend/errno.js';
-import { holdShared, park } from './range-lock.js';
+import { holdShared, park } from './range-hold.js';
 import { CopyCmd, Dsm, IoOpc, IoSqe } from '../spec/opcodes.js';
 import { SQE, sqeCdw10, sqeCdw11, sqeCdw12, sqeCid, sqeFua, sqeNlb, sqeNsid, sqeOpcode, sqeSlba, sqeSlbaBig } from '../spec/sqe.js';
 import {

@@ -24,9 +24,6 @@
 // Distinct chunks may share a stripe (false conflicts only cost a wait). A range of more than
 // STRIPES chunks takes every stripe once. Reads are not locked: a read concurrent with a write may
 // see either data, as with any write.
-import type { Command } from './command.js';
-import type { Namespace } from './namespace.js';
-import { S_INTERNAL_ERROR } from '../spec/status.js';
 
 export const STRIPES = 1024;
 const MASK = STRIPES - 1;
@@ -148,65 +145,5 @@ export class RangeLock {
   /** The word of the stripe holding `lba` (tests). */
   word(lba: number): number {
     return Atomics.load(this.#w, this.#first(lba));
-  }
-}
-
-/** Takes a plain write's range for cmd (on cmd.ns); false: park it. */
-export function holdShared(cmd: Command, ns: Namespace, slba: number, nlb: number): boolean {
-  if (!ns.writeLock.enterShared(slba, nlb)) return false;
-  cmd.held = Held.SHARED;
-  cmd.heldSlba = slba;
-  cmd.heldNlb = nlb;
-  return true;
-}
-
-/** Releases what cmd holds (the transport calls it when the command's slot is freed). */
-export function releaseRange(cmd: Command): void {
-  const held = cmd.held;
-  if (held === Held.NONE) return;
-  cmd.held = Held.NONE;
-  const lock = cmd.ns!.writeLock;
-  if (held === Held.SHARED) lock.leaveShared(cmd.heldSlba, cmd.heldNlb);
-  else lock.leaveExclusive(cmd.heldSlba, cmd.heldNlb);
-}
-
-// --- parked commands (this thread) ---------------------------------------------------------------
-
-let parked: Command[] = [];
-let parkedRetry: ((cmd: Command) => void)[] = [];
-let scheduled = false;
-
-/** Retries `retry(cmd)` on a later turn of this thread's event loop. */
-export function park(cmd: Command, retry: (cmd: Command) => void): void {
-  parked.push(cmd);
-  parkedRetry.push(retry);
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(retryParked);
-  }
-}
-
-/** Commands parked on this thread (tests, statistics). */
-export function parkedCount(): number {
-  return parked.length;
-}
-
-function retryParked(): void {
-  scheduled = false;
-  const cmds = parked;
-  const retries = parkedRetry;
-  parked = [];
-  parkedRetry = [];
-  for (let i = 0; i < cmds.length; i++) {
-    const cmd = cmds[i]!;
-    try {
-      retries[i]!(cmd);
-    } catch (err) {
-      cmd.queue.ioCtrl?.log.error({ err }, 'internal error resuming a command that waited for its LBA range');
-      cmd.status = S_INTERNAL_ERROR;
-      cmd.complete();
-    }
-    // Completions of what the retry submitted are delivered by the backend's kick.
-    cmd.ns?.backend.kick();
   }
 }

@@ -21,7 +21,7 @@ import { CapsulePlan, planCapsule } from './capsule.js';
 import type { BufferGrants } from './grants.js';
 import { writeR2T } from './pdu-writer.js';
 import { FusedPairing } from './fused.js';
-import { releaseRange } from '../../core/range-lock.js';
+import { releaseRange } from '../../core/range-hold.js';
 import type { Responder } from './responder.js';
 import { ReqState, Request, RequestTable, XferDir, type RequestOwner } from './request.js';
 

@@ -8,7 +8,7 @@ import { TargetContext } from '../../../src/core/context.js';
 import { Namespace } from '../../../src/core/namespace.js';
 import { Subsystem } from '../../../src/core/subsystem.js';
 import { RamBackend } from '../../../src/backend/ram.js';
-import { releaseRange } from '../../../src/core/range-lock.js';
+import { releaseRange } from '../../../src/core/range-hold.js';
 import type { BackendRequest } from '../../../src/backend/backend.js';
 import type { Namespace as Ns } from '../../../src/core/namespace.js';
 import { ConnectData, FabricsSqe, FabricsType } from '../../../src/spec/opcodes.js';
