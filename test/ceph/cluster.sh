@@ -46,15 +46,15 @@ stop_daemons() {
   [ -d "$DIR/run" ] || return 0
   for p in "$DIR"/run/*.pid; do
     [ -f "$p" ] || continue
-    kill "$(cat "$p")" 2>/dev/null || true
+    kill "$(cat "$p" 2>/dev/null)" 2>/dev/null || true
   done
   for _ in $(seq 1 50); do
     alive=0
-    for p in "$DIR"/run/*.pid; do [ -f "$p" ] && kill -0 "$(cat "$p")" 2>/dev/null && alive=1; done
+    for p in "$DIR"/run/*.pid; do [ -f "$p" ] && kill -0 "$(cat "$p" 2>/dev/null)" 2>/dev/null && alive=1; done
     [ $alive = 0 ] && break
     sleep 0.2
   done
-  for p in "$DIR"/run/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null || true; done
+  for p in "$DIR"/run/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p" 2>/dev/null)" 2>/dev/null || true; done
 }
 
 up() {
