@@ -8,7 +8,7 @@ import { createLogger, defaultLogFormat, LOG_FORMATS, type LogFormat, type Logge
 import { connectHints } from './connect-hint.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../util/exit.js';
 import { startTarget as startServerTarget, type Target } from '../server/target.js';
-import { checkLogLevel, zeroConfig, type ZeroConfigOptions } from './zero-config.js';
+import { checkLogLevel, emptyConfig, zeroConfig, type ZeroConfigOptions } from './zero-config.js';
 import { applyShardArgs, checkShardCpus, type ShardArgs } from './shard-options.js';
 import { controlPathProblem } from '../control/server.js';
 import { parseMetricsAddress } from '../config/metrics-address.js';
@@ -111,7 +111,9 @@ export async function serveConfig(o: ServeOptions, warnings?: string[]): Promise
     return level === undefined ? config : { ...config, logLevel: level };
   }
   if (o.ram === undefined && o.file.length === 0) {
-    throw new UsageError('serve needs --config FILE, or --ram SIZE and/or --file PATH for a zero-config start');
+    const namespaceOptions = o.ramOvercommit !== undefined || o.nqn !== undefined || o.blockSize !== undefined || o.allowHost.length > 0;
+    if (o.rpcSocket !== undefined && !namespaceOptions) return emptyConfig(o);
+    throw new UsageError('serve needs --config FILE, --ram SIZE and/or --file PATH for a zero-config start, or --rpc-socket PATH for an empty target configured over JSON-RPC');
   }
   return zeroConfig(o, warnings);
 }

@@ -87,6 +87,21 @@ export function zeroConfig(o: ZeroConfigOptions, warnings?: string[]): TargetCon
   return normalizeConfig(file, 'command line', warnings ? { warnings } : {});
 }
 
+/**
+ * `serve --rpc-socket PATH` alone, as SPDK's nvmf_tgt starts: no subsystem, only the discovery
+ * controller on the --listen addresses (default 127.0.0.1:4420); everything else comes over the socket.
+ */
+export function emptyConfig(o: { listen: string[]; advertise?: string; logLevel?: string }): TargetConfig {
+  if (o.advertise !== undefined && isIP(o.advertise) === 0) throw new UsageError(`--advertise ${o.advertise}: not an IP address`);
+  const listens = (o.listen.length > 0 ? o.listen : ['127.0.0.1:4420']).map((l) => parseListen(l));
+  const file: ConfigFile = {
+    logLevel: checkLogLevel(o.logLevel) ?? 'info',
+    ports: listens.map((l) => ({ address: l.address, port: l.port, ...(o.advertise !== undefined ? { advertiseAddress: o.advertise } : {}) })),
+    subsystems: [],
+  };
+  return normalizeConfig(file, 'command line');
+}
+
 export function checkLogLevel(level: string | undefined): TargetConfig['logLevel'] | undefined {
   if (level === undefined) return undefined;
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {

@@ -169,3 +169,45 @@ test('manage cli: SIGHUP reloads the config file; a broken file is refused with 
     const still = (await call(s.sock, 'nvmf_get_subsystems', undefined)).result as { nqn: string }[];
     assert.ok(still.some((x) => x.nqn === NQN_C), 'nothing changed');
   }));
+
+test('serve --rpc-socket alone starts an empty target (discovery only), configured over the socket as nvmf_tgt is', { timeout: 60_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvmetd-empty-'));
+  const sock = path.join(dir, 'rpc.sock');
+  const child = spawn(process.execPath, [BIN, 'serve', '--rpc-socket', sock, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on 127\.0\.0\.1:([0-9]+)/.exec(out);
+        if (m && fs.existsSync(sock)) resolve(Number(m[1]));
+      });
+      void exit.then((code) => reject(new Error(`serve exited ${code}: ${out}`)));
+    });
+    for (let i = 0; i < 50 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
+    const subs = (await call(sock, 'nvmf_get_subsystems', undefined, 10_000)).result as { subtype: string }[];
+    assert.deepEqual(subs.map((s) => s.subtype), ['Discovery'], 'nothing but the discovery subsystem');
+    ok(nvmetd(sock, 'subsystem', 'create', NQN_A), /created/);
+    ok(nvmetd(sock, 'ns', 'add', NQN_A, '--ram', '8MiB'), /namespace 1 added/);
+    ok(nvmetd(sock, 'listener', 'add', NQN_A, `127.0.0.1:${port}`), /./);
+    ok(nvmetd(sock, 'host', 'add', NQN_A, HOSTNQN), /./);
+    const c = await Controller.connect({ host: '127.0.0.1', port, subnqn: NQN_A, hostnqn: HOSTNQN, ioQueues: 1, commandTimeoutMs: 10_000 });
+    try {
+      const data = Buffer.alloc(4096, 0x5a);
+      assert.ok((await c.write(1, 0, 8, data)).ok);
+      const back = Buffer.alloc(4096);
+      assert.ok((await c.read(1, 0, 8, back)).ok);
+      assert.ok(back.equals(data));
+    } finally {
+      await c.disconnect();
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await exit;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const bad = spawnSync(process.execPath, [BIN, 'serve', '--nqn', NQN_B], { encoding: 'utf8' });
+  assert.equal(bad.status, 2, 'no config, no namespace, no socket: a usage error');
+  assert.match(bad.stderr, /--rpc-socket PATH for an empty target/);
+});
