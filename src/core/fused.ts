@@ -122,7 +122,7 @@ function onCompareRead(second: Command, result: number): void {
   const ns = second.ns!;
   if (result < 0) {
     ns.stats[NsStat.MEDIA_ERRORS]++;
-    second.queue.ioCtrl?.log.error({ nsid: ns.nsid, errno: -result, op: 'read' }, 'backend I/O failed');
+    ns.failures.report(second.queue.ioCtrl?.log, { nsid: ns.nsid, errno: -result, op: 'read' }, 'backend I/O failed');
     return finish(second, errnoToNvmeStatus(-result, 'read'), S_FAILED_FUSED);
   }
   compared(second, ns, stored);
@@ -146,7 +146,7 @@ function onWritten(second: Command, result: number): void {
   if (result < 0) {
     const ns = second.ns!;
     ns.stats[NsStat.MEDIA_ERRORS]++;
-    second.queue.ioCtrl?.log.error({ nsid: ns.nsid, errno: -result, op: 'write' }, 'backend I/O failed');
+    ns.failures.report(second.queue.ioCtrl?.log, { nsid: ns.nsid, errno: -result, op: 'write' }, 'backend I/O failed');
     // The compare succeeded: its status is unaffected by the write's failure.
     return finish(second, 0, errnoToNvmeStatus(-result, 'write'));
   }

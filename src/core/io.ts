@@ -119,7 +119,7 @@ function backendFailed(cmd: Command, result: number, op: 'read' | 'write' | 'oth
   if (result >= 0) return false;
   const ns = cmd.ns!;
   ns.stats[NsStat.MEDIA_ERRORS]++;
-  cmd.queue.ioCtrl?.log.error({ nsid: ns.nsid, errno: -result, op }, 'backend I/O failed');
+  ns.failures.report(cmd.queue.ioCtrl?.log, { nsid: ns.nsid, errno: -result, op }, 'backend I/O failed');
   fail(cmd, errnoToNvmeStatus(-result, op), ns.nsid, sqeSlbaBig(cmd.sqe));
   return true;
 }
@@ -451,7 +451,7 @@ function onCopyRead(cmd: Command, result: number): void {
   if (result < 0 && cmd.status === 0) {
     ns.stats[NsStat.MEDIA_ERRORS]++;
     cmd.status = errnoToNvmeStatus(-result, 'read');
-    cmd.queue.ioCtrl?.log.error({ nsid: ns.nsid, errno: -result, op: 'read' }, 'backend I/O failed');
+    ns.failures.report(cmd.queue.ioCtrl?.log, { nsid: ns.nsid, errno: -result, op: 'read' }, 'backend I/O failed');
   }
   if (--cmd.stage > 0) return;
   if (cmd.status !== 0) {

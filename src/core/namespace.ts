@@ -4,6 +4,7 @@ import type { NamespaceConfig } from '../config/types.js';
 import { HIST_BUCKETS } from '../runtime/stats.js';
 import { RESV_SNAPSHOT_BYTES, ReservationSnapshot } from './reservations/snapshot.js';
 import { RANGE_LOCK_BYTES, RangeLock } from './range-lock.js';
+import { FailureLog } from './failure-log.js';
 
 export function hexBytes(hex: string, size: number): Uint8Array {
   const clean = hex.replace(/[-:]/g, '');
@@ -79,6 +80,8 @@ export class Namespace {
   readonly resv: ReservationSnapshot;
   /** Keeps plain writes off the range of a Compare and Write, across threads (range-lock.ts). */
   readonly writeLock: RangeLock;
+  /** Backend failures of this namespace on this thread, logged once per burst. */
+  readonly failures = new FailureLog();
   /** Host NQNs that see the namespace; null: every host the subsystem admits (config `hosts` absent). */
   #hosts: Set<string> | null;
 
