@@ -65,7 +65,8 @@ export class Target {
       if (p.exitCode !== null || p.signalCode !== null) {
         throw new Error(`nvmetd exited (${p.exitCode ?? p.signalCode}) before listening:\n${this.tail(15)}`);
       }
-      if (await portOpen(this.host, this.port)) return;
+      // Listening, and its RPC socket there (the socket comes up after the listeners).
+      if (await portOpen(this.host, this.port) && existsSync(this.rpcSocket)) return;
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`nvmetd did not listen on ${this.host}:${this.port} within 30s:\n${this.tail(15)}`);

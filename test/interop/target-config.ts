@@ -184,7 +184,7 @@ export function guestEnv(c: InteropConfig, o: Options): string {
     // Live management over the target's RPC socket: the second port (a listener added by RPC, the
     // second path of multipath-ana; same number on both sides like the first) and the address the
     // target's listeners are bound to (what listen_address names in the RPC calls).
-    TPORT2: secondPort(c), RBD_NQN, GW_A: gatewayPorts(c).a, GW_B: gatewayPorts(c).b, RPC_LADDR: '127.0.0.1', HOT_NSID: 3, MP_FIO_SECS: 25, RBD_FIO_SECS: 30,
+    TPORT2: secondPort(c), RBD_NQN, GW_A: gatewayPorts(c).a, GW_B: gatewayPorts(c).b, RPC_LADDR: '127.0.0.1', HOT_NSID: 3, MP_FIO_SECS: 40, RBD_FIO_SECS: 30,
     ONLY: o.only,
   };
   c.namespaces.forEach((n, i) => {

@@ -169,6 +169,7 @@ set_ana() { # port state
   must_rpc nvmf_subsystem_listener_set_ana_state "{\"nqn\":\"$SUBNQN\",\"listen_address\":$(laddr_json "$1"),\"ana_state\":\"$2\"}"
 }
 
+a_took_writes() { [ "$(writes_of "$1" "$2")" -gt "$3" ]; }
 multipath_body() {
   disconnect_all
   [ "$(cat /sys/module/nvme_core/parameters/multipath 2>/dev/null)" = Y ] || skip "native NVMe multipath is off (nvme_core.multipath=$(cat /sys/module/nvme_core/parameters/multipath 2>/dev/null))"
@@ -228,20 +229,23 @@ multipath_body() {
   wait_for 10 not_live "$cb" || die "controller $cb is still live 10s after its listener was removed"
   echo "controller $cb: $(ctrl_state "$cb") after its listener was removed"
   wa3=$(writes_of "$ca" "$pa")
-  sleep 2
+  # The host fails over once it sees B's controller go (seconds on a loaded machine): wait for A's writes.
+  t3=$(date +%s)
+  wait_for 15 a_took_writes "$ca" "$pa" "$wa3"
+  t4=$(( $(date +%s) - t3 ))
   wa4=$(writes_of "$ca" "$pa")
   must_rpc nvmf_subsystem_add_listener "{\"nqn\":\"$SUBNQN\",\"listen_address\":$(laddr_json "$TPORT2")}"
   wait_for 30 is_live "$cb" || die "controller $cb did not reconnect within 30s of the listener's return (state $(ctrl_state "$cb"))"
   wait_for 10 ana_is "$cb" "$pb" optimized || die "path B ($pb) is $(ana_of "$cb" "$pb") after reconnecting, expected optimized (a new listener's default)"
   [ -f /tmp/mp.fio.rc ] && echo "note: fio ended before path B was back"
   echo "writes through A after B went down: $wa3, 2s later $wa4"
-  [ "$wb2" -gt "$wb1" ] && { [ "$wa4" -gt "$wa3" ] || die "no writes went through A ($pa) while B's listener was gone ($wa3 -> $wa4)"; }
+  [ "$wb2" -gt "$wb1" ] && { [ "$wa4" -gt "$wa3" ] || die "no writes went through A ($pa) within 15s of B's listener going ($wa3 -> $wa4)"; }
   wait_for $((MP_FIO_SECS + 60)) test -f /tmp/mp.fio.rc || { kill $fpid 2>/dev/null; die "fio did not end within $((MP_FIO_SECS + 60))s"; }
   grep -E 'err=|IOPS=|verify|fio:|error' /tmp/fio.mp.out | head -n 20
   [ "$(cat /tmp/mp.fio.rc)" = 0 ] && grep -q 'err= 0' /tmp/fio.mp.out ||
     { tail -n 30 /tmp/fio.mp.out; die "fio across the ANA change and the listener's removal failed: $(grep -E 'err=|verify|fio:' /tmp/fio.mp.out | head -n 3 | tr '\n' ' ')"; }
   verify_mib "$mhead" $((120 * MiB)) mp || die "1 MiB through $mhead after path B came back reads back differently"
-  note "$mhead over $ca (:$TPORT) + $cb (:$TPORT2); fio ${MP_FIO_SECS}s verify passed while A went inaccessible and B optimized (host saw it in ${flip}s; $moved), then B's listener was removed (I/O failed over to non-optimized A: +$((wa4 - wa3)) writes in 2s) and re-added ($cb reconnected, optimized)"
+  note "$mhead over $ca (:$TPORT) + $cb (:$TPORT2); fio ${MP_FIO_SECS}s verify passed while A went inaccessible and B optimized (host saw it in ${flip}s; $moved), then B's listener was removed (I/O failed over to non-optimized A: +$((wa4 - wa3)) writes within ${t4}s) and re-added ($cb reconnected, optimized)"
 }
 multipath_cleanup() {
   # Port 1 back to optimized, every controller dropped (no shared head outlives a controller, see
