@@ -113,7 +113,7 @@ export async function serveConfig(o: ServeOptions, warnings?: string[]): Promise
   if (o.ram === undefined && o.file.length === 0) {
     const namespaceOptions = o.ramOvercommit !== undefined || o.nqn !== undefined || o.blockSize !== undefined || o.allowHost.length > 0;
     if (o.rpcSocket !== undefined && !namespaceOptions) return emptyConfig(o);
-    throw new UsageError('serve needs --config FILE, --ram SIZE and/or --file PATH for a zero-config start, or --rpc-socket PATH for an empty target configured over JSON-RPC');
+    throw new UsageError('serve needs --config FILE, or --ram SIZE and/or --file PATH for a zero-config start, or --rpc-socket PATH alone for an empty target');
   }
   return zeroConfig(o, warnings);
 }

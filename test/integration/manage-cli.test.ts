@@ -209,5 +209,5 @@ test('serve --rpc-socket alone starts an empty target (discovery only), configur
   }
   const bad = spawnSync(process.execPath, [BIN, 'serve', '--nqn', NQN_B], { encoding: 'utf8' });
   assert.equal(bad.status, 2, 'no config, no namespace, no socket: a usage error');
-  assert.match(bad.stderr, /--rpc-socket PATH for an empty target/);
+  assert.match(bad.stderr, /--rpc-socket PATH alone for an empty target/);
 });

@@ -48,7 +48,7 @@ test('unreadable and non-JSON files exit 2', () => {
 });
 
 test('usage errors exit 2', () => {
-  assertOneLineError(run('serve'), 'serve needs --config FILE, or --ram SIZE and/or --file PATH for a zero-config start');
+  assertOneLineError(run('serve'), 'serve needs --config FILE, or --ram SIZE and/or --file PATH for a zero-config start, or --rpc-socket PATH alone for an empty target');
   assertOneLineError(run('serve', '--ram', '1000'), '--ram 1000: must be a positive multiple of the block size 512 (1000 is not)');
   assertOneLineError(run('serve', '--ram', '1M', '--listen', 'nowhere:1'), '--listen nowhere:1: "nowhere" is not an IP address (examples: 0.0.0.0:4420, [::1]:4420, 10.0.0.5)');
   const unknown = run('frobnicate');
