@@ -62,6 +62,12 @@ export interface IoController {
   readonly log: Logger;
   /** CSTS.RDY */
   readonly ready: boolean;
+  /**
+   * Torn down (keep-alive timeout, host removed, listener removed...): a command still arriving on
+   * one of its queues is not answered; the queue is closed (a DNR status would keep the host from
+   * retrying it on another path).
+   */
+  readonly gone: boolean;
   /** Set Features 06h WCE: false means every write on this controller is done as FUA. */
   readonly volatileWriteCache: boolean;
   /** The namespaces of the controller's subsystem. */

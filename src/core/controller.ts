@@ -180,6 +180,11 @@ export class Controller {
     return this.#dead;
   }
 
+  /** Torn down (IoController). */
+  get gone(): boolean {
+    return this.#dead;
+  }
+
   get ready(): boolean {
     return (this.csts & Csts.RDY) !== 0;
   }
@@ -337,10 +342,11 @@ export class Controller {
   teardown(reason: string): void {
     if (this.#dead) return;
     this.failAers(reason);
-    // Gone: I/O queues still open on workers stop executing commands before they are closed.
+    // Gone: I/O queues still open on workers stop executing commands, and answer none, before they
+    // are closed (the host retries them on another path, as when a connection drops).
     this.csts &= ~Csts.RDY;
-    this.#stateChanged();
     this.#dead = true;
+    this.ctx.observer?.controllerChanged(this);
     if (this.#kaTimer) clearInterval(this.#kaTimer);
     this.#kaTimer = null;
     this.ctx.removeController(this);

@@ -38,6 +38,7 @@ function failBoth(a: Command, aStatus: number, b: Command, bStatus: number, nsid
 /** Runs a fused pair whose data is all in: `first` is the FUSE-first command, `second` its partner. */
 export function executeFused(first: Command, second: Command, ctx: TargetContext): void {
   const ctrl = first.queue.ioCtrl;
+  if (ctrl?.gone) return first.queue.close(`controller ${ctrl.cntlid} torn down`);
   if (!ctrl || !ctrl.ready) return failBoth(first, S_SEQUENCE_ERROR, second, S_SEQUENCE_ERROR, 0);
   ctrl.traffic();
   const log = ctrl.log;

@@ -31,6 +31,7 @@ export function executeIo(cmd: Command, ctx: TargetContext): void {
   }
   ctrl.traffic();
   if (!ctrl.ready) {
+    if (ctrl.gone) return cmd.queue.close(`controller ${ctrl.cntlid} torn down`);
     cmd.status = S_SEQUENCE_ERROR;
     return cmd.complete();
   }

@@ -43,6 +43,8 @@ export const CtrlState = {
   SHUTTING_DOWN: 1 << 1,
   /** Volatile Write Cache feature (Set Features FID 06h) enabled. */
   VOLATILE_WRITE_CACHE: 1 << 2,
+  /** The controller was torn down: its I/O queues close without answering what they still hold. */
+  GONE: 1 << 3,
   /** Bits 8 and up: the host's index in reservation snapshots (fixed for the controller's life). */
   HOST_INDEX_SHIFT: 8,
 } as const;

@@ -59,6 +59,11 @@ export class RemoteController implements IoController {
     return (Atomics.load(this.#words, this.slot) & CtrlState.READY) !== 0;
   }
 
+  /** The owner tore the controller down (its queues are being closed). */
+  get gone(): boolean {
+    return (Atomics.load(this.#words, this.slot) & CtrlState.GONE) !== 0;
+  }
+
   /** CC.SHN was set on the owner. */
   get shuttingDown(): boolean {
     return (Atomics.load(this.#words, this.slot) & CtrlState.SHUTTING_DOWN) !== 0;
@@ -88,6 +93,7 @@ export function controllerStateWord(ctrl: Controller): number {
     (ctrl.ready ? CtrlState.READY : 0) |
     (ctrl.shuttingDown ? CtrlState.SHUTTING_DOWN : 0) |
     (ctrl.volatileWriteCache ? CtrlState.VOLATILE_WRITE_CACHE : 0) |
+    (ctrl.dead ? CtrlState.GONE : 0) |
     (ctrl.hostIndex << CtrlState.HOST_INDEX_SHIFT)
   );
 }

@@ -294,3 +294,33 @@ test('rpc live: with an I/O worker, I/O on a subsystem made after another was de
       await c.disconnect();
     }
   }));
+
+test('rpc live: a controller torn down under I/O on a worker answers nothing more with a DNR status: its queue just closes (the host retries elsewhere)', () =>
+  withRpcTarget(testConfig({ workers: 1, allowAnyHost: false, allowedHosts: [HOSTNQN] }), async (t) => {
+    const c = await Controller.connect(t.opts({ ioQueues: 1 }));
+    const statuses: string[] = [];
+    let stop = false;
+    // Keep 32 reads in flight until the queue closes under them.
+    const loop = async (): Promise<void> => {
+      while (!stop) {
+        try {
+          const r = await c.read(1, 0, 8, Buffer.alloc(4096));
+          if (!r.ok) statuses.push(`sct ${r.sct} sc 0x${r.sc.toString(16)}${r.dnr ? ' DNR' : ''}`);
+        } catch {
+          return; // the connection closed: what a host sees when a path goes away
+        }
+      }
+    };
+    const loops = Array.from({ length: 32 }, loop);
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(await t.rpc('nvmf_subsystem_remove_host', { nqn: SUBNQN, host: HOSTNQN }), true);
+      await within(c.io[0]!.closed, 5000, 'the I/O queue on the worker closes');
+      stop = true;
+      await within(Promise.all(loops), 5000, 'the reads end');
+      assert.deepEqual(statuses, [], 'no command was answered with an error status after the teardown');
+    } finally {
+      stop = true;
+      c.destroy();
+    }
+  }));
