@@ -15,7 +15,6 @@
 // --gen c|node (BENCH_GEN, default c: the C generator; node: `nvmetd perf`), --gen-cpus LIST
 // (BENCH_GEN_CPUS: pin the C generator's threads), --compare-gens (also drive the floor with the
 // other generator, to show what each can push), --floor-poll (the floor busy-polls: takes a core).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +23,7 @@ import { MATRIX, GOALS, type Point } from './matrix.js';
 import { newestProfile, summarizeProfile } from './profile.js';
 import { HEADROOM_GOAL, OTHER_GEN_KEY, evaluateGoals, headroom, markdown, svg, type BenchResults, type PointResult } from './report.js';
 import {
-  BUILD_DIR, NQN, ROOT, buildFloor, buildGen, busiestThread, makeBackingFile, runQueueWait, paths, snapshotBuild, startTarget,
+  BUILD_DIR, NQN, ROOT, buildFloor, buildGen, busiestThread, makeBackingFile, runLoad, runQueueWait, paths, snapshotBuild, startTarget,
   type RunningTarget, type TargetSpec, type ThreadCpu,
 } from './targets.js';
 
@@ -150,36 +149,7 @@ function perf(port: number, p: Point, a: Args, gen: Generator, onWindow: (edge: 
   ];
   const [cmd, argv] = gen === 'c' ? [genBin, args] : [process.execPath, [paths.nvmetd, 'perf', ...args]];
   const what = gen === 'c' ? 'nvme_tcp_gen' : 'nvmetd perf';
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NVMETD_PERF_MARKERS: '1' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      const s = d.toString();
-      if (s.includes('@window-start')) onWindow('start');
-      if (s.includes('@window-end')) onWindow('end');
-      err += s.replace(/@window-(start|end)\n/g, '');
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), (a.time + a.warmup + 30) * 1000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      try {
-        const r = JSON.parse(out) as PerfReport;
-        if (code !== 0 && r.errors === 0) throw new Error(`exit code ${code}`);
-        resolve(r);
-      } catch (e) {
-        reject(new Error(`${what} failed (exit ${code}): ${brief(err) || (e as Error).message}`));
-      }
-    });
-  });
-}
-
-/** The line of a child's stderr that says what went wrong (not the whole stack trace). */
-function brief(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
-  const line = lines.find((l) => /^(\w*Error\b|nvmetd:|nvme_tcp_gen:)/.test(l)) ?? lines[0] ?? '';
-  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+  return runLoad<PerfReport>(cmd, argv, what, a.time + a.warmup + 30, onWindow);
 }
 
 /** One run of a point; a run that could not start (not an I/O error) is tried again, up to 3 times. */

@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { esc, k } from './report.js';
-import { NQN, ROOT, buildGen, freePort, paths, procThreadCpu, snapshotBuild, stopChild, waitForPort, type ThreadCpu } from './targets.js';
+import { NQN, ROOT, buildGen, freePort, paths, procThreadCpu, runLoad, snapshotBuild, stopChild, waitForPort, type ThreadCpu } from './targets.js';
 
 interface Args {
   time: number;
@@ -174,29 +174,7 @@ function runGen(genBin: string, port: number, a: Args, l: Layout, onWindow: (edg
     '--workers', String(g), '--connections', String(conns), '--cpus', l.genCores.join(','),
     '-t', String(a.time), '--warmup', String(a.warmup), '--json',
   ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(genBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NVMETD_PERF_MARKERS: '1' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      const s = d.toString();
-      if (s.includes('@window-start')) onWindow('start');
-      if (s.includes('@window-end')) onWindow('end');
-      err += s.replace(/@window-(start|end)\n/g, '');
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), (a.time + a.warmup + 30) * 1000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      try {
-        const r = JSON.parse(out) as GenReport;
-        if (code !== 0 && r.errors === 0) throw new Error(`exit code ${code}`);
-        resolve(r);
-      } catch (e) {
-        reject(new Error(`nvme_tcp_gen failed (exit ${code}): ${err.trim().split('\n')[0] || (e as Error).message}`));
-      }
-    });
-  });
+  return runLoad<GenReport>(genBin, args, 'nvme_tcp_gen', a.time + a.warmup + 30, onWindow);
 }
 
 const r1 = (v: number): number => Math.round(v * 10) / 10;

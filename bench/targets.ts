@@ -234,3 +234,41 @@ export async function startTarget(spec: TargetSpec, args: { size: number; file?:
     stop: () => stopChild(child),
   };
 }
+
+/**
+ * Runs a load generator (`nvme_tcp_gen` or `nvmetd perf`, with --json) as a child process and returns
+ * its JSON report. `onWindow` runs when it opens and closes its measured window (markers on its stderr,
+ * NVMETD_PERF_MARKERS); it is killed `timeoutSec` after it started.
+ */
+export function runLoad<R extends { errors: number }>(cmd: string, argv: string[], what: string, timeoutSec: number, onWindow: (edge: 'start' | 'end') => void): Promise<R> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NVMETD_PERF_MARKERS: '1' } });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => {
+      const s = d.toString();
+      if (s.includes('@window-start')) onWindow('start');
+      if (s.includes('@window-end')) onWindow('end');
+      err += s.replace(/@window-(start|end)\n/g, '');
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSec * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      try {
+        const r = JSON.parse(out) as R;
+        if (code !== 0 && r.errors === 0) throw new Error(`exit code ${code}`);
+        resolve(r);
+      } catch (e) {
+        reject(new Error(`${what} failed (exit ${code}): ${briefError(err) || (e as Error).message}`));
+      }
+    });
+  });
+}
+
+/** The line of a child's stderr that says what went wrong (not the whole stack trace). */
+export function briefError(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const line = lines.find((l) => /^(\w*Error\b|nvmetd:|nvme_tcp_gen:)/.test(l)) ?? lines[0] ?? '';
+  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+}
