@@ -234,66 +234,53 @@ class Channel : public Napi::ObjectWrap<Channel>, public rbd::ImageListener {
     return c;
   }
 
+  // Every operation: takes the tag's op, makes a completion, calls `submit` (an rbd_aio_* call); a
+  // synchronous refusal completes through the same path as librbd's completions.
+  template <typename Submit>
+  Napi::Value Run(const Napi::CallbackInfo& info, Submit submit) {
+    uint32_t tag;
+    int e = Begin(info, tag);
+    if (e < 0) return Fail(info, e);
+    rbd_completion_t c = NewCompletion(tag);
+    Submitted(tag, submit(c), c);
+    return info.Env().Undefined();
+  }
+
+  uint64_t U64(const Napi::CallbackInfo& info, size_t i) { return static_cast<uint64_t>(info[i].As<Napi::Number>().Int64Value()); }
+
   // read(tag, view, offset)
   Napi::Value JsRead(const Napi::CallbackInfo& info) {
     char* data;
     size_t len;
-    uint32_t tag;
     if (!View(info[1], data, len)) return Throw(info, "rbd read: expected a byte view");
-    int e = Begin(info, tag);
-    if (e < 0) return Fail(info, e);
-    uint64_t off = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-    rbd_completion_t c = NewCompletion(tag);
-    Submitted(tag, api.rbd_aio_read(shared_->image, off, len, data, c), c);
-    return info.Env().Undefined();
+    uint64_t off = U64(info, 2);
+    return Run(info, [&](rbd_completion_t c) { return api.rbd_aio_read(shared_->image, off, len, data, c); });
   }
 
   // write(tag, view, offset)
   Napi::Value JsWrite(const Napi::CallbackInfo& info) {
     char* data;
     size_t len;
-    uint32_t tag;
     if (!View(info[1], data, len)) return Throw(info, "rbd write: expected a byte view");
-    int e = Begin(info, tag);
-    if (e < 0) return Fail(info, e);
-    uint64_t off = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-    rbd_completion_t c = NewCompletion(tag);
-    Submitted(tag, api.rbd_aio_write(shared_->image, off, len, data, c), c);
-    return info.Env().Undefined();
+    uint64_t off = U64(info, 2);
+    return Run(info, [&](rbd_completion_t c) { return api.rbd_aio_write(shared_->image, off, len, data, c); });
   }
 
   // flush(tag)
   Napi::Value JsFlush(const Napi::CallbackInfo& info) {
-    uint32_t tag;
-    int e = Begin(info, tag);
-    if (e < 0) return Fail(info, e);
-    rbd_completion_t c = NewCompletion(tag);
-    Submitted(tag, api.rbd_aio_flush(shared_->image, c), c);
-    return info.Env().Undefined();
+    return Run(info, [&](rbd_completion_t c) { return api.rbd_aio_flush(shared_->image, c); });
   }
 
   // discard(tag, offset, length)
   Napi::Value JsDiscard(const Napi::CallbackInfo& info) {
-    uint32_t tag;
-    int e = Begin(info, tag);
-    if (e < 0) return Fail(info, e);
-    uint64_t off = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
-    uint64_t len = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-    rbd_completion_t c = NewCompletion(tag);
-    Submitted(tag, api.rbd_aio_discard(shared_->image, off, len, c), c);
-    return info.Env().Undefined();
+    uint64_t off = U64(info, 1), len = U64(info, 2);
+    return Run(info, [&](rbd_completion_t c) { return api.rbd_aio_discard(shared_->image, off, len, c); });
   }
 
   // writeZeroes(tag, offset, length)
   Napi::Value JsWriteZeroes(const Napi::CallbackInfo& info) {
-    uint32_t tag;
-    int e = Begin(info, tag);
-    if (e < 0) return Fail(info, e);
-    uint64_t off = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
-    uint64_t len = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-    rbd_completion_t c = NewCompletion(tag);
-    Submitted(tag, api.rbd_aio_write_zeroes(shared_->image, off, len, c, 0, 0), c);
-    return info.Env().Undefined();
+    uint64_t off = U64(info, 1), len = U64(info, 2);
+    return Run(info, [&](rbd_completion_t c) { return api.rbd_aio_write_zeroes(shared_->image, off, len, c, 0, 0); });
   }
 
   // size(): bytes (from librbd's cached header), or -errno
