@@ -121,7 +121,7 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
     // H2CData (and in-capsule data) still missing after a read is read straight into its command's
     // buffer: the reader names it only once the PDU's header passed onHeader().
     const reader = this.#reader;
-    const target = { direct: () => reader.directTarget(), limit: () => reader.readLimit() };
+    const target = { direct: () => reader.directTarget(), limit: () => this.readLimit() };
     if (!receiveIntoThreadBuffer(socket, (buf, length) => this.#onData(buf, length), target)) {
       socket.on('data', (chunk: Buffer) => this.#onData(chunk, chunk.length));
     }

@@ -55,13 +55,6 @@ const MAX_HEADER = 128 + DIGEST_LEN;
 
 /** The least PDU data still missing that earns a socket read of its own straight into its destination. */
 export const DIRECT_MIN = 16 * 1024;
-/**
- * A data PDU at least this long marks the stream as carrying large data: reads between such PDUs
- * (headers, capsules) are kept short (readLimit()), so most of the next PDU's data lands directly.
- */
-export const LARGE_DATA = 64 * 1024;
-/** The read size while the stream carries large data and no direct read is due. */
-export const SHORT_READ = 8 * 1024;
 
 export class PduReader {
   state: RecvState = RecvState.HEADER;
@@ -90,8 +83,6 @@ export class PduReader {
   #leftover: Buffer | null = null;
   /** The view directTarget() handed out: the next push() must be exactly the read that landed in it. */
   #direct: Uint8Array | null = null;
-  /** The last data PDU was at least LARGE_DATA bytes. */
-  #largeData = false;
 
   constructor(sink: PduSink, options: ReaderOptions) {
     this.#sink = sink;
@@ -159,7 +150,7 @@ export class PduReader {
   /**
    * Where the next read should land: a view of the current PDU's destination covering exactly the
    * data still missing, when that is at least DIRECT_MIN bytes; null otherwise (a buffer of the
-   * caller's, at most readLimit() bytes long). A view handed out obliges the caller: the next
+   * caller's). A view handed out obliges the caller: the next
    * push() is that view, with the length read into it. Call it again after every push().
    */
   directTarget(): Uint8Array | null {
@@ -175,14 +166,6 @@ export class PduReader {
   /** True while a view from directTarget() is outstanding. */
   get directPending(): boolean {
     return this.#direct !== null;
-  }
-
-  /**
-   * How many bytes the next read into the caller's own buffer should take at most: short while the
-   * stream carries large data PDUs (so that the next one's data is read in place), else unbounded.
-   */
-  readLimit(): number {
-    return this.#largeData ? SHORT_READ : Infinity;
   }
 
   /** A read landed in the view directTarget() handed out: the bytes are in place already. */
@@ -276,7 +259,6 @@ export class PduReader {
     this.#data = dst;
     this.#dataHave = 0;
     this.#crc = 0;
-    this.#largeData = this.#dataLen >= LARGE_DATA;
     this.state = RecvState.DATA;
   }
 
