@@ -57,6 +57,8 @@ const MAX_HEADER = 128 + DIGEST_LEN;
 export const DIRECT_MIN = 16 * 1024;
 
 export class PduReader {
+  /** DIRECT_MIN; the fuzzer lowers it so that the small transfers it makes take the direct path too. */
+  static directMin = DIRECT_MIN;
   state: RecvState = RecvState.HEADER;
   hdgst = false;
   ddgst = false;
@@ -149,7 +151,7 @@ export class PduReader {
 
   /**
    * Where the next read should land: a view of the current PDU's destination covering exactly the
-   * data still missing, when that is at least DIRECT_MIN bytes; null otherwise (a buffer of the
+   * data still missing, when that is at least directMin bytes; null otherwise (a buffer of the
    * caller's). A view handed out obliges the caller: the next
    * push() is that view, with the length read into it. Call it again after every push().
    */
@@ -157,7 +159,7 @@ export class PduReader {
     this.#direct = null;
     if (this.state !== RecvState.DATA || this.#detaching) return null;
     const left = this.#dataLen - this.#dataHave;
-    if (left < DIRECT_MIN) return null;
+    if (left < PduReader.directMin) return null;
     const dst = this.#data!;
     this.#direct = this.#dataHave === 0 && dst.length === left ? dst : dst.subarray(this.#dataHave, this.#dataLen);
     return this.#direct;
