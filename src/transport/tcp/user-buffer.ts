@@ -12,7 +12,8 @@
 // a read is processed completely (the PDU reader copies what it keeps) before the next read into it.
 // A connection may instead name, after each read, where the next one lands (the destination of PDU
 // data still missing: direct receive); it must take that back (useThreadBuffer) before the memory
-// it named is given to anything else.
+// it named is given to anything else. NVMETD_DIRECT_RECEIVE=0 keeps every read in the thread buffer;
+// NVMETD_USER_BUFFER=0 goes back to 'data' events.
 import net from 'node:net';
 
 const THREAD_BUFFER_SIZE = 256 * 1024;
