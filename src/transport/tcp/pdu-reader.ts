@@ -152,8 +152,8 @@ export class PduReader {
   /**
    * Where the next read should land: a view of the current PDU's destination covering exactly the
    * data still missing, when that is at least directMin bytes; null otherwise (a buffer of the
-   * caller's). A view handed out obliges the caller: the next
-   * push() is that view, with the length read into it. Call it again after every push().
+   * caller's). A view handed out obliges the caller: the next push() is that view, with the length
+   * read into it. Call it again after every push().
    */
   directTarget(): Uint8Array | null {
     this.#direct = null;
