@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <cerrno>
+#include <cstring>
 
 #include "crc32c.h"
 #include "rbd.h"
@@ -46,6 +47,99 @@ Napi::Value Crc32c(const Napi::CallbackInfo& info) {
   // seed is a previous digest (or 0): continue from its register value.
   uint32_t crc = nvmetd::crc32c_update(seed ^ 0xFFFFFFFFu, base + off, len) ^ 0xFFFFFFFFu;
   return Napi::Number::New(env, crc);
+}
+
+// The bytes of a Uint8Array/Buffer (over an ArrayBuffer or a SharedArrayBuffer); false if it is not one.
+// An empty view may come back with a null pointer.
+bool ByteView(napi_env env, napi_value v, uint8_t** data, size_t* len) {
+  napi_typedarray_type type;
+  void* p = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, nullptr, nullptr) != napi_ok) return false;
+  if (type != napi_uint8_array && type != napi_uint8_clamped_array && type != napi_int8_array) return false;
+  *data = static_cast<uint8_t*>(p);
+  return p != nullptr || *len == 0;
+}
+
+inline void PutLE32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v);
+  p[1] = static_cast<uint8_t>(v >> 8);
+  p[2] = static_cast<uint8_t>(v >> 16);
+  p[3] = static_cast<uint8_t>(v >> 24);
+}
+
+// crc32cBatch(arena: Uint8Array, jobs: Uint32Array, count: number, views: Uint8Array[]): void
+// Fills every digest an out queue recorded for one batch, in one call: job i is jobs[4i .. 4i+3] =
+// kind, a, b, dst, and its digest goes little-endian into arena[dst, dst+4):
+//   0: the digest of arena[a, a+b) (a PDU header);
+//   1: the digest of views[a] (PDU data);
+//   2: copies views[b] into views[a] (the same length) and digests the bytes stored (PDU data that
+//      may change under us: the digest is over exactly the bytes that go out).
+// Every index and range is checked; a bad job throws a RangeError before anything of it is written.
+Napi::Value Crc32cBatch(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  uint8_t* arena;
+  size_t arenaLen;
+  uint8_t* jobBytes;
+  size_t jobsLen;
+  napi_typedarray_type jobsType;
+  void* jobsData = nullptr;
+  if (info.Length() < 4 || !ByteView(env, info[0], &arena, &arenaLen) || !info[2].IsNumber() || !info[3].IsArray() ||
+      napi_get_typedarray_info(env, info[1], &jobsType, &jobsLen, &jobsData, nullptr, nullptr) != napi_ok ||
+      jobsType != napi_uint32_array) {
+    Napi::TypeError::New(env, "crc32cBatch: expected (Uint8Array, Uint32Array, count, Uint8Array[])").ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  jobBytes = static_cast<uint8_t*>(jobsData);
+  const uint32_t* jobs = reinterpret_cast<const uint32_t*>(jobBytes);
+  uint32_t count = info[2].As<Napi::Number>().Uint32Value();
+  napi_value views = info[3];
+  uint32_t nviews = 0;
+  napi_get_array_length(env, views, &nviews);
+  if (count > jobsLen / 4) {
+    Napi::RangeError::New(env, "crc32cBatch: more jobs than the job array holds").ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    const uint32_t kind = jobs[4 * i], a = jobs[4 * i + 1], b = jobs[4 * i + 2], dst = jobs[4 * i + 3];
+    if (dst > arenaLen || arenaLen - dst < 4) {
+      Napi::RangeError::New(env, "crc32cBatch: digest outside the arena").ThrowAsJavaScriptException();
+      return Napi::Value();
+    }
+    uint32_t crc;
+    if (kind == 0) {
+      if (a > arenaLen || b > arenaLen - a) {
+        Napi::RangeError::New(env, "crc32cBatch: header outside the arena").ThrowAsJavaScriptException();
+        return Napi::Value();
+      }
+      crc = nvmetd::crc32c(arena + a, b);
+    } else if (kind == 1 || kind == 2) {
+      napi_value v;
+      uint8_t* p;
+      size_t n;
+      if (a >= nviews || napi_get_element(env, views, a, &v) != napi_ok || !ByteView(env, v, &p, &n)) {
+        Napi::RangeError::New(env, "crc32cBatch: job names no byte view").ThrowAsJavaScriptException();
+        return Napi::Value();
+      }
+      if (kind == 1) {
+        crc = nvmetd::crc32c(p, n);
+      } else {
+        napi_value sv;
+        uint8_t* sp;
+        size_t sn;
+        if (b >= nviews || napi_get_element(env, views, b, &sv) != napi_ok || !ByteView(env, sv, &sp, &sn) || sn != n) {
+          Napi::RangeError::New(env, "crc32cBatch: copy source missing or of another length").ThrowAsJavaScriptException();
+          return Napi::Value();
+        }
+        std::memcpy(p, sp, n);
+        crc = nvmetd::crc32c(p, n);
+      }
+    } else {
+      Napi::RangeError::New(env, "crc32cBatch: unknown job kind").ThrowAsJavaScriptException();
+      return Napi::Value();
+    }
+    PutLE32(arena + dst, crc);
+  }
+  return Napi::Value();
 }
 
 Napi::Value Crc32cHardware(const Napi::CallbackInfo& info) {
@@ -103,6 +197,7 @@ Napi::Value GetTid(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32c", Napi::Function::New(env, Crc32c));
+  exports.Set("crc32cBatch", Napi::Function::New(env, Crc32cBatch));
   exports.Set("crc32cHardware", Napi::Function::New(env, Crc32cHardware));
   exports.Set("setAffinity", Napi::Function::New(env, SetAffinity));
   exports.Set("getAffinity", Napi::Function::New(env, GetAffinity));

@@ -6,6 +6,13 @@ import path from 'node:path';
 export interface NativeAddon {
   /** CRC32C of view[offset, offset+length), continuing from `seed` (a previous digest, or 0). */
   crc32c(view: Uint8Array, offset?: number, length?: number, seed?: number): number;
+  /**
+   * Fills the digests of one batch in one call: job i is jobs[4i..4i+3] = kind, a, b, dst, its digest
+   * written little-endian at arena[dst]. Kind 0: digest of arena[a, a+b); 1: digest of views[a];
+   * 2: copies views[b] into views[a] (same length) and digests the bytes stored. Throws RangeError
+   * on a job outside its buffers.
+   */
+  crc32cBatch(arena: Uint8Array, jobs: Uint32Array, count: number, views: Uint8Array[]): void;
   crc32cHardware(): boolean;
   /** Pins the calling thread to the given CPUs; returns 0 or an errno. */
   setAffinity(cpus: number[]): number;

@@ -58,3 +58,44 @@ test('crc32c: the native path on long buffers (three-lane loop) agrees with a by
     assert.equal(native.crc32c(data, cut, 12288 - cut, native.crc32c(data, 0, cut, 0)), whole, `cut at ${cut}`);
   }
 });
+
+/** CRC32C one bit at a time, straight from the polynomial: the reference the fast paths must match. */
+function bitwise(seed: number, b: Uint8Array, off: number, len: number): number {
+  let c = ~seed >>> 0;
+  for (let i = off; i < off + len; i++) {
+    c ^= b[i]!;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+test('crc32c: known vectors (32 zero bytes, 32 0xff bytes, 0..31 ascending) on the JavaScript and native paths', async () => {
+  const { native } = await import('../../src/native/addon.js');
+  const vectors: [Buffer, number][] = [
+    [Buffer.alloc(32, 0), 0x8a9136aa],
+    [Buffer.alloc(32, 0xff), 0x62a8ab43],
+    [Buffer.from(Array.from({ length: 32 }, (_, i) => i)), 0x46dd794e],
+    [Buffer.from('123456789'), 0xe3069283],
+  ];
+  for (const [b, want] of vectors) {
+    assert.equal(crc32c(b), want, `JS, ${b.length} bytes starting ${b[0]}`);
+    assert.equal(native.crc32c(b, 0, b.length, 0), want, `native, ${b.length} bytes starting ${b[0]}`);
+    assert.equal(bitwise(0, b, 0, b.length), want, 'the reference itself');
+  }
+});
+
+test('crc32c: the JavaScript path (sixteen, eight, then one byte a step) at every length 0..160, offsets 0..17, with seeds', () => {
+  const data = Buffer.alloc(200);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < data.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    data[i] = x >>> 24;
+  }
+  for (let len = 0; len <= 160; len++) {
+    for (let off = 0; off <= 17; off++) {
+      if (off + len > data.length) continue;
+      assert.equal(crc32c(data, off, len), bitwise(0, data, off, len), `length ${len} offset ${off}`);
+      assert.equal(crc32cUpdate(0xa5a5a5a5, data, off, len), bitwise(0xa5a5a5a5, data, off, len), `seeded, length ${len} offset ${off}`);
+    }
+  }
+});
