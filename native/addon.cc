@@ -146,6 +146,10 @@ Napi::Value Crc32cHardware(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), nvmetd::crc32c_hardware());
 }
 
+Napi::Value Crc32cKind(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), nvmetd::crc32c_kind());
+}
+
 // setAffinity(cpus: number[]): pins the calling thread.
 Napi::Value SetAffinity(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -199,6 +203,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32c", Napi::Function::New(env, Crc32c));
   exports.Set("crc32cBatch", Napi::Function::New(env, Crc32cBatch));
   exports.Set("crc32cHardware", Napi::Function::New(env, Crc32cHardware));
+  exports.Set("crc32cKind", Napi::Function::New(env, Crc32cKind));
   exports.Set("setAffinity", Napi::Function::New(env, SetAffinity));
   exports.Set("getAffinity", Napi::Function::New(env, GetAffinity));
   exports.Set("dupFd", Napi::Function::New(env, DupFd));

@@ -11,4 +11,6 @@ inline uint32_t crc32c(const uint8_t* data, size_t len) {
   return crc32c_update(0xFFFFFFFFu, data, len) ^ 0xFFFFFFFFu;
 }
 bool crc32c_hardware();
+// The implementation in use: "avx512-vpclmulqdq", "sse4.2" or "table".
+const char* crc32c_kind();
 }  // namespace nvmetd

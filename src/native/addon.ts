@@ -14,6 +14,8 @@ export interface NativeAddon {
    */
   crc32cBatch(arena: Uint8Array, jobs: Uint32Array, count: number, views: Uint8Array[]): void;
   crc32cHardware(): boolean;
+  /** The implementation in use: "avx512-vpclmulqdq", "sse4.2" or "table" (NVMETD_CRC32C=sse4.2|table caps it). */
+  crc32cKind(): string;
   /** Pins the calling thread to the given CPUs; returns 0 or an errno. */
   setAffinity(cpus: number[]): number;
   getAffinity(): number[];

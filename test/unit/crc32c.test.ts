@@ -28,7 +28,7 @@ test('crc32c: the JavaScript path for short runs agrees with the native path at 
   }
 });
 
-test('crc32c: the native path on long buffers (three-lane loop) agrees with a bytewise table at every length, offset and seed', async () => {
+test('crc32c: the native path on long buffers (folding or three-lane loop) agrees with a bytewise table at every length, offset and seed', async () => {
   const { native } = await import('../../src/native/addon.js');
   const tab = new Uint32Array(256);
   for (let i = 0; i < 256; i++) {
@@ -98,4 +98,36 @@ test('crc32c: the JavaScript path (sixteen, eight, then one byte a step) at ever
       assert.equal(crc32cUpdate(0xa5a5a5a5, data, off, len), bitwise(0xa5a5a5a5, data, off, len), `seeded, length ${len} offset ${off}`);
     }
   }
+});
+
+test('crc32c: each native implementation (folding, three-lane crc32 instruction, table; NVMETD_CRC32C caps it) agrees with the bitwise reference around every block size', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const addon = fileURLToPath(new URL('../../src/native/addon.js', import.meta.url));
+  // Run in a child per cap: the implementation is chosen once, when the addon loads.
+  const check = `
+    const { native } = await import(${JSON.stringify(addon)});
+    const ref = ${bitwise.toString()};
+    const data = Buffer.alloc(20000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+    const lengths = [0, 1, 7, 8, 63, 64, 255, 256, 257, 319, 320, 511, 512, 513, 767, 768, 769, 1023, 1024, 1025, 2304, 4095, 4096, 4097, 16384, 19990];
+    for (let len = 240; len < 1100; len += 5) lengths.push(len);
+    const bad = [];
+    for (const len of lengths)
+      for (const off of [0, 1, 6])
+        for (const seed of [0, 0xdeadbeef])
+          if (off + len <= data.length && native.crc32c(data, off, len, seed) !== ref(seed, data, off, len)) bad.push(len + '@' + off);
+    console.log(JSON.stringify({ kind: native.crc32cKind(), bad }));
+  `;
+  const kinds = new Set<string>();
+  for (const cap of ['', 'sse4.2', 'table']) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', check], { env: { ...process.env, NVMETD_CRC32C: cap }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { kind: string; bad: string[] };
+    assert.deepEqual(out.bad, [], `${out.kind}: wrong at length@offset`);
+    if (cap === 'table') assert.equal(out.kind, 'table');
+    if (cap === 'sse4.2') assert.notEqual(out.kind, 'avx512-vpclmulqdq');
+    kinds.add(out.kind);
+  }
+  assert.ok(kinds.has('table'));
 });
