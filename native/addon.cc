@@ -67,19 +67,24 @@ inline void PutLE32(uint8_t* p, uint32_t v) {
   p[3] = static_cast<uint8_t>(v >> 24);
 }
 
-// crc32cBatch(arena: Uint8Array, jobs: Uint32Array, count: number, views: Uint8Array[]): void
-// Fills every digest an out queue recorded for one batch, in one call: job i is jobs[4i .. 4i+3] =
-// kind, a, b, dst, and its digest goes little-endian into arena[dst, dst+4):
-//   0: the digest of arena[a, a+b) (a PDU header);
-//   1: the digest of views[a] (PDU data);
-//   2: copies views[b] into views[a] (the same length) and digests the bytes stored (PDU data that
-//      may change under us: the digest is over exactly the bytes that go out).
-// Every index and range is checked; a bad job throws a RangeError before anything of it is written.
+// crc32cBatch(arena: Uint8Array, jobs: Uint32Array, count: number, buffers: Uint8Array[]): void
+// Fills every digest an out queue recorded for one batch, in one call. Job i is the eight words
+// jobs[8i .. 8i+7] = kind, x, xOff, len, y, yOff, dst, 0; its digest goes little-endian into
+// arena[dst, dst+4):
+//   0: the digest of arena[xOff, xOff+len) (a PDU header);
+//   1: the digest of buffers[x][xOff, xOff+len) (PDU data);
+//   2: copies buffers[y][yOff, yOff+len) into buffers[x][xOff, xOff+len) and digests the copy (PDU
+//      data that may change under us: the digest is over exactly the bytes that go out).
+// Data is named by a buffer (a view over a whole backing store, usually one of a few per batch)
+// and a range, so each buffer's memory is looked up once per call, not once per job. Every index
+// and range is checked; a bad job throws a RangeError (the jobs before it are done).
+constexpr uint32_t kBatchWords = 8;
+constexpr uint32_t kBufferCache = 32;
+
 Napi::Value Crc32cBatch(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   uint8_t* arena;
   size_t arenaLen;
-  uint8_t* jobBytes;
   size_t jobsLen;
   napi_typedarray_type jobsType;
   void* jobsData = nullptr;
@@ -89,50 +94,59 @@ Napi::Value Crc32cBatch(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "crc32cBatch: expected (Uint8Array, Uint32Array, count, Uint8Array[])").ThrowAsJavaScriptException();
     return Napi::Value();
   }
-  jobBytes = static_cast<uint8_t*>(jobsData);
-  const uint32_t* jobs = reinterpret_cast<const uint32_t*>(jobBytes);
+  const uint32_t* jobs = static_cast<const uint32_t*>(jobsData);
   uint32_t count = info[2].As<Napi::Number>().Uint32Value();
-  napi_value views = info[3];
-  uint32_t nviews = 0;
-  napi_get_array_length(env, views, &nviews);
-  if (count > jobsLen / 4) {
+  napi_value buffers = info[3];
+  uint32_t nbuffers = 0;
+  napi_get_array_length(env, buffers, &nbuffers);
+  if (count > jobsLen / kBatchWords) {
     Napi::RangeError::New(env, "crc32cBatch: more jobs than the job array holds").ThrowAsJavaScriptException();
     return Napi::Value();
   }
+  uint8_t* cached[kBufferCache] = {};
+  size_t cachedLen[kBufferCache] = {};
+  // The memory of buffers[idx][off, off+len), or null when there is no such range.
+  auto range = [&](uint32_t idx, uint32_t off, uint32_t len) -> uint8_t* {
+    uint8_t* p = nullptr;
+    size_t n = 0;
+    if (idx < kBufferCache && cached[idx] != nullptr) {
+      p = cached[idx];
+      n = cachedLen[idx];
+    } else {
+      napi_value v;
+      if (idx >= nbuffers || napi_get_element(env, buffers, idx, &v) != napi_ok || !ByteView(env, v, &p, &n)) return nullptr;
+      if (idx < kBufferCache) {
+        cached[idx] = p;
+        cachedLen[idx] = n;
+      }
+    }
+    if (p == nullptr || off > n || len > n - off) return nullptr;
+    return p + off;
+  };
   for (uint32_t i = 0; i < count; i++) {
-    const uint32_t kind = jobs[4 * i], a = jobs[4 * i + 1], b = jobs[4 * i + 2], dst = jobs[4 * i + 3];
+    const uint32_t* j = jobs + kBatchWords * i;
+    const uint32_t kind = j[0], x = j[1], xOff = j[2], len = j[3], y = j[4], yOff = j[5], dst = j[6];
     if (dst > arenaLen || arenaLen - dst < 4) {
       Napi::RangeError::New(env, "crc32cBatch: digest outside the arena").ThrowAsJavaScriptException();
       return Napi::Value();
     }
     uint32_t crc;
-    if (kind == 0) {
-      if (a > arenaLen || b > arenaLen - a) {
+    if (len == 0 && kind <= 2) {
+      crc = 0;
+    } else if (kind == 0) {
+      if (xOff > arenaLen || len > arenaLen - xOff) {
         Napi::RangeError::New(env, "crc32cBatch: header outside the arena").ThrowAsJavaScriptException();
         return Napi::Value();
       }
-      crc = nvmetd::crc32c(arena + a, b);
+      crc = nvmetd::crc32c(arena + xOff, len);
     } else if (kind == 1 || kind == 2) {
-      napi_value v;
-      uint8_t* p;
-      size_t n;
-      if (a >= nviews || napi_get_element(env, views, a, &v) != napi_ok || !ByteView(env, v, &p, &n)) {
-        Napi::RangeError::New(env, "crc32cBatch: job names no byte view").ThrowAsJavaScriptException();
+      uint8_t* p = range(x, xOff, len);
+      const uint8_t* from = kind == 2 ? range(y, yOff, len) : nullptr;
+      if (p == nullptr || (kind == 2 && from == nullptr)) {
+        Napi::RangeError::New(env, "crc32cBatch: data outside its buffer").ThrowAsJavaScriptException();
         return Napi::Value();
       }
-      if (kind == 1) {
-        crc = nvmetd::crc32c(p, n);
-      } else {
-        napi_value sv;
-        uint8_t* sp;
-        size_t sn;
-        if (b >= nviews || napi_get_element(env, views, b, &sv) != napi_ok || !ByteView(env, sv, &sp, &sn) || sn != n) {
-          Napi::RangeError::New(env, "crc32cBatch: copy source missing or of another length").ThrowAsJavaScriptException();
-          return Napi::Value();
-        }
-        std::memcpy(p, sp, n);
-        crc = nvmetd::crc32c(p, n);
-      }
+      crc = kind == 2 ? nvmetd::crc32c_copy_update(0xFFFFFFFFu, p, from, len) ^ 0xFFFFFFFFu : nvmetd::crc32c(p, len);
     } else {
       Napi::RangeError::New(env, "crc32cBatch: unknown job kind").ThrowAsJavaScriptException();
       return Napi::Value();

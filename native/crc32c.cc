@@ -151,34 +151,66 @@ NVMETD_FOLD_TARGET inline __m512i fold512(__m512i x, __m512i k, __m512i y) {
   return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00), _mm512_clmulepi64_epi128(x, k, 0x11), y, 0x96);
 }
 
-NVMETD_FOLD_TARGET uint32_t update_fold(uint32_t crc, const uint8_t* p, size_t len) {
-  if (len < 256) return update_hw(crc, p, len);
-  __m512i x0 = _mm512_loadu_si512(p), x1 = _mm512_loadu_si512(p + 64);
-  __m512i x2 = _mm512_loadu_si512(p + 128), x3 = _mm512_loadu_si512(p + 192);
+// 64 bytes at p; when copying (Copy true), also stored at q.
+template <bool Copy>
+NVMETD_FOLD_TARGET inline __m512i load64(const uint8_t* p, uint8_t* q) {
+  __m512i v = _mm512_loadu_si512(p);
+  if (Copy) _mm512_storeu_si512(q, v);
+  return v;
+}
+
+// The register after p[0, len) from crc; with Copy, p is also copied to q in the same pass (the
+// digest is over the bytes stored, each loaded once).
+template <bool Copy>
+NVMETD_FOLD_TARGET uint32_t fold_run(uint32_t crc, const uint8_t* p, uint8_t* q, size_t len) {
+  if (len < 256) {
+    if (Copy) {
+      std::memcpy(q, p, len);
+      return update_hw(crc, q, len);
+    }
+    return update_hw(crc, p, len);
+  }
+  __m512i x0 = load64<Copy>(p, q), x1 = load64<Copy>(p + 64, q + 64);
+  __m512i x2 = load64<Copy>(p + 128, q + 128), x3 = load64<Copy>(p + 192, q + 192);
   x0 = _mm512_xor_si512(x0, _mm512_maskz_mov_epi32(1, _mm512_set1_epi32(static_cast<int>(crc))));
   p += 256;
+  q += Copy ? 256 : 0;
   len -= 256;
   const __m512i k256 = fold_k512(fold_k[3]);
   while (len >= 256) {
-    x0 = fold512(x0, k256, _mm512_loadu_si512(p));
-    x1 = fold512(x1, k256, _mm512_loadu_si512(p + 64));
-    x2 = fold512(x2, k256, _mm512_loadu_si512(p + 128));
-    x3 = fold512(x3, k256, _mm512_loadu_si512(p + 192));
+    x0 = fold512(x0, k256, load64<Copy>(p, q));
+    x1 = fold512(x1, k256, load64<Copy>(p + 64, q + 64));
+    x2 = fold512(x2, k256, load64<Copy>(p + 128, q + 128));
+    x3 = fold512(x3, k256, load64<Copy>(p + 192, q + 192));
     p += 256;
+    q += Copy ? 256 : 0;
     len -= 256;
   }
   const __m512i k64 = fold_k512(fold_k[0]);
   __m512i x = fold512(x0, fold_k512(fold_k[2]), fold512(x1, fold_k512(fold_k[1]), fold512(x2, k64, x3)));
   while (len >= 64) {
-    x = fold512(x, k64, _mm512_loadu_si512(p));
+    x = fold512(x, k64, load64<Copy>(p, q));
     p += 64;
+    q += Copy ? 64 : 0;
     len -= 64;
   }
   alignas(64) uint64_t rest[8];
   _mm512_store_si512(rest, x);
   uint64_t c = 0;
   for (int i = 0; i < 8; i++) c = __builtin_ia32_crc32di(c, rest[i]);
+  if (Copy) {
+    std::memcpy(q, p, len);
+    return update_hw(static_cast<uint32_t>(c), q, len);
+  }
   return update_hw(static_cast<uint32_t>(c), p, len);
+}
+
+NVMETD_FOLD_TARGET uint32_t update_fold(uint32_t crc, const uint8_t* p, size_t len) {
+  return fold_run<false>(crc, p, nullptr, len);
+}
+
+NVMETD_FOLD_TARGET uint32_t copy_update_fold(uint32_t crc, uint8_t* dst, const uint8_t* src, size_t len) {
+  return fold_run<true>(crc, src, dst, len);
 }
 
 bool detect_fold() {
@@ -215,6 +247,15 @@ update_fn impl = pick();
 }  // namespace
 
 uint32_t crc32c_update(uint32_t crc, const uint8_t* data, size_t len) { return impl(crc, data, len); }
+
+uint32_t crc32c_copy_update(uint32_t crc, uint8_t* dst, const uint8_t* src, size_t len) {
+#if defined(__x86_64__)
+  // Overlapping ranges take the plain path (a copy forwards would read bytes it already wrote).
+  if (impl == update_fold && (dst + len <= src || src + len <= dst)) return copy_update_fold(crc, dst, src, len);
+#endif
+  std::memmove(dst, src, len);
+  return impl(crc, dst, len);
+}
 
 bool crc32c_hardware() { return impl != update_soft; }
 

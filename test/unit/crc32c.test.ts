@@ -100,7 +100,7 @@ test('crc32c: the JavaScript path (sixteen, eight, then one byte a step) at ever
   }
 });
 
-test('crc32c: each native implementation (folding, three-lane crc32 instruction, table; NVMETD_CRC32C caps it) agrees with the bitwise reference around every block size', async () => {
+test('crc32c: each native implementation (folding, three-lane crc32 instruction, table; NVMETD_CRC32C caps it) agrees with the bitwise reference around every block size, digests and copy-and-digest', async () => {
   const { spawnSync } = await import('node:child_process');
   const { fileURLToPath } = await import('node:url');
   const addon = fileURLToPath(new URL('../../src/native/addon.js', import.meta.url));
@@ -117,6 +117,17 @@ test('crc32c: each native implementation (folding, three-lane crc32 instruction,
       for (const off of [0, 1, 6])
         for (const seed of [0, 0xdeadbeef])
           if (off + len <= data.length && native.crc32c(data, off, len, seed) !== ref(seed, data, off, len)) bad.push(len + '@' + off);
+    // Copy jobs of crc32cBatch (copied and digested in one pass where the CPU allows).
+    const arena = Buffer.alloc(8);
+    const to = Buffer.alloc(20000);
+    for (const len of lengths)
+      for (const [from, at] of [[0, 0], [5, 3], [1, 64]]) {
+        if (from + len > data.length || at + len > to.length) continue;
+        to.fill(0xee);
+        native.crc32cBatch(arena, Uint32Array.from([2, 0, at, len, 1, from, 0, 0]), 1, [to, data]);
+        const copied = to.subarray(at, at + len).equals(data.subarray(from, from + len)) && to[at + len] === 0xee && (at === 0 || to[at - 1] === 0xee);
+        if (!copied || arena.readUInt32LE(0) !== ref(0, data, from, len)) bad.push('copy ' + len + '@' + from + '->' + at);
+      }
     console.log(JSON.stringify({ kind: native.crc32cKind(), bad }));
   `;
   const kinds = new Set<string>();

@@ -77,11 +77,48 @@ test('digest-batch: a job outside its buffers throws a RangeError and the batch 
   b.data(Buffer.alloc(10), 0);
   b.run(arena);
   assert.throws(() => b.copy(Buffer.alloc(4), Buffer.alloc(5), 0), RangeError, 'copy of another length');
-  // The addon checks on its own too (kinds, view indices, copy lengths).
-  const jobs = new Uint32Array([1, 5, 0, 0]);
-  assert.throws(() => native.crc32cBatch(arena, jobs, 1, [Buffer.alloc(1)]), RangeError);
-  assert.throws(() => native.crc32cBatch(arena, new Uint32Array([9, 0, 0, 0]), 1, []), RangeError);
-  assert.throws(() => native.crc32cBatch(arena, new Uint32Array([2, 0, 1, 0]), 1, [Buffer.alloc(4), Buffer.alloc(5)]), RangeError);
-  assert.throws(() => native.crc32cBatch(arena, new Uint32Array([0, 0, 4, 0]), 2, []), RangeError, 'count past the job array');
-  assert.throws(() => native.crc32cBatch(arena, new Uint32Array([0, 0, 4, 0]) as unknown as Uint32Array, 1, {} as unknown as Uint8Array[]), TypeError);
+  // The addon checks on its own too (kinds, buffer indices, ranges).
+  const job = (...w: number[]): Uint32Array => Uint32Array.from([...w, 0, 0, 0, 0, 0, 0, 0, 0].slice(0, 8));
+  assert.throws(() => native.crc32cBatch(arena, job(1, 5, 0, 1, 0, 0, 0), 1, [Buffer.alloc(1)]), RangeError, 'no such buffer');
+  assert.throws(() => native.crc32cBatch(arena, job(1, 0, 2, 4, 0, 0, 0), 1, [Buffer.alloc(5)]), RangeError, 'range past its buffer');
+  assert.throws(() => native.crc32cBatch(arena, job(9, 0, 0, 1, 0, 0, 0), 1, []), RangeError, 'unknown kind');
+  assert.throws(() => native.crc32cBatch(arena, job(2, 0, 0, 5, 1, 0, 0), 1, [Buffer.alloc(8), Buffer.alloc(4)]), RangeError, 'copy source too short');
+  assert.throws(() => native.crc32cBatch(arena, job(0, 0, 0, 4, 0, 0, 8), 2, []), RangeError, 'count past the job array');
+  assert.throws(() => native.crc32cBatch(arena, new Uint32Array(8), 1, {} as unknown as Uint8Array[]), TypeError);
+});
+
+test('digest-batch: more distinct backing buffers in one batch than either side keeps (48), views at offsets in each', () => {
+  const arena = Buffer.alloc(48 * 8);
+  const b = new DigestBatch();
+  const views: Uint8Array[] = [];
+  for (let i = 0; i < 48; i++) {
+    const backing = i % 2 ? new Uint8Array(new SharedArrayBuffer(700)) : new Uint8Array(new ArrayBuffer(700));
+    backing.set(random(700, 100 + i));
+    views.push(backing.subarray(i, i + 300 + i));
+  }
+  const copies = views.map((v) => new Uint8Array(new ArrayBuffer(v.length + 10)).subarray(10));
+  for (let i = 0; i < 48; i++) {
+    if (i % 3 === 0) b.copy(copies[i]!, views[i]!, 8 * i);
+    else b.data(views[i]!, 8 * i);
+    b.data(views[(i * 7) % 48]!, 8 * i + 4);
+  }
+  b.run(arena);
+  for (let i = 0; i < 48; i++) {
+    assert.equal(arena.readUInt32LE(8 * i), crc32c(views[i]!), `job ${i}`);
+    assert.equal(arena.readUInt32LE(8 * i + 4), crc32c(views[(i * 7) % 48]!), `job ${i}, a buffer named again`);
+    if (i % 3 === 0) assert.deepEqual(copies[i], views[i]);
+  }
+});
+
+test('digest-batch: a copy within one buffer, overlapping or not, leaves the source bytes at the destination and digests them', () => {
+  const arena = Buffer.alloc(8);
+  for (const [from, to, len] of [[0, 4096, 4096], [0, 100, 3000], [100, 0, 3000], [0, 1, 1000]] as const) {
+    const backing = random(8192, from + to + len);
+    const want = Buffer.from(backing.subarray(from, from + len));
+    const b = new DigestBatch();
+    b.copy(backing.subarray(to, to + len), backing.subarray(from, from + len), 0);
+    b.run(arena);
+    assert.deepEqual(backing.subarray(to, to + len), want, `copy ${from} -> ${to}, ${len} bytes`);
+    assert.equal(arena.readUInt32LE(0), crc32c(want), `digest of copy ${from} -> ${to}`);
+  }
 });
