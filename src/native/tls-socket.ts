@@ -1,0 +1,195 @@
+// A TCP socket seen through the addon's TLS engine (tls-engine.ts): a net.Socket whose bytes are the
+// decrypted stream, so code written for a socket (TcpConnection, the initiator's queue) runs over TLS
+// unchanged. It has no descriptor of its own: the TCP socket under it ("raw") carries the records.
+//
+// Reading: raw 'data' -> engine.feed -> engine.read -> push(). When the reader stops taking data
+// (paused, or its buffer over the high-water mark), raw is paused too, so the TCP window closes and a
+// peer that sends too much is held back; _read() (the reader wants more) resumes it.
+// Writing: each corked batch is one _writev, one call into the engine (small pieces share records)
+// and one write of the records to raw. Its callback waits for raw's 'drain' when raw is over its
+// high-water mark, so writableLength and 'drain' tell a writer about a peer that stops reading.
+// Ending: close_notify, then FIN. The peer's close_notify or FIN ends the readable side.
+//
+// Events beyond a socket's: 'secure' once the handshake is done (a client also emits 'secureConnect');
+// a handshake failure destroys it with an error whose code names the reason
+// (ERR_SSL_BINDER_DOES_NOT_VERIFY, ERR_SSL_NO_SHARED_CIPHER, ...).
+import net from 'node:net';
+import { TlsState, type NativeTlsEngine } from './tls-engine.js';
+
+/** Decrypted bytes held for a paused reader before raw is paused. */
+const READ_HIGH_WATER = 256 * 1024;
+
+export class TlsSocket extends net.Socket {
+  /** As on Node's TLSSocket: the bytes are encrypted on the wire (a TLS queue never changes thread). */
+  readonly encrypted = true;
+  readonly raw: net.Socket;
+  readonly #engine: NativeTlsEngine;
+  readonly #server: boolean;
+  #secured = false;
+  /** raw is paused because the reader's buffer is full. */
+  #held = false;
+  /** A _writev callback waiting for raw's 'drain'. */
+  #writeDone: ((err?: Error | null) => void) | null = null;
+
+  /**
+   * Takes over `raw` (its 'data' from now on); `initial`: bytes already read from it. The engine is
+   * freed with the socket.
+   */
+  constructor(raw: net.Socket, engine: NativeTlsEngine, server: boolean, initial?: Buffer) {
+    super({ allowHalfOpen: false, readableHighWaterMark: READ_HIGH_WATER } as net.SocketConstructorOpts);
+    this.raw = raw;
+    this.#engine = engine;
+    this.#server = server;
+    raw.on('data', (chunk: Buffer) => this.#onRaw(chunk));
+    raw.on('end', () => this.#onRawEnd());
+    raw.on('drain', () => this.#onRawDrain());
+    raw.on('error', (err) => this.destroy(err));
+    raw.on('close', () => this.destroy());
+    if (!server) this.#flight(engine.feed());
+    if (initial !== undefined && initial.length > 0) this.#onRaw(initial);
+    if (!this.destroyed) raw.resume();
+  }
+
+  /** The negotiated suite (null before the handshake ends). */
+  get cipher(): string | null {
+    return this.#engine.cipher();
+  }
+
+  get secured(): boolean {
+    return this.#secured;
+  }
+
+  // The addresses are raw's (this socket has no handle to ask).
+  _getpeername(): { address?: string; port?: number; family?: string } {
+    return { address: this.raw.remoteAddress, port: this.raw.remotePort, family: this.raw.remoteFamily };
+  }
+
+  _getsockname(): { address?: string; port?: number; family?: string } {
+    return { address: this.raw.localAddress, port: this.raw.localPort, family: this.raw.localFamily };
+  }
+
+  override setNoDelay(noDelay?: boolean): this {
+    this.raw.setNoDelay(noDelay);
+    return this;
+  }
+
+  override setKeepAlive(enable?: boolean, initialDelay?: number): this {
+    this.raw.setKeepAlive(enable, initialDelay);
+    return this;
+  }
+
+  /** Sends what the engine has for the peer; false when raw is over its high-water mark. */
+  #flush(): boolean {
+    const out = this.#engine.take();
+    return out === null || this.raw.destroyed ? true : this.raw.write(out);
+  }
+
+  /** After a feed: send the engine's answer, then act on its state. */
+  #flight(state: TlsState): void {
+    this.#flush();
+    if (state === TlsState.FAILED) return this.#failed();
+    if (!this.#secured && state === TlsState.ESTABLISHED) {
+      this.#secured = true;
+      this.emit('secure');
+      if (!this.#server) this.emit('secureConnect');
+    }
+  }
+
+  #failed(): void {
+    const e = this.#engine.error();
+    const err = Object.assign(new Error(e?.message ?? 'TLS failed'), { code: e?.code ?? 'ERR_SSL_PROTOCOL' });
+    // The alert already went to raw; end it rather than reset it, so the peer reads the alert.
+    this.raw.end();
+    this.destroy(err);
+  }
+
+  #onRaw(chunk: Buffer): void {
+    if (this.destroyed) return;
+    this.#flight(this.#engine.feed(chunk));
+    if (this.#secured && !this.destroyed) this.#pull();
+  }
+
+  /** Hands the decrypted bytes to the reader until it is full. */
+  #pull(): void {
+    let more = true;
+    while (more) {
+      const b = this.#engine.read();
+      if (b === null) break;
+      more = this.push(b);
+    }
+    this.#flush(); // a KeyUpdate answer
+    const state = this.#engine.state();
+    if (state === TlsState.FAILED) return this.#failed();
+    if (state === TlsState.CLOSED) {
+      this.push(null);
+      return;
+    }
+    if (!more && !this.#held) {
+      this.#held = true;
+      this.raw.pause();
+    }
+  }
+
+  #onRawEnd(): void {
+    if (this.destroyed) return;
+    // FIN without close_notify mid-handshake: the handshake cannot end.
+    if (!this.#secured) return void this.destroy(Object.assign(new Error('the peer closed the connection during the TLS handshake'), { code: 'ECONNRESET' }));
+    this.push(null);
+  }
+
+  #onRawDrain(): void {
+    const done = this.#writeDone;
+    this.#writeDone = null;
+    done?.();
+  }
+
+  override _read(): void {
+    if (!this.#secured || this.destroyed) return;
+    this.#pull();
+    if (this.#held && !this.destroyed && this.#engine.state() === TlsState.ESTABLISHED) {
+      this.#held = false;
+      this.raw.resume();
+    }
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#send([chunk], cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    const pieces: Buffer[] = new Array<Buffer>(chunks.length);
+    for (let i = 0; i < chunks.length; i++) pieces[i] = chunks[i]!.chunk;
+    this.#send(pieces, cb);
+  }
+
+  #send(pieces: readonly (Buffer | string)[], cb: (err?: Error | null) => void): void {
+    if (!this.#secured) return cb(Object.assign(new Error('TLS: write before the handshake ended'), { code: 'ERR_TLS_NOT_SECURE' }));
+    const bufs = pieces.map((p) => (typeof p === 'string' ? Buffer.from(p) : p));
+    if (!this.#engine.write(bufs)) {
+      this.#flush();
+      const e = this.#engine.error();
+      return cb(Object.assign(new Error(e?.message ?? 'TLS write failed'), { code: e?.code ?? 'ERR_SSL_PROTOCOL' }));
+    }
+    if (this.#flush() || this.raw.destroyed) return cb();
+    this.#writeDone = cb;
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.#secured && this.#engine.state() === TlsState.ESTABLISHED) {
+      this.#engine.shutdown();
+      this.#flush();
+    }
+    this.raw.end();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    this.#engine.free();
+    this.raw.destroy();
+    const done = this.#writeDone;
+    this.#writeDone = null;
+    done?.(err ?? new Error('socket destroyed'));
+    // net.Socket's own, for a socket without a handle: the callback, then 'close'.
+    (net.Socket.prototype as unknown as { _destroy(e: Error | null, c: (e: Error | null) => void): void })._destroy.call(this, err, cb);
+  }
+}
