@@ -45,6 +45,13 @@ export interface TlsAcceptOptions {
 function handshakeFailure(err: NodeJS.ErrnoException, offered: string | null, refused: string | null, suite: string | null): string {
   if (refused !== null) return `TLS PSK identity refused: ${refused}`;
   switch (err.code) {
+    case 'ERR_SSL_BAD_EXTENSION':
+      if (suite === tlsSuiteOf(2)) {
+        // The binder is an HMAC with the PSK's hash: 48 bytes here. A TLS agent that binds every PSK
+        // with SHA-256 (GnuTLS before gnutls_psk_allocate_client_credentials2) sends 32.
+        return 'TLS handshake failed: the host binds its SHA-384 PSK with a binder of another hash (a 32-byte SHA-256 binder, as tlshd built on GnuTLS without gnutls_psk_allocate_client_credentials2 sends: Debian 13); TLS 1.3 cannot use the key that way';
+      }
+      break;
     case 'ERR_SSL_BINDER_DOES_NOT_VERIFY':
       return 'TLS handshake failed: the host holds a different PSK for this identity (binder does not verify; a host with libnvme before 1.16 derives it the compat way: hosts[].tlsKeyDerivation "compat")';
     case 'ERR_SSL_UNSUPPORTED_PROTOCOL':
