@@ -6,6 +6,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { TargetConfig } from '../../src/config/types.js';
 import { formatTlsKey } from '../../src/keys/tls-key.js';
 import { Controller } from '../../src/initiator/controller.js';
@@ -18,7 +20,10 @@ import { withRpcTarget } from './rpc-helpers.js';
 
 const KEY = formatTlsKey({ transform: 1, key: crypto.randomBytes(32) });
 const OTHER = formatTlsKey({ transform: 1, key: crypto.randomBytes(32) });
-const KEY384 = formatTlsKey({ transform: 2, key: crypto.randomBytes(48) });
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** `nvmetd keys gen-tls --hmac sha384` as a user runs it: the key, then the identities it gives. */
+const GEN384 = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'nvmetd.js'), 'keys', 'gen-tls', '--hmac', 'sha384', '--hostnqn', HOSTNQN, '--subnqn', SUBNQN], { encoding: 'utf8', timeout: 20_000 });
+const KEY384 = GEN384.stdout.split('\n')[0]!;
 const OTHER384 = formatTlsKey({ transform: 2, key: crypto.randomBytes(48) });
 
 function tlsConfig(workers = 0): TargetConfig {
@@ -49,8 +54,11 @@ test('initiator TLS: the identity and TLS PSK come from the target-side derivati
   assert.equal(p.hash, 1);
 });
 
-test('initiator TLS: a SHA-384 key gives an NVMe1R02 identity, a 48-byte TLS PSK and the SHA-384 hash', () => {
+test('initiator TLS: a SHA-384 key from `nvmetd keys gen-tls --hmac sha384` gives the NVMe1R02 identity it prints, a 48-byte TLS PSK and the SHA-384 hash', () => {
+  assert.equal(GEN384.status, 0, GEN384.stderr);
+  assert.match(KEY384, /^NVMeTLSkey-1:02:[A-Za-z0-9+/]+=*:$/);
   const p = hostTlsPsk(KEY384, HOSTNQN, SUBNQN);
+  assert.ok(GEN384.stdout.includes(`# PSK identity: ${p.identity}\n`), GEN384.stdout);
   assert.match(p.identity, new RegExp(`^NVMe1R02 ${HOSTNQN} ${SUBNQN} [A-Za-z0-9+/]+=*$`));
   assert.equal(p.psk.length, 48);
   assert.equal(p.hash, 2);
