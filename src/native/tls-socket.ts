@@ -105,7 +105,15 @@ export class TlsSocket extends net.Socket {
 
   #onRaw(chunk: Buffer): void {
     if (this.destroyed) return;
-    this.#flight(this.#engine.feed(chunk));
+    let state: TlsState;
+    try {
+      state = this.#engine.feed(chunk);
+    } catch (err) {
+      // The server's lookup threw inside the handshake: this connection fails, nothing else.
+      this.raw.end();
+      return void this.destroy(err as Error);
+    }
+    this.#flight(state);
     if (this.#secured && !this.destroyed) this.#pull();
   }
 

@@ -140,3 +140,16 @@ test('tls-engine: bad constructor arguments throw instead of crashing', () => {
   assert.throws(() => tlsClientEngine(ID, Buffer.alloc(65), 1), /PSK must be/);
   assert.throws(() => tlsClientEngine(ID, Buffer.alloc(32), 3 as TlsPskHash), /hash/);
 });
+
+test('tls-engine: a lookup that throws: feed() throws its error and the handshake is failed (no crash later)', () => {
+  const server = tlsServerEngine(() => {
+    throw new Error('lookup broke');
+  });
+  const client = tlsClientEngine(ID, crypto.randomBytes(32), 1);
+  client.feed();
+  assert.throws(() => server.feed(client.take()!), /lookup broke/);
+  assert.equal(server.state(), TlsState.FAILED);
+  assert.equal(server.read(), null);
+  assert.notEqual(server.take(), null, 'the alert for the client');
+  server.free();
+});

@@ -137,3 +137,21 @@ test('tls-socket: a handshake with a different key fails with the reason as the 
   assert.match((await clientErr).code ?? '', /^ERR_SSL_/);
   srv.close();
 });
+
+test('tls-socket: a server lookup that throws fails that connection only, with the lookup\'s error', async () => {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const serverErr = new Promise<Error>((resolve) =>
+    srv.once('connection', (raw: net.Socket) => {
+      const s = new TlsSocket(raw, tlsServerEngine(() => { throw new Error('lookup broke'); }), true);
+      s.once('error', resolve);
+    }),
+  );
+  const client = new TlsSocket(net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1'), tlsClientEngine(ID, PSK, 2), false);
+  const clientErr = new Promise<Error>((resolve) => client.once('error', resolve));
+  const clientClosed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  assert.match((await serverErr).message, /lookup broke/);
+  assert.ok((await clientErr) instanceof Error, 'the client learns the handshake failed');
+  await clientClosed;
+  srv.close();
+});

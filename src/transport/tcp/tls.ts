@@ -18,7 +18,7 @@ import type net from 'node:net';
 import type { Logger } from '../../util/log.js';
 import { tlsServerEngine, tlsSuiteOf } from '../../native/tls-engine.js';
 import { TlsSocket } from '../../native/tls-socket.js';
-import type { PskLookup, PskMatch } from './tls-psk.js';
+import type { PskLookup, PskMatch, PskVerdict } from './tls-psk.js';
 import { icreqTimedOut } from './icreq-timeouts.js';
 
 /** The suites served; each PSK is used with the one of its hash. */
@@ -142,7 +142,13 @@ function startHandshake(socket: net.Socket, first: Buffer, o: TlsAcceptOptions, 
     offered = identity;
     wipe();
     match = null;
-    const v = o.lookup(identity);
+    let v: PskVerdict;
+    try {
+      v = o.lookup(identity);
+    } catch (err) {
+      // A key that cannot be derived for this identity (e.g. NQNs too long for the HKDF context).
+      v = { refused: `no TLS PSK can be derived for it: ${(err as Error).message}` };
+    }
     if ('refused' in v) {
       refused = v.refused;
       return null;
