@@ -26,6 +26,7 @@
 
 #include <cctype>
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -98,6 +99,19 @@ std::string ErrorCode(unsigned long e) {
   std::string code = ERR_GET_LIB(e) == ERR_LIB_SSL ? "ERR_SSL_" : "ERR_OSSL_";
   for (const char* p = r; *p; p++) code += *p == ' ' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
   return code;
+}
+
+// A Buffer over malloc'ed bytes, freed when it is collected (no zero fill, no second copy); V8 is
+// told about the memory so that the collector sees it.
+Napi::Value OwnedBuffer(Napi::Env env, uint8_t* data, size_t len) {
+  int64_t unused = 0;
+  napi_adjust_external_memory(env, static_cast<int64_t>(len), &unused);
+  return Napi::Buffer<uint8_t>::New(env, data, len, [](Napi::Env e, uint8_t* p, size_t* n) {
+    int64_t u = 0;
+    napi_adjust_external_memory(e, -static_cast<int64_t>(*n), &u);
+    delete n;
+    std::free(p);
+  }, new size_t(len));
 }
 
 class Engine : public Napi::ObjectWrap<Engine> {
@@ -261,13 +275,17 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Napi::Value Read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (ssl_ == nullptr || state_ != kEstablished) return env.Null();
-    static thread_local std::unique_ptr<uint8_t[]> scratch;
-    if (!scratch) scratch.reset(new uint8_t[kReadMax]);
+    // Plaintext is never longer than the records waiting (decrypted or not).
+    size_t cap = BIO_ctrl_pending(in_) + static_cast<size_t>(SSL_pending(ssl_));
+    if (cap == 0) cap = 1;  // a record may still be complete in OpenSSL's own buffer
+    if (cap > kReadMax) cap = kReadMax;
+    uint8_t* buf = static_cast<uint8_t*>(std::malloc(cap));
+    if (buf == nullptr) return env.Null();
     size_t total = 0;
     ERR_clear_error();
-    while (total < kReadMax) {
+    while (total < cap) {
       size_t n = 0;
-      int r = SSL_read_ex(ssl_, scratch.get() + total, kReadMax - total, &n);
+      int r = SSL_read_ex(ssl_, buf + total, cap - total, &n);
       if (r == 1) {
         total += n;
         continue;
@@ -278,9 +296,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
       break;
     }
     ERR_clear_error();
-    if (total == 0) return env.Null();
-    Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::Copy(env, scratch.get(), total);
-    return b;
+    if (total == 0) {
+      std::free(buf);
+      return env.Null();
+    }
+    return OwnedBuffer(env, buf, total);
   }
 
   bool WriteAll(const uint8_t* p, size_t n) {
@@ -344,10 +364,14 @@ class Engine : public Napi::ObjectWrap<Engine> {
     if (out_ == nullptr) return env.Null();
     size_t n = BIO_ctrl_pending(out_);
     if (n == 0) return env.Null();
-    Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::New(env, n);
-    int r = BIO_read(out_, b.Data(), static_cast<int>(n));
-    if (r <= 0) return env.Null();
-    return static_cast<size_t>(r) == n ? b : Napi::Buffer<uint8_t>::Copy(env, b.Data(), static_cast<size_t>(r));
+    uint8_t* buf = static_cast<uint8_t*>(std::malloc(n));
+    if (buf == nullptr) return env.Null();
+    int r = BIO_read(out_, buf, static_cast<int>(n));
+    if (r <= 0) {
+      std::free(buf);
+      return env.Null();
+    }
+    return OwnedBuffer(env, buf, static_cast<size_t>(r));
   }
 
   // shutdown(): queues close_notify (take() it).
