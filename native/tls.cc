@@ -123,6 +123,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod<&Engine::Read>("read"),
                            InstanceMethod<&Engine::Write>("write"),
                            InstanceMethod<&Engine::Take>("take"),
+                           InstanceMethod<&Engine::TakeInto>("takeInto"),
                            InstanceMethod<&Engine::Shutdown>("shutdown"),
                            InstanceMethod<&Engine::GetState>("state"),
                            InstanceMethod<&Engine::Cipher>("cipher"),
@@ -372,6 +373,18 @@ class Engine : public Napi::ObjectWrap<Engine> {
       return env.Null();
     }
     return OwnedBuffer(env, buf, static_cast<size_t>(r));
+  }
+
+  // takeInto(buf: Uint8Array): number. Like take(), into the caller's buffer (reused once sent):
+  // the bytes copied, at most buf's length (0: nothing to send; call again while it fills buf).
+  Napi::Value TakeInto(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (out_ == nullptr || info.Length() < 1 || !info[0].IsTypedArray()) return Napi::Number::New(env, 0);
+    Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+    size_t n = std::min(BIO_ctrl_pending(out_), a.ByteLength());
+    if (n == 0) return Napi::Number::New(env, 0);
+    int r = BIO_read(out_, a.Data(), static_cast<int>(std::min<size_t>(n, 1u << 30)));
+    return Napi::Number::New(env, r > 0 ? r : 0);
   }
 
   // shutdown(): queues close_notify (take() it).

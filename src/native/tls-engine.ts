@@ -25,6 +25,8 @@ export interface NativeTlsEngine {
   write(pieces: readonly Uint8Array[], count?: number): boolean;
   /** Bytes to send to the peer, or null. */
   take(): Buffer | null;
+  /** Bytes to send to the peer copied into `buf` (reusable once sent): how many; 0 when none. */
+  takeInto(buf: Uint8Array): number;
   /** Queues close_notify (take() it). */
   shutdown(): void;
   state(): TlsState;

@@ -18,6 +18,13 @@ import { TlsState, type NativeTlsEngine } from './tls-engine.js';
 
 /** Decrypted bytes held for a paused reader before raw is paused. */
 const READ_HIGH_WATER = 256 * 1024;
+/** Size of the buffers records are sent in, and how many idle ones the thread keeps. */
+const OUT_CHUNK = 256 * 1024;
+const SPARE_MAX = 16;
+const spare: Buffer[] = [];
+function release(buf: Buffer): void {
+  if (spare.length < SPARE_MAX) spare.push(buf);
+}
 
 export class TlsSocket extends net.Socket {
   /** As on Node's TLSSocket: the bytes are encrypted on the wire (a TLS queue never changes thread). */
@@ -78,10 +85,22 @@ export class TlsSocket extends net.Socket {
     return this;
   }
 
-  /** Sends what the engine has for the peer; false when raw is over its high-water mark. */
+  /**
+   * Sends what the engine has for the peer; false when raw is over its high-water mark. The records
+   * go out in buffers of the thread's spare pool, each back in the pool once raw has written it: no
+   * buffer is allocated per write (fresh ones only while all are in flight).
+   */
   #flush(): boolean {
-    const out = this.#engine.take();
-    return out === null || this.raw.destroyed ? true : this.raw.write(out);
+    let ok = true;
+    for (;;) {
+      const buf = spare.pop() ?? Buffer.allocUnsafeSlow(OUT_CHUNK);
+      const n = this.raw.destroyed ? 0 : this.#engine.takeInto(buf);
+      if (n === 0) {
+        release(buf);
+        return ok;
+      }
+      ok = this.raw.write(buf.subarray(0, n), () => release(buf));
+    }
   }
 
   /** After a feed: send the engine's answer, then act on its state. */

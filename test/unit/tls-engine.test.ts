@@ -153,3 +153,19 @@ test('tls-engine: a lookup that throws: feed() throws its error and the handshak
   assert.notEqual(server.take(), null, 'the alert for the client');
   server.free();
 });
+
+test('tls-engine: takeInto() hands the records out in the caller\'s buffer, in pieces when it is small', () => {
+  const psk = crypto.randomBytes(32);
+  const { client, server } = pair(1, () => ({ psk: Buffer.from(psk), hash: 1 }), psk);
+  const data = crypto.randomBytes(100_000);
+  assert.equal(server.write([data]), true);
+  const small = Buffer.alloc(4096);
+  let pieces = 0;
+  for (let n = server.takeInto(small); n > 0; n = server.takeInto(small)) {
+    pieces++;
+    client.feed(small.subarray(0, n));
+  }
+  assert.ok(pieces > 20, `${pieces} pieces of at most 4096 bytes`);
+  assert.equal(server.takeInto(small), 0);
+  assert.ok(readAll(client).equals(data));
+});
