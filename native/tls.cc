@@ -101,19 +101,6 @@ std::string ErrorCode(unsigned long e) {
   return code;
 }
 
-// A Buffer over malloc'ed bytes, freed when it is collected (no zero fill, no second copy); V8 is
-// told about the memory so that the collector sees it.
-Napi::Value OwnedBuffer(Napi::Env env, uint8_t* data, size_t len) {
-  int64_t unused = 0;
-  napi_adjust_external_memory(env, static_cast<int64_t>(len), &unused);
-  return Napi::Buffer<uint8_t>::New(env, data, len, [](Napi::Env e, uint8_t* p, size_t* n) {
-    int64_t u = 0;
-    napi_adjust_external_memory(e, -static_cast<int64_t>(*n), &u);
-    delete n;
-    std::free(p);
-  }, new size_t(len));
-}
-
 class Engine : public Napi::ObjectWrap<Engine> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -121,6 +108,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
                        {
                            InstanceMethod<&Engine::Feed>("feed"),
                            InstanceMethod<&Engine::Read>("read"),
+                           InstanceMethod<&Engine::Readable>("readable"),
+                           InstanceMethod<&Engine::ReadInto>("readInto"),
                            InstanceMethod<&Engine::Write>("write"),
                            InstanceMethod<&Engine::Take>("take"),
                            InstanceMethod<&Engine::TakeInto>("takeInto"),
@@ -272,16 +261,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return Napi::Number::New(env, Step());
   }
 
-  // read(): Buffer | null. The plaintext available now (at most kReadMax; call again until null).
-  Napi::Value Read(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (ssl_ == nullptr || state_ != kEstablished) return env.Null();
-    // Plaintext is never longer than the records waiting (decrypted or not).
-    size_t cap = BIO_ctrl_pending(in_) + static_cast<size_t>(SSL_pending(ssl_));
-    if (cap == 0) cap = 1;  // a record may still be complete in OpenSSL's own buffer
-    if (cap > kReadMax) cap = kReadMax;
-    uint8_t* buf = static_cast<uint8_t*>(std::malloc(cap));
-    if (buf == nullptr) return env.Null();
+  // Decrypts into [buf, buf + cap): the bytes written (0: none now; the state says why).
+  size_t ReadSome(uint8_t* buf, size_t cap) {
+    if (ssl_ == nullptr || state_ != kEstablished) return 0;
     size_t total = 0;
     ERR_clear_error();
     while (total < cap) {
@@ -297,11 +279,32 @@ class Engine : public Napi::ObjectWrap<Engine> {
       break;
     }
     ERR_clear_error();
-    if (total == 0) {
-      std::free(buf);
-      return env.Null();
-    }
-    return OwnedBuffer(env, buf, total);
+    return total;
+  }
+
+  // readable(): at least as many bytes as read() could give now (the records waiting, decrypted or
+  // not), so that a buffer of this size takes them all.
+  Napi::Value Readable(const Napi::CallbackInfo& info) {
+    size_t n = ssl_ == nullptr || state_ != kEstablished ? 0 : BIO_ctrl_pending(in_) + static_cast<size_t>(SSL_pending(ssl_));
+    return Napi::Number::New(info.Env(), static_cast<double>(n));
+  }
+
+  // readInto(buf: Uint8Array): number. Decrypted bytes into the caller's buffer (0: none now).
+  Napi::Value ReadInto(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsTypedArray()) return Napi::Number::New(env, 0);
+    Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+    return Napi::Number::New(env, static_cast<double>(ReadSome(a.Data(), a.ByteLength())));
+  }
+
+  // read(): Buffer | null. The plaintext available now (at most kReadMax; call again until null).
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    static thread_local std::unique_ptr<uint8_t[]> scratch;
+    if (!scratch) scratch.reset(new uint8_t[kReadMax]);
+    size_t n = ReadSome(scratch.get(), kReadMax);
+    if (n == 0) return env.Null();
+    return Napi::Buffer<uint8_t>::Copy(env, scratch.get(), n);
   }
 
   bool WriteAll(const uint8_t* p, size_t n) {
@@ -363,16 +366,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Napi::Value Take(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (out_ == nullptr) return env.Null();
-    size_t n = BIO_ctrl_pending(out_);
-    if (n == 0) return env.Null();
-    uint8_t* buf = static_cast<uint8_t*>(std::malloc(n));
-    if (buf == nullptr) return env.Null();
-    int r = BIO_read(out_, buf, static_cast<int>(n));
-    if (r <= 0) {
-      std::free(buf);
-      return env.Null();
-    }
-    return OwnedBuffer(env, buf, static_cast<size_t>(r));
+    char* data = nullptr;
+    long n = BIO_get_mem_data(out_, &data);
+    if (n <= 0 || data == nullptr) return env.Null();
+    Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(data), static_cast<size_t>(n));
+    (void)BIO_reset(out_);
+    return b;
   }
 
   // takeInto(buf: Uint8Array): number. Like take(), into the caller's buffer (reused once sent):

@@ -21,6 +21,10 @@ export interface NativeTlsEngine {
   feed(bytes?: Uint8Array): TlsState;
   /** Decrypted application data available now (call again until null). */
   read(): Buffer | null;
+  /** At least as many bytes as are readable now (a buffer this large takes them all). */
+  readable(): number;
+  /** Decrypted application data into `buf`: how many bytes (0: none now). */
+  readInto(buf: Uint8Array): number;
   /** Encrypts the first `count` pieces (all by default) in order; false: the session failed. */
   write(pieces: readonly Uint8Array[], count?: number): boolean;
   /** Bytes to send to the peer, or null. */

@@ -18,6 +18,8 @@ import { TlsState, type NativeTlsEngine } from './tls-engine.js';
 
 /** Decrypted bytes held for a paused reader before raw is paused. */
 const READ_HIGH_WATER = 256 * 1024;
+/** The most plaintext one read hands over. */
+const READ_MAX = 256 * 1024;
 /** Size of the buffers records are sent in, and how many idle ones the thread keeps. */
 const OUT_CHUNK = 256 * 1024;
 const SPARE_MAX = 16;
@@ -140,9 +142,13 @@ export class TlsSocket extends net.Socket {
   #pull(): void {
     let more = true;
     while (more) {
-      const b = this.#engine.read();
-      if (b === null) break;
-      more = this.push(b);
+      // A buffer of Node's own (pooled when small) per read: the reader may keep it.
+      const cap = Math.min(this.#engine.readable(), READ_MAX);
+      if (cap === 0) break;
+      const buf = Buffer.allocUnsafe(cap);
+      const n = this.#engine.readInto(buf);
+      if (n === 0) break;
+      more = this.push(n === cap ? buf : buf.subarray(0, n));
     }
     this.#flush(); // a KeyUpdate answer
     const state = this.#engine.state();
