@@ -28,7 +28,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <string>
 
 namespace nvmetd {
@@ -37,7 +36,6 @@ namespace {
 constexpr int kSha256 = 1;  // HashId of src/keys/hash.ts
 constexpr int kSha384 = 2;
 constexpr size_t kMaxPsk = 64;
-constexpr size_t kReadMax = 256 * 1024;
 constexpr size_t kRecord = 16384;  // TLS's largest plaintext record
 const char* const kSuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384";
 
@@ -107,11 +105,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return DefineClass(env, "TlsEngine",
                        {
                            InstanceMethod<&Engine::Feed>("feed"),
-                           InstanceMethod<&Engine::Read>("read"),
                            InstanceMethod<&Engine::Readable>("readable"),
                            InstanceMethod<&Engine::ReadInto>("readInto"),
                            InstanceMethod<&Engine::Write>("write"),
-                           InstanceMethod<&Engine::Take>("take"),
                            InstanceMethod<&Engine::TakeInto>("takeInto"),
                            InstanceMethod<&Engine::Shutdown>("shutdown"),
                            InstanceMethod<&Engine::GetState>("state"),
@@ -297,16 +293,6 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return Napi::Number::New(env, static_cast<double>(ReadSome(a.Data(), a.ByteLength())));
   }
 
-  // read(): Buffer | null. The plaintext available now (at most kReadMax; call again until null).
-  Napi::Value Read(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    static thread_local std::unique_ptr<uint8_t[]> scratch;
-    if (!scratch) scratch.reset(new uint8_t[kReadMax]);
-    size_t n = ReadSome(scratch.get(), kReadMax);
-    if (n == 0) return env.Null();
-    return Napi::Buffer<uint8_t>::Copy(env, scratch.get(), n);
-  }
-
   bool WriteAll(const uint8_t* p, size_t n) {
     while (n > 0) {
       size_t w = 0;
@@ -362,20 +348,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return Napi::Boolean::New(env, ok);
   }
 
-  // take(): Buffer | null. The bytes to send to the peer.
-  Napi::Value Take(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (out_ == nullptr) return env.Null();
-    char* data = nullptr;
-    long n = BIO_get_mem_data(out_, &data);
-    if (n <= 0 || data == nullptr) return env.Null();
-    Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(data), static_cast<size_t>(n));
-    (void)BIO_reset(out_);
-    return b;
-  }
-
-  // takeInto(buf: Uint8Array): number. Like take(), into the caller's buffer (reused once sent):
-  // the bytes copied, at most buf's length (0: nothing to send; call again while it fills buf).
+  // takeInto(buf: Uint8Array): number. The bytes to send to the peer, copied into the caller's buffer
+  // (reused once sent): how many, at most buf's length (0: none; call again while it fills buf).
   Napi::Value TakeInto(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (out_ == nullptr || info.Length() < 1 || !info[0].IsTypedArray()) return Napi::Number::New(env, 0);
