@@ -5,11 +5,13 @@
 // sockets wrapped around a descriptor handed to a worker) take the same path once the two per-socket
 // fields that option sets are in place and the handle is told to use the buffer. The symbols of those
 // fields are read off a probe socket, so nothing here depends on Node's private module layout; when
-// they cannot be found, the caller falls back to 'data' events.
+// they cannot be found, the caller falls back to 'data' events. A TlsSocket (the TLS engine's) is told
+// to decrypt into the buffer (TlsSocket.receiveInto).
 //
 // The buffer is shared by every connection of the thread: a read is processed completely (the PDU
 // reader copies what it keeps) before the next read into it.
 import net from 'node:net';
+import { TlsSocket } from '../../native/tls-socket.js';
 
 const THREAD_BUFFER_SIZE = 256 * 1024;
 
@@ -32,6 +34,8 @@ let threadBuffer: Buffer | null = null;
  */
 export function receiveIntoThreadBuffer(socket: net.Socket, onRead: (buf: Buffer, length: number) => void): boolean {
   if (process.env.NVMETD_USER_BUFFER === '0') return false;
+  // A TLS session: its decrypted reads go into the same buffer.
+  if (socket instanceof TlsSocket) return socket.receiveInto((threadBuffer ??= Buffer.allocUnsafeSlow(THREAD_BUFFER_SIZE)), onRead);
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Buffer) => void } })._handle;
   if (!kBuffer || !kBufferCb || !handle || typeof handle.useUserBuffer !== 'function') return false;
   const buf = (threadBuffer ??= Buffer.allocUnsafeSlow(THREAD_BUFFER_SIZE));
