@@ -128,6 +128,14 @@ export class TlsSocket extends net.Socket {
     this.destroy(err);
   }
 
+  /**
+   * Bytes read from raw by its owner (raw reading into a reused buffer instead of emitting 'data'):
+   * the engine copies them before this returns.
+   */
+  feedRaw(chunk: Buffer): void {
+    this.#onRaw(chunk);
+  }
+
   #onRaw(chunk: Buffer): void {
     if (this.destroyed) return;
     let state: TlsState;

@@ -27,21 +27,32 @@ let kBufferCb: symbol | undefined;
 }
 
 let threadBuffer: Buffer | null = null;
+/** A TLS connection's records (TCP reads under the session): copied into the engine at once. */
+let recordBuffer: Buffer | null = null;
 
-/**
- * Routes the socket's reads into the thread's receive buffer: `onRead(buf, length)` runs for every
- * read. Returns false (and changes nothing) when this Node does not support it.
- */
-export function receiveIntoThreadBuffer(socket: net.Socket, onRead: (buf: Buffer, length: number) => void): boolean {
-  if (process.env.NVMETD_USER_BUFFER === '0') return false;
-  // A TLS session: its decrypted reads go into the same buffer.
-  if (socket instanceof TlsSocket) return socket.receiveInto((threadBuffer ??= Buffer.allocUnsafeSlow(THREAD_BUFFER_SIZE)), onRead);
+/** Points the socket's reads at `buf`; false when this Node cannot. */
+function useBuffer(socket: net.Socket, buf: Buffer, onRead: (buf: Buffer, length: number) => void): boolean {
   const handle = (socket as unknown as { _handle?: { useUserBuffer?: (b: Buffer) => void } })._handle;
   if (!kBuffer || !kBufferCb || !handle || typeof handle.useUserBuffer !== 'function') return false;
-  const buf = (threadBuffer ??= Buffer.allocUnsafeSlow(THREAD_BUFFER_SIZE));
   const fields = socket as unknown as Record<symbol, unknown>;
   fields[kBuffer] = buf;
   fields[kBufferCb] = (nread: number, b: Buffer): void => onRead(b, nread);
   handle.useUserBuffer(buf);
   return true;
+}
+
+/**
+ * Routes the socket's reads into the thread's receive buffer: `onRead(buf, length)` runs for every
+ * read. Returns false (and changes nothing) when this Node does not support it. A TLS session: its
+ * decrypted bytes go there, and the TCP reads under it into a second buffer.
+ */
+export function receiveIntoThreadBuffer(socket: net.Socket, onRead: (buf: Buffer, length: number) => void): boolean {
+  if (process.env.NVMETD_USER_BUFFER === '0') return false;
+  if (socket instanceof TlsSocket) {
+    if (!socket.receiveInto((threadBuffer ??= Buffer.allocUnsafeSlow(THREAD_BUFFER_SIZE)), onRead)) return false;
+    const tls = socket;
+    useBuffer(tls.raw, (recordBuffer ??= Buffer.allocUnsafeSlow(THREAD_BUFFER_SIZE)), (b, n) => tls.feedRaw(b.subarray(0, n)));
+    return true;
+  }
+  return useBuffer(socket, (threadBuffer ??= Buffer.allocUnsafeSlow(THREAD_BUFFER_SIZE)), onRead);
 }
