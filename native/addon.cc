@@ -10,6 +10,7 @@
 
 #include "crc32c.h"
 #include "rbd.h"
+#include "tls.h"
 #include "uring.h"
 
 namespace {
@@ -224,6 +225,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gettid", Napi::Function::New(env, GetTid));
   nvmetd::InitUring(env, exports);
   nvmetd::InitRbd(env, exports);
+  nvmetd::InitTls(env, exports);
   return exports;
 }
 

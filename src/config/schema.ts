@@ -123,7 +123,7 @@ export const configSchema = {
             },
           },
           tlsKey: {
-            description: 'The host\'s configured TLS PSK (NVMe/TCP TLS 1.3, TP 8011/8018): NVMeTLSkey-1:01:<base64>: or NVMeTLSkey-1:00:<base64 of 32 bytes>:, as `nvme gen-tls-key` prints it, or "file:PATH" to read it from a file (not readable by group or others). The host is admitted on ports with tls optional or required under the identity NVMe0R01/NVMe1R01 <host NQN> <subsystem NQN>. SHA-384 PSKs (NVMeTLSkey-1:02) are not supported.',
+            description: 'The host\'s configured TLS PSK (NVMe/TCP TLS 1.3, TP 8011/8018): NVMeTLSkey-1:01:<base64>: (SHA-256), NVMeTLSkey-1:02:<base64>: (SHA-384) or NVMeTLSkey-1:00:<base64 of 32 or 48 bytes>:, as `nvme gen-tls-key` prints it, or "file:PATH" to read it from a file (not readable by group or others). The host is admitted on ports with tls optional or required under the identity NVMe0R0h/NVMe1R0h <host NQN> <subsystem NQN> (h: 1 SHA-256 with TLS_AES_128_GCM_SHA256, 2 SHA-384 with TLS_AES_256_GCM_SHA384).',
             type: 'string',
             pattern: TLS_KEY_PATTERN,
           },

@@ -1,9 +1,8 @@
 // hosts[].tlsKey and ports[].tls of the config file. The key is given inline (NVMeTLSkey-1:...) or as
 // "file:PATH" (read like the DH-HMAC-CHAP secrets) and checked here exactly as the target will parse
-// it; SHA-384 PSKs are refused, as the TLS stack serves SHA-256 PSKs only. Errors never show the key.
+// it (SHA-256 and SHA-384 PSKs alike). Errors never show the key.
 import { AuthKeyError } from '../keys/errors.js';
-import { HashId } from '../keys/hash.js';
-import { parseTlsKey, pskHash, TLS_KEY_DERIVATIONS, type TlsKeyDerivation } from '../keys/tls-key.js';
+import { parseTlsKey, TLS_KEY_DERIVATIONS, type TlsKeyDerivation } from '../keys/tls-key.js';
 import { readSecret } from './dhchap.js';
 import type { HostConfig, TlsMode } from './types.js';
 
@@ -16,10 +15,7 @@ export function normalizeTlsKey(value: string, baseDir: string | undefined, fail
     return fail((err as Error).message);
   }
   try {
-    const k = parseTlsKey(text);
-    const h = pskHash(k);
-    k.key.fill(0);
-    if (h !== HashId.SHA256) return fail('SHA-384 TLS PSKs are not supported (only SHA-256: NVMeTLSkey-1:01 or a 32-byte NVMeTLSkey-1:00 key)');
+    parseTlsKey(text).key.fill(0);
   } catch (err) {
     if (err instanceof AuthKeyError) return fail(err.message);
     throw err;

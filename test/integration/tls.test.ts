@@ -6,10 +6,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { TargetConfig } from '../../src/config/types.js';
 import { formatTlsKey } from '../../src/keys/tls-key.js';
 import { Controller } from '../../src/initiator/controller.js';
 import { hostTlsPsk } from '../../src/initiator/tls.js';
+import { TlsSocket } from '../../src/native/tls-socket.js';
 import { parsePerfOptions } from '../../src/perf/options.js';
 import { runPerf } from '../../src/perf/run.js';
 import { HOSTNQN, MiB, SUBNQN, assertHealthy, pattern, testConfig, withTarget, type Running } from './helpers.js';
@@ -17,6 +20,11 @@ import { withRpcTarget } from './rpc-helpers.js';
 
 const KEY = formatTlsKey({ transform: 1, key: crypto.randomBytes(32) });
 const OTHER = formatTlsKey({ transform: 1, key: crypto.randomBytes(32) });
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** `nvmetd keys gen-tls --hmac sha384` as a user runs it: the key, then the identities it gives. */
+const GEN384 = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'nvmetd.js'), 'keys', 'gen-tls', '--hmac', 'sha384', '--hostnqn', HOSTNQN, '--subnqn', SUBNQN], { encoding: 'utf8', timeout: 20_000 });
+const KEY384 = GEN384.stdout.split('\n')[0]!;
+const OTHER384 = formatTlsKey({ transform: 2, key: crypto.randomBytes(48) });
 
 function tlsConfig(workers = 0): TargetConfig {
   const c = testConfig({ workers, namespaces: [{ size: 16 * MiB, blockSize: 512 }] });
@@ -43,7 +51,45 @@ test('initiator TLS: the identity and TLS PSK come from the target-side derivati
   assert.match(p.identity, new RegExp(`^NVMe1R01 ${HOSTNQN} ${SUBNQN} [A-Za-z0-9+/]+=*$`));
   assert.equal(p.psk.length, 32);
   assert.notDeepEqual(hostTlsPsk(OTHER, HOSTNQN, SUBNQN).psk, p.psk);
-  assert.throws(() => hostTlsPsk(formatTlsKey({ transform: 2, key: crypto.randomBytes(48) }), HOSTNQN, SUBNQN), /SHA-256/);
+  assert.equal(p.hash, 1);
+});
+
+test('initiator TLS: a SHA-384 key from `nvmetd keys gen-tls --hmac sha384` gives the NVMe1R02 identity it prints, a 48-byte TLS PSK and the SHA-384 hash', () => {
+  assert.equal(GEN384.status, 0, GEN384.stderr);
+  assert.match(KEY384, /^NVMeTLSkey-1:02:[A-Za-z0-9+/]+=*:$/);
+  const p = hostTlsPsk(KEY384, HOSTNQN, SUBNQN);
+  assert.ok(GEN384.stdout.includes(`# PSK identity: ${p.identity}\n`), GEN384.stdout);
+  assert.match(p.identity, new RegExp(`^NVMe1R02 ${HOSTNQN} ${SUBNQN} [A-Za-z0-9+/]+=*$`));
+  assert.equal(p.psk.length, 48);
+  assert.equal(p.hash, 2);
+});
+
+test('TLS end to end with a SHA-384 PSK: TLS_AES_256_GCM_SHA384, 1 MiB written and read back; a SHA-256 host on the same port still works', async () => {
+  const c0 = tlsConfig(0);
+  const HOST256 = 'nqn.2014-08.org.nvmexpress:uuid:25625625-6256-2562-5625-625625625625';
+  c0.hosts = [{ nqn: HOSTNQN, tlsKey: KEY384 }, { nqn: HOST256, tlsKey: KEY }];
+  await withTarget(c0, async (t) => {
+    const c = await Controller.connect(t.opts({ ioQueues: 1, tlsKey: KEY384 }));
+    try {
+      await assertHealthy(c);
+      const data = pattern(MiB, 7);
+      assert.ok((await c.write(1, 0, data.length / 512, data, { queue: 0 })).ok);
+      const back = Buffer.alloc(data.length);
+      assert.ok((await c.read(1, 0, data.length / 512, back, { queue: 0 })).ok);
+      assert.ok(back.equals(data), 'reads back the 1 MiB it wrote over TLS_AES_256_GCM_SHA384');
+      for (const q of [c.admin, c.ioQueue(0)]) {
+        assert.ok(q.socket instanceof TlsSocket, 'the queue runs over the TLS engine');
+        assert.equal(q.socket.cipher, 'TLS_AES_256_GCM_SHA384');
+      }
+      const c256 = await Controller.connect({ ...t.opts({ ioQueues: 1, tlsKey: KEY }), hostnqn: HOST256 });
+      await writeReadBack(c256, 0, 3);
+      await c256.disconnect();
+      await assert.rejects(Controller.connect(t.opts({ ioQueues: 1, tlsKey: OTHER384 })), 'a different SHA-384 PSK');
+      await assertHealthy(c);
+    } finally {
+      await c.disconnect();
+    }
+  });
 });
 
 for (const workers of [0, 2]) {

@@ -44,16 +44,20 @@ export function interopAuthExtraKeys(nqns: { uni: string; sha512: string; reauth
   };
 }
 
-/** Configured TLS PSKs (NVMeTLSkey-1:01:..., as `nvme gen-tls-key` prints them) of hosts 4, 5 and 6. */
+/**
+ * Configured TLS PSKs (NVMeTLSkey-1:01:..., as `nvme gen-tls-key` prints them) of hosts 4, 5 and 6,
+ * and host 11's SHA-384 PSK (NVMeTLSkey-1:02:..., as `nvmetd keys gen-tls --hmac sha384` prints it).
+ */
 export interface InteropTlsKeys {
   host4: string;
   host5: string;
   host6: string;
+  host11: string;
 }
 
 export function interopTlsKeys(): InteropTlsKeys {
   const gen = () => formatTlsKey(generateTlsKey(HashId.SHA256));
-  return { host4: gen(), host5: gen(), host6: gen() };
+  return { host4: gen(), host5: gen(), host6: gen(), host11: formatTlsKey(generateTlsKey(HashId.SHA384)) };
 }
 
 /**

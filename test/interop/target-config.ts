@@ -48,6 +48,8 @@ export function interopConfig(o: Options, runDir: string): InteropConfig {
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e08', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e08' },
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e09', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e09' },
       { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e0a', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e0a' },
+      // Host 11 has a SHA-384 TLS PSK (NVMeTLSkey-1:02, TLS_AES_256_GCM_SHA384), on the TLS subsystem only.
+      { nqn: 'nqn.2014-08.org.nvmexpress:uuid:8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e0b', id: '8d7d4a52-0c0e-4f57-9a5f-1a2b3c4d5e0b' },
     ],
     namespaces: [
       {
@@ -102,7 +104,7 @@ export function extraKeysFor(c: InteropConfig): InteropAuthExtraKeys {
 /**
  * TLS: a second port (host port + 1) that requires TLS and offers only a RAM subsystem of its own, so
  * the plain scenarios and the reference comparisons see exactly what they saw before (hosts 1-3 are
- * not allowed on it). Hosts 4 and 5 have PSKs (fresh each run).
+ * not allowed on it). Hosts 4, 5, 6 (SHA-256) and 11 (SHA-384) have PSKs (fresh each run).
  */
 export const TLS_SUBNQN = 'nqn.2026-11.io.nvmetd:interop-tls';
 let tlsKeys: InteropTlsKeys | null = null;
@@ -124,6 +126,7 @@ export function nvmetdConfigJson(c: InteropConfig, ns1DelayUs = 0): string {
       { nqn: c.hosts[3]!.nqn, dhchap: { key: keys.host, ctrlKey: keys.ctrl }, tlsKey: tk.host4, tlsKeyDerivation: derivation },
       { nqn: c.hosts[4]!.nqn, tlsKey: tk.host5, tlsKeyDerivation: derivation },
       { nqn: c.hosts[5]!.nqn, tlsKey: tk.host6 },
+      { nqn: c.hosts[10]!.nqn, tlsKey: tk.host11, tlsKeyDerivation: derivation },
       { nqn: c.hosts[7]!.nqn, dhchap: { key: xk.uni, hash: ['sha256'], dhgroup: ['ffdhe2048'] } },
       { nqn: c.hosts[8]!.nqn, dhchap: { key: xk.sha512, ctrlKey: xk.sha512Ctrl, hash: ['sha512'], dhgroup: ['null'] } },
       { nqn: c.hosts[9]!.nqn, dhchap: { key: xk.reauth } },
@@ -154,7 +157,7 @@ export function nvmetdConfigJson(c: InteropConfig, ns1DelayUs = 0): string {
       serial: 'nvmetd-interop-tls',
       model: c.model,
       allowAnyHost: false,
-      allowedHosts: [c.hosts[3]!.nqn, c.hosts[4]!.nqn, c.hosts[5]!.nqn],
+      allowedHosts: [c.hosts[3]!.nqn, c.hosts[4]!.nqn, c.hosts[5]!.nqn, c.hosts[10]!.nqn],
       namespaces: [{ nsid: 1, backing: { type: 'ram', size: 64 * 1024 * 1024 }, blockSize: 512 }],
     }],
   };
@@ -173,6 +176,7 @@ export function guestEnv(c: InteropConfig, o: Options): string {
     HOSTNQN6: c.hosts[5]!.nqn, HOSTID6: c.hosts[5]!.id,
     TLS_SUBNQN, TLS_TPORT: c.tport + 1, TLS_KEY4: tlsKeysFor().host4, TLS_KEY5: tlsKeysFor().host5,
     TLS_IMPORT6: tlsImportLine(tlsKeysFor().host6, c.hosts[5]!.nqn, TLS_SUBNQN),
+    HOSTNQN11: c.hosts[10]!.nqn, HOSTID11: c.hosts[10]!.id, TLS_KEY11: tlsKeysFor().host11,
     DHCHAP_KEY4: keysFor(c).host, DHCHAP_CTRL4: keysFor(c).ctrl, DHCHAP_WRONG4: keysFor(c).wrong,
     HOSTNQN8: c.hosts[7]!.nqn, HOSTID8: c.hosts[7]!.id, HOSTNQN9: c.hosts[8]!.nqn, HOSTID9: c.hosts[8]!.id,
     HOSTNQN10: c.hosts[9]!.nqn, HOSTID10: c.hosts[9]!.id, DHCHAP_KEY8: extraKeysFor(c).uni,

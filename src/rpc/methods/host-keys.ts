@@ -12,7 +12,7 @@ import { AuthKeyError } from '../../keys/errors.js';
 import { dhGroupName } from '../../keys/ffdhe.js';
 import { HashId, hashName } from '../../keys/hash.js';
 import { DEFAULT_DHGROUPS, DEFAULT_HASHES, hostAuthPolicy } from '../../keys/policy.js';
-import { parseTlsKey, pskHash } from '../../keys/tls-key.js';
+import { parseTlsKey } from '../../keys/tls-key.js';
 import type { KeyKind, KeyringKey } from '../keyring.js';
 import type { LiveTarget } from '../live.js';
 import { object, str, type ParamsObject, type RpcMethod } from '../table.js';
@@ -62,10 +62,7 @@ export function keysFromParams(live: LiveTarget, p: ParamsObject, noHostKey: Ref
   }
   if (typeof p.psk === 'string') {
     const psk = lookup(live, p.psk, 'psk', 'tls', internalError);
-    const k = parseTlsKey(psk.secret);
-    const sha256 = pskHash(k) === HashId.SHA256;
-    k.key.fill(0);
-    if (!sha256) throw internalError(`psk: key '${psk.name}' is a SHA-384 PSK; only SHA-256 PSKs are served (TLS_AES_128_GCM_SHA256)`);
+    parseTlsKey(psk.secret).key.fill(0);
     out.pskRef = ref(psk);
     out.tlsKey = psk.secret;
   }

@@ -6,10 +6,9 @@
 // against the configured hosts, and the identity the configured key derives for that host and
 // subsystem must equal the offered one byte for byte (that also checks the PSK digest of version 1).
 //
-// Only SHA-256 PSKs (<hh> 01, or an untransformed 32-byte key) are served: Node's TLS takes external
-// PSKs through OpenSSL's TLS 1.2-style server callback, which binds every such PSK to
-// TLS_AES_128_GCM_SHA256, so a SHA-384 PSK (TLS_AES_256_GCM_SHA384) can never complete a handshake.
-import { HashId } from '../../keys/hash.js';
+// <hh> 01 is a SHA-256 PSK (TLS_AES_128_GCM_SHA256), 02 a SHA-384 PSK (TLS_AES_256_GCM_SHA384); the
+// match carries the hash, and the TLS engine (src/native/tls-engine.ts) runs the session with its suite.
+import { HashId, hashName } from '../../keys/hash.js';
 import { deriveTlsPsk, pskHash, type TlsKeyDerivation, type TlsPsk } from '../../keys/tls-key.js';
 
 /** A host whose configured PSK (NVMeTLSkey-1:...) admits it over TLS. */
@@ -28,8 +27,10 @@ export interface PskMatch {
   readonly version: 0 | 1;
   readonly hostnqn: string;
   readonly subnqn: string;
-  /** The TLS 1.3 external PSK (32 bytes). */
+  /** The TLS 1.3 external PSK (32 bytes for SHA-256, 48 for SHA-384). */
   readonly psk: Buffer;
+  /** The PSK's hash: it decides the cipher suite. */
+  readonly hash: typeof HashId.SHA256 | typeof HashId.SHA384;
 }
 
 export type PskVerdict = PskMatch | { readonly refused: string };
@@ -45,11 +46,11 @@ const IDENTITY = /^NVMe([01])([RG])(\d\d) /;
 export function hostPskLookup(hosts: readonly TlsHostKey[], servesSubsystem: (subnqn: string) => boolean): PskLookup {
   return (identity) => {
     const m = IDENTITY.exec(identity);
-    if (!m) return { refused: 'not an NVMe/TCP PSK identity (NVMe0R01 <hostnqn> <subnqn> or NVMe1R01 <hostnqn> <subnqn> <digest>)' };
+    if (!m) return { refused: 'not an NVMe/TCP PSK identity (NVMe0R0<h> <hostnqn> <subnqn> or NVMe1R0<h> <hostnqn> <subnqn> <digest>, h 1 or 2)' };
     const version = m[1] === '1' ? 1 : 0;
     if (m[2] === 'G') return { refused: 'generated PSKs (secure channel concatenation after DH-HMAC-CHAP) are not supported' };
-    if (m[3] === '02') return { refused: 'SHA-384 PSKs (NVMe?R02) are not supported: only SHA-256 PSKs with TLS_AES_128_GCM_SHA256' };
-    if (m[3] !== '01') return { refused: `unknown PSK hash ${m[3]}` };
+    if (m[3] !== '01' && m[3] !== '02') return { refused: `unknown PSK hash ${m[3]} (01 SHA-256, 02 SHA-384)` };
+    const hash = m[3] === '02' ? HashId.SHA384 : HashId.SHA256;
     const rest = identity.slice(m[0].length);
     // Several host NQNs may prefix the rest (NQNs with spaces): exactly one must derive this identity
     // (two that do would read it as different host/subsystem pairs: refused as ambiguous); otherwise
@@ -69,8 +70,8 @@ export function hostPskLookup(hosts: readonly TlsHostKey[], servesSubsystem: (su
         why ??= `subsystem ${subnqn} is not offered on this port`;
         continue;
       }
-      if (pskHash(h.key) !== HashId.SHA256) {
-        why ??= `the configured key of host ${h.hostnqn} is a SHA-384 PSK, which this target cannot use`;
+      if (pskHash(h.key) !== hash) {
+        why ??= `the host offers a ${hashName(hash)} PSK but the key configured for host ${h.hostnqn} is ${hashName(pskHash(h.key))}`;
         continue;
       }
       const d = deriveTlsPsk(h.key, h.hostnqn, subnqn, version, h.derivation);
@@ -84,7 +85,7 @@ export function hostPskLookup(hosts: readonly TlsHostKey[], servesSubsystem: (su
         d.psk.fill(0);
         return { refused: `ambiguous identity: hosts ${found.hostnqn} and ${h.hostnqn} both read it (host NQNs with spaces)` };
       }
-      found = { identity, version, hostnqn: h.hostnqn, subnqn, psk: d.psk };
+      found = { identity, version, hostnqn: h.hostnqn, subnqn, psk: d.psk, hash };
     }
     return found ?? { refused: why ?? 'no TLS key is configured for the host NQN in this identity' };
   };

@@ -5,23 +5,24 @@
 // PDU type of a plain ICReq. A port that requires TLS closes a plain connection with one log line; an
 // optional port hands it on as plain NVMe/TCP, with the bytes already read.
 //
-// The handshake is Node's TLS (OpenSSL underneath), server side, no certificate: the PSK found for the
-// host's identity is the only authentication. Node hands external PSKs to OpenSSL through the TLS
-// 1.2-style server callback, which OpenSSL binds to TLS_AES_128_GCM_SHA256 for TLS 1.3 (SHA-256 PSKs
-// only; see tls-psk.ts). That is the suite TP 8011 makes mandatory, and the only one offered here.
-// OpenSSL's default (no psk_ke without (EC)DHE) gives forward secrecy: psk_dhe_ke.
+// The TLS is the addon's engine (src/native/tls-engine.ts: OpenSSL over memory buffers), server side,
+// no certificate: the PSK found for the host's identity is the only authentication, and its hash picks
+// the suite (SHA-256: TLS_AES_128_GCM_SHA256, the one TP 8011 makes mandatory; SHA-384:
+// TLS_AES_256_GCM_SHA384). TLS 1.3 only, (EC)DHE with the PSK (psk_dhe_ke) for forward secrecy, and
+// no session tickets: the Linux host hands its socket to kernel TLS when its handshake agent is done
+// and reads the ICResp as the first record; a ticket there fails the connection.
 //
 // A TLS connection stays on the thread that accepted it: the session (keys, sequence numbers) lives
-// in this thread's OpenSSL object, so the descriptor handoff to a worker cannot move it (that would
-// take kTLS: the kernel doing the record layer after the handshake, which Node does not offer).
+// in this thread's engine, so the descriptor handoff to a worker cannot move it.
 import type net from 'node:net';
-import tls from 'node:tls';
 import type { Logger } from '../../util/log.js';
-import type { PskLookup, PskMatch } from './tls-psk.js';
+import { tlsServerEngine, tlsSuiteOf } from '../../native/tls-engine.js';
+import { TlsSocket } from '../../native/tls-socket.js';
+import type { PskLookup, PskMatch, PskVerdict } from './tls-psk.js';
 import { icreqTimedOut } from './icreq-timeouts.js';
-import { TLS_CIPHER_SUITES, tlsServerContext } from './tls-context.js';
 
-export { TLS_CIPHER_SUITES } from './tls-context.js';
+/** The suites served; each PSK is used with the one of its hash. */
+export const TLS_CIPHER_SUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384';
 /** First byte of a TLS record carrying a handshake message (the ClientHello). */
 export const TLS_HANDSHAKE_RECORD = 0x16;
 
@@ -30,7 +31,7 @@ export type TlsPeer = Omit<PskMatch, 'psk'>;
 
 export type Accepted =
   | { readonly kind: 'plain'; readonly socket: net.Socket; readonly initial: Buffer }
-  | { readonly kind: 'tls'; readonly socket: tls.TLSSocket; readonly peer: TlsPeer };
+  | { readonly kind: 'tls'; readonly socket: TlsSocket; readonly peer: TlsPeer };
 
 export interface TlsAcceptOptions {
   readonly mode: 'optional' | 'required';
@@ -41,15 +42,24 @@ export interface TlsAcceptOptions {
 }
 
 /** What went wrong in a handshake, for the one line logged about it. */
-function handshakeFailure(err: NodeJS.ErrnoException, offered: string | null, refused: string | null): string {
+function handshakeFailure(err: NodeJS.ErrnoException, offered: string | null, refused: string | null, suite: string | null): string {
   if (refused !== null) return `TLS PSK identity refused: ${refused}`;
   switch (err.code) {
+    case 'ERR_SSL_BAD_EXTENSION':
+      if (suite === tlsSuiteOf(2)) {
+        // The binder is an HMAC with the PSK's hash: 48 bytes here. A TLS agent that binds every PSK
+        // with SHA-256 (GnuTLS before gnutls_psk_allocate_client_credentials2) sends 32.
+        return 'TLS handshake failed: the host binds its SHA-384 PSK with a binder of another hash (a 32-byte SHA-256 binder, as tlshd built on GnuTLS without gnutls_psk_allocate_client_credentials2 sends: Debian 13); TLS 1.3 cannot use the key that way';
+      }
+      break;
     case 'ERR_SSL_BINDER_DOES_NOT_VERIFY':
       return 'TLS handshake failed: the host holds a different PSK for this identity (binder does not verify; a host with libnvme before 1.16 derives it the compat way: hosts[].tlsKeyDerivation "compat")';
     case 'ERR_SSL_UNSUPPORTED_PROTOCOL':
       return 'TLS handshake failed: the host does not offer TLS 1.3';
     case 'ERR_SSL_NO_SHARED_CIPHER':
-      return `TLS handshake failed: the host does not offer ${TLS_CIPHER_SUITES} (a host with a SHA-384 PSK offers TLS_AES_256_GCM_SHA384, which this target cannot serve)`;
+      return suite === null
+        ? `TLS handshake failed: the host offers none of ${TLS_CIPHER_SUITES}`
+        : `TLS handshake failed: the host does not offer ${suite}, the suite of its PSK's hash`;
   }
   if (offered === null) return 'TLS handshake failed: the host offered no usable PSK (a PSK with (EC)DHE, psk_dhe_ke, is required; certificates are not supported)';
   return `TLS handshake failed: ${err.code ?? err.message}`;
@@ -64,7 +74,7 @@ function handshakeFailure(err: NodeJS.ErrnoException, offered: string | null, re
 export function acceptTls(socket: net.Socket, o: TlsAcceptOptions, done: (a: Accepted) => void): void {
   const log = o.log.child({ peer: `${socket.remoteAddress}:${socket.remotePort}` });
   let settled = false;
-  let secure: tls.TLSSocket | null = null;
+  let secure: TlsSocket | null = null;
   const timer = setTimeout(() => {
     // A silent connection counts with the other silent ones (a scan is not one line each).
     if (secure === null && !settled) icreqTimedOut(log, o.timeoutMs / 1000);
@@ -105,8 +115,7 @@ export function acceptTls(socket: net.Socket, o: TlsAcceptOptions, done: (a: Acc
       socket.resume();
       return;
     }
-    socket.unshift(chunk);
-    secure = startHandshake(socket, o, log, {
+    secure = startHandshake(socket, chunk, o, log, {
       secured: (s, peer) => {
         if (finish()) done({ kind: 'tls', socket: s, peer });
       },
@@ -115,55 +124,52 @@ export function acceptTls(socket: net.Socket, o: TlsAcceptOptions, done: (a: Acc
   });
 }
 
-let ticketWarned = false;
-
 interface HandshakeHooks {
-  secured(s: tls.TLSSocket, peer: TlsPeer): void;
+  secured(s: TlsSocket, peer: TlsPeer): void;
   failed(msg: string, fields: Record<string, unknown>): void;
 }
 
-function startHandshake(socket: net.Socket, o: TlsAcceptOptions, log: Logger, hooks: HandshakeHooks): tls.TLSSocket {
+function startHandshake(socket: net.Socket, first: Buffer, o: TlsAcceptOptions, log: Logger, hooks: HandshakeHooks): TlsSocket {
   let match: PskMatch | null = null;
   let offered: string | null = null;
   let refused: string | null = null;
   const wipe = (): void => {
     match?.psk.fill(0);
   };
-  const ctx = tlsServerContext();
-  if (!ctx.ticketsOff && !ticketWarned) {
-    ticketWarned = true;
-    log.warn('this Node.js cannot turn TLS session tickets off: the Linux host fails on them after the handshake');
-  }
-  const s = new tls.TLSSocket(socket, {
-    isServer: true,
-    // TLS 1.3 only, TLS_AES_128_GCM_SHA256, no session tickets (tls-context.ts).
-    secureContext: ctx.sc,
-    // Called for each identity the host offers (and again after a HelloRetryRequest); OpenSSL copies
-    // the key before this returns to it.
-    pskCallback: (_s: tls.TLSSocket, identity: string) => {
-      offered = identity;
-      wipe();
-      match = null;
-      const v = o.lookup(identity);
-      if ('refused' in v) {
-        refused = v.refused;
-        return null;
-      }
-      refused = null;
-      match = v;
-      return v.psk;
-    },
-  } as tls.TLSSocketOptions);
+  // Runs inside the engine's feed for each identity the host offers (and again after a
+  // HelloRetryRequest); the engine copies the key before the handshake goes on.
+  const engine = tlsServerEngine((identity) => {
+    offered = identity;
+    wipe();
+    match = null;
+    let v: PskVerdict;
+    try {
+      v = o.lookup(identity);
+    } catch (err) {
+      // A key that cannot be derived for this identity (e.g. NQNs too long for the HKDF context).
+      v = { refused: `no TLS PSK can be derived for it: ${(err as Error).message}` };
+    }
+    if ('refused' in v) {
+      refused = v.refused;
+      return null;
+    }
+    refused = null;
+    match = v;
+    return { psk: v.psk, hash: v.hash };
+  });
+  const s = new TlsSocket(socket, engine, true, first);
   s.once('secure', () => {
     const m = match as PskMatch | null;
     wipe();
     if (m === null) return hooks.failed('TLS session without a PSK: closing', {});
-    log.debug({ identity: m.identity, cipher: s.getCipher().name }, 'TLS session established');
-    hooks.secured(s, { identity: m.identity, version: m.version, hostnqn: m.hostnqn, subnqn: m.subnqn });
+    log.debug({ identity: m.identity, cipher: s.cipher }, 'TLS session established');
+    hooks.secured(s, { identity: m.identity, version: m.version, hostnqn: m.hostnqn, subnqn: m.subnqn, hash: m.hash });
   });
   s.on('error', (err: NodeJS.ErrnoException) => {
+    const m = match as PskMatch | null;
     wipe();
-    hooks.failed(handshakeFailure(err, offered, refused), offered === null ? {} : { identity: offered });
+    hooks.failed(handshakeFailure(err, offered, refused, m === null ? null : tlsSuiteOf(m.hash)), offered === null ? {} : { identity: offered });
   });
+  s.once('close', wipe);
   return s;
 }

@@ -612,6 +612,31 @@ scn_tls_rfc8446() {
   note "RFC 8446-derived PSK (nvmetd's default) in the .nvme keyring: nvme connect --tls, 1 MiB verified"
 }
 
+# A SHA-384 PSK (NVMeTLSkey-1:02, made by nvmetd's generator) for host 11: inserted by nvme-cli as
+# tls-connect's are (identity NVMe0R02 ...), so tlshd offers TLS_AES_256_GCM_SHA384 with it. Skipped,
+# with the reason, where tlshd cannot bind a SHA-384 PSK (see below).
+scn_tls_sha384() {
+  tls_skip_reasons
+  tls_setup
+  echo "+ nvme check-tls-key --keydata <host 11 key: NVMeTLSkey-1:$(echo "$TLS_KEY11" | cut -d: -f2):...> --hostnqn $HOSTNQN11 --subsysnqn $TLS_SUBNQN --identity 0 --insert"
+  nvme check-tls-key --keydata "$TLS_KEY11" --hostnqn "$HOSTNQN11" --subsysnqn "$TLS_SUBNQN" --identity 0 --insert 2>&1 ||
+    die "nvme check-tls-key --insert failed for the SHA-384 key of host 11"
+  nvme tls-key --export 2>&1 | grep -o 'NVMe0R02 [^ ]* [^ ]*' | head -n 1
+  if ! tls_connect "$HOSTNQN11" "$HOSTID11"; then
+    # tlshd binds the PSK with the hash of its identity only when built on a GnuTLS that has
+    # gnutls_psk_allocate_client_credentials2; without it every PSK gets a SHA-256 binder, which a
+    # TLS_AES_256_GCM_SHA384 session cannot verify (nvmetd logs "binds its SHA-384 PSK with a binder
+    # of another hash"). Debian 13's tlshd 1.0 is built that way.
+    grep -q gnutls_psk_allocate_client_credentials2 "$(command -v tlshd)" ||
+      skip "this tlshd cannot use SHA-384 PSKs (built without gnutls_psk_allocate_client_credentials2: it offers TLS_AES_256_GCM_SHA384 with a SHA-256 binder); $(cat /tmp/connect.err)"
+    die "$(cat /tmp/connect.err)"
+  fi
+  tls_verify_1m "TLS with a SHA-384 PSK"
+  tls=$(cat /sys/class/nvme/$CTRL/tls_key 2>/dev/null)
+  disconnect_ctrl "$CTRL" || die "cannot disconnect"
+  note "SHA-384 PSK (NVMe0R02 identity${tls:+, key $tls}, TLS_AES_256_GCM_SHA384): nvme connect --tls, 1 MiB verified"
+}
+
 scn_tls_plain_refused() {
   tls_skip_reasons
   disconnect_all
@@ -643,7 +668,7 @@ PLAN="$PLAN discover connect-all connect-plain connect-hdgst connect-ddgst conne
  compare-match compare-mismatch copy-verify keep-alive-idle disconnect-reconnect shared-namespace
  reservations reservations-preempt reservations-ptpl file-persist-restart kill-during-fio allow-list-refused dhchap
  dhchap-uni-ffdhe2048 dhchap-bi-sha512-null dhchap-no-secret dhchap-reauth ns-masking hot-add-ns resize-ns
- remove-host multipath-ana rbd-failover tls-connect tls-discover tls-plain-refused tls-dhchap tls-rfc8446 perf-vs-fio"
+ remove-host multipath-ana rbd-failover tls-connect tls-discover tls-plain-refused tls-dhchap tls-rfc8446 tls-sha384 perf-vs-fio"
 if [ -n "$ONLY" ]; then
   p=""; for s in $PLAN; do echo " $ONLY " | grep -q " $s " && p="$p $s"; done; PLAN=$p
 fi
@@ -694,6 +719,7 @@ scenario tls-discover scn_tls_discover 120
 scenario tls-plain-refused scn_tls_plain_refused 60
 scenario tls-dhchap scn_tls_dhchap 120
 scenario tls-rfc8446 scn_tls_rfc8446 120
+scenario tls-sha384 scn_tls_sha384 120
 scenario perf-vs-fio scn_perf_vs_fio 180
 
 disconnect_all

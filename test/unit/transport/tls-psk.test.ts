@@ -48,7 +48,8 @@ test('tls-psk: host NQNs with spaces: an identity two hosts could have sent is r
 test('tls-psk: refusals name the reason', () => {
   assert.match(refusal('Client_identity'), /not an NVMe\/TCP PSK identity/);
   assert.match(refusal(`NVMe0G01 ${A} ${SUB}`), /generated PSKs/);
-  assert.match(refusal(`NVMe0R02 ${A} ${SUB}`), /SHA-384 PSKs/);
+  // A SHA-384 identity for a host whose key is SHA-256: the hashes differ (and the reverse).
+  assert.match(refusal(`NVMe0R02 ${A} ${SUB}`), /offers a sha384 PSK but the key configured for host .* is sha256/);
   assert.match(refusal(`NVMe0R03 ${A} ${SUB}`), /unknown PSK hash 03/);
   assert.match(refusal(`NVMe0R01 nqn.other ${SUB}`), /no TLS key is configured/);
   assert.match(refusal(`NVMe0R01 ${A} nqn.2026-11.io.nvmetd:not-here`), /not offered on this port/);
@@ -56,5 +57,20 @@ test('tls-psk: refusals name the reason', () => {
   assert.match(refusal(`${v1.slice(0, -4)}AAA=`), /PSK digest differs/);
   const sha384 = hostPskLookup([{ hostnqn: A, key: generateTlsKey(HashId.SHA384, Buffer.alloc(48, 3)) }], () => true);
   const r = sha384(`NVMe0R01 ${A} ${SUB}`);
-  assert.ok('refused' in r && /SHA-384 PSK, which this target cannot use/.test(r.refused));
+  assert.ok('refused' in r && /offers a sha256 PSK but the key configured for host .* is sha384/.test(r.refused), JSON.stringify(r));
+});
+
+test('tls-psk: a SHA-384 key finds its NVMe0R02/NVMe1R02 identities, with a 48-byte TLS PSK and the SHA-384 hash', () => {
+  const k = generateTlsKey(HashId.SHA384, Buffer.alloc(48, 4));
+  const l = hostPskLookup([{ hostnqn: A, key: k }], (n) => n === SUB);
+  for (const version of [0, 1] as const) {
+    const d = deriveTlsPsk(k, A, SUB, version);
+    assert.match(d.identity, version === 0 ? /^NVMe0R02 / : /^NVMe1R02 /);
+    const v = l(d.identity) as PskMatch;
+    assert.ok(!('refused' in v), JSON.stringify(v));
+    assert.deepEqual([v.hostnqn, v.subnqn, v.version, v.hash, v.psk.length], [A, SUB, version, HashId.SHA384, 48]);
+    assert.deepEqual(v.psk, d.psk);
+  }
+  const v = lookup(deriveTlsPsk(KA, A, SUB, 0).identity) as PskMatch;
+  assert.equal(v.hash, HashId.SHA256);
 });
