@@ -42,7 +42,7 @@ export function run(): CaseResult[] {
   if (crc32cJs(Buffer.from('123456789')) !== 0xe3069283) throw new Error('JS CRC32C check value');
   let sink = 0;
   const cases = bufs.flatMap((b) => [
-    { name: `native ${b.length} B${native.crc32cHardware() ? ' (SSE4.2)' : ' (table)'}`, fn: () => void (sink ^= crc32c(b)), bytes: b.length },
+    { name: `native ${b.length} B (${native.crc32cKind()})`, fn: () => void (sink ^= crc32c(b)), bytes: b.length },
     { name: `js table ${b.length} B`, fn: () => void (sink ^= crc32cJs(b)), bytes: b.length },
   ]);
   const r = runSuite('CRC32C', cases);

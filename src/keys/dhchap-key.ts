@@ -4,7 +4,7 @@
 //        over the NQN of its owner followed by the 17 characters "NVMe-over-Fabrics".
 // The host key is transformed with the host NQN, the controller key with the subsystem NQN.
 import crypto from 'node:crypto';
-import { decodeBase64Strict, encodeWithCrc, splitKeyAndCrc } from './encoding.js';
+import { encodeWithCrc, parseInterchange, type InterchangeFormat } from './encoding.js';
 import { AuthKeyError } from './errors.js';
 import { HashId, hashLen, hashName, hmac, isHashId } from './hash.js';
 
@@ -25,29 +25,17 @@ function fail(what: string): never {
   throw new AuthKeyError(`DH-HMAC-CHAP key: ${what}`);
 }
 
+const DHCHAP_FORMAT: InterchangeFormat = {
+  prefix: DHCHAP_PREFIX,
+  maxTransform: HashId.SHA512,
+  transforms: '00 (none), 01 (SHA-256), 02 (SHA-384) or 03 (SHA-512)',
+  lengths: DHCHAP_KEY_LENGTHS,
+  fail,
+};
+
 /** Parses DHHC-1:<hh>:<base64>: (surrounding white space is ignored). Errors never echo the secret. */
 export function parseDhchapKey(text: string): DhchapKey {
-  const s = text.trim();
-  if (!s.startsWith(DHCHAP_PREFIX)) fail(`must start with "${DHCHAP_PREFIX}"`);
-  const hh = s.slice(DHCHAP_PREFIX.length, DHCHAP_PREFIX.length + 3);
-  if (!/^0[0-3]:$/.test(hh)) {
-    fail('the hash field after "DHHC-1:" must be 00 (none), 01 (SHA-256), 02 (SHA-384) or 03 (SHA-512), followed by ":"');
-  }
-  const transform = Number.parseInt(hh.slice(0, 2), 10) as DhchapTransform;
-  const body = s.slice(DHCHAP_PREFIX.length + 3);
-  if (!body.endsWith(':')) fail('must end with ":" after the base64 part');
-  const b64 = body.slice(0, -1);
-  if (b64.length === 0) fail('the base64 part is empty');
-  const raw = decodeBase64Strict(b64);
-  if (!raw) fail('the key part is not valid (padded) base64');
-  const key = splitKeyAndCrc(raw, DHCHAP_KEY_LENGTHS);
-  if (typeof key === 'string') fail(key);
-  const keyLen = key.length;
-  if (transform !== 0 && hashLen(transform) !== keyLen) {
-    key.fill(0);
-    fail(`hash ${hh.slice(0, 2)} (${hashName(transform)}) needs a ${hashLen(transform)}-byte key, this one has ${keyLen} bytes`);
-  }
-  return { transform, key };
+  return parseInterchange(text, DHCHAP_FORMAT);
 }
 
 export function formatDhchapKey(k: DhchapKey): string {

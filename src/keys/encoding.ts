@@ -1,6 +1,7 @@
 // Text encodings shared by the key interchange formats: strict base64 (RFC 4648, padded, canonical)
 // and CRC-32 (the IEEE 802.3 polynomial, reflected, as zlib computes it), which both formats append
-// little-endian to the key before encoding.
+// little-endian to the key before encoding, and the one parser of both formats' outer shape.
+import { hashLen, hashName, type HashId } from './hash.js';
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -68,4 +69,44 @@ export function splitKeyAndCrc(raw: Buffer, lengths: readonly number[]): Buffer 
     return 'CRC-32 mismatch: the key is mistyped or truncated';
   }
   return key;
+}
+
+/** One interchange key format: `<prefix><hh>:<base64(key || CRC-32)>:`. */
+export interface InterchangeFormat {
+  readonly prefix: string;
+  /** The highest <hh> accepted (00 = untransformed, then hash ids). */
+  readonly maxTransform: HashId;
+  /** What the <hh> field may be, for the error message. */
+  readonly transforms: string;
+  readonly lengths: readonly number[];
+  /** Throws the format's error; messages never contain key material. */
+  readonly fail: (what: string) => never;
+}
+
+/**
+ * Parses `<prefix><hh>:<base64>:` (surrounding white space ignored): the transformation and a copy of
+ * the key, its CRC-32 checked and, when transformed, its length equal to the hash's.
+ */
+export function parseInterchange(text: string, f: InterchangeFormat): { transform: 0 | HashId; key: Buffer } {
+  const s = text.trim();
+  if (!s.startsWith(f.prefix)) f.fail(`must start with "${f.prefix}"`);
+  const hh = s.slice(f.prefix.length, f.prefix.length + 3);
+  if (!/^0[0-9]:$/.test(hh) || Number(hh[1]) > f.maxTransform) {
+    f.fail(`the hash field after "${f.prefix}" must be ${f.transforms}, followed by ":"`);
+  }
+  const transform = Number(hh[1]) as 0 | HashId;
+  const body = s.slice(f.prefix.length + 3);
+  if (!body.endsWith(':')) f.fail('must end with ":" after the base64 part');
+  const b64 = body.slice(0, -1);
+  if (b64.length === 0) f.fail('the base64 part is empty');
+  const raw = decodeBase64Strict(b64);
+  if (!raw) f.fail('the key part is not valid (padded) base64');
+  const key = splitKeyAndCrc(raw, f.lengths);
+  if (typeof key === 'string') f.fail(key);
+  if (transform !== 0 && hashLen(transform) !== key.length) {
+    const n = key.length;
+    key.fill(0);
+    f.fail(`hash ${hh.slice(0, 2)} (${hashName(transform)}) needs a ${hashLen(transform)}-byte key, this one has ${n} bytes`);
+  }
+  return { transform, key };
 }

@@ -16,7 +16,7 @@
 //            what libnvme before 1.16 computes (nvme-cli up to 2.15: Debian 13, Ubuntu 24.04, ...) and
 //            what newer nvme-cli still computes with --compat.
 import crypto from 'node:crypto';
-import { decodeBase64Strict, encodeWithCrc, splitKeyAndCrc } from './encoding.js';
+import { encodeWithCrc, parseInterchange, type InterchangeFormat } from './encoding.js';
 import { AuthKeyError } from './errors.js';
 import { HashId, hashInfo, hashLen, hashName, hmac } from './hash.js';
 import { NVMF_SEED } from './dhchap-key.js';
@@ -41,25 +41,17 @@ function fail(what: string): never {
   throw new AuthKeyError(`TLS PSK: ${what}`);
 }
 
+const TLS_FORMAT: InterchangeFormat = {
+  prefix: TLS_PREFIX,
+  maxTransform: HashId.SHA384,
+  transforms: '00 (none), 01 (SHA-256) or 02 (SHA-384)',
+  lengths: TLS_KEY_LENGTHS,
+  fail,
+};
+
 /** Parses NVMeTLSkey-1:<hh>:<base64>: (surrounding white space ignored); errors never echo the key. */
 export function parseTlsKey(text: string): TlsPsk {
-  const s = text.trim();
-  if (!s.startsWith(TLS_PREFIX)) fail(`must start with "${TLS_PREFIX}"`);
-  const hh = s.slice(TLS_PREFIX.length, TLS_PREFIX.length + 3);
-  if (!/^0[0-2]:$/.test(hh)) fail('the hash field after "NVMeTLSkey-1:" must be 00 (none), 01 (SHA-256) or 02 (SHA-384), followed by ":"');
-  const transform = Number.parseInt(hh.slice(0, 2), 10) as TlsTransform;
-  const body = s.slice(TLS_PREFIX.length + 3);
-  if (!body.endsWith(':')) fail('must end with ":" after the base64 part');
-  const raw = decodeBase64Strict(body.slice(0, -1));
-  if (!raw || raw.length === 0) fail('the key part is not valid (padded) base64');
-  const key = splitKeyAndCrc(raw, TLS_KEY_LENGTHS);
-  if (typeof key === 'string') fail(key);
-  const keyLen = key.length;
-  if (transform !== 0 && hashLen(transform) !== keyLen) {
-    key.fill(0);
-    fail(`hash ${hh.slice(0, 2)} (${hashName(transform)}) needs a ${hashLen(transform)}-byte key, this one has ${keyLen} bytes`);
-  }
-  return { transform, key };
+  return parseInterchange(text, TLS_FORMAT) as TlsPsk;
 }
 
 export function formatTlsKey(k: TlsPsk): string {

@@ -6,7 +6,16 @@ import path from 'node:path';
 export interface NativeAddon {
   /** CRC32C of view[offset, offset+length), continuing from `seed` (a previous digest, or 0). */
   crc32c(view: Uint8Array, offset?: number, length?: number, seed?: number): number;
+  /**
+   * Fills the digests of one batch in one call: job i is jobs[8i..8i+7] = kind, x, xOff, len, y,
+   * yOff, dst, 0, its digest written little-endian at arena[dst]. Kind 0: digest of
+   * arena[xOff, xOff+len); 1: digest of buffers[x][xOff, +len); 2: copies buffers[y][yOff, +len) into
+   * buffers[x][xOff, +len) and digests the copy. Throws RangeError on a job outside its buffers.
+   */
+  crc32cBatch(arena: Uint8Array, jobs: Uint32Array, count: number, buffers: Uint8Array[]): void;
   crc32cHardware(): boolean;
+  /** The implementation in use: "avx512-vpclmulqdq", "sse4.2" or "table" (NVMETD_CRC32C=sse4.2|table caps it). */
+  crc32cKind(): string;
   /** Pins the calling thread to the given CPUs; returns 0 or an errno. */
   setAffinity(cpus: number[]): number;
   getAffinity(): number[];

@@ -1,9 +1,23 @@
 // An in-process stand-in for net.Socket: what the TCP transport calls (events, write/cork/uncork,
 // pause/resume, end/destroy, addresses), with every written byte handed to `onWrite` synchronously.
 // Write callbacks run on a microtask, as a real socket runs them after the write completes.
-import type { Socket } from 'node:net';
+//
+// Received bytes go where a real socket would put them: once the transport asked for a user buffer
+// (transport/tcp/user-buffer.ts), each chunk is delivered as Node delivers reads into one: a read
+// lands in the buffer the handle was given, at most its length, and after each read the socket's
+// buffer generator names where the next one lands (a command's buffer, when PDU data is read
+// straight into place). Without a user buffer, chunks are 'data' events.
+import net, { type Socket } from 'node:net';
 
 type Listener = (...args: unknown[]) => void;
+
+/** Node's symbols for a socket's user buffer, its read callback and its buffer generator. */
+const sym: Record<string, symbol> = {};
+{
+  const probe = new net.Socket({ onread: { buffer: () => Buffer.alloc(1), callback: () => true } } as unknown as net.SocketConstructorOpts);
+  for (const s of Object.getOwnPropertySymbols(probe)) if (s.description) sym[s.description] = s;
+  probe.destroy();
+}
 
 export class FakeSocket {
   remoteAddress = '192.0.2.1';
@@ -17,6 +31,13 @@ export class FakeSocket {
   corked = 0;
   readonly #listeners = new Map<string, Listener[]>();
   readonly #onWrite: (chunk: Uint8Array) => void;
+  /** Where the next read lands once the transport set a user buffer (the native side's buffer). */
+  #userBuf: Uint8Array | null = null;
+  readonly _handle = {
+    useUserBuffer: (b: Uint8Array): void => {
+      this.#userBuf = b;
+    },
+  };
 
   constructor(onWrite: (chunk: Uint8Array) => void) {
     this.#onWrite = onWrite;
@@ -65,7 +86,24 @@ export class FakeSocket {
   /** Delivers one received chunk (as a socket 'data' event). False when nobody listens. */
   receive(chunk: Buffer): boolean {
     if (this.destroyed || this.paused) return false;
-    return this.emit('data', chunk);
+    if (this.#userBuf === null) return this.emit('data', chunk);
+    const fields = this as unknown as Record<symbol, unknown>;
+    for (let at = 0; at < chunk.length && !this.destroyed; ) {
+      const target = this.#userBuf;
+      const n = Math.min(target.length, chunk.length - at);
+      target.set(chunk.subarray(at, at + n));
+      at += n;
+      (fields[sym.kBufferCb!] as (n: number, buf: unknown) => unknown)(n, fields[sym.kBuffer!]);
+      const gen = fields[sym.kBufferGen!];
+      if (typeof gen === 'function') {
+        const next: unknown = gen();
+        if (next instanceof Uint8Array) {
+          fields[sym.kBuffer!] = next;
+          this.#userBuf = next;
+        }
+      }
+    }
+    return true;
   }
 
   setNoDelay(): this {

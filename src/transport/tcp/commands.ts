@@ -23,7 +23,7 @@ import { writeR2T } from './pdu-writer.js';
 import { FusedPairing } from './fused.js';
 import { releaseRange } from '../../core/range-hold.js';
 import type { Responder } from './responder.js';
-import { ReqState, Request, RequestTable, XferDir, type RequestOwner } from './request.js';
+import { ReqState, Request, RequestTable, SHORT_READ, XferDir, type RequestOwner } from './request.js';
 
 /** Admin queue in-capsule data (Connect carries 1024 bytes; hosts send up to 8 KiB in-capsule). */
 export const ADMIN_INLINE = 8192;
@@ -116,6 +116,15 @@ export abstract class CommandPath implements RequestOwner {
   set sqEntries(n: number) {
     this.sqEntriesValue = n;
     this.table.limit = Math.max(INITIAL_SLOTS, 2 * n);
+  }
+
+  /**
+   * The most bytes the next socket read into the shared buffer should take: short while a large R2T
+   * transfer is outstanding (its H2CData then mostly lands in place, see PduReader.directTarget()),
+   * unbounded otherwise (many small PDUs per read).
+   */
+  protected readLimit(): number {
+    return this.table.largeAwaiting > 0 ? SHORT_READ : Infinity;
   }
 
   protected kickBackends(): void {

@@ -26,7 +26,7 @@ import { ADMIN_INLINE, CommandPath, NO_DATA } from './commands.js';
 import { BufferGrants } from './grants.js';
 import { moveToWorker, type HandoffSource, type QueueHandoff, type QueueMover } from './handoff.js';
 import { icreqTimedOut } from './icreq-timeouts.js';
-import { receiveIntoThreadBuffer } from './user-buffer.js';
+import { receiveIntoThreadBuffer, useThreadBuffer } from './user-buffer.js';
 import { PduReader, type PduSink } from './pdu-reader.js';
 import { writeC2HTermReq, writeICResp } from './pdu-writer.js';
 import { Responder } from './responder.js';
@@ -118,7 +118,11 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
     });
     this.stats.f[StatField.QUEUES]++;
     socket.setNoDelay(true);
-    if (!receiveIntoThreadBuffer(socket, (buf, length) => this.#onData(buf, length))) {
+    // H2CData (and in-capsule data) still missing after a read is read straight into its command's
+    // buffer: the reader names it only once the PDU's header passed onHeader().
+    const reader = this.#reader;
+    const target = { direct: () => reader.directTarget(), limit: () => this.readLimit() };
+    if (!receiveIntoThreadBuffer(socket, (buf, length) => this.#onData(buf, length), target)) {
       socket.on('data', (chunk: Buffer) => this.#onData(chunk, chunk.length));
     }
     socket.on('drain', () => this.tx.onDrain());
@@ -374,6 +378,8 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
     if (this.#icTimer) clearTimeout(this.#icTimer);
     this.#icTimer = null;
     this.#reader.stop();
+    // The socket may still be read (a C2HTermReq lingers): never into a buffer freed below.
+    useThreadBuffer(this.socket);
     // Slots not waiting on a backend are freed now; the others when their backend completes.
     let dropped = 0;
     for (const r of [...this.table.busy()]) {

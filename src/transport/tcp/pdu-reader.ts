@@ -5,6 +5,13 @@
 // while the data digest is computed over each piece in place. A PDU split over many reads and many
 // PDUs in one read are the same code path. Used by the target and by the initiator (role picks
 // which PDU types may arrive).
+//
+// Direct receive: once a PDU's header has been accepted by the sink (so its destination is known and
+// validated), the caller may ask directTarget() where its next socket read should land. When much of
+// the PDU's data is still missing, the answer is a view of the destination covering exactly those
+// bytes: the read puts them in place, push() is then handed that view and copies nothing (it still
+// computes the data digest over them). The view never reaches past the PDU's data, so the next
+// PDU's bytes never land in a command's buffer.
 import { CH, DIGEST_LEN, FES, HLEN, PduFlags, PduType } from '../../spec/pdu.js';
 import { crc32c, crc32cUpdate } from '../../native/crc32c.js';
 
@@ -46,7 +53,12 @@ export interface ReaderOptions {
 
 const MAX_HEADER = 128 + DIGEST_LEN;
 
+/** The least PDU data still missing that earns a socket read of its own straight into its destination. */
+export const DIRECT_MIN = 16 * 1024;
+
 export class PduReader {
+  /** DIRECT_MIN; the fuzzer lowers it so that the small transfers it makes take the direct path too. */
+  static directMin = DIRECT_MIN;
   state: RecvState = RecvState.HEADER;
   hdgst = false;
   ddgst = false;
@@ -71,6 +83,8 @@ export class PduReader {
   /** Set by detach(): stop after the current PDU and keep the bytes that follow. */
   #detaching = false;
   #leftover: Buffer | null = null;
+  /** The view directTarget() handed out: the next push() must be exactly the read that landed in it. */
+  #direct: Uint8Array | null = null;
 
   constructor(sink: PduSink, options: ReaderOptions) {
     this.#sink = sink;
@@ -83,7 +97,8 @@ export class PduReader {
   }
 
   /** Feeds one received chunk. Returns when the chunk is consumed or a fatal error stopped parsing. */
-  push(chunk: Buffer, length: number = chunk.length): void {
+  push(chunk: Uint8Array, length: number = chunk.length): void {
+    if (this.#direct !== null) return this.#landed(chunk, length);
     let pos = 0;
     const end = length;
     while (pos < end) {
@@ -122,7 +137,7 @@ export class PduReader {
         }
         case RecvState.DDGST: {
           const n = Math.min(DIGEST_LEN - this.#ddgstHave, end - pos);
-          chunk.copy(this.#ddgst, this.#ddgstHave, pos, pos + n);
+          for (let i = 0; i < n; i++) this.#ddgst[this.#ddgstHave + i] = chunk[pos + i]!;
           this.#ddgstHave += n;
           pos += n;
           if (this.#ddgstHave === DIGEST_LEN) this.#deliver(this.#ddgst.readUInt32LE(0) === this.#crc);
@@ -132,6 +147,41 @@ export class PduReader {
           return;
       }
     }
+  }
+
+  /**
+   * Where the next read should land: a view of the current PDU's destination covering exactly the
+   * data still missing, when that is at least directMin bytes; null otherwise (a buffer of the
+   * caller's). A view handed out obliges the caller: the next push() is that view, with the length
+   * read into it. Call it again after every push().
+   */
+  directTarget(): Uint8Array | null {
+    this.#direct = null;
+    if (this.state !== RecvState.DATA || this.#detaching) return null;
+    const left = this.#dataLen - this.#dataHave;
+    if (left < PduReader.directMin) return null;
+    const dst = this.#data!;
+    this.#direct = this.#dataHave === 0 && dst.length === left ? dst : dst.subarray(this.#dataHave, this.#dataLen);
+    return this.#direct;
+  }
+
+  /** True while a view from directTarget() is outstanding. */
+  get directPending(): boolean {
+    return this.#direct !== null;
+  }
+
+  /** A read landed in the view directTarget() handed out: the bytes are in place already. */
+  #landed(chunk: Uint8Array, length: number): void {
+    const view = this.#direct!;
+    this.#direct = null;
+    if (chunk !== view || this.state !== RecvState.DATA || length > this.#dataLen - this.#dataHave) {
+      // The caller broke the contract: bytes may have gone to a place the reader did not expect.
+      this.state = RecvState.ERROR;
+      throw new Error('PDU reader: a read did not land in the direct target it was given');
+    }
+    if (this.#hasDdgst) this.#crc = crc32cUpdate(this.#crc, view, 0, length);
+    this.#dataHave += length;
+    if (this.#dataHave === this.#dataLen) this.#afterData();
   }
 
   #fatal(fes: number, fei: number, reason: string): void {
@@ -256,5 +306,6 @@ export class PduReader {
   /** Stops parsing (after a fatal error sent by the owner). */
   stop(): void {
     this.state = RecvState.ERROR;
+    this.#direct = null;
   }
 }

@@ -1,7 +1,6 @@
 // Target-side PDU builders: each writes one PDU header into the connection's OutQueue.
 import { CAPSULE_CQE_OFFSET, CH, DATA, DIGEST_LEN, HLEN, IC, PduFlags, PduType, TERM } from '../../spec/pdu.js';
 import { CQE } from '../../spec/sqe.js';
-import { crc32c } from '../../native/crc32c.js';
 import type { OutQueue } from './out-queue.js';
 
 function commonHeader(buf: Buffer, at: number, type: number, flags: number, hlen: number, pdo: number, plen: number): void {
@@ -10,10 +9,6 @@ function commonHeader(buf: Buffer, at: number, type: number, flags: number, hlen
   buf[at + CH.hlen] = hlen;
   buf[at + CH.pdo] = pdo;
   buf.writeUInt32LE(plen, at + CH.plen);
-}
-
-function headerDigest(buf: Buffer, at: number, hlen: number): void {
-  buf.writeUInt32LE(crc32c(buf, at, hlen), at + hlen);
 }
 
 export function writeICResp(q: OutQueue, cpda: number, digest: number, maxH2CData: number): void {
@@ -52,13 +47,15 @@ export function writeCapsuleResp(
   buf.writeUInt16LE(cid, c + CQE.cid);
   // Phase bit is 0 on fabrics; the status field sits in bits 15:1.
   buf.writeUInt16LE((status << 1) & 0xffff, c + CQE.status);
-  if (hdgst) headerDigest(buf, at, hlen);
+  if (hdgst) q.headerDigest(at, hlen);
 }
 
 /**
  * C2HData header for `data` (queued as a view after it), with the data digest after the data.
  * flags: DATA_LAST and/or DATA_SUCCESS. `align` is the host's PDU data alignment ((HPDA + 1) * 4):
- * the data starts at the first multiple of it after the header, zero padded.
+ * the data starts at the first multiple of it after the header, zero padded. With `copyOf`, `data`
+ * is a buffer of ours that receives a copy of `copyOf` (the same length) before it goes out; with a
+ * data digest the copy is made in the same pass as the digest.
  */
 export function writeC2HData(
   q: OutQueue,
@@ -69,6 +66,7 @@ export function writeC2HData(
   datao: number,
   data: Uint8Array,
   flags: number,
+  copyOf: Uint8Array | null = null,
 ): void {
   const hlen = HLEN[PduType.C2HData];
   const hdrTotal = hlen + (hdgst ? DIGEST_LEN : 0);
@@ -91,11 +89,12 @@ export function writeC2HData(
   buf.writeUInt32LE(datao, at + DATA.offset);
   buf.writeUInt32LE(data.length, at + DATA.length);
   buf.writeUInt32LE(0, at + 20);
-  if (hdgst) headerDigest(buf, at, hlen);
-  q.data(data);
+  if (hdgst) q.headerDigest(at, hlen);
   if (ddgst) {
-    const d = q.header(DIGEST_LEN);
-    q.buf.writeUInt32LE(crc32c(data), d);
+    q.dataWithDigest(data, copyOf);
+  } else {
+    if (copyOf !== null) data.set(copyOf);
+    q.data(data);
   }
 }
 
@@ -110,7 +109,7 @@ export function writeR2T(q: OutQueue, hdgst: boolean, cid: number, ttag: number,
   buf.writeUInt32LE(r2to, at + DATA.offset);
   buf.writeUInt32LE(r2tl, at + DATA.length);
   buf.writeUInt32LE(0, at + 20);
-  if (hdgst) headerDigest(buf, at, hlen);
+  if (hdgst) q.headerDigest(at, hlen);
 }
 
 /** C2HTermReq: fes/fei plus up to 128 bytes of the offending PDU header. */

@@ -28,6 +28,14 @@ export const enum ReqState {
 }
 export const REQ_STATES = 5;
 
+/**
+ * An R2T transfer at least this long is large: while one is outstanding, the connection keeps its
+ * reads between PDUs short (SHORT_READ), so that most of its H2CData is read straight into place.
+ */
+export const LARGE_H2C = 64 * 1024;
+/** The read size while a large R2T transfer is outstanding and no read straight into place is due. */
+export const SHORT_READ = 8 * 1024;
+
 /** Allowed next states, one bit per state. */
 const NEXT: readonly number[] = [
   /* FREE */ 1 << ReqState.NEW,
@@ -58,6 +66,8 @@ export class Request implements Command {
   readonly queue: RequestOwner;
   readonly sqe = Buffer.alloc(64);
   readonly #counts: Int32Array;
+  /** [0]: slots in AWAITING_H2C for a large transfer (LARGE_H2C), shared with the table. */
+  readonly #large: Int32Array;
   #state = ReqState.FREE;
   cid = 0;
   dir = XferDir.NONE;
@@ -98,10 +108,11 @@ export class Request implements Command {
   /** Pooled buffers owned until the command's response has been written. */
   readonly owned: Buffer[] = [];
 
-  constructor(index: number, queue: RequestOwner, counts: Int32Array) {
+  constructor(index: number, queue: RequestOwner, counts: Int32Array, large: Int32Array = new Int32Array(1)) {
     this.index = index;
     this.queue = queue;
     this.#counts = counts;
+    this.#large = large;
     counts[ReqState.FREE]!++;
   }
 
@@ -118,6 +129,11 @@ export class Request implements Command {
     this.#counts[from]!--;
     this.#counts[next]!++;
     this.#state = next;
+    // dataLen does not change between entering AWAITING_H2C and leaving it.
+    if (this.dataLen >= LARGE_H2C) {
+      if (next === ReqState.AWAITING_H2C) this.#large[0]!++;
+      else if (from === ReqState.AWAITING_H2C) this.#large[0]!--;
+    }
   }
 
   /** FREE -> NEW with every per-command field cleared. */
@@ -193,6 +209,7 @@ export class RequestTable {
   readonly #free: Request[] = [];
   /** Slots per state (index: ReqState). */
   readonly counts = new Int32Array(REQ_STATES);
+  readonly #large = new Int32Array(1);
   /** Slots allowed (2 x SQ entries once connected: AERs and R2T transfers need room). */
   limit: number;
 
@@ -205,7 +222,7 @@ export class RequestTable {
     let req = this.#free.pop();
     if (req === undefined) {
       if (this.#slots.length >= this.limit) return null;
-      req = new Request(this.#slots.length, owner, this.counts);
+      req = new Request(this.#slots.length, owner, this.counts, this.#large);
       this.#slots.push(req);
     }
     req.begin();
@@ -221,6 +238,11 @@ export class RequestTable {
   /** The slot a TTAG names, whatever its state (undefined beyond the table). */
   byTtag(ttag: number): Request | undefined {
     return this.#slots[ttag];
+  }
+
+  /** Slots waiting for the H2CData of a large transfer (at least LARGE_H2C bytes). */
+  get largeAwaiting(): number {
+    return this.#large[0]!;
   }
 
   /** Commands outstanding (every slot not FREE). */

@@ -62,14 +62,16 @@ export class Responder {
     const sent = data !== null && req.status === 0 ? Math.min(data.length, req.dataLen) : 0;
     if (sent > 0) {
       let view = sent === data!.length ? data! : data!.subarray(0, sent);
+      let copyOf: Uint8Array | null = null;
       if (this.ddgst && req.outShared) {
-        // The digest is computed now, the bytes go out at the flush: send a copy that cannot change.
+        // Shared memory may change before the socket takes it: send a copy that cannot, digested
+        // over exactly its bytes (copied and digested in one pass at the flush).
         const copy = this.#pool.acquire(sent);
-        copy.set(view);
         this.hold(copy);
+        copyOf = view;
         view = copy.length === sent ? copy : copy.subarray(0, sent);
       }
-      writeC2HData(this.out, this.hdgst, this.ddgst, this.hpdaAlign, req.cid, 0, view, PduFlags.DATA_LAST | (sqflowDisabled ? PduFlags.DATA_SUCCESS : 0));
+      writeC2HData(this.out, this.hdgst, this.ddgst, this.hpdaAlign, req.cid, 0, view, PduFlags.DATA_LAST | (sqflowDisabled ? PduFlags.DATA_SUCCESS : 0), copyOf);
       // With SQ flow control disabled, C2HData SUCCESS is the completion.
       if (!sqflowDisabled) writeCapsuleResp(this.out, this.hdgst, req.dw0, req.dw1, sqhd, qid, req.cid, 0);
     } else {

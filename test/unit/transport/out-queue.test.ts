@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OutQueue } from '../../../src/transport/tcp/out-queue.js';
 import { FakeSocket, settle } from './fake-socket.js';
+import { crc32c } from '../../../src/native/crc32c.js';
 
 const ARENA = 64 * 1024;
 
@@ -168,4 +169,62 @@ test('out-queue: pendingBytes counts headers and payloads until the flush, and n
   assert.equal(s.writes.length, n, 'a second flush sends nothing again');
   header(q, 24, 4);
   assert.equal(q.pendingBytes, 24, 'a new batch counts from zero');
+});
+
+test('out-queue: header and data digests recorded while building are filled before the flush writes', () => {
+  const q = new OutQueue();
+  const at = q.header(28);
+  q.buf.fill(0x11, at, at + 24);
+  q.headerDigest(at, 24);
+  const payload = Buffer.alloc(4096, 0x22);
+  q.dataWithDigest(payload);
+  // Changed after queueing, before the flush: the digest covers what goes out.
+  payload.fill(0x33, 0, 100);
+  const s = recorder();
+  q.flush(s.asSocket);
+  const out = Buffer.concat(s.writes.map((w) => w.chunk));
+  assert.equal(out.length, 28 + 4096 + 4);
+  assert.equal(out.readUInt32LE(24), crc32c(Buffer.alloc(24, 0x11)));
+  assert.equal(out.readUInt32LE(28 + 4096), crc32c(payload));
+  assert.equal(s.writes[1]!.chunk, payload, 'the payload still goes out as the view queued');
+});
+
+test('out-queue: a data copy is made with its digest; the source changing after the flush changes neither', () => {
+  const q = new OutQueue();
+  const source = Buffer.alloc(4096, 0x44);
+  const mine = Buffer.alloc(4096);
+  q.dataWithDigest(mine, source);
+  const s = recorder();
+  q.flush(s.asSocket);
+  source.fill(0x55);
+  assert.equal(s.writes[0]!.chunk, mine, 'our buffer goes out, not the source');
+  assert.deepEqual(mine, Buffer.alloc(4096, 0x44));
+  assert.equal(Buffer.from(s.writes[1]!.chunk).readUInt32LE(0), crc32c(Buffer.alloc(4096, 0x44)));
+});
+
+test('out-queue: digests recorded in a chunk that fills up are filled before the queue moves to a new chunk', () => {
+  const q = new OutQueue();
+  const s = recorder();
+  const want: Buffer[] = [];
+  // 24-byte headers + digests and 4 KiB payloads + digests until well past one 64 KiB chunk.
+  for (let i = 0; i < 3000; i++) {
+    const at = q.header(28);
+    q.buf.fill(i & 0xff, at, at + 24);
+    q.headerDigest(at, 24);
+    const h = Buffer.alloc(28, i & 0xff);
+    h.writeUInt32LE(crc32c(h, 0, 24), 24);
+    want.push(h);
+    if (i % 100 === 0) {
+      const p = Buffer.alloc(4096, i & 0x7f);
+      q.dataWithDigest(p);
+      const d = Buffer.alloc(4);
+      d.writeUInt32LE(crc32c(p));
+      want.push(p, d);
+    }
+  }
+  const first = q.buf;
+  q.header(0);
+  q.flush(s.asSocket);
+  assert.ok(s.writes.some((w) => w.chunk.buffer !== first.buffer), 'the batch spans more than one chunk');
+  assert.deepEqual(Buffer.concat(s.writes.map((w) => w.chunk)), Buffer.concat(want));
 });

@@ -157,6 +157,26 @@ test('pdu-writer: C2HData, data digest, CapsuleResp and R2T in one batch parse b
   assert.equal(sock.pdus[3]!.hdr.readUInt32LE(16), 8192);
 });
 
+test('pdu-writer: C2HData with copyOf sends our buffer holding the source bytes (copied at the flush with a data digest, at once without)', () => {
+  for (const ddgst of [true, false]) {
+    const source = pattern(4096, 9);
+    const ours = Buffer.alloc(4096);
+    const q = new OutQueue();
+    writeC2HData(q, true, ddgst, 4, 7, 0, ours, PduFlags.DATA_LAST, source);
+    const want = Buffer.from(source);
+    const sock = new FakeSocket({ hdgst: true, ddgst });
+    q.flush(sock.asSocket);
+    // The source changing after the flush changes nothing that was sent.
+    source.fill(0);
+    assert.ok(sock.writes.some((w) => w.chunk === ours), `${ddgst ? 'digest' : 'no digest'}: our buffer is what goes out`);
+    assert.deepEqual(ours, want, 'it holds the source bytes');
+    assert.equal(sock.pdus.length, 1);
+    assert.deepEqual(sock.pdus[0]!.data, want);
+    assert.equal(sock.pdus[0]!.ddgstOk, true);
+    if (ddgst) assert.equal(sock.written().readUInt32LE(28 + 4096), crc32c(want), 'the data digest covers the copy');
+  }
+});
+
 // ---- R2T ----
 
 const r2tCases = [

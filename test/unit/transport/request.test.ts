@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BufferPool } from '../../../src/runtime/buffer-pool.js';
-import { REQ_STATES, ReqState, RequestTable, type RequestOwner } from '../../../src/transport/tcp/request.js';
+import { LARGE_H2C, REQ_STATES, ReqState, RequestTable, type RequestOwner } from '../../../src/transport/tcp/request.js';
 
 function owner(): RequestOwner {
   return {
@@ -77,4 +77,31 @@ test('request: buffer() is zeroed even when the pool hands back dirty memory; da
   assert.equal(d.buffer, granted.buffer);
   assert.equal(d.length, 4096);
   assert.equal(r.granted, null);
+});
+
+test('request: the table counts the large R2T transfers outstanding (short reads while there is one)', () => {
+  const t = new RequestTable(4);
+  const o = owner();
+  const big = t.acquire(o)!;
+  big.dataLen = LARGE_H2C;
+  const small = t.acquire(o)!;
+  small.dataLen = LARGE_H2C - 1;
+  big.setState(ReqState.WAIT_BUFFER);
+  assert.equal(t.largeAwaiting, 0, 'no R2T yet');
+  big.setState(ReqState.AWAITING_H2C);
+  small.setState(ReqState.AWAITING_H2C);
+  assert.equal(t.largeAwaiting, 1, 'only the large one counts');
+  big.setState(ReqState.EXECUTING);
+  assert.equal(t.largeAwaiting, 0, 'its data is in');
+  const dropped = t.acquire(o)!;
+  dropped.dataLen = 1 << 20;
+  dropped.setState(ReqState.AWAITING_H2C);
+  assert.equal(t.largeAwaiting, 1);
+  t.release(dropped);
+  assert.equal(t.largeAwaiting, 0, 'a slot freed while awaiting data (queue closing) leaves the count');
+  t.release(big);
+  const again = t.acquire(o)!;
+  assert.equal(again.dataLen, 0);
+  again.setState(ReqState.AWAITING_H2C);
+  assert.equal(t.largeAwaiting, 0, 'a reused slot starts small');
 });

@@ -1,0 +1,113 @@
+// Digests recorded while a batch of PDUs is built and filled in one native call before the batch is
+// written: header digests, data digests, and data copied and digested in the same call. One call per
+// batch instead of one per digest (each call into the addon costs about as much as digesting 4 KiB).
+import { native } from './addon.js';
+
+const enum Kind {
+  /** The digest of arena[xOff, xOff+len). */
+  Header = 0,
+  /** The digest of buffers[x][xOff, xOff+len). */
+  Data = 1,
+  /** buffers[y][yOff, +len) copied into buffers[x][xOff, +len), the digest of the copy. */
+  Copy = 2,
+}
+
+/** Words per job (kind, x, xOff, len, y, yOff, dst, unused): see native crc32cBatch. */
+const WORDS = 8;
+/** Whole-buffer views kept across batches (pool slabs, a namespace's memory), replaced round robin. */
+const KNOWN = 16;
+
+const EMPTY = new Uint8Array(0);
+
+export class DigestBatch {
+  #jobs = new Uint32Array(WORDS * 128);
+  #count = 0;
+  /** The buffers this batch's jobs name (views over whole backing stores), passed to the addon. */
+  readonly #used: Uint8Array[] = [];
+  readonly #usedKey: ArrayBufferLike[] = [];
+  #nused = 0;
+  readonly #known: (ArrayBufferLike | null)[] = new Array<ArrayBufferLike | null>(KNOWN).fill(null);
+  readonly #knownView: Uint8Array[] = new Array<Uint8Array>(KNOWN).fill(EMPTY);
+  #knownNext = 0;
+
+  get pending(): boolean {
+    return this.#count > 0;
+  }
+
+  /** The digest of arena[at, at+len) goes to arena[dst, dst+4). */
+  header(at: number, len: number, dst: number): void {
+    this.#push(Kind.Header, 0, at, len, 0, 0, dst);
+  }
+
+  /** The digest of `view` goes to arena[dst, dst+4). */
+  data(view: Uint8Array, dst: number): void {
+    this.#push(Kind.Data, this.#buffer(view.buffer), view.byteOffset, view.length, 0, 0, dst);
+  }
+
+  /** `from` is copied into `to` (the same length), and the digest of the copy goes to arena[dst, dst+4). */
+  copy(to: Uint8Array, from: Uint8Array, dst: number): void {
+    if (to.length !== from.length) throw new RangeError(`digest copy: ${from.length} bytes into ${to.length}`);
+    const x = this.#buffer(to.buffer);
+    this.#push(Kind.Copy, x, to.byteOffset, to.length, this.#buffer(from.buffer), from.byteOffset, dst);
+  }
+
+  /** Computes every recorded digest into `arena` (the buffer the offsets refer to) and starts over. */
+  run(arena: Uint8Array): void {
+    if (this.#count === 0) return;
+    try {
+      native.crc32cBatch(arena, this.#jobs, this.#count, this.#used);
+    } finally {
+      this.clear();
+    }
+  }
+
+  /** Drops what was recorded (the batch will not be written). */
+  clear(): void {
+    for (let i = 0; i < this.#nused; i++) this.#used[i] = EMPTY;
+    this.#nused = 0;
+    this.#count = 0;
+  }
+
+  /** Index in this batch's buffer list of a view over all of `ab`. */
+  #buffer(ab: ArrayBufferLike): number {
+    const n = this.#nused;
+    for (let i = 0; i < n; i++) if (this.#usedKey[i] === ab) return i;
+    let whole: Uint8Array | null = null;
+    for (let i = 0; i < KNOWN; i++) {
+      if (this.#known[i] === ab) {
+        whole = this.#knownView[i]!;
+        break;
+      }
+    }
+    if (whole === null) {
+      // A backing store not seen lately (once per pool slab or namespace, not per I/O).
+      whole = new Uint8Array(ab);
+      const k = this.#knownNext;
+      this.#knownNext = (k + 1) % KNOWN;
+      this.#known[k] = ab;
+      this.#knownView[k] = whole;
+    }
+    this.#used[n] = whole;
+    this.#usedKey[n] = ab;
+    this.#nused = n + 1;
+    return n;
+  }
+
+  #push(kind: Kind, x: number, xOff: number, len: number, y: number, yOff: number, dst: number): void {
+    let j = this.#jobs;
+    const at = WORDS * this.#count++;
+    if (at + WORDS > j.length) {
+      // Grows once to the largest batch seen; steady state allocates nothing.
+      const bigger = new Uint32Array(j.length * 2);
+      bigger.set(j);
+      this.#jobs = j = bigger;
+    }
+    j[at] = kind;
+    j[at + 1] = x;
+    j[at + 2] = xOff;
+    j[at + 3] = len;
+    j[at + 4] = y;
+    j[at + 5] = yOff;
+    j[at + 6] = dst;
+  }
+}
