@@ -28,8 +28,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 namespace nvmetd {
 namespace {
@@ -129,12 +132,17 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod<&Engine::Cipher>("cipher"),
                            InstanceMethod<&Engine::Error>("error"),
                            InstanceMethod<&Engine::FreeJs>("free"),
+                           InstanceMethod<&Engine::Detach>("detach"),
                        });
   }
 
   // new TlsEngine(true, lookup) | new TlsEngine(false, identity, psk, hash)
   explicit Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info), env_(info.Env()) {
     Napi::Env env = info.Env();
+    if (info.Length() == 1 && info[0].IsBigInt()) {  // new TlsEngine(handle): a session from another thread
+      Adopt(info);
+      return;
+    }
     server_ = info.Length() > 0 && info[0].ToBoolean().Value();
     if (server_) {
       if (info.Length() < 2 || !info[1].IsFunction()) {
@@ -187,6 +195,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
   int UseSession(SSL* s, const EVP_MD* md, const unsigned char** id, size_t* len, SSL_SESSION** sess);
 
  private:
+  // Handing an established session to another thread (defined at the end of this file).
+  Napi::Value Detach(const Napi::CallbackInfo& info);
+  void Adopt(const Napi::CallbackInfo& info);
+
   bool SetKey(const Napi::Value& v, int hash) {
     WipeKey();
     if (!v.IsTypedArray() || (hash != kSha256 && hash != kSha384)) return false;
@@ -533,8 +545,124 @@ int OnUseSession(SSL* s, const EVP_MD* md, const unsigned char** id, size_t* len
   return e->UseSession(s, md, id, len, sess);
 }
 
+// --- handing an established session to another thread ------------------------------------------
+//
+// engine.detach() takes the SSL object (with its BIOs: encrypted bytes not yet decrypted, records
+// not yet taken) out of the engine and files it under a fresh 64-bit number; new TlsEngine(number)
+// in any thread of the process takes it out again, once: a number adopted twice, never issued or
+// already freed finds nothing. tlsFreeDetached(number) frees a session nobody adopted (the handoff
+// failed). Numbers are never reused, so a late free cannot hit another session. The registry's lock
+// orders the two threads' use of the session (OpenSSL objects need only one user at a time).
+
+struct Detached {
+  SSL* ssl;
+  BIO* in;
+  BIO* out;
+  bool server;
+  int hash;
+};
+
+std::mutex detachedLock;
+std::unordered_map<uint64_t, Detached> detached;
+uint64_t nextDetached = 1;
+// Live SSL objects of the process (ex_data callbacks: every SSL_new / SSL_free after load).
+std::atomic<int64_t> liveSessions{0};
+int marker = 0;
+
+bool TakeDetached(uint64_t id, Detached* d) {
+  std::lock_guard<std::mutex> g(detachedLock);
+  auto it = detached.find(id);
+  if (it == detached.end()) return false;
+  *d = it->second;
+  detached.erase(it);
+  return true;
+}
+
+// detach(): bigint | null. Only an established session whose handshake callbacks are done; the
+// engine is closed afterwards (free() is a no-op for it).
+Napi::Value Engine::Detach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ssl_ == nullptr || state_ != kEstablished || busy_ || freeLater_) return env.Null();
+  SSL_set_app_data(ssl_, nullptr);
+  WipeKey();
+  if (!lookup_.IsEmpty()) lookup_.Reset();
+  uint64_t id;
+  {
+    std::lock_guard<std::mutex> g(detachedLock);
+    id = nextDetached++;
+    detached.emplace(id, Detached{ssl_, in_, out_, server_, hash_});
+  }
+  ssl_ = nullptr;
+  in_ = out_ = nullptr;
+  state_ = kClosed;
+  return Napi::BigInt::New(env, id);
+}
+
+void Engine::Adopt(const Napi::CallbackInfo& info) {
+  bool lossless = false;
+  uint64_t id = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  Detached d{};
+  if (!lossless || !TakeDetached(id, &d)) {
+    state_ = kClosed;
+    Napi::Error::New(info.Env(), "TlsEngine: no detached TLS session with this handle (adopted or freed already)").ThrowAsJavaScriptException();
+    return;
+  }
+  ssl_ = d.ssl;
+  in_ = d.in;
+  out_ = d.out;
+  server_ = d.server;
+  hash_ = d.hash;
+  state_ = kEstablished;
+  SSL_set_app_data(ssl_, this);
+  ERR_clear_error();
+}
+
+void OnSslNew(void*, void*, CRYPTO_EX_DATA* ad, int idx, long, void*) {
+  if (CRYPTO_set_ex_data(ad, idx, &marker) == 1) liveSessions++;
+}
+void OnSslFree(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  if (ptr == &marker) liveSessions--;
+}
+
+// tlsFreeDetached(handle): true when it freed a session nobody had adopted.
+Napi::Value FreeDetachedJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBigInt()) return Napi::Boolean::New(env, false);
+  bool lossless = false;
+  uint64_t id = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  Detached d{};
+  if (!lossless || !TakeDetached(id, &d)) return Napi::Boolean::New(env, false);
+  SSL_free(d.ssl);  // frees both BIOs
+  ERR_clear_error();
+  return Napi::Boolean::New(env, true);
+}
+
+// tlsCounts(): { sessions: live SSL objects of the process, detached: sessions waiting to be adopted }.
+Napi::Value CountsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  size_t waiting;
+  {
+    std::lock_guard<std::mutex> g(detachedLock);
+    waiting = detached.size();
+  }
+  o.Set("sessions", Napi::Number::New(env, static_cast<double>(liveSessions.load())));
+  o.Set("detached", Napi::Number::New(env, static_cast<double>(waiting)));
+  return o;
+}
+
+void InitTlsHandoff(Napi::Env env, Napi::Object exports) {
+  static std::once_flag once;
+  std::call_once(once, [] { SSL_get_ex_new_index(0, nullptr, OnSslNew, nullptr, OnSslFree); });
+  exports.Set("tlsFreeDetached", Napi::Function::New(env, FreeDetachedJs));
+  exports.Set("tlsCounts", Napi::Function::New(env, CountsJs));
+}
+
 }  // namespace
 
-void InitTls(Napi::Env env, Napi::Object exports) { exports.Set("TlsEngine", Engine::Define(env)); }
+void InitTls(Napi::Env env, Napi::Object exports) {
+  exports.Set("TlsEngine", Engine::Define(env));
+  InitTlsHandoff(env, exports);
+}
 
 }  // namespace nvmetd
