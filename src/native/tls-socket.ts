@@ -135,6 +135,11 @@ export class TlsSocket extends net.Socket {
 
   #onRaw(chunk: Buffer): void {
     if (this.destroyed) return;
+    if (this.#frozen) {
+      // Read by freeze() before raw stopped: kept in the engine, decrypted where the session goes.
+      this.#engine.feed(chunk);
+      return;
+    }
     let state: TlsState;
     try {
       state = this.#engine.feed(chunk);
@@ -192,9 +197,8 @@ export class TlsSocket extends net.Socket {
     const raw = this.raw;
     raw.pause();
     const handle = (raw as unknown as { _handle?: { readStop?: () => number } })._handle;
-    for (let b = raw.read() as Buffer | null; b !== null; b = raw.read() as Buffer | null) {
-      if (b.length > 0 && this.#engine.feed(b) === TlsState.FAILED) break;
-    }
+    // read() emits each chunk as 'data' too: #onRaw feeds it (frozen: nothing is decrypted).
+    while (raw.read() !== null);
     handle?.readStop?.();
   }
 
@@ -211,15 +215,17 @@ export class TlsSocket extends net.Socket {
 
   /**
    * After freeze() and once every write has reached raw: takes the session out of the engine (the
-   * handle for adoptTlsEngine in another thread) with the decrypted bytes not yet read. Null when the
-   * session cannot move (not established); nothing changed then.
+   * handle for adoptTlsEngine in another thread). The decrypted bytes not yet read go out now as
+   * 'data' to the listeners (they keep them), or with no listener are returned as `plaintext`. Null
+   * when the session cannot move (not established); nothing changed then.
    */
   handOff(): { engine: bigint; plaintext: Buffer | null } | null {
     if (!this.#frozen || this.destroyed || this.#engine.state() !== TlsState.ESTABLISHED) return null;
     const engine = this.#engine.detach();
     if (engine === null) return null;
+    const keep = this.listenerCount('data') === 0;
     const parts: Buffer[] = [];
-    for (let b = this.read() as Buffer | null; b !== null; b = this.read() as Buffer | null) parts.push(b);
+    for (let b = this.read() as Buffer | null; b !== null; b = this.read() as Buffer | null) if (keep) parts.push(b);
     return { engine, plaintext: parts.length === 0 ? null : parts.length === 1 ? parts[0]! : Buffer.concat(parts) };
   }
 

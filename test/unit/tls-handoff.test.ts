@@ -6,7 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import net from 'node:net';
+import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import { native } from '../../src/native/addon.js';
+import { TlsSocket } from '../../src/native/tls-socket.js';
 import {
   TlsState,
   adoptTlsEngine,
@@ -130,5 +134,66 @@ test('tls-handoff: a worker thread adopts the session and serves it; its end fre
   assert.equal(readAll(client).toString(), 'OVER THERE');
   await w.terminate();
   client.free();
+  assert.deepEqual(tlsSessionCounts(), before);
+});
+
+async function until(what: string, cond: () => boolean, ms = 10000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('tls-handoff: a TlsSocket frozen with decrypted bytes unread and records in TCP hands off; a socket over a duplicate of its descriptor and the adopted engine reads everything in order', async () => {
+  const before = tlsSessionCounts();
+  const psk = crypto.randomBytes(32);
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const accepted = once(srv, 'connection') as Promise<[net.Socket]>;
+  const client = new TlsSocket(net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1'), tlsClientEngine(ID, psk, 1), false);
+  const [raw] = await accepted;
+  srv.close();
+  const server = new TlsSocket(raw, tlsServerEngine(() => ({ psk: Buffer.from(psk), hash: 1 })), true);
+  await Promise.all([once(server, 'secure'), once(client, 'secureConnect')]);
+  let moved: TlsSocket | null = null;
+  try {
+    // The server reads nothing: decrypted bytes pile up in its buffer, then records in raw and TCP.
+    server.pause();
+    const a = crypto.randomBytes(1024 * 1024);
+    client.write(a);
+    await until('decrypted bytes waiting in the server socket', () => server.readableLength > 0);
+    await new Promise((r) => setTimeout(r, 50));
+    server.freeze();
+    const fd = (raw as unknown as { _handle: { fd: number } })._handle.fd;
+    const dup = native.dupFd(fd);
+    assert.ok(dup >= 0);
+    const h = server.handOff();
+    assert.ok(h !== null);
+    assert.ok(h.plaintext !== null && h.plaintext.length > 0, 'decrypted bytes not yet read travel with the session');
+    server.destroy();
+    const engine = adoptTlsEngine(h.engine);
+    assert.ok(engine !== null);
+    moved = new TlsSocket(new net.Socket({ fd: dup, readable: true, writable: true }), engine, true, undefined, { adopted: h.plaintext });
+    const got: Buffer[] = [];
+    let n = 0;
+    moved.on('data', (d: Buffer) => {
+      got.push(d);
+      n += d.length;
+    });
+    const b = crypto.randomBytes(100_000);
+    client.write(b);
+    await until('everything on the adopted socket', () => n >= a.length + b.length);
+    assert.ok(Buffer.concat(got).equals(Buffer.concat([a, b])), 'every byte once, in order, across the handoff');
+    const back: Buffer[] = [];
+    client.on('data', (d: Buffer) => back.push(d));
+    moved.write(Buffer.from('answered from the adopted session'));
+    await until('the answer', () => Buffer.concat(back).toString() === 'answered from the adopted session');
+  } finally {
+    client.destroy();
+    server.destroy();
+    moved?.destroy();
+  }
+  await until('sessions freed', () => tlsSessionCounts().sessions === before.sessions);
   assert.deepEqual(tlsSessionCounts(), before);
 });
