@@ -382,7 +382,7 @@ export class WorkerPool implements QueueMover, ControllerObserver {
     }
     if (state.tls !== null) shard.tlsSessions.set(state.queueId, state.tls.engine);
     this.#post(shard, { type: 'adopt', handoff: state, ctrlSlot: slot });
-    this.#log.info({ cntlid: state.cntlid, qid: state.qid, worker: index, cores: shard.affinity, peer: state.peer }, 'I/O queue placed on a worker');
+    this.#log.info({ cntlid: state.cntlid, qid: state.qid, worker: index, cores: shard.affinity, peer: state.peer, tls: state.tls !== null }, 'I/O queue placed on a worker');
   }
 
   /**
