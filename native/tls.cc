@@ -18,6 +18,7 @@
 // keys every session from the PSK). Keys are wiped as soon as OpenSSL has its copy and on free.
 // OpenSSL's error queue belongs to the thread and Node uses it too: it is cleared around each call.
 #include "tls.h"
+#include "tls_handoff.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -28,11 +29,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 
 namespace nvmetd {
 namespace {
@@ -40,7 +38,6 @@ namespace {
 constexpr int kSha256 = 1;  // HashId of src/keys/hash.ts
 constexpr int kSha384 = 2;
 constexpr size_t kMaxPsk = 64;
-constexpr size_t kReadMax = 256 * 1024;
 constexpr size_t kRecord = 16384;  // TLS's largest plaintext record
 const char* const kSuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384";
 
@@ -104,28 +101,15 @@ std::string ErrorCode(unsigned long e) {
   return code;
 }
 
-// A Buffer over malloc'ed bytes, freed when it is collected (no zero fill, no second copy); V8 is
-// told about the memory so that the collector sees it.
-Napi::Value OwnedBuffer(Napi::Env env, uint8_t* data, size_t len) {
-  int64_t unused = 0;
-  napi_adjust_external_memory(env, static_cast<int64_t>(len), &unused);
-  return Napi::Buffer<uint8_t>::New(env, data, len, [](Napi::Env e, uint8_t* p, size_t* n) {
-    int64_t u = 0;
-    napi_adjust_external_memory(e, -static_cast<int64_t>(*n), &u);
-    delete n;
-    std::free(p);
-  }, new size_t(len));
-}
-
 class Engine : public Napi::ObjectWrap<Engine> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "TlsEngine",
                        {
                            InstanceMethod<&Engine::Feed>("feed"),
-                           InstanceMethod<&Engine::Read>("read"),
+                           InstanceMethod<&Engine::Readable>("readable"),
+                           InstanceMethod<&Engine::ReadInto>("readInto"),
                            InstanceMethod<&Engine::Write>("write"),
-                           InstanceMethod<&Engine::Take>("take"),
                            InstanceMethod<&Engine::TakeInto>("takeInto"),
                            InstanceMethod<&Engine::Shutdown>("shutdown"),
                            InstanceMethod<&Engine::GetState>("state"),
@@ -284,16 +268,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return Napi::Number::New(env, Step());
   }
 
-  // read(): Buffer | null. The plaintext available now (at most kReadMax; call again until null).
-  Napi::Value Read(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (ssl_ == nullptr || state_ != kEstablished) return env.Null();
-    // Plaintext is never longer than the records waiting (decrypted or not).
-    size_t cap = BIO_ctrl_pending(in_) + static_cast<size_t>(SSL_pending(ssl_));
-    if (cap == 0) cap = 1;  // a record may still be complete in OpenSSL's own buffer
-    if (cap > kReadMax) cap = kReadMax;
-    uint8_t* buf = static_cast<uint8_t*>(std::malloc(cap));
-    if (buf == nullptr) return env.Null();
+  // Decrypts into [buf, buf + cap): the bytes written (0: none now; the state says why).
+  size_t ReadSome(uint8_t* buf, size_t cap) {
+    if (ssl_ == nullptr || state_ != kEstablished) return 0;
     size_t total = 0;
     ERR_clear_error();
     while (total < cap) {
@@ -309,11 +286,22 @@ class Engine : public Napi::ObjectWrap<Engine> {
       break;
     }
     ERR_clear_error();
-    if (total == 0) {
-      std::free(buf);
-      return env.Null();
-    }
-    return OwnedBuffer(env, buf, total);
+    return total;
+  }
+
+  // readable(): at least as many bytes as read() could give now (the records waiting, decrypted or
+  // not), so that a buffer of this size takes them all.
+  Napi::Value Readable(const Napi::CallbackInfo& info) {
+    size_t n = ssl_ == nullptr || state_ != kEstablished ? 0 : BIO_ctrl_pending(in_) + static_cast<size_t>(SSL_pending(ssl_));
+    return Napi::Number::New(info.Env(), static_cast<double>(n));
+  }
+
+  // readInto(buf: Uint8Array): number. Decrypted bytes into the caller's buffer (0: none now).
+  Napi::Value ReadInto(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsTypedArray()) return Napi::Number::New(env, 0);
+    Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+    return Napi::Number::New(env, static_cast<double>(ReadSome(a.Data(), a.ByteLength())));
   }
 
   bool WriteAll(const uint8_t* p, size_t n) {
@@ -371,24 +359,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return Napi::Boolean::New(env, ok);
   }
 
-  // take(): Buffer | null. The bytes to send to the peer.
-  Napi::Value Take(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (out_ == nullptr) return env.Null();
-    size_t n = BIO_ctrl_pending(out_);
-    if (n == 0) return env.Null();
-    uint8_t* buf = static_cast<uint8_t*>(std::malloc(n));
-    if (buf == nullptr) return env.Null();
-    int r = BIO_read(out_, buf, static_cast<int>(n));
-    if (r <= 0) {
-      std::free(buf);
-      return env.Null();
-    }
-    return OwnedBuffer(env, buf, static_cast<size_t>(r));
-  }
-
-  // takeInto(buf: Uint8Array): number. Like take(), into the caller's buffer (reused once sent):
-  // the bytes copied, at most buf's length (0: nothing to send; call again while it fills buf).
+  // takeInto(buf: Uint8Array): number. The bytes to send to the peer, copied into the caller's buffer
+  // (reused once sent): how many, at most buf's length (0: none; call again while it fills buf).
   Napi::Value TakeInto(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (out_ == nullptr || info.Length() < 1 || !info[0].IsTypedArray()) return Napi::Number::New(env, 0);
@@ -545,38 +517,7 @@ int OnUseSession(SSL* s, const EVP_MD* md, const unsigned char** id, size_t* len
   return e->UseSession(s, md, id, len, sess);
 }
 
-// --- handing an established session to another thread ------------------------------------------
-//
-// engine.detach() takes the SSL object (with its BIOs: encrypted bytes not yet decrypted, records
-// not yet taken) out of the engine and files it under a fresh 64-bit number; new TlsEngine(number)
-// in any thread of the process takes it out again, once: a number adopted twice, never issued or
-// already freed finds nothing. tlsFreeDetached(number) frees a session nobody adopted (the handoff
-// failed). Numbers are never reused, so a late free cannot hit another session. The registry's lock
-// orders the two threads' use of the session (OpenSSL objects need only one user at a time).
-
-struct Detached {
-  SSL* ssl;
-  BIO* in;
-  BIO* out;
-  bool server;
-  int hash;
-};
-
-std::mutex detachedLock;
-std::unordered_map<uint64_t, Detached> detached;
-uint64_t nextDetached = 1;
-// Live SSL objects of the process (ex_data callbacks: every SSL_new / SSL_free after load).
-std::atomic<int64_t> liveSessions{0};
-int marker = 0;
-
-bool TakeDetached(uint64_t id, Detached* d) {
-  std::lock_guard<std::mutex> g(detachedLock);
-  auto it = detached.find(id);
-  if (it == detached.end()) return false;
-  *d = it->second;
-  detached.erase(it);
-  return true;
-}
+// --- handing an established session to another thread (registry: tls_handoff.cc) --------------
 
 // detach(): bigint | null. Only an established session whose handshake callbacks are done; the
 // engine is closed afterwards (free() is a no-op for it).
@@ -586,12 +527,7 @@ Napi::Value Engine::Detach(const Napi::CallbackInfo& info) {
   SSL_set_app_data(ssl_, nullptr);
   WipeKey();
   if (!lookup_.IsEmpty()) lookup_.Reset();
-  uint64_t id;
-  {
-    std::lock_guard<std::mutex> g(detachedLock);
-    id = nextDetached++;
-    detached.emplace(id, Detached{ssl_, in_, out_, server_, hash_});
-  }
+  uint64_t id = FileDetached(DetachedTls{ssl_, in_, out_, server_, hash_});
   ssl_ = nullptr;
   in_ = out_ = nullptr;
   state_ = kClosed;
@@ -601,7 +537,7 @@ Napi::Value Engine::Detach(const Napi::CallbackInfo& info) {
 void Engine::Adopt(const Napi::CallbackInfo& info) {
   bool lossless = false;
   uint64_t id = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
-  Detached d{};
+  DetachedTls d{};
   if (!lossless || !TakeDetached(id, &d)) {
     state_ = kClosed;
     Napi::Error::New(info.Env(), "TlsEngine: no detached TLS session with this handle (adopted or freed already)").ThrowAsJavaScriptException();
@@ -615,47 +551,6 @@ void Engine::Adopt(const Napi::CallbackInfo& info) {
   state_ = kEstablished;
   SSL_set_app_data(ssl_, this);
   ERR_clear_error();
-}
-
-void OnSslNew(void*, void*, CRYPTO_EX_DATA* ad, int idx, long, void*) {
-  if (CRYPTO_set_ex_data(ad, idx, &marker) == 1) liveSessions++;
-}
-void OnSslFree(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-  if (ptr == &marker) liveSessions--;
-}
-
-// tlsFreeDetached(handle): true when it freed a session nobody had adopted.
-Napi::Value FreeDetachedJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsBigInt()) return Napi::Boolean::New(env, false);
-  bool lossless = false;
-  uint64_t id = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
-  Detached d{};
-  if (!lossless || !TakeDetached(id, &d)) return Napi::Boolean::New(env, false);
-  SSL_free(d.ssl);  // frees both BIOs
-  ERR_clear_error();
-  return Napi::Boolean::New(env, true);
-}
-
-// tlsCounts(): { sessions: live SSL objects of the process, detached: sessions waiting to be adopted }.
-Napi::Value CountsJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object o = Napi::Object::New(env);
-  size_t waiting;
-  {
-    std::lock_guard<std::mutex> g(detachedLock);
-    waiting = detached.size();
-  }
-  o.Set("sessions", Napi::Number::New(env, static_cast<double>(liveSessions.load())));
-  o.Set("detached", Napi::Number::New(env, static_cast<double>(waiting)));
-  return o;
-}
-
-void InitTlsHandoff(Napi::Env env, Napi::Object exports) {
-  static std::once_flag once;
-  std::call_once(once, [] { SSL_get_ex_new_index(0, nullptr, OnSslNew, nullptr, OnSslFree); });
-  exports.Set("tlsFreeDetached", Napi::Function::New(env, FreeDetachedJs));
-  exports.Set("tlsCounts", Napi::Function::New(env, CountsJs));
 }
 
 }  // namespace

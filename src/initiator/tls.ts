@@ -29,6 +29,12 @@ export function hostTlsPsk(interchange: string, hostnqn: string, subnqn: string)
 
 /** Opens a TLS 1.3 connection offering `p` (resolves on 'secureConnect'; errors carry the reason). */
 export function connectTls(host: string, port: number, p: HostTlsPsk): TlsSocket {
-  const raw = net.connect({ host, port, noDelay: true });
-  return new TlsSocket(raw, tlsClientEngine(p.identity, p.psk, p.hash), false);
+  // The records are read into one reused buffer: the engine copies them in before the next read.
+  recordBuffer ??= Buffer.allocUnsafeSlow(256 * 1024);
+  let s: TlsSocket | null = null;
+  const raw = net.connect({ host, port, noDelay: true, onread: { buffer: recordBuffer, callback: (n: number, b: Uint8Array) => (s?.feedRaw(Buffer.from(b.buffer, b.byteOffset, n)), true) } });
+  s = new TlsSocket(raw, tlsClientEngine(p.identity, p.psk, p.hash), false);
+  return s;
 }
+
+let recordBuffer: Buffer | null = null;

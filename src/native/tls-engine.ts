@@ -19,15 +19,15 @@ export type TlsState = (typeof TlsState)[keyof typeof TlsState];
 export interface NativeTlsEngine {
   /** Takes bytes from the peer (none: just drives the handshake, e.g. the client's first flight). */
   feed(bytes?: Uint8Array): TlsState;
-  /** Decrypted application data available now (call again until null). */
-  read(): Buffer | null;
+  /** At least as many bytes as are readable now (a buffer this large takes them all). */
+  readable(): number;
+  /** Decrypted application data into `buf`: how many bytes (0: none now). */
+  readInto(buf: Uint8Array): number;
   /** Encrypts the first `count` pieces (all by default) in order; false: the session failed. */
   write(pieces: readonly Uint8Array[], count?: number): boolean;
-  /** Bytes to send to the peer, or null. */
-  take(): Buffer | null;
-  /** Bytes to send to the peer copied into `buf` (reusable once sent): how many; 0 when none. */
+  /** Bytes to send to the peer copied into `buf` (reusable once sent): how many; 0 when none (call again while it fills `buf`). */
   takeInto(buf: Uint8Array): number;
-  /** Queues close_notify (take() it). */
+  /** Queues close_notify (takeInto() it). */
   shutdown(): void;
   state(): TlsState;
   /** The negotiated suite once established (TLS_AES_128_GCM_SHA256 or TLS_AES_256_GCM_SHA384). */

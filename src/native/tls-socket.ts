@@ -22,6 +22,8 @@ import { TlsState, type NativeTlsEngine } from './tls-engine.js';
 
 /** Decrypted bytes held for a paused reader before raw is paused. */
 const READ_HIGH_WATER = 256 * 1024;
+/** The most plaintext one read hands over. */
+const READ_MAX = 256 * 1024;
 /** Size of the buffers records are sent in, and how many idle ones the thread keeps. */
 const OUT_CHUNK = 256 * 1024;
 const SPARE_MAX = 16;
@@ -39,6 +41,10 @@ export class TlsSocket extends net.Socket {
   #secured = false;
   /** raw is paused because the reader's buffer is full. */
   #held = false;
+  /** Set by receiveInto(): the reader's buffer and callback. */
+  #into: { buf: Buffer; onRead: (buf: Buffer, length: number) => void } | null = null;
+  #intoPaused = false;
+  #pulling = false;
   /** A _writev callback waiting for raw's 'drain'. */
   #writeDone: ((err?: Error | null) => void) | null = null;
   /** freeze() was called: raw is never read again here. */
@@ -133,6 +139,14 @@ export class TlsSocket extends net.Socket {
     this.destroy(err);
   }
 
+  /**
+   * Bytes read from raw by its owner (raw reading into a reused buffer instead of emitting 'data'):
+   * the engine copies them before this returns.
+   */
+  feedRaw(chunk: Buffer): void {
+    this.#onRaw(chunk);
+  }
+
   #onRaw(chunk: Buffer): void {
     if (this.destroyed) return;
     if (this.#frozen) {
@@ -152,13 +166,70 @@ export class TlsSocket extends net.Socket {
     if (this.#secured && !this.destroyed) this.#pull();
   }
 
+  /**
+   * From now on every decrypted read goes to `onRead(buf, length)` in `buf`, which is reused: the
+   * callback processes or copies the bytes before it returns (as with a net.Socket's `onread`
+   * option); 'data' is not emitted. pause() and resume() stop and restart the reads. False (nothing
+   * changes) when bytes already wait in the readable buffer: they go out as 'data' then.
+   */
+  receiveInto(buf: Buffer, onRead: (buf: Buffer, length: number) => void): boolean {
+    if (this.readableLength > 0) return false;
+    this.#into = { buf, onRead };
+    return true;
+  }
+
+  override pause(): this {
+    if (this.#into !== null && !this.#intoPaused) {
+      this.#intoPaused = true;
+      this.raw.pause();
+    }
+    return super.pause();
+  }
+
+  override resume(): this {
+    super.resume();
+    if (this.#into !== null && this.#intoPaused) {
+      this.#intoPaused = false;
+      // Inside onRead (the reader resumed itself): the running loop goes on.
+      if (this.#secured && !this.#pulling && !this.destroyed) this.#pull();
+      if (!this.#intoPaused && !this.destroyed) this.raw.resume();
+    }
+    return this;
+  }
+
+  /** receiveInto mode: reads into the reader's buffer until it pauses or nothing is left. */
+  #pullInto(into: { buf: Buffer; onRead: (buf: Buffer, length: number) => void }): void {
+    if (this.#pulling) return;
+    this.#pulling = true;
+    try {
+      while (!this.#intoPaused && !this.destroyed) {
+        const n = this.#engine.readInto(into.buf);
+        if (n === 0) break;
+        into.onRead(into.buf, n);
+      }
+    } finally {
+      this.#pulling = false;
+    }
+    if (this.destroyed) return;
+    this.#flush(); // a KeyUpdate answer
+    const state = this.#engine.state();
+    if (state === TlsState.FAILED) return this.#failed();
+    // The peer's close_notify: answer it and end (the peer then closes, and so does this socket).
+    if (state === TlsState.CLOSED) this.end();
+  }
+
   /** Hands the decrypted bytes to the reader until it is full. */
   #pull(): void {
+    if (this.#into !== null) return this.#pullInto(this.#into);
     let more = true;
     while (more) {
-      const b = this.#engine.read();
-      if (b === null) break;
-      more = this.push(b);
+      // A buffer of Node's own (pooled when small) per read: the reader may keep it.
+      const cap = Math.min(this.#engine.readable(), READ_MAX);
+      if (cap === 0) break;
+      const buf = Buffer.allocUnsafe(cap);
+      const n = this.#engine.readInto(buf);
+      if (n === 0) break;
+      more = this.push(n === cap ? buf : buf.subarray(0, n));
     }
     this.#flush(); // a KeyUpdate answer
     const state = this.#engine.state();

@@ -102,6 +102,7 @@ function buildRunInitrd(img: GuestImage, c: InteropConfig, o: Options, runDir: s
     { kind: 'file', path: 'interop/ha.sh', data: g('ha.sh') },
     { kind: 'file', path: 'interop/auth.sh', data: g('auth.sh') },
     { kind: 'file', path: 'interop/ceph.sh', data: g('ceph.sh') },
+    { kind: 'file', path: 'interop/tls.sh', data: g('tls.sh') },
     { kind: 'file', path: 'interop/reference-target.sh', data: g('reference-target.sh') },
     { kind: 'file', path: 'interop/env.sh', data: Buffer.from(guestEnv(c, o)) },
   ];

@@ -20,14 +20,15 @@ import {
   tlsSessionCounts,
   type NativeTlsEngine,
 } from '../../src/native/tls-engine.js';
+import { read, take } from './tls-engine-io.js';
 
 const ID = 'NVMe0R01 nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555 nqn.2026-11.io.nvmetd:handoff';
 
 function pump(client: NativeTlsEngine, server: NativeTlsEngine): void {
   for (let i = 0; i < 20; i++) {
-    const a = client.take();
+    const a = take(client);
     if (a !== null) server.feed(a);
-    const b = server.take();
+    const b = take(server);
     if (b !== null) client.feed(b);
     if (a === null && b === null) break;
   }
@@ -45,7 +46,7 @@ function established(hash: 1 | 2 = 1): { client: NativeTlsEngine; server: Native
 
 function readAll(engine: NativeTlsEngine): Buffer {
   const parts: Buffer[] = [];
-  for (let b = engine.read(); b !== null; b = engine.read()) parts.push(b);
+  for (let b = read(engine); b !== null; b = read(engine)) parts.push(b);
   return Buffer.concat(parts);
 }
 
@@ -56,13 +57,13 @@ test('tls-handoff: a detached session is adopted once, with the records it had n
   // A record and a half reach the server's engine before it moves: nothing decrypted yet.
   const first = crypto.randomBytes(20_000);
   assert.ok(client.write([first]));
-  const wire = client.take()!;
+  const wire = take(client)!;
   const cut = wire.length - 100;
   server.feed(wire.subarray(0, cut));
   const handle = server.detach();
   assert.equal(typeof handle, 'bigint');
   assert.equal(server.state(), TlsState.CLOSED, 'the old engine no longer holds the session');
-  assert.equal(server.read(), null);
+  assert.equal(read(server), null);
   assert.equal(tlsSessionCounts().detached, before.detached + 1);
   server.free(); // harmless: the session is not its own any more
   const adopted = adoptTlsEngine(handle!);
@@ -74,7 +75,7 @@ test('tls-handoff: a detached session is adopted once, with the records it had n
   assert.ok(readAll(adopted).equals(first), 'the bytes fed before the move decrypt after it');
   // Both directions go on with the same keys and sequence numbers.
   assert.ok(adopted.write([Buffer.from('back')]));
-  client.feed(adopted.take()!);
+  client.feed(take(adopted)!);
   assert.equal(readAll(client).toString(), 'back');
   assert.equal(adoptTlsEngine(handle!), null, 'adopted twice');
   assert.equal(freeDetachedTlsEngine(handle!), false, 'an adopted session is not freed by its old handle');
@@ -113,9 +114,13 @@ test('tls-handoff: a worker thread adopts the session and serves it; its end fre
       parentPort.once('message', (wire) => {
         e.feed(wire);
         const parts = [];
-        for (let b = e.read(); b !== null; b = e.read()) parts.push(b);
+        for (let cap = e.readable(); cap > 0; cap = e.readable()) {
+          const b = Buffer.alloc(cap);
+          parts.push(b.subarray(0, e.readInto(b)));
+        }
         e.write([Buffer.from(Buffer.concat(parts).toString().toUpperCase())]);
-        const out = e.take();
+        const outBuf = Buffer.alloc(65536);
+        const out = outBuf.subarray(0, e.takeInto(outBuf));
         e.free();
         parentPort.postMessage({ out });
       });
@@ -128,7 +133,7 @@ test('tls-handoff: a worker thread adopts the session and serves it; its end fre
   assert.equal(ready.error, undefined);
   assert.equal(adoptTlsEngine(handle), null, 'the worker owns it');
   assert.ok(client.write([Buffer.from('over there')]));
-  w.postMessage(client.take());
+  w.postMessage(take(client));
   const reply = await next();
   client.feed(Buffer.from(reply.out!));
   assert.equal(readAll(client).toString(), 'OVER THERE');

@@ -155,3 +155,33 @@ test('tls-socket: a server lookup that throws fails that connection only, with t
   await clientClosed;
   srv.close();
 });
+
+test('tls-socket: receiveInto: reads land in the reader\'s buffer; a pause inside the callback stops them, resume() goes on; all intact', async () => {
+  const p = await pair();
+  try {
+    const into = Buffer.alloc(64 * 1024);
+    const got: Buffer[] = [];
+    let calls = 0;
+    assert.equal(
+      p.server.receiveInto(into, (buf, n) => {
+        assert.equal(buf, into, 'the reader\'s own buffer');
+        got.push(Buffer.from(buf.subarray(0, n)));
+        if (++calls === 2) p.server.pause();
+      }),
+      true,
+    );
+    let dataEvents = 0;
+    p.server.on('data', () => dataEvents++);
+    const data = crypto.randomBytes(3 * 1024 * 1024);
+    p.client.write(data);
+    await until('the pause', () => calls >= 2);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(calls, 2, 'no read while paused');
+    p.server.resume();
+    await until('all bytes', () => got.reduce((n, b) => n + b.length, 0) === data.length);
+    assert.ok(Buffer.concat(got).equals(data));
+    assert.equal(dataEvents, 0, "no 'data' events in this mode");
+  } finally {
+    p.close();
+  }
+});

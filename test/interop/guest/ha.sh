@@ -1,6 +1,6 @@
-# High-availability scenarios (sourced by scenarios.sh after lib.sh and live.sh): reservation preempt,
-# reservations kept across a target restart (PTPL), Copy and Verify.
-# Reservations use host IDs 1 and 2 one at a time (resv_host, resv_cmd in scenarios.sh; see
+# High-availability scenarios (sourced by scenarios.sh after lib.sh and live.sh): reservations, reservation
+# preempt, reservations kept across a target restart (PTPL), Copy and Verify, per-host namespace masking.
+# Reservations use host IDs 1 and 2 one at a time (resv_host, resv_cmd below; see
 # shared-namespace for why every controller is dropped between hosts). Registrations are kept by Host
 # Identifier (and, with PTPL, across restarts), so each scenario clears them on the way out, failed or not.
 
@@ -199,4 +199,101 @@ scn_copy_verify() {
   copy_verify_on "$NS1_NSID"
   copy_verify_on "$NS2_NSID"
   note "2 ranges (8 + 4 blocks) copied and read back on both namespaces ($LIMS); verify ok on written blocks, verify and copy past the end: LBA Out of Range"
+}
+
+# Reservations from two hosts (host IDs 1 and 2), one at a time: registrations are kept by Host
+# Identifier, so each phase connects only the host it needs and drops every controller afterwards
+# (a multipath head is then always used through the controller that created it; see shared-namespace).
+resv_host() { # 1|2
+  disconnect_all
+  if [ "$1" = 1 ]; then must_connect "$HOSTNQN1" "$HOSTID1" --raw; else must_connect "$HOSTNQN2" "$HOSTID2" --raw; fi
+}
+resv_cmd() { # description command...
+  what=$1; shift
+  echo "+ $*"
+  "$@" > /tmp/resv.out 2>&1
+  rc=$?
+  cat /tmp/resv.out
+  if [ $rc -ne 0 ] && grep -qiE 'INVALID_OPCODE|Invalid Command Opcode' /tmp/resv.out; then
+    [ "$MODE" = reference ] && skip "the kernel target here has no reservations: $(tr '\n' ' ' < /tmp/resv.out)"
+  fi
+  [ $rc -eq 0 ] || die "$what failed: exit $rc: $(tr '\n' ' ' < /tmp/resv.out)"
+}
+scn_reservations() {
+  n=$NS1_NSID
+  resv_host 1
+  d=$(dev1)
+  resv_cmd "host 1 resv-register" nvme resv-register "$d" -n "$n" --nrkey=4369 --rrega=0
+  resv_cmd "host 1 resv-acquire write exclusive" nvme resv-acquire "$d" -n "$n" --crkey=4369 --rtype=1 --racqa=0
+  make_pattern /tmp/rv.p 4096
+  write_pattern "$d" /tmp/rv.p $((150 * MiB)) 4096
+  resv_host 2
+  d=$(dev1)
+  resv_cmd "host 2 resv-register" nvme resv-register "$d" -n "$n" --nrkey=8738 --rrega=0
+  bs=$(cat /sys/block/${d#/dev/}/queue/logical_block_size)
+  echo "+ nvme write $d -s $((150 * MiB / bs)) -c 0 -z $bs (host 2, expect a reservation conflict)"
+  head -c "$bs" /dev/zero > /tmp/rv.z
+  nvme write "$d" -s $((150 * MiB / bs)) -c 0 -z "$bs" -d /tmp/rv.z > /tmp/rv.w 2>&1 && die "host 2's write succeeded under host 1's write-exclusive reservation"
+  cat /tmp/rv.w
+  grep -qiE 'RESERVATION_CONFLICT|Reservation Conflict' /tmp/rv.w || die "host 2's write failed, but not with Reservation Conflict: $(tr '\n' ' ' < /tmp/rv.w)"
+  echo "+ dd of=$d oflag=direct (host 2, must fail)"
+  dd if=/tmp/rv.z of="$d" bs="$bs" seek=$((150 * MiB / bs)) count=1 oflag=direct conv=notrunc > /tmp/rv.dd 2>&1 && die "host 2's block-layer write succeeded under the reservation"
+  cat /tmp/rv.dd
+  read_region "$d" $((150 * MiB)) 4096 4096 /tmp/rv.r
+  [ "$(md5 /tmp/rv.p)" = "$(md5 /tmp/rv.r)" ] || die "host 2 cannot read (or reads something else than) what host 1 wrote"
+  echo "+ nvme resv-report $d -n $n --eds -b"
+  nvme resv-report "$d" -n "$n" --eds > /tmp/rv.txt 2>&1
+  cat /tmp/rv.txt
+  nvme resv-report "$d" -n "$n" --eds -b > /tmp/rv.bin 2>/tmp/rv.err || die "resv-report failed: $(tr '\n' ' ' < /tmp/rv.err)"
+  u8() { od -A n -t u1 -j "$1" -N 1 /tmp/rv.bin | tr -d ' '; }
+  [ "$(u8 4)" = 1 ] || die "resv-report: rtype $(u8 4), expected 1 (write exclusive)"
+  [ "$(u8 5)" = 2 ] || die "resv-report: $(u8 5) registrants, expected 2"
+  k1=$(od -A n -t u2 -j 72 -N 2 /tmp/rv.bin | tr -d ' '); k2=$(od -A n -t u2 -j 136 -N 2 /tmp/rv.bin | tr -d ' ')
+  [ "$k1 $k2" = "4369 8738" ] || die "resv-report: keys $k1 $k2, expected 4369 8738"
+  [ "$(u8 66) $(u8 130)" = "1 0" ] || die "resv-report: holder flags $(u8 66) $(u8 130), expected host 1 only"
+  resv_host 1
+  d=$(dev1)
+  resv_cmd "host 1 resv-release" nvme resv-release "$d" -n "$n" --crkey=4369 --rtype=1 --rrela=0
+  resv_host 2
+  d=$(dev1)
+  resv_cmd "host 2 write after the release" nvme write "$d" -s $((150 * MiB / bs)) -c 0 -z "$bs" -d /tmp/rv.z
+  resv_cmd "host 2 clears every registration" nvme resv-release "$d" -n "$n" --crkey=8738 --rrela=1
+  nvme resv-report "$d" -n "$n" --eds -b > /tmp/rv.bin 2>/dev/null
+  [ "$(od -A n -t u1 -j 5 -N 1 /tmp/rv.bin | tr -d ' ')" = 0 ] || die "registrants left after the clear"
+  disconnect_all
+  CTRL=
+  note "host 1 held write exclusive: host 2 refused writes (Reservation Conflict), read host 1's data; report showed both; released and cleared"
+}
+
+# Per-host namespace masking: namespace 2 is configured for hosts 1, 2 and 4 only. Host 1 sees both
+# namespaces; host 7 (allowed on the subsystem) sees namespace 1 alone: no block device, not in
+# list-ns, an all-zero id-ns for nsid 2.
+scn_ns_masking() {
+  [ "$MODE" = reference ] && skip "the kernel target has no per-host namespace masking"
+  need_main
+  a=$CTRL
+  ns_dev "$a" "$NS2_NSID" > /dev/null || die "host 1 has no block device for namespace $NS2_NSID"
+  WAIT_NSIDS=$NS1_NSID must_connect "$HOSTNQN7" "$HOSTID7" --raw
+  b=$CTRL
+  sleep 2 # a namespace that would (wrongly) appear gets the time to
+  echo "+ nvme list-ns /dev/$b"
+  nvme list-ns "/dev/$b" > /tmp/nm.ls 2>&1
+  cat /tmp/nm.ls
+  ids=$(sed -n 's/.*\]: *0x\([0-9a-fA-F]*\).*/\1/p' /tmp/nm.ls | tr '\n' ' ')
+  [ "$ids" = "$(printf '%x' "$NS1_NSID") " ] || die "host 7's active namespace list is '$ids', not namespace $NS1_NSID alone"
+  ns_dev "$b" "$NS2_NSID" > /dev/null && die "host 7 got a block device for masked namespace $NS2_NSID"
+  ns_dev "$b" "$NS1_NSID" > /dev/null || die "host 7 has no block device for namespace $NS1_NSID"
+  echo "+ nvme id-ns /dev/$b -n $NS2_NSID -b"
+  nvme id-ns "/dev/$b" -n "$NS2_NSID" -b > /tmp/nm.idns 2> /tmp/nm.err || die "id-ns of the masked nsid failed: $(tr '\n' ' ' < /tmp/nm.err)"
+  [ "$(tr -d '\000' < /tmp/nm.idns | wc -c)" -eq 0 ] || die "Identify Namespace of the masked nsid is not all zeroes"
+  [ "$(wc -c < /tmp/nm.idns)" -eq 4096 ] || die "Identify Namespace of the masked nsid: $(wc -c < /tmp/nm.idns) bytes"
+  CTRL=$b
+  make_pattern /tmp/nm.x $((256 * 1024))
+  write_pattern "$(dev1)" /tmp/nm.x $((210 * MiB)) 65536
+  read_region "$(dev1)" $((210 * MiB)) $((256 * 1024)) 65536 /tmp/nm.r
+  [ "$(md5 /tmp/nm.x)" = "$(md5 /tmp/nm.r)" ] || die "host 7 does not read back what it wrote on namespace $NS1_NSID"
+  # Shared namespace heads: drop every controller (see shared-namespace).
+  disconnect_all
+  CTRL=
+  note "host 1 sees namespaces $NS1_NSID and $NS2_NSID; host 7 only $NS1_NSID (id-ns of $NS2_NSID all zeroes)"
 }
