@@ -1,9 +1,9 @@
 // What TLS costs (`npm run bench:tls`): the same `nvmetd perf` jobs against one nvmetd, plain NVMe/TCP
 // and NVMe/TCP over TLS 1.3 (a port with `tls: optional` serves both), alternated job by job in one
 // run. For each job: IOPS, MiB/s, the TLS/plain ratio, and the CPU time per I/O of the target and of
-// the load generator (user + system over the perf run; the target's from /proc). TLS queues stay on
-// the target's main thread (the session cannot move to a worker), so the target runs without workers
-// for both sides of the comparison.
+// the load generator (user + system over the perf run; the target's from /proc). The target runs
+// without workers for both sides of the comparison (TLS I/O queues move to workers as plain ones do;
+// without workers both kinds are measured on one thread).
 // Options (environment): NVMETD_BENCH_SECONDS (default 3) per measurement, NVMETD_BENCH_REPEAT
 // (default 1; the best run counts), NVMETD_BENCH_JOBS (default "4k-randread-qd32,128k-read-qd8").
 // Results: bench/results/tls.json and tls.md. Numbers are only comparable within one run.

@@ -18,6 +18,7 @@
 // keys every session from the PSK). Keys are wiped as soon as OpenSSL has its copy and on free.
 // OpenSSL's error queue belongs to the thread and Node uses it too: it is cleared around each call.
 #include "tls.h"
+#include "tls_handoff.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -28,6 +29,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 
 namespace nvmetd {
@@ -114,12 +116,17 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod<&Engine::Cipher>("cipher"),
                            InstanceMethod<&Engine::Error>("error"),
                            InstanceMethod<&Engine::FreeJs>("free"),
+                           InstanceMethod<&Engine::Detach>("detach"),
                        });
   }
 
   // new TlsEngine(true, lookup) | new TlsEngine(false, identity, psk, hash)
   explicit Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info), env_(info.Env()) {
     Napi::Env env = info.Env();
+    if (info.Length() == 1 && info[0].IsBigInt()) {  // new TlsEngine(handle): a session from another thread
+      Adopt(info);
+      return;
+    }
     server_ = info.Length() > 0 && info[0].ToBoolean().Value();
     if (server_) {
       if (info.Length() < 2 || !info[1].IsFunction()) {
@@ -172,6 +179,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
   int UseSession(SSL* s, const EVP_MD* md, const unsigned char** id, size_t* len, SSL_SESSION** sess);
 
  private:
+  // Handing an established session to another thread (defined at the end of this file).
+  Napi::Value Detach(const Napi::CallbackInfo& info);
+  void Adopt(const Napi::CallbackInfo& info);
+
   bool SetKey(const Napi::Value& v, int hash) {
     WipeKey();
     if (!v.IsTypedArray() || (hash != kSha256 && hash != kSha384)) return false;
@@ -506,8 +517,47 @@ int OnUseSession(SSL* s, const EVP_MD* md, const unsigned char** id, size_t* len
   return e->UseSession(s, md, id, len, sess);
 }
 
+// --- handing an established session to another thread (registry: tls_handoff.cc) --------------
+
+// detach(): bigint | null. Only an established session whose handshake callbacks are done; the
+// engine is closed afterwards (free() is a no-op for it).
+Napi::Value Engine::Detach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ssl_ == nullptr || state_ != kEstablished || busy_ || freeLater_) return env.Null();
+  SSL_set_app_data(ssl_, nullptr);
+  WipeKey();
+  if (!lookup_.IsEmpty()) lookup_.Reset();
+  uint64_t id = FileDetached(DetachedTls{ssl_, in_, out_, server_, hash_});
+  ssl_ = nullptr;
+  in_ = out_ = nullptr;
+  state_ = kClosed;
+  return Napi::BigInt::New(env, id);
+}
+
+void Engine::Adopt(const Napi::CallbackInfo& info) {
+  bool lossless = false;
+  uint64_t id = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  DetachedTls d{};
+  if (!lossless || !TakeDetached(id, &d)) {
+    state_ = kClosed;
+    Napi::Error::New(info.Env(), "TlsEngine: no detached TLS session with this handle (adopted or freed already)").ThrowAsJavaScriptException();
+    return;
+  }
+  ssl_ = d.ssl;
+  in_ = d.in;
+  out_ = d.out;
+  server_ = d.server;
+  hash_ = d.hash;
+  state_ = kEstablished;
+  SSL_set_app_data(ssl_, this);
+  ERR_clear_error();
+}
+
 }  // namespace
 
-void InitTls(Napi::Env env, Napi::Object exports) { exports.Set("TlsEngine", Engine::Define(env)); }
+void InitTls(Napi::Env env, Napi::Object exports) {
+  exports.Set("TlsEngine", Engine::Define(env));
+  InitTlsHandoff(env, exports);
+}
 
 }  // namespace nvmetd

@@ -177,7 +177,7 @@ export const configSchema = {
           additionalProperties: { enum: ['optimized', 'non-optimized', 'inaccessible', 'persistent-loss', 'change'] },
         },
         tls: {
-          description: 'NVMe/TCP over TLS 1.3 with a pre-shared key (TP 8011; cipher suite TLS_AES_128_GCM_SHA256): none (default), optional (hosts may use TLS or not) or required (plain connections are closed). Hosts authenticate with their hosts[].tlsKey. TLS queues stay on the main thread (no worker handoff).',
+          description: 'NVMe/TCP over TLS 1.3 with a pre-shared key (TP 8011; cipher suite TLS_AES_128_GCM_SHA256): none (default), optional (hosts may use TLS or not) or required (plain connections are closed). Hosts authenticate with their hosts[].tlsKey. With shard.workers, TLS I/O queues move to the workers with their session like plain ones.',
           enum: ['none', 'optional', 'required'],
         },
       },

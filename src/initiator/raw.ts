@@ -6,6 +6,7 @@ import { Psdt, SGL, SglId, SQE, SQE_SIZE } from '../spec/sqe.js';
 import { PduReader, type PduSink } from '../transport/tcp/pdu-reader.js';
 import { buildCapsuleCmd, buildICReq, parseCqe, parseICResp, parseTermReq, type Cqe, type ICResp, type LinkParams, type TermReq } from './pdu-build.js';
 import * as S from './sqe-build.js';
+import { connectTls, type HostTlsPsk } from './tls.js';
 
 export type RawEvent =
   | { kind: 'pdu'; type: number; hdr: Buffer; data: Buffer | null; ddgstOk: boolean }
@@ -60,6 +61,15 @@ export class RawConnection implements PduSink {
     return new Promise((resolve, reject) => {
       const s = net.connect({ host, port });
       s.once('connect', () => resolve(new RawConnection(s)));
+      s.once('error', reject);
+    });
+  }
+
+  /** The same over TLS 1.3 offering `p` (resolves once the handshake is done). */
+  static openTls(host: string, port: number, p: HostTlsPsk): Promise<RawConnection> {
+    return new Promise((resolve, reject) => {
+      const s = connectTls(host, port, p);
+      s.once('secureConnect', () => resolve(new RawConnection(s)));
       s.once('error', reject);
     });
   }

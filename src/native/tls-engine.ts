@@ -36,14 +36,27 @@ export interface NativeTlsEngine {
   error(): { code: string; message: string } | null;
   /** Frees the session and wipes the key (idempotent). */
   free(): void;
+  /**
+   * Takes an established session out of this engine for another thread (adoptTlsEngine): a handle
+   * to adopt exactly once, or null (not established, or inside the handshake). The engine is closed.
+   */
+  detach(): bigint | null;
 }
 
 interface TlsEngineCtor {
   new (server: true, lookup: (identity: string) => TlsEngineKey | null): NativeTlsEngine;
   new (server: false, identity: string, psk: Uint8Array, hash: TlsPskHash): NativeTlsEngine;
+  new (handle: bigint): NativeTlsEngine;
 }
 
-const Ctor = (native as unknown as { TlsEngine: TlsEngineCtor }).TlsEngine;
+interface TlsHandoffNative {
+  TlsEngine: TlsEngineCtor;
+  tlsFreeDetached(handle: bigint): boolean;
+  tlsCounts(): { sessions: number; detached: number };
+}
+
+const addon = native as unknown as TlsHandoffNative;
+const Ctor = addon.TlsEngine;
 
 /**
  * A server engine: `lookup(identity)` runs synchronously inside feed() for each identity the
@@ -61,4 +74,26 @@ export function tlsClientEngine(identity: string, psk: Uint8Array, hash: TlsPskH
 /** The suite a PSK of this hash is used with. */
 export function tlsSuiteOf(hash: TlsPskHash): string {
   return hash === 2 ? 'TLS_AES_256_GCM_SHA384' : 'TLS_AES_128_GCM_SHA256';
+}
+
+/**
+ * The engine of a session another thread of this process detached (engine.detach()), established;
+ * null when the handle was adopted or freed already, or never issued.
+ */
+export function adoptTlsEngine(handle: bigint): NativeTlsEngine | null {
+  try {
+    return new Ctor(handle);
+  } catch {
+    return null;
+  }
+}
+
+/** Frees a detached session nobody adopted (a failed handoff); false when there was none (adopted, freed). */
+export function freeDetachedTlsEngine(handle: bigint): boolean {
+  return addon.tlsFreeDetached(handle);
+}
+
+/** Live TLS sessions (OpenSSL SSL objects) of the process, and detached ones waiting to be adopted. */
+export function tlsSessionCounts(): { sessions: number; detached: number } {
+  return addon.tlsCounts();
 }

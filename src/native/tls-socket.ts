@@ -9,6 +9,10 @@
 // and one write of the records to raw. Its callback waits for raw's 'drain' when raw is over its
 // high-water mark, so writableLength and 'drain' tell a writer about a peer that stops reading.
 // Ending: close_notify, then FIN. The peer's close_notify or FIN ends the readable side.
+// Changing threads (an I/O queue handed to a worker): freeze() stops reading raw for good (what raw
+// had buffered goes into the engine, still encrypted), handOff() takes the session out of the engine
+// with the decrypted bytes not yet read; the other thread wraps a socket over the same connection and
+// the adopted engine with `{ adopted: plaintext }`.
 //
 // Events beyond a socket's: 'secure' once the handshake is done (a client also emits 'secureConnect');
 // a handshake failure destroys it with an error whose code names the reason
@@ -29,7 +33,7 @@ function release(buf: Buffer): void {
 }
 
 export class TlsSocket extends net.Socket {
-  /** As on Node's TLSSocket: the bytes are encrypted on the wire (a TLS queue never changes thread). */
+  /** As on Node's TLSSocket: the bytes are encrypted on the wire. */
   readonly encrypted = true;
   readonly raw: net.Socket;
   readonly #engine: NativeTlsEngine;
@@ -43,22 +47,29 @@ export class TlsSocket extends net.Socket {
   #pulling = false;
   /** A _writev callback waiting for raw's 'drain'. */
   #writeDone: ((err?: Error | null) => void) | null = null;
+  /** freeze() was called: raw is never read again here. */
+  #frozen = false;
 
   /**
    * Takes over `raw` (its 'data' from now on); `initial`: bytes already read from it. The engine is
-   * freed with the socket.
+   * freed with the socket. `o.adopted`: the engine's session is established already (it came from
+   * another thread); the decrypted bytes that thread had not consumed yet are read first.
    */
-  constructor(raw: net.Socket, engine: NativeTlsEngine, server: boolean, initial?: Buffer) {
+  constructor(raw: net.Socket, engine: NativeTlsEngine, server: boolean, initial?: Buffer, o: { adopted?: Buffer | null } = {}) {
     super({ allowHalfOpen: false, readableHighWaterMark: READ_HIGH_WATER } as net.SocketConstructorOpts);
     this.raw = raw;
     this.#engine = engine;
     this.#server = server;
+    if (o.adopted !== undefined) {
+      this.#secured = engine.state() === TlsState.ESTABLISHED;
+      if (o.adopted !== null && o.adopted.length > 0) this.push(o.adopted);
+    }
     raw.on('data', (chunk: Buffer) => this.#onRaw(chunk));
     raw.on('end', () => this.#onRawEnd());
     raw.on('drain', () => this.#onRawDrain());
     raw.on('error', (err) => this.destroy(err));
     raw.on('close', () => this.destroy());
-    if (!server) this.#flight(engine.feed());
+    if (!server && o.adopted === undefined) this.#flight(engine.feed());
     if (initial !== undefined && initial.length > 0) this.#onRaw(initial);
     if (!this.destroyed) raw.resume();
   }
@@ -138,6 +149,11 @@ export class TlsSocket extends net.Socket {
 
   #onRaw(chunk: Buffer): void {
     if (this.destroyed) return;
+    if (this.#frozen) {
+      // Read by freeze() before raw stopped: kept in the engine, decrypted where the session goes.
+      this.#engine.feed(chunk);
+      return;
+    }
     let state: TlsState;
     try {
       state = this.#engine.feed(chunk);
@@ -241,8 +257,51 @@ export class TlsSocket extends net.Socket {
     done?.();
   }
 
+  /**
+   * Stops reading for good (a handoff to another thread): raw is paused and its reads stopped; what
+   * raw had buffered goes into the engine (decrypted by whoever adopts the session). Nothing is read
+   * from the connection here afterwards; writes still go out.
+   */
+  freeze(): void {
+    this.#frozen = true;
+    this.pause();
+    const raw = this.raw;
+    raw.pause();
+    const handle = (raw as unknown as { _handle?: { readStop?: () => number } })._handle;
+    // read() emits each chunk as 'data' too: #onRaw feeds it (frozen: nothing is decrypted).
+    while (raw.read() !== null);
+    handle?.readStop?.();
+  }
+
+  /** Undoes freeze() (the handoff was called off). */
+  thaw(): void {
+    if (!this.#frozen || this.destroyed) return;
+    this.#frozen = false;
+    this.#held = false;
+    this.raw.resume();
+    (this.raw as unknown as { _handle?: { readStart?: () => number } })._handle?.readStart?.();
+    this.resume();
+    this.#pull();
+  }
+
+  /**
+   * After freeze() and once every write has reached raw: takes the session out of the engine (the
+   * handle for adoptTlsEngine in another thread). The decrypted bytes not yet read go out now as
+   * 'data' to the listeners (they keep them), or with no listener are returned as `plaintext`. Null
+   * when the session cannot move (not established); nothing changed then.
+   */
+  handOff(): { engine: bigint; plaintext: Buffer | null } | null {
+    if (!this.#frozen || this.destroyed || this.#engine.state() !== TlsState.ESTABLISHED) return null;
+    const engine = this.#engine.detach();
+    if (engine === null) return null;
+    const keep = this.listenerCount('data') === 0;
+    const parts: Buffer[] = [];
+    for (let b = this.read() as Buffer | null; b !== null; b = this.read() as Buffer | null) if (keep) parts.push(b);
+    return { engine, plaintext: parts.length === 0 ? null : parts.length === 1 ? parts[0]! : Buffer.concat(parts) };
+  }
+
   override _read(): void {
-    if (!this.#secured || this.destroyed) return;
+    if (!this.#secured || this.destroyed || this.#frozen) return;
     this.#pull();
     if (this.#held && !this.destroyed && this.#engine.state() === TlsState.ESTABLISHED) {
       this.#held = false;

@@ -15,6 +15,7 @@ import type { HostQueue } from '../core/command.js';
 import type { ControllerObserver, TargetContext } from '../core/context.js';
 import type { Controller } from '../core/controller.js';
 import type { QueueMover } from '../transport/tcp/handoff.js';
+import { freeDetachedTlsEngine } from '../native/tls-engine.js';
 import { nsKey } from '../core/build.js';
 import { allocateSharedRam } from '../backend/ram.js';
 import { allocateNsStats } from '../core/namespace.js';
@@ -40,6 +41,11 @@ interface Shard {
   ring: SpscRing;
   stats: ThreadStats;
   queues: Map<number, RemoteQueue>;
+  /**
+   * TLS sessions handed to this worker with their queue, by queue id: freed here if the worker never
+   * adopts them (adopt-failed, the worker died); freeing an adopted one does nothing.
+   */
+  tlsSessions: Map<number, bigint>;
   tid: number;
   affinity: number[];
   ready: Promise<void>;
@@ -218,7 +224,7 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       resolveReady = res;
       rejectReady = rej;
     });
-    const shard: Shard = { index, cores, worker, ring, stats, queues: new Map(), tid: 0, affinity: [], ready, exiting: false };
+    const shard: Shard = { index, cores, worker, ring, stats, queues: new Map(), tlsSessions: new Map(), tid: 0, affinity: [], ready, exiting: false };
     this.#shards[index] = shard;
     worker.on('message', (m: WorkerToMain) => {
       if (m.type === 'ready') {
@@ -241,6 +247,7 @@ export class WorkerPool implements QueueMover, ControllerObserver {
     switch (m.type) {
       case 'queue-closed': {
         const rq = shard.queues.get(m.queueId);
+        this.#dropTlsSession(shard, m.queueId);
         if (!rq) return;
         shard.queues.delete(m.queueId);
         if (m.dropped > 0 || rq.closeReason) {
@@ -258,6 +265,7 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       case 'adopt-failed': {
         const rq = shard.queues.get(m.queueId);
         this.#log.error({ worker: shard.index, queueId: m.queueId, reason: m.reason }, 'worker could not adopt a queue');
+        this.#dropTlsSession(shard, m.queueId);
         if (rq) {
           shard.queues.delete(m.queueId);
           rq.closed = true;
@@ -310,6 +318,7 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       if (rq.ctrl) ctrls.add(rq.ctrl);
     }
     shard.queues.clear();
+    for (const id of [...shard.tlsSessions.keys()]) this.#dropTlsSession(shard, id);
     for (const [reqId, p] of this.#pendingChanges) {
       if (p.shard !== shard.index) continue;
       this.#pendingChanges.delete(reqId);
@@ -371,8 +380,9 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       this.#ctrlSlots.set(ctrl, slot);
       Atomics.store(this.#ctrlWords, slot, controllerStateWord(ctrl));
     }
+    if (state.tls !== null) shard.tlsSessions.set(state.queueId, state.tls.engine);
     this.#post(shard, { type: 'adopt', handoff: state, ctrlSlot: slot });
-    this.#log.info({ cntlid: state.cntlid, qid: state.qid, worker: index, cores: shard.affinity, peer: state.peer }, 'I/O queue placed on a worker');
+    this.#log.info({ cntlid: state.cntlid, qid: state.qid, worker: index, cores: shard.affinity, peer: state.peer, tls: state.tls !== null }, 'I/O queue placed on a worker');
   }
 
   /**
@@ -399,6 +409,14 @@ export class WorkerPool implements QueueMover, ControllerObserver {
     if (!shard) return;
     // It leaves shard.queues when the worker says it closed (with what it dropped).
     this.#post(shard, { type: 'close-queue', queueId: q.id, reason });
+  }
+
+  /** The queue's TLS session, if the worker never adopted it, is freed (adopted: nothing happens). */
+  #dropTlsSession(shard: Shard, queueId: number): void {
+    const handle = shard.tlsSessions.get(queueId);
+    if (handle === undefined) return;
+    shard.tlsSessions.delete(queueId);
+    freeDetachedTlsEngine(handle);
   }
 
   #post(shard: Shard, m: MainToWorker): void {
@@ -464,5 +482,7 @@ export class WorkerPool implements QueueMover, ControllerObserver {
           }),
       ),
     );
+    // Sessions handed over but never adopted (the worker exited first).
+    for (const s of this.#shards) for (const id of [...s.tlsSessions.keys()]) this.#dropTlsSession(s, id);
   }
 }

@@ -10,6 +10,8 @@ import { buildSubsystems } from '../core/build.js';
 import type { Subsystem } from '../core/subsystem.js';
 import type { Namespace } from '../core/namespace.js';
 import { TcpConnection } from '../transport/tcp/connection.js';
+import { adoptTlsEngine } from '../native/tls-engine.js';
+import { TlsSocket } from '../native/tls-socket.js';
 import type { MainToWorker, QueueHandoff, WorkerInit, WorkerToMain } from './messages.js';
 import { RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
@@ -102,6 +104,18 @@ function adopt(h: QueueHandoff, slot: number): void {
     post({ type: 'adopt-failed', queueId: h.queueId, reason: (err as Error).message });
     return;
   }
+  if (h.tls !== null) {
+    // The session the main thread detached (it frees it if this never happens: adopt-failed).
+    const engine = adoptTlsEngine(h.tls.engine);
+    if (engine === null) {
+      socket.destroy();
+      post({ type: 'adopt-failed', queueId: h.queueId, reason: 'the TLS session of the queue could not be adopted' });
+      return;
+    }
+    // The decrypted bytes not consumed on the main thread come first, then what the engine holds.
+    socket = new TlsSocket(socket, engine, true, undefined, { adopted: h.leftover === null ? null : Buffer.from(h.leftover) });
+    h.leftover = null;
+  }
   const ctrl = controllerFor(h, slot);
   ctrl.queues++;
   const q = new TcpConnection(socket, portCfg, ctx, {
@@ -117,10 +131,11 @@ function adopt(h: QueueHandoff, slot: number): void {
       post({ type: 'queue-closed', queueId: h.queueId, reason, dropped });
     },
     adopted: { handoff: h, ioCtrl: ctrl },
+    tlsPeer: h.tls?.peer ?? undefined,
   });
   queues.set(h.queueId, q);
   queueSubnqn.set(h.queueId, h.subnqn);
-  log.debug({ queueId: h.queueId, cntlid: h.cntlid, qid: h.qid }, 'queue adopted');
+  log.debug({ queueId: h.queueId, cntlid: h.cntlid, qid: h.qid, tls: h.tls !== null }, 'queue adopted');
 }
 
 /** Closes a queue at the main thread's request, counting what it drops. */

@@ -93,13 +93,13 @@ test('TLS end to end with a SHA-384 PSK: TLS_AES_256_GCM_SHA384, 1 MiB written a
 });
 
 for (const workers of [0, 2]) {
-  test(`TLS end to end (workers: ${workers}): I/O over TLS on a required port, queues stay on the main thread; plain and wrong-key hosts refused`, async () => {
+  test(`TLS end to end (workers: ${workers}): I/O over TLS on a required port, I/O queues on the workers when there are some; plain and wrong-key hosts refused`, async () => {
     await withTarget(tlsConfig(workers), async (t) => {
       const c = await Controller.connect(t.opts({ ioQueues: 3, tlsKey: KEY }));
       try {
         await assertHealthy(c);
         for (let q = 0; q < 3; q++) await writeReadBack(c, q, q + 1);
-        assert.equal(queuesOnWorkers(t), 0, 'TLS queues are not handed to the workers');
+        assert.equal(queuesOnWorkers(t), workers === 0 ? 0 : 3, 'TLS I/O queues are handed to the workers with their session');
         await assert.rejects(Controller.connect({ ...t.opts({ ioQueues: 1 }), connectTimeoutMs: 2000 } as never), 'plain TCP to a port that requires TLS');
         await assert.rejects(Controller.connect(t.opts({ ioQueues: 1, tlsKey: OTHER })), 'a different PSK');
         await assertHealthy(c);

@@ -8,32 +8,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { TlsState, tlsClientEngine, tlsServerEngine, type NativeTlsEngine, type TlsEngineKey, type TlsPskHash } from '../../src/native/tls-engine.js';
 import { buildICReq } from '../../src/initiator/pdu-build.js';
+import { read, take } from './tls-engine-io.js';
 
 const ID = 'NVMe0R01 nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555 nqn.2026-11.io.nvmetd:engine';
-
-/** What `e` has for its peer now, or null. */
-function take(e: NativeTlsEngine): Buffer | null {
-  const parts: Buffer[] = [];
-  for (;;) {
-    const buf = Buffer.alloc(65536);
-    const n = e.takeInto(buf);
-    if (n === 0) break;
-    parts.push(buf.subarray(0, n));
-  }
-  return parts.length === 0 ? null : Buffer.concat(parts);
-}
-
-/** The plaintext `e` can give now, or null. */
-function read(e: NativeTlsEngine): Buffer | null {
-  const parts: Buffer[] = [];
-  for (let cap = e.readable(); cap > 0; cap = e.readable()) {
-    const buf = Buffer.alloc(cap);
-    const n = e.readInto(buf);
-    if (n === 0) break;
-    parts.push(buf.subarray(0, n));
-  }
-  return parts.length === 0 ? null : Buffer.concat(parts);
-}
 
 /** Moves bytes both ways until neither side has anything to send; returns what went each way. */
 function pump(client: NativeTlsEngine, server: NativeTlsEngine): { toServer: number[]; toClient: number[] } {

@@ -93,8 +93,8 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
     this.socket = socket;
     this.#onClose = o.onClose;
     this.tlsPeer = o.tlsPeer ?? null;
-    // A TLS session lives in this thread's TLS state: only its descriptor could move, not the session.
-    this.#mover = (socket as { encrypted?: boolean }).encrypted === true ? null : (o.mover ?? null);
+    // A TLS queue moves with its session (handoff.ts).
+    this.#mover = o.mover ?? null;
     this.peer = peer;
     this.localAddress = socket.localAddress ?? '';
     this.log = ctx.log.child({ peer, queue: this.id });
@@ -346,6 +346,7 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
       ddgst: this.tx.ddgst,
       hpdaAlign: this.tx.hpdaAlign,
       leftover: this.#reader.takeLeftover(),
+      tls: null,
     };
   }
 

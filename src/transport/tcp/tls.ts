@@ -12,8 +12,9 @@
 // no session tickets: the Linux host hands its socket to kernel TLS when its handshake agent is done
 // and reads the ICResp as the first record; a ticket there fails the connection.
 //
-// A TLS connection stays on the thread that accepted it: the session (keys, sequence numbers) lives
-// in this thread's engine, so the descriptor handoff to a worker cannot move it.
+// The handshake runs on the thread that accepted the connection. A connected I/O queue then moves to
+// a worker like a plain one, its session with it (handoff.ts: the engine's established session is
+// detached here and adopted there, with the decrypted bytes not yet parsed).
 import type net from 'node:net';
 import type { Logger } from '../../util/log.js';
 import { tlsServerEngine, tlsSuiteOf } from '../../native/tls-engine.js';

@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import { TcpConnection, type ConnectionOptions } from '../../../src/transport/tcp/connection.js';
 import { acceptTls, type Accepted, type TlsPeer } from '../../../src/transport/tcp/tls.js';
 import { TlsSocket } from '../../../src/native/tls-socket.js';
+import { adoptTlsEngine } from '../../../src/native/tls-engine.js';
 import { hostPskLookup, type TlsHostKey } from '../../../src/transport/tcp/tls-psk.js';
 import { deriveTlsPsk, generateTlsKey, type TlsPsk } from '../../../src/keys/tls-key.js';
 import { HashId } from '../../../src/keys/hash.js';
@@ -284,14 +285,17 @@ test('tls: a ClientHello on a port without TLS gets one clear line and no C2HTer
   assert.match(warnings(s)[0]!.msg, /TLS ClientHello on a port without TLS/);
 });
 
-test('tls: an I/O queue over TLS stays on this thread (the mover is never asked)', async () => {
+test('tls: a connected I/O queue over TLS moves with its session: the mover gets the descriptor, the detached engine, the TLS peer and the command pipelined behind Connect; the session goes on over the descriptor', async () => {
   let asked = 0;
+  let moved: { fd: number; state: QueueHandoff } | null = null;
   const mover: QueueMover = {
     shouldMove: () => {
       asked++;
       return true;
     },
-    move: (_from: object, _fd: number, _state: QueueHandoff) => undefined,
+    move: (_from: object, fd: number, state: QueueHandoff) => {
+      moved = { fd, state };
+    },
   };
   const s = await serve('required', { mover });
   const d = deriveTlsPsk(KEY, HOSTNQN, SUBNQN, 0);
@@ -308,13 +312,37 @@ test('tls: an I/O queue over TLS stays on this thread (the mover is never asked)
   assert.equal(await io.secure, true);
   const ig = pdus(io.socket);
   io.socket.write(buildICReq({ hdgst: false, ddgst: false }));
-  io.socket.write(connectCapsule(1, cntlid));
+  await until('ICResp', () => ig.list.length >= 1);
+  // The Connect and a Flush in one record: the Flush is decrypted here, before the move.
+  const flush = buildCapsuleCmd(prepareSqe(S.flush(Buffer.alloc(64), 1), 9, null), null, LINK);
+  io.socket.write(Buffer.concat([connectCapsule(1, cntlid), flush]));
   await until('I/O Connect response', () => ig.list.length >= 2);
   assert.equal(parseCqe(ig.list[1]!).status, 0);
-  await new Promise((r) => setTimeout(r, 50));
-  assert.equal(asked, 0, 'a TLS queue is not offered to the workers');
-  assert.equal(s.conns[1]!.closed, false);
-  assert.equal(s.conns[1]!.isMovedAway, false);
+  await until('the queue moved', () => moved !== null);
+  const m = moved as unknown as { fd: number; state: QueueHandoff };
+  assert.equal(asked, 1);
+  assert.equal(s.conns[1]!.isMovedAway, true);
+  assert.equal(typeof m.state.tls?.engine, 'bigint', 'the session travels');
+  assert.deepEqual(m.state.tls?.peer, { hostnqn: HOSTNQN, subnqn: SUBNQN });
+  assert.ok(m.state.leftover !== null && Buffer.from(m.state.leftover).equals(flush), 'the Flush decrypted before the move is handed over');
+  // Resumed as a worker does: the adopted session over the duplicated descriptor.
+  const engine = adoptTlsEngine(m.state.tls!.engine);
+  assert.ok(engine !== null);
+  assert.equal(adoptTlsEngine(m.state.tls!.engine), null, 'adopted once');
+  const resumed = new TlsSocket(new net.Socket({ fd: m.fd, readable: true, writable: true }), engine, true, undefined, { adopted: null });
+  const got: Buffer[] = [];
+  resumed.on('data', (b: Buffer) => got.push(b));
+  const cqe = Buffer.alloc(24);
+  cqe[0] = PduType.CapsuleResp;
+  cqe[2] = 8;
+  cqe.writeUInt32LE(24, 4);
+  cqe.writeUInt16LE(9, 8 + 12);
+  resumed.write(cqe);
+  await until('the answer through the moved session', () => ig.list.length >= 3);
+  assert.equal(parseCqe(ig.list[2]!).cid, 9);
+  io.socket.write(flush);
+  await until('a capsule through the moved session', () => Buffer.concat(got).equals(flush));
+  resumed.destroy();
   admin.socket.destroy();
   io.socket.destroy();
 });
