@@ -18,6 +18,7 @@
 // keys every session from the PSK). Keys are wiped as soon as OpenSSL has its copy and on free.
 // OpenSSL's error queue belongs to the thread and Node uses it too: it is cleared around each call.
 #include "tls.h"
+#include "tls_context.h"
 #include "tls_handoff.h"
 
 #include <openssl/crypto.h>
@@ -25,7 +26,6 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
-#include <cctype>
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -35,71 +35,14 @@
 namespace nvmetd {
 namespace {
 
-constexpr int kSha256 = 1;  // HashId of src/keys/hash.ts
-constexpr int kSha384 = 2;
 constexpr size_t kMaxPsk = 64;
 constexpr size_t kRecord = 16384;  // TLS's largest plaintext record
-const char* const kSuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384";
 
 enum State { kHandshake = 0, kEstablished = 1, kClosed = 2, kFailed = 3 };
-
-const char* SuiteName(int hash) { return hash == kSha384 ? "TLS_AES_256_GCM_SHA384" : "TLS_AES_128_GCM_SHA256"; }
-const unsigned char* SuiteId(int hash) {
-  static const unsigned char k128[2] = {0x13, 0x01};
-  static const unsigned char k256[2] = {0x13, 0x02};
-  return hash == kSha384 ? k256 : k128;
-}
 
 int OnClientHello(SSL* s, int* al, void* arg);
 int OnFindSession(SSL* s, const unsigned char* id, size_t len, SSL_SESSION** sess);
 int OnUseSession(SSL* s, const EVP_MD* md, const unsigned char** id, size_t* len, SSL_SESSION** sess);
-
-SSL_CTX* NewContext(bool server) {
-  SSL_CTX* ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
-  if (ctx == nullptr) return nullptr;
-  bool ok = SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) == 1 && SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) == 1 &&
-            SSL_CTX_set_ciphersuites(ctx, kSuites) == 1 && SSL_CTX_set_num_tickets(ctx, 0) == 1;
-  if (!ok) {
-    SSL_CTX_free(ctx);
-    return nullptr;
-  }
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  if (server) {
-    SSL_CTX_set_client_hello_cb(ctx, OnClientHello, nullptr);
-    SSL_CTX_set_psk_find_session_callback(ctx, OnFindSession);
-  }
-  ERR_clear_error();
-  return ctx;
-}
-
-// One context per side for the process (contexts are reference counted and thread safe).
-SSL_CTX* Context(bool server) {
-  static SSL_CTX* const serverCtx = NewContext(true);
-  static SSL_CTX* const clientCtx = NewContext(false);
-  return server ? serverCtx : clientCtx;
-}
-
-// A session that makes OpenSSL use `psk` as the external PSK, with the suite of its hash.
-SSL_SESSION* PskSession(SSL* s, const unsigned char* psk, size_t len, int hash) {
-  const SSL_CIPHER* c = SSL_CIPHER_find(s, SuiteId(hash));
-  SSL_SESSION* ss = c == nullptr ? nullptr : SSL_SESSION_new();
-  if (ss == nullptr) return nullptr;
-  if (SSL_SESSION_set1_master_key(ss, psk, len) != 1 || SSL_SESSION_set_cipher(ss, c) != 1 ||
-      SSL_SESSION_set_protocol_version(ss, TLS1_3_VERSION) != 1) {
-    SSL_SESSION_free(ss);  // wipes its master key
-    return nullptr;
-  }
-  return ss;
-}
-
-// "binder does not verify" -> "ERR_SSL_BINDER_DOES_NOT_VERIFY" (the codes Node's TLS errors carry).
-std::string ErrorCode(unsigned long e) {
-  const char* r = ERR_reason_error_string(e);
-  if (r == nullptr) return "ERR_SSL_PROTOCOL";
-  std::string code = ERR_GET_LIB(e) == ERR_LIB_SSL ? "ERR_SSL_" : "ERR_OSSL_";
-  for (const char* p = r; *p; p++) code += *p == ' ' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
-  return code;
-}
 
 class Engine : public Napi::ObjectWrap<Engine> {
  public:
@@ -554,6 +497,9 @@ void Engine::Adopt(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+int TlsOnClientHello(SSL* s, int* al, void* arg) { return OnClientHello(s, al, arg); }
+int TlsOnFindSession(SSL* s, const unsigned char* id, size_t len, SSL_SESSION** sess) { return OnFindSession(s, id, len, sess); }
 
 void InitTls(Napi::Env env, Napi::Object exports) {
   exports.Set("TlsEngine", Engine::Define(env));
