@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DIRECT_MIN, PduReader, RecvState, type PduSink } from '../../src/transport/tcp/pdu-reader.js';
 import { CH, DATA, PduType } from '../../src/spec/pdu.js';
-import { SQE_SIZE } from '../../src/spec/sqe.js';
-import { buildCapsuleCmd, buildH2CData, buildH2CDataHeader, type LinkParams } from '../../src/initiator/pdu-build.js';
+import { buildCapsuleCmd, buildH2CData, type LinkParams } from '../../src/initiator/pdu-build.js';
+import { mulberry32, pattern, sqeWith as sqe } from './reader-helpers.js';
 
 const ACCEPT = [PduType.ICReq, PduType.H2CTermReq, PduType.CapsuleCmd, PduType.H2CData];
 const GUARD = 64;
@@ -48,30 +48,6 @@ class GuardedSink implements PduSink {
       return true;
     });
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function pattern(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7 + (i >> 8)) & 0xff;
-  return b;
-}
-
-function sqe(opcode: number, cid: number): Buffer {
-  const s = Buffer.alloc(SQE_SIZE);
-  s[0] = opcode;
-  s.writeUInt16LE(cid, 2);
-  return s;
 }
 
 function reader(sink: PduSink, p: LinkParams): PduReader {

@@ -4,9 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PduReader, RecvState, type PduSink } from '../../src/transport/tcp/pdu-reader.js';
 import { CH, DATA, FES, PduFlags, PduType, TERM } from '../../src/spec/pdu.js';
-import { CQE, SQE_SIZE } from '../../src/spec/sqe.js';
+import { CQE } from '../../src/spec/sqe.js';
 import { crc32c } from '../../src/native/crc32c.js';
 import { buildCapsuleCmd, buildH2CData, buildH2CTermReq, buildICReq, type LinkParams } from '../../src/initiator/pdu-build.js';
+import { mulberry32, pattern, sqeWith } from './reader-helpers.js';
 
 const TARGET_ACCEPT = [PduType.ICReq, PduType.H2CTermReq, PduType.CapsuleCmd, PduType.H2CData];
 const HOST_ACCEPT = [PduType.ICResp, PduType.C2HTermReq, PduType.CapsuleResp, PduType.C2HData, PduType.R2T];
@@ -36,30 +37,6 @@ class Recorder implements PduSink {
     assert.ok(f, `expected a fatal error, got ${JSON.stringify(this.events.map((e) => e.ev))}`);
     return f;
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function pattern(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7 + (i >> 8)) & 0xff;
-  return b;
-}
-
-function sqeWith(opcode: number, cid: number): Buffer {
-  const s = Buffer.alloc(SQE_SIZE);
-  s[0] = opcode;
-  s.writeUInt16LE(cid, 2);
-  return s;
 }
 
 function reader(sink: PduSink, o: { role?: 'target' | 'host'; hdgst?: boolean; ddgst?: boolean; maxPlen?: number } = {}): PduReader {
