@@ -150,9 +150,8 @@ async function until(what: string, cond: () => boolean, ms = 10000): Promise<voi
   }
 }
 
-test('tls-handoff: a TlsSocket frozen with decrypted bytes unread and records in TCP hands off; a socket over a duplicate of its descriptor and the adopted engine reads everything in order', async () => {
-  const before = tlsSessionCounts();
-  const psk = crypto.randomBytes(32);
+/** A client and a server TlsSocket over one loopback TCP connection, handshake done (SHA-256 PSK). */
+async function loopbackPair(psk: Buffer): Promise<{ client: TlsSocket; server: TlsSocket }> {
   const srv = net.createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const accepted = once(srv, 'connection') as Promise<[net.Socket]>;
@@ -161,6 +160,13 @@ test('tls-handoff: a TlsSocket frozen with decrypted bytes unread and records in
   srv.close();
   const server = new TlsSocket(raw, tlsServerEngine(() => ({ psk: Buffer.from(psk), hash: 1 })), true);
   await Promise.all([once(server, 'secure'), once(client, 'secureConnect')]);
+  return { client, server };
+}
+
+test('tls-handoff: a TlsSocket frozen with decrypted bytes unread and records in TCP hands off; a socket over a duplicate of its descriptor and the adopted engine reads everything in order', async () => {
+  const before = tlsSessionCounts();
+  const psk = crypto.randomBytes(32);
+  const { client, server } = await loopbackPair(psk);
   let moved: TlsSocket | null = null;
   try {
     // The server reads nothing: decrypted bytes pile up in its buffer, then records in raw and TCP.
@@ -170,7 +176,7 @@ test('tls-handoff: a TlsSocket frozen with decrypted bytes unread and records in
     await until('decrypted bytes waiting in the server socket', () => server.readableLength > 0);
     await new Promise((r) => setTimeout(r, 50));
     server.freeze();
-    const fd = (raw as unknown as { _handle: { fd: number } })._handle.fd;
+    const fd = (server.raw as unknown as { _handle: { fd: number } })._handle.fd;
     const dup = native.dupFd(fd);
     assert.ok(dup >= 0);
     const h = server.handOff();
@@ -205,14 +211,7 @@ test('tls-handoff: a TlsSocket frozen with decrypted bytes unread and records in
 
 test('tls-handoff: a handoff called off (thaw after freeze) loses nothing: the records fed while frozen decrypt afterwards, in order', async () => {
   const psk = crypto.randomBytes(32);
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const accepted = once(srv, 'connection') as Promise<[net.Socket]>;
-  const client = new TlsSocket(net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1'), tlsClientEngine(ID, psk, 1), false);
-  const [raw] = await accepted;
-  srv.close();
-  const server = new TlsSocket(raw, tlsServerEngine(() => ({ psk: Buffer.from(psk), hash: 1 })), true);
-  await Promise.all([once(server, 'secure'), once(client, 'secureConnect')]);
+  const { client, server } = await loopbackPair(psk);
   try {
     server.pause();
     const a = crypto.randomBytes(1024 * 1024);
