@@ -1,0 +1,73 @@
+// The bench report's judgements: goal ratios (best and median, against the floor or against the
+// same target's own point) and the generator headroom taken from three measurements.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { evaluateGoals, headroom, markdown, type BenchResults, type PointResult } from '../../bench/report.js';
+import { MATRIX } from '../../bench/matrix.js';
+
+function res(iops: number, extra: Partial<PointResult> = {}): PointResult {
+  return {
+    iops, mibps: iops / 256, latAvgUs: 1e6 / iops, latP50Us: 1, latP99Us: 1, latP999Us: 1, latMaxUs: 1, errors: 0,
+    perfCpuPct: 30, perfElu: 0.3, targetCpuPct: 90, targetCpuUsPerIo: 3, targetTopThread: 'node', targetTopThreadPct: 90,
+    genCpuUsPerIo: 1, targetRunDelayPct: 0, genRunDelayPct: 0, generator: 'c', ...extra,
+  };
+}
+
+function results(points: Record<string, { ram: PointResult; floor: PointResult }>): BenchResults {
+  return {
+    date: '2026-11-30T00:00:00Z',
+    host: { cpus: 2, cpuModel: 'x', node: 'v20', kernel: '6', loadavgStart: [0, 0, 0], loadavgEnd: [0, 0, 0] },
+    settings: { time: 2, warmup: 0.5, repeat: 3, nsSize: 1 << 28, generator: 'c', compareGens: false, genCpus: null, floorPoll: false, command: 'npm run bench' },
+    targets: [{ name: 'ram', label: 'nvmetd RAM' }, { name: 'floor', label: 'C floor' }],
+    points: MATRIX.filter((p) => points[p.id]).map((p) => ({ ...p, results: points[p.id]! })),
+    goals: [],
+    headroom: [],
+    profiles: [],
+    durationSec: 1,
+  };
+}
+
+const runs = (...iops: number[]): PointResult['runs'] => iops.map((i) => ({ iops: i, mibps: i / 256, latAvgUs: 1e6 / i, cpuUsPerIo: 3 }));
+
+test('goals: best against best, median against median, digests against the same target without', () => {
+  const r = results({
+    'randread 4k qd32': { ram: res(300, { runs: runs(300, 200, 250) }), floor: res(400, { runs: runs(400, 380, 300) }) },
+    'randread 4k qd32 dgst': { ram: res(270, { runs: runs(270, 100, 200) }), floor: res(390) },
+  });
+  const goals = evaluateGoals(r);
+  const qd32 = goals.find((g) => g.point === 'randread 4k qd32')!.results.ram!;
+  assert.deepEqual(qd32, { ratio: 0.75, median: 0.66, pass: false });
+  const dg = goals.find((g) => g.base === 'randread 4k qd32')!.results.ram!;
+  // 270 / 300 best (the floor's 390 plays no part), 200 / 250 median.
+  assert.deepEqual(dg, { ratio: 0.9, median: 0.8, pass: true });
+  // Points not run leave their goals without a verdict.
+  assert.equal(goals.find((g) => g.point === 'write 128k qd16')!.results.ram, null);
+  assert.match(markdown({ ...r, goals }), /0\.90x \/ 0\.80x met/);
+});
+
+test('headroom: the largest of same point, same size and generator idle; QD1 only from its own point', () => {
+  const r = results({
+    // Same point 1.2x, but the generator drove 4 connections of 128 KiB reads at 2x nvmetd's figure.
+    'read 128k qd16': { ram: res(100, { perfElu: 0.9, genRunDelayPct: 5 }), floor: res(120) },
+    'read 128k qd16 4conn': { ram: res(90, { perfElu: 0.9 }), floor: res(200) },
+    // Floor hardly faster, but the generator sat idle most of the time driving nvmetd.
+    'randwrite 4k qd32 dgst': { ram: res(100, { perfElu: 0.3, genRunDelayPct: 10 }), floor: res(110) },
+    // Nothing shows headroom: flagged.
+    'write 128k qd16 dgst': { ram: res(100, { perfElu: 0.8 }), floor: res(110) },
+    'randread 4k qd1': { ram: res(10, { perfElu: 0.9 }), floor: res(11) },
+    'randread 4k qd32 4conn': { ram: res(500), floor: res(600) },
+  });
+  const h = new Map(headroom(r).map((x) => [x.point, x]));
+  assert.equal(h.get('read 128k qd16')!.headroom, 2);
+  assert.equal(h.get('read 128k qd16')!.shownBy, 'same size');
+  assert.ok(Math.abs(h.get('read 128k qd16')!.genBusyOnTarget - 0.95) < 1e-9);
+  assert.equal(h.get('randwrite 4k qd32 dgst')!.headroom, 2.5);
+  assert.equal(h.get('randwrite 4k qd32 dgst')!.shownBy, 'generator idle');
+  assert.equal(h.get('write 128k qd16 dgst')!.headroom, 1.25);
+  // A deep point of another size is no evidence for QD1.
+  assert.equal(h.get('randread 4k qd1')!.familyPoint, 'randread 4k qd1');
+  assert.equal(h.get('randread 4k qd1')!.headroom, 1.11);
+  const md = markdown({ ...r, headroom: headroom(r) });
+  assert.match(md, /\*\*4 of 5 points with more than one command outstanding at >= 1\.5x\*\*; the lowest 1\.25x \(write 128k qd16 dgst\)/);
+  assert.match(md, /\| write 128k qd16 dgst \|.*1\.25x \*\*low\*\*/);
+});
