@@ -10,7 +10,7 @@
 // number goes the target's CPU time per command (user + system from /proc over the measured window).
 //
 // Options (or environment): --time S (BENCH_TIME, default 2), --warmup S (BENCH_WARMUP, default 0.5),
-// --repeat N (BENCH_REPEAT, default 2), --only TEXT (points whose id contains TEXT),
+// --repeat N (BENCH_REPEAT, default 3), --only TEXT (points whose id contains TEXT),
 // --targets ram,file,file-direct,floor (default ram,file,floor), --no-profile, --out DIR (default bench/results),
 // --gen c|node (BENCH_GEN, default c: the C generator; node: `nvmetd perf`), --gen-cpus LIST
 // (BENCH_GEN_CPUS: pin the C generator's threads), --compare-gens (also drive the floor with the
@@ -68,7 +68,7 @@ let genBin = '';
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     time: Number(process.env.BENCH_TIME ?? 2),
-    repeat: Number(process.env.BENCH_REPEAT ?? 2),
+    repeat: Number(process.env.BENCH_REPEAT ?? 3),
     warmup: Number(process.env.BENCH_WARMUP ?? 0.5),
     only: null,
     targets: DEFAULT_TARGETS,
