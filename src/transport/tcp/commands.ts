@@ -56,6 +56,8 @@ export abstract class CommandPath implements RequestOwner {
   protected grants!: BufferGrants;
   /** Backends touched during this batch, kicked once at its end. */
   protected readonly touched = new Set<Backend>();
+  /** kickBackends()'s list of the backends to kick now (reused; empty between calls). */
+  private readonly kickList: Backend[] = [];
   /** True while a received chunk is being processed: responses are flushed at its end. */
   protected inBatch = false;
   /** SQ head pointer reported in each CQE. */
@@ -71,6 +73,8 @@ export abstract class CommandPath implements RequestOwner {
   protected notTaken = 0;
   /** Fused commands (Compare and Write): pairs the two commands and runs them together. */
   protected readonly fused = new FusedPairing(this);
+  /** Word view of the SQE in the PDU reader's header buffer (copySqe()). */
+  protected hdrWords: Int32Array | null = null;
 
   constructor(port: PortConfig, ctx: TargetContext, pool: DataPool, log: Logger) {
     this.port = port;
@@ -129,10 +133,12 @@ export abstract class CommandPath implements RequestOwner {
 
   protected kickBackends(): void {
     // Kicking may complete commands that submit more work; loop until quiet.
+    // The usual batch touched one backend: kick it without copying the set into a new array.
     while (this.touched.size > 0) {
-      const list = [...this.touched];
+      const list = this.kickList;
+      for (const b of this.touched) list.push(b);
       this.touched.clear();
-      for (const b of list) b.kick();
+      for (let b = list.pop(); b !== undefined; b = list.pop()) b.kick();
     }
   }
 
@@ -148,7 +154,7 @@ export abstract class CommandPath implements RequestOwner {
       this.onFatal(FES.PDU_SEQUENCE_ERROR, 0, hdr, `more commands outstanding than the queue allows (${this.table.limit})`);
       return null;
     }
-    hdr.copy(req.sqe, 0, CAPSULE_SQE_OFFSET, CAPSULE_SQE_OFFSET + 64);
+    this.copySqe(hdr, req);
     req.cid = req.sqe.readUInt16LE(SQE.cid);
     // Latency is sampled on one command in 8: the clock read is a measurable share of a 4 KiB I/O.
     req.t0 = (this.sample++ & 7) === 0 ? performance.now() : 0;
@@ -164,6 +170,26 @@ export abstract class CommandPath implements RequestOwner {
     }
     // The PDU reader fills all dataLen bytes before the command can run.
     return req.own(this.pool.acquire(dataLen), dataLen);
+  }
+
+  /**
+   * The capsule's 64-byte SQE into the slot, as 16 words through word views (a fraction of what a
+   * Buffer.copy call costs for 64 bytes, and nothing allocated); byte by byte if the header is not
+   * word-aligned. The view of the reader's header buffer is made once per buffer.
+   */
+  protected copySqe(hdr: Buffer, req: Request): void {
+    const from = hdr.byteOffset + CAPSULE_SQE_OFFSET;
+    if ((from & 3) === 0) {
+      let words = this.hdrWords;
+      if (words === null || words.buffer !== hdr.buffer || words.byteOffset !== from) {
+        words = this.hdrWords = new Int32Array(hdr.buffer, from, 16);
+      }
+      const to = req.sqeWords;
+      for (let i = 0; i < 16; i++) to[i] = words[i]!;
+      return;
+    }
+    const sqe = req.sqe;
+    for (let i = 0; i < 64; i++) sqe[i] = hdr[CAPSULE_SQE_OFFSET + i]!;
   }
 
   protected onCapsule(req: Request, data: Uint8Array | null, ddgstOk: boolean): void {
@@ -274,11 +300,11 @@ export abstract class CommandPath implements RequestOwner {
     if (req.held !== 0) releaseRange(req);
     if (req.fuse !== 0) this.fused.freed(req, !afterFlush);
     const owned = req.owned;
-    for (let i = 0; i < owned.length; i++) {
-      if (afterFlush) this.tx.hold(owned[i]!);
-      else this.pool.release(owned[i]!);
+    // pop(), not `length = 0`: setting an array's length is a slow runtime call.
+    for (let b = owned.pop(); b !== undefined; b = owned.pop()) {
+      if (afterFlush) this.tx.hold(b);
+      else this.pool.release(b);
     }
-    owned.length = 0;
     if (req.granted !== null) this.pool.release(req.granted); // granted, never used
     if (req.state === ReqState.WAIT_BUFFER) this.grants.forget(req);
     req.inData = null;

@@ -128,7 +128,8 @@ export class PduReader {
         case RecvState.DATA: {
           const n = Math.min(this.#dataLen - this.#dataHave, end - pos);
           const dst = this.#data!;
-          dst.set(chunk.subarray(pos, pos + n), this.#dataHave);
+          // A plain Uint8Array view of the piece: a Buffer subarray costs a FastBuffer construction more.
+          dst.set(pos === 0 && n === chunk.length ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + pos, n), this.#dataHave);
           if (this.#hasDdgst) this.#crc = crc32cUpdate(this.#crc, chunk, pos, n);
           this.#dataHave += n;
           pos += n;
