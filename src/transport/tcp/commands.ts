@@ -73,7 +73,8 @@ export abstract class CommandPath implements RequestOwner {
   protected notTaken = 0;
   /** Fused commands (Compare and Write): pairs the two commands and runs them together. */
   protected readonly fused = new FusedPairing(this);
-  /** Word view of the SQE in the PDU reader's header buffer (copySqe()). */
+  /** The header object copySqe() saw last, and the word view of its SQE (null: not word-aligned). */
+  protected hdrOf: Buffer | null = null;
   protected hdrWords: Int32Array | null = null;
 
   constructor(port: PortConfig, ctx: TargetContext, pool: DataPool, log: Logger) {
@@ -175,15 +176,17 @@ export abstract class CommandPath implements RequestOwner {
   /**
    * The capsule's 64-byte SQE into the slot, as 16 words through word views (a fraction of what a
    * Buffer.copy call costs for 64 bytes, and nothing allocated); byte by byte if the header is not
-   * word-aligned. The view of the reader's header buffer is made once per buffer.
+   * word-aligned. The reader hands out the same header object PDU after PDU: its word view is made
+   * once, when another header object comes.
    */
   protected copySqe(hdr: Buffer, req: Request): void {
-    const from = hdr.byteOffset + CAPSULE_SQE_OFFSET;
-    if ((from & 3) === 0) {
-      let words = this.hdrWords;
-      if (words === null || words.buffer !== hdr.buffer || words.byteOffset !== from) {
-        words = this.hdrWords = new Int32Array(hdr.buffer, from, 16);
-      }
+    if (hdr !== this.hdrOf) {
+      const from = hdr.byteOffset + CAPSULE_SQE_OFFSET;
+      this.hdrOf = hdr;
+      this.hdrWords = (from & 3) === 0 && hdr.length >= CAPSULE_SQE_OFFSET + 64 ? new Int32Array(hdr.buffer, from, 16) : null;
+    }
+    const words = this.hdrWords;
+    if (words !== null) {
       const to = req.sqeWords;
       for (let i = 0; i < 16; i++) to[i] = words[i]!;
       return;
