@@ -72,12 +72,13 @@ export const CQE = {
 // Plain reads of the 64-byte SQE by field name (no allocation, except sqeSlbaBig for error paths).
 
 /**
- * Little-endian u32 at a fixed offset inside the 64-byte SQE, without readUInt32LE's argument checks
- * (the per-command fields below are read several times per I/O).
+ * Little-endian u32 at `at` (0..60) of the 64-byte SQE, without readUInt32LE's argument checks (the
+ * per-command fields are read several times per I/O).
  */
-function u32(sqe: Buffer, at: number): number {
+export function sqeU32(sqe: Buffer, at: number): number {
   return (sqe[at]! | (sqe[at + 1]! << 8) | (sqe[at + 2]! << 16)) + sqe[at + 3]! * 0x1000000;
 }
+const u32 = sqeU32;
 
 /** CDW0 bits 7:0: opcode. */
 export function sqeOpcode(sqe: Buffer): number {
@@ -86,7 +87,7 @@ export function sqeOpcode(sqe: Buffer): number {
 
 /** CDW0 bits 31:16: command identifier. */
 export function sqeCid(sqe: Buffer): number {
-  return sqe.readUInt16LE(SQE.cid);
+  return sqe[SQE.cid]! | (sqe[SQE.cid + 1]! << 8);
 }
 
 /** Namespace identifier. */

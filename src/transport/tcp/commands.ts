@@ -11,7 +11,7 @@ import type { Backend } from '../../backend/backend.js';
 import { execute } from '../../core/dispatch.js';
 import { AdminOpc } from '../../spec/opcodes.js';
 import { CAPSULE_SQE_OFFSET, CH, DATA, FES, PduFlags } from '../../spec/pdu.js';
-import { SQE } from '../../spec/sqe.js';
+import { SQE, sqeCid } from '../../spec/sqe.js';
 import { Generic, S_INTERNAL_ERROR, S_SGL_LENGTH_INVALID, SCT, status } from '../../spec/status.js';
 import type { Logger } from '../../util/log.js';
 import { StatField, threadStats } from '../../runtime/stats.js';
@@ -156,7 +156,7 @@ export abstract class CommandPath implements RequestOwner {
       return null;
     }
     this.copySqe(hdr, req);
-    req.cid = req.sqe.readUInt16LE(SQE.cid);
+    req.cid = sqeCid(req.sqe);
     // Latency is sampled on one command in 8: the clock read is a measurable share of a 4 KiB I/O.
     req.t0 = (this.sample++ & 7) === 0 ? performance.now() : 0;
     this.stats.f[StatField.INFLIGHT]++;
