@@ -208,7 +208,8 @@ export class PduReader {
     const h = this.#hdr;
     const type = h[CH.pduType]!;
     const hlen = h[CH.hlen]!;
-    const plen = h.readUInt32LE(CH.plen);
+    // PLEN (LE u32) without readUInt32LE's argument checks: this runs twice per PDU.
+    const plen = (h[CH.plen]! | (h[CH.plen + 1]! << 8) | (h[CH.plen + 2]! << 16)) + h[CH.plen + 3]! * 0x1000000;
     if (this.#hdrNeed === CH.size) {
       if (!this.#accept[type]) return this.#fatal(FES.INVALID_PDU_HEADER_FIELD, CH.pduType, `unexpected PDU type 0x${type.toString(16)}`);
       const want = (HLEN as Record<number, number>)[type]!;
