@@ -283,7 +283,9 @@ export abstract class CommandPath implements RequestOwner {
     this.stats.complete(latencyUs, sent, req.inData ? req.inData.length : 0, req.status !== 0);
     if (req.ns !== null) nsCompleted(req.ns.stats, req.sqe[SQE.opcode]!, latencyUs, req.status !== 0);
     else if (this.qid === 0 && this.ctrl?.subsys) this.ctrl.subsys.adminCommands++;
-    this.freeRequest(req, true);
+    // Buffers of a response without data (writes: the in-capsule data) are referenced by nothing
+    // queued: back to the pool at once (the next command reuses them while still in cache).
+    this.freeRequest(req, true, sent > 0);
     this.tx.schedule();
   }
 
@@ -299,13 +301,17 @@ export abstract class CommandPath implements RequestOwner {
     this.checkIdle();
   }
 
-  protected freeRequest(req: Request, afterFlush: boolean): void {
+  /**
+   * `afterFlush`: the command was answered (false: dropped). `holdBuffers`: its response references
+   * its buffers, which go back only once the socket has taken the bytes.
+   */
+  protected freeRequest(req: Request, afterFlush: boolean, holdBuffers = afterFlush): void {
     if (req.held !== 0) releaseRange(req);
     if (req.fuse !== 0) this.fused.freed(req, !afterFlush);
     const owned = req.owned;
     // pop(), not `length = 0`: setting an array's length is a slow runtime call.
     for (let b = owned.pop(); b !== undefined; b = owned.pop()) {
-      if (afterFlush) this.tx.hold(b);
+      if (holdBuffers) this.tx.hold(b);
       else this.pool.release(b);
     }
     if (req.granted !== null) this.pool.release(req.granted); // granted, never used

@@ -117,3 +117,35 @@ test('per-command: the SQE copy is exact from word-aligned and unaligned headers
   path.copy(other, req);
   assert.deepEqual(req.sqe, Buffer.alloc(64, 0xa5));
 });
+
+test('per-command: a write\'s in-capsule buffer goes back to the pool at completion; a read\'s data stays held until the socket took it', async () => {
+  const ctx = makeContext();
+  const admin = await connectAdmin(ctx);
+  const io = await connectIo(ctx, admin.cntlid, 1);
+  const pool = io.conn.pool as unknown as { held: number };
+  await until(() => pool.held === 0, 'the Connect buffers back');
+  const wsqe = prepareSqe(S.readWrite(Buffer.alloc(64), IoOpc.Write, 1, 0, NLB), 1, { inCapsule: NLB * 512 });
+  io.sock.send(buildCapsuleCmd(wsqe, pattern(1), LINK));
+  // Synchronously after the receive: the write completed, its response is queued, not yet flushed.
+  assert.equal(cqes(io).length, 0, 'the response is still queued');
+  assert.equal(pool.held, 0, 'the in-capsule buffer is back already');
+  await until(() => cqes(io).length === 1, 'the write completion');
+  assert.equal(cqes(io)[0]!.status, 0);
+  // A read from a backend without views is answered from a pooled buffer: held until written.
+  const ns = ctx.subsystems.values().next().value!.namespaces.get(1)!;
+  const backend = ns.backend as unknown as { view: unknown };
+  backend.view = (): null => null;
+  const rsqe = prepareSqe(S.readWrite(Buffer.alloc(64), IoOpc.Read, 1, 0, NLB), 2, { transport: NLB * 512 });
+  // The socket takes the bytes but reports them written only when the test says so.
+  const written: (() => void)[] = [];
+  const write = io.sock.write.bind(io.sock);
+  io.sock.write = (b: Uint8Array, cb?: () => void): boolean => write(b, cb && ((): void => void written.push(cb)));
+  io.sock.send(buildCapsuleCmd(rsqe, null, LINK));
+  await until(() => cqes(io).length === 2, 'the read completion');
+  assert.equal(pool.held, NLB * 512, 'the read data buffer is held while the socket has not written the C2HData');
+  for (const cb of written.splice(0)) cb();
+  const data = io.sock.ofType(PduType.C2HData);
+  assert.equal(data.length, 1);
+  assert.ok(data[0]!.data!.equals(pattern(1)));
+  await until(() => pool.held === 0, 'the read buffer back after the write');
+});
