@@ -87,9 +87,13 @@ export function fail(cmd: Command, status: number, nsid: number, lba = 0n, locat
   cmd.complete();
 }
 
+/** The SLBA the last lbaRange() call checked (valid until the next call: read it right after). */
+let rangeSlba = 0;
+
 /** Validates SLBA/NLB against the namespace; returns the byte length, or -1 after failing the command. */
 function lbaRange(cmd: Command, ns: Namespace, checkMdts: boolean, ctx: TargetContext): number {
   const slba = sqeSlba(cmd.sqe);
+  rangeSlba = slba;
   const nlb = sqeNlb(cmd.sqe);
   if (slba + nlb > ns.nlb) {
     const lba = sqeSlbaBig(cmd.sqe);
@@ -132,7 +136,7 @@ function read(cmd: Command, ns: Namespace, ctx: TargetContext): void {
   if (len < 0) return;
   ns.stats[NsStat.READS]++;
   ns.stats[NsStat.READ_512] += len / 512;
-  const offset = offsetOf(cmd, ns);
+  const offset = rangeSlba * ns.blockSize;
   const view = ns.backend.view(offset, len);
   if (view) {
     // Zero-copy from the namespace's memory: a later write may change these bytes before they are sent.
@@ -176,12 +180,13 @@ function write(cmd: Command, ns: Namespace, ctx: TargetContext): void {
 /** Enters the namespace's write range lock (or waits out a Compare and Write on the range) and writes. */
 function startWrite(cmd: Command): void {
   const ns = cmd.ns!;
-  if (!holdShared(cmd, ns, sqeSlba(cmd.sqe), sqeNlb(cmd.sqe))) return park(cmd, startWrite);
+  const slba = sqeSlba(cmd.sqe);
+  if (!holdShared(cmd, ns, slba, sqeNlb(cmd.sqe))) return park(cmd, startWrite);
   const data = cmd.inData!;
   ns.stats[NsStat.WRITES]++;
   ns.stats[NsStat.WRITTEN_512] += data.length / 512;
   cmd.onBackend = onWriteDone;
-  ns.backend.submitWrite(cmd, offsetOf(cmd, ns), data, forceUnitAccess(cmd));
+  ns.backend.submitWrite(cmd, slba * ns.blockSize, data, forceUnitAccess(cmd));
 }
 
 function onWriteDone(cmd: Command, result: number): void {

@@ -18,11 +18,13 @@ export const StatField = {
   HIST: 10,
 } as const;
 export const HIST_BUCKETS = 24;
+/** Where the last (open) bucket starts: a constant, not a power computed per call. */
+const TOP_BUCKET_US = 2 ** (HIST_BUCKETS - 1);
 
 /** The histogram bucket of a latency: i for [2^i, 2^(i+1)) us, under 1 us in 0, the last one open. */
 export function latencyBucket(latencyUs: number): number {
   // Math.clz32 reads its argument modulo 2^32: test the top bucket first.
-  if (latencyUs >= 2 ** (HIST_BUCKETS - 1)) return HIST_BUCKETS - 1;
+  if (latencyUs >= TOP_BUCKET_US) return HIST_BUCKETS - 1;
   return latencyUs < 1 ? 0 : 31 - Math.clz32(latencyUs);
 }
 const FIELDS = StatField.HIST + HIST_BUCKETS;

@@ -71,6 +71,15 @@ export const CQE = {
 // --- Field accessors ------------------------------------------------------------------------------
 // Plain reads of the 64-byte SQE by field name (no allocation, except sqeSlbaBig for error paths).
 
+/**
+ * Little-endian u32 at `at` (0..60) of the 64-byte SQE, without readUInt32LE's argument checks (the
+ * per-command fields are read several times per I/O).
+ */
+export function sqeU32(sqe: Buffer, at: number): number {
+  return (sqe[at]! | (sqe[at + 1]! << 8) | (sqe[at + 2]! << 16)) + sqe[at + 3]! * 0x1000000;
+}
+const u32 = sqeU32;
+
 /** CDW0 bits 7:0: opcode. */
 export function sqeOpcode(sqe: Buffer): number {
   return sqe[SQE.opcode]!;
@@ -78,12 +87,12 @@ export function sqeOpcode(sqe: Buffer): number {
 
 /** CDW0 bits 31:16: command identifier. */
 export function sqeCid(sqe: Buffer): number {
-  return sqe.readUInt16LE(SQE.cid);
+  return sqe[SQE.cid]! | (sqe[SQE.cid + 1]! << 8);
 }
 
 /** Namespace identifier. */
 export function sqeNsid(sqe: Buffer): number {
-  return sqe.readUInt32LE(SQE.nsid);
+  return u32(sqe, SQE.nsid);
 }
 
 export function sqeCdw10(sqe: Buffer): number {
@@ -110,8 +119,8 @@ export function sqeCdw15(sqe: Buffer): number {
  * Infinity, which every range check rejects.
  */
 export function sqeSlba(sqe: Buffer): number {
-  const hi = sqe.readUInt32LE(IoSqe.slba + 4);
-  return hi >= 0x200000 ? Infinity : hi * 0x100000000 + sqe.readUInt32LE(IoSqe.slba);
+  const hi = u32(sqe, IoSqe.slba + 4);
+  return hi >= 0x200000 ? Infinity : hi * 0x100000000 + u32(sqe, IoSqe.slba);
 }
 
 /** NVM commands: SLBA exactly (allocates a BigInt: error paths and logs only). */
@@ -121,12 +130,12 @@ export function sqeSlbaBig(sqe: Buffer): bigint {
 
 /** NVM commands: the number of logical blocks (NLB + 1, since NLB is 0's based). */
 export function sqeNlb(sqe: Buffer): number {
-  return (sqe.readUInt32LE(IoSqe.cdw12) & Cdw12.NLB_MASK) + 1;
+  return (u32(sqe, IoSqe.cdw12) & Cdw12.NLB_MASK) + 1;
 }
 
 /** NVM commands: Force Unit Access (CDW12 bit 30). */
 export function sqeFua(sqe: Buffer): boolean {
-  return (sqe.readUInt32LE(IoSqe.cdw12) & Cdw12.FUA) !== 0;
+  return (u32(sqe, IoSqe.cdw12) & Cdw12.FUA) !== 0;
 }
 
 /** Fabrics commands (opcode 7Fh): FCTYPE. */

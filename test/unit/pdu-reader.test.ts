@@ -244,6 +244,19 @@ test('pdu-reader: PLEN beyond the maximum is fatal before any data is read', () 
   assert.equal(rec.headers, 0);
 });
 
+test('pdu-reader: a PLEN with its top bit set reads as a large unsigned length (beyond the maximum), not a negative one', () => {
+  for (const plen of [0x80000000, 0xffffffff, 0x80000048]) {
+    const pdu = buildCapsuleCmd(sqeWith(0x01, 1), null, { hdgst: false, ddgst: false, cpda: 0 });
+    pdu.writeUInt32LE(plen, CH.plen);
+    const rec = new Recorder();
+    reader(rec).push(pdu.subarray(0, CH.size));
+    const f = rec.fatal();
+    assert.equal(f.fes, FES.DATA_TRANSFER_LIMIT_EXCEEDED, `PLEN 0x${plen.toString(16)}`);
+    assert.equal(f.fei, CH.plen);
+    assert.match(f.reason, new RegExp(`PLEN ${plen} beyond`));
+  }
+});
+
 test('pdu-reader: PLEN shorter than the header is fatal', () => {
   const pdu = buildCapsuleCmd(sqeWith(0x02, 1), null, { hdgst: false, ddgst: false, cpda: 0 });
   pdu.writeUInt32LE(40, CH.plen);

@@ -192,3 +192,19 @@ test('Fabrics accessors: Connect and Property Get/Set fields', () => {
   p[40] = 0;
   assert.equal(sqeSpec.propertySize8(p), false);
 });
+
+test('SQE accessors (byte loads, no Buffer.read*) agree with readUInt*LE on random and all-ones SQEs', () => {
+  let x = 12345;
+  const rnd = (): number => (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  for (let n = 0; n < 200; n++) {
+    const b = Buffer.alloc(64);
+    for (let i = 0; i < 64; i++) b[i] = n === 0 ? 0xff : rnd();
+    for (let at = 0; at <= 60; at++) assert.equal(sqeSpec.sqeU32(b, at), b.readUInt32LE(at), `u32 at ${at}`);
+    assert.equal(sqeSpec.sqeCid(b), b.readUInt16LE(SQE.cid));
+    assert.equal(sqeSpec.sqeNsid(b), b.readUInt32LE(SQE.nsid));
+    assert.equal(sqeSpec.sqeNlb(b), (b.readUInt32LE(IoSqe.cdw12) & 0xffff) + 1);
+    assert.equal(sqeSpec.sqeFua(b), (b.readUInt32LE(IoSqe.cdw12) & Cdw12.FUA) !== 0);
+    const slba = b.readBigUInt64LE(IoSqe.slba);
+    assert.equal(sqeSpec.sqeSlba(b), slba <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(slba) : Infinity);
+  }
+});

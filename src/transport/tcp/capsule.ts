@@ -7,7 +7,7 @@
 // the connection before any data, so there is no path around it.
 import { AdminOpc } from '../../spec/opcodes.js';
 import { DATA, FES } from '../../spec/pdu.js';
-import { SGL, SglId, SQE } from '../../spec/sqe.js';
+import { SGL, SglId, SQE, sqeU32 } from '../../spec/sqe.js';
 import { Generic, S_SGL_LENGTH_INVALID, S_SGL_OFFSET_INVALID, S_SGL_TYPE_INVALID, SCT, status } from '../../spec/status.js';
 import { ReqState, XferDir, type Request, type RequestTable } from './request.js';
 
@@ -45,7 +45,7 @@ export function planCapsule(req: Request, data: Uint8Array | null, limits: Capsu
   const dirBits = opcode === AdminOpc.Fabrics ? sqe[SQE.fctype]! : opcode;
   req.dir = (dirBits & 3) as XferDir;
   const sglId = sqe[SQE.dptr + SGL.identifier]!;
-  const sglLen = sqe.readUInt32LE(SQE.dptr + SGL.length);
+  const sglLen = sqeU32(sqe, SQE.dptr + SGL.length);
   req.dataLen = sglLen;
   if (req.status !== 0) return CapsulePlan.FAIL;
   if (sglLen === 0) {
@@ -54,7 +54,7 @@ export function planCapsule(req: Request, data: Uint8Array | null, limits: Capsu
   }
   if (sglId === SglId.IN_CAPSULE) {
     // The offset of in-capsule data is 0: the data starts at PDO.
-    if (sqe.readUInt32LE(SQE.dptr + SGL.address) !== 0 || sqe.readUInt32LE(SQE.dptr + SGL.address + 4) !== 0) {
+    if (sqeU32(sqe, SQE.dptr + SGL.address) !== 0 || sqeU32(sqe, SQE.dptr + SGL.address + 4) !== 0) {
       return fail(req, S_SGL_OFFSET_INVALID);
     }
     if (data === null || data.length !== sglLen || req.dir !== XferDir.H2C) return fail(req, S_SGL_LENGTH_INVALID);

@@ -65,6 +65,8 @@ export class Request implements Command {
   readonly index: number;
   readonly queue: RequestOwner;
   readonly sqe = Buffer.alloc(64);
+  /** The same 64 bytes as 16 words (the capsule's SQE is copied in through it). */
+  readonly sqeWords = new Int32Array(this.sqe.buffer, this.sqe.byteOffset, 16);
   readonly #counts: Int32Array;
   /** [0]: slots in AWAITING_H2C for a large transfer (LARGE_H2C), shared with the table. */
   readonly #large: Int32Array;
