@@ -41,13 +41,14 @@ napi_value Throw(napi_env env, bool range, const char* msg) {
   return nullptr;
 }
 
-// Copies with streaming stores: the head up to a 16-byte boundary of dst and the tail plainly, the
-// middle in 64-byte steps (one cache line) of unaligned loads and aligned non-temporal stores. Ends
+// Copies with streaming stores: the head up to a 64-byte boundary of dst and the tail plainly, the
+// middle one whole cache line at a time (unaligned loads, aligned non-temporal stores: four stores
+// fill one line, so each line goes to memory as one full write, never as partial ones). Ends
 // with sfence, so the stores are ordered before anything this thread stores afterwards (another
 // thread that sees those sees the data too).
 void CopyStreaming(uint8_t* dst, const uint8_t* src, size_t len) {
 #ifdef NVMETD_NT_STORES
-  size_t head = (16 - (reinterpret_cast<uintptr_t>(dst) & 15)) & 15;
+  size_t head = (64 - (reinterpret_cast<uintptr_t>(dst) & 63)) & 63;
   if (head > len) head = len;
   std::memcpy(dst, src, head);
   dst += head;
