@@ -94,21 +94,23 @@ napi_value RamCopy(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// ramAdviseHuge(view: Uint8Array): number
-// madvise(MADV_HUGEPAGE) over the 2 MiB-aligned interior of the view's memory: the bytes advised
-// (0 when no whole 2 MiB page lies inside), or -errno (EINVAL where the kernel has no transparent
-// huge pages). Changes no data.
+// ramAdviseHuge(view: Uint8Array, huge = true): number
+// madvise(MADV_HUGEPAGE), or with huge false MADV_NOHUGEPAGE, over the 2 MiB-aligned interior of the
+// view's memory: the bytes advised (0 when no whole 2 MiB page lies inside), or -errno (EINVAL where
+// the kernel has no transparent huge pages). Changes no data.
 napi_value RamAdviseHuge(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   uint8_t* p;
   size_t len;
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 1 || !Bytes(env, argv[0], &p, &len)) return Throw(env, false, "ramAdviseHuge: expected a byte view");
+  bool huge = true;
+  if (argc > 1) napi_get_value_bool(env, argv[1], &huge);
   double result = 0;
   uintptr_t start = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
   uintptr_t end = (reinterpret_cast<uintptr_t>(p) + len) & ~(kHuge - 1);
 #ifdef MADV_HUGEPAGE
-  if (len > 0 && end > start) result = madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE) == 0 ? static_cast<double>(end - start) : -errno;
+  if (len > 0 && end > start) result = madvise(reinterpret_cast<void*>(start), end - start, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) == 0 ? static_cast<double>(end - start) : -errno;
 #else
   if (len > 0 && end > start) result = -EINVAL;
 #endif

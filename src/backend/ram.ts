@@ -41,7 +41,7 @@ function sharedSegment(length: number, segment: number, hugePages: boolean): Sha
   const Sab = SharedArrayBuffer as unknown as SabConstructor;
   const sab = length < segment ? new Sab(length, { maxByteLength: segment }) : new Sab(length);
   // The mapping is the process's: advised here, it has huge pages in every thread that maps it.
-  if (hugePages) adviseHugePages(new Uint8Array(sab));
+  adviseHugePages(new Uint8Array(sab), hugePages);
   return sab;
 }
 
@@ -88,9 +88,9 @@ export class RamBackend implements Backend {
   readonly #hugePages: boolean;
 
   /**
-   * hugePages: whether memory this backend allocates asks for transparent huge pages (false for an
-   * overcommitted namespace: there a first write backs 4 KiB, not 2 MiB). Shared buffers are advised
-   * (or not) by allocateSharedRam.
+   * hugePages: whether memory this backend allocates asks for transparent huge pages; false (an
+   * overcommitted namespace) asks for none, so a first write backs 4 KiB, not 2 MiB, even where THP
+   * is "always". Shared buffers are advised by allocateSharedRam.
    */
   constructor(sizeBytes: number, shared?: readonly SharedArrayBuffer[], delayUs = 0, hugePages = true) {
     this.#delayMs = delayUs / 1000;
@@ -164,7 +164,7 @@ export class RamBackend implements Backend {
       if (sab.byteLength < lengthAt(last)) {
         if (!sab.growable) throw new RangeError('the last shared RAM segment cannot grow');
         sab.grow(lengthAt(last));
-        if (this.#hugePages) adviseHugePages(new Uint8Array(sab));
+        adviseHugePages(new Uint8Array(sab), this.#hugePages);
       }
       for (let i = last + 1; i < count; i++) {
         const added = sharedSegment(lengthAt(i), seg, this.#hugePages);
@@ -176,7 +176,7 @@ export class RamBackend implements Backend {
       const c = this.#segments[last];
       if (c && c.length < lengthAt(last)) {
         const bigger = new Uint8Array(lengthAt(last));
-        if (this.#hugePages) adviseHugePages(bigger);
+        adviseHugePages(bigger, this.#hugePages);
         bigger.set(c);
         this.#segments[last] = bigger;
       }
@@ -218,7 +218,7 @@ export class RamBackend implements Backend {
       } catch {
         return null;
       }
-      if (this.#hugePages) adviseHugePages(c);
+      adviseHugePages(c, this.#hugePages);
       this.#segments[index] = c;
       this.#allocated++;
     }

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 interface RamNative {
   ramCopy(dst: Uint8Array, dstOffset: number, src: Uint8Array, srcOffset: number, length: number, streaming: boolean): void;
-  ramAdviseHuge(view: Uint8Array): number;
+  ramAdviseHuge(view: Uint8Array, huge?: boolean): number;
   ramStreamingStores(): boolean;
 }
 
@@ -43,8 +43,9 @@ const options = {
 
 /** The first refusal of madvise (-errno), 0 while none; kept so that it can be reported once. */
 let adviseRefused = 0;
-/** Bytes advised in this thread since start. */
+/** Bytes advised in this thread since start: for huge pages, and against them. */
 let advised = 0;
+let advisedAgainst = 0;
 
 export interface RamMemoryOptions {
   hugePages: boolean;
@@ -63,23 +64,31 @@ export function setRamMemoryOptions(o: Partial<RamMemoryOptions>): void {
 
 /**
  * Asks for transparent huge pages over the 2 MiB-aligned interior of `view`'s memory (THP in
- * "madvise" or "always" mode; nothing where it is "never"). Returns the bytes advised, 0 when the
- * switch is off, nothing whole fits, or the kernel refused (the first refusal: adviseRefusal()).
+ * "madvise" or "always" mode; nothing where it is "never"). With huge false, asks for none
+ * (MADV_NOHUGEPAGE, whatever the switch: memory that must grow 4 KiB at a time, even in "always"
+ * mode). Returns the bytes advised, 0 when the switch is off, nothing whole fits, or the kernel
+ * refused (the first refusal: adviseRefusal()).
  */
-export function adviseHugePages(view: Uint8Array): number {
-  if (!options.hugePages || n === null) return 0;
-  const r = n.ramAdviseHuge(view);
+export function adviseHugePages(view: Uint8Array, huge = true): number {
+  if ((huge && !options.hugePages) || n === null) return 0;
+  const r = n.ramAdviseHuge(view, huge);
   if (r < 0) {
     if (adviseRefused === 0) adviseRefused = r;
     return 0;
   }
-  advised += r;
+  if (huge) advised += r;
+  else advisedAgainst += r;
   return r;
 }
 
 /** Bytes adviseHugePages advised in this thread so far (a kernel without THP: always 0). */
 export function hugePageBytesAdvised(): number {
   return advised;
+}
+
+/** Bytes adviseHugePages(view, false) advised against huge pages in this thread so far. */
+export function noHugePageBytesAdvised(): number {
+  return advisedAgainst;
 }
 
 /** The first -errno madvise(MADV_HUGEPAGE) returned in this thread, 0 while none. */

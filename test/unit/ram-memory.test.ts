@@ -12,7 +12,7 @@ import type { BackendRequest } from '../../src/backend/backend.js';
 import { openBackend } from '../../src/backend/open.js';
 import type { NamespaceConfig } from '../../src/config/types.js';
 import { native } from '../../src/native/addon.js';
-import { STREAMING_MIN, hugePageBytesAdvised, ramMemoryOptions, setRamMemoryOptions } from '../../src/native/ram-memory.js';
+import { STREAMING_MIN, hugePageBytesAdvised, noHugePageBytesAdvised, ramMemoryOptions, setRamMemoryOptions } from '../../src/native/ram-memory.js';
 import { createLogger } from '../../src/util/log.js';
 
 const MiB = 2 ** 20;
@@ -20,7 +20,7 @@ const GiB = 2 ** 30;
 
 interface RamAddon {
   ramCopy(dst: Uint8Array, dstOffset: number, src: Uint8Array, srcOffset: number, length: number, streaming: boolean): void;
-  ramAdviseHuge(view: Uint8Array): number;
+  ramAdviseHuge(view: Uint8Array, huge?: boolean): number;
   ramStreamingStores(): boolean;
 }
 const addon = native as unknown as RamAddon;
@@ -106,6 +106,9 @@ test('ramAdviseHuge: advises the 2 MiB-aligned interior (or says the kernel refu
   } else {
     assert.ok(r >= 6 * MiB && r <= 8 * MiB && r % (2 * MiB) === 0, `the interior of 8 MiB: ${r}`);
   }
+  assert.deepEqual(view, copy, 'the data is unchanged');
+  const against = addon.ramAdviseHuge(view, false);
+  assert.equal(against, r, 'the same interior advised against huge pages');
   assert.deepEqual(view, copy, 'the data is unchanged');
   assert.equal(addon.ramAdviseHuge(new Uint8Array(4096)), 0, 'no whole 2 MiB page in 4 KiB');
   assert.equal(addon.ramAdviseHuge(new Uint8Array(0)), 0);
@@ -198,8 +201,10 @@ test('RAM backend: huge pages are asked for on a first write and for shared memo
     allocateSharedRam(64 * MiB);
     if (thp) assert.ok(hugePageBytesAdvised() - at >= 62 * MiB, 'shared memory is advised when allocated');
 
-    // Overcommitted: a first write backs 4 KiB, not 2 MiB (config "overcommit", --ram-overcommit).
+    // Overcommitted: a first write backs 4 KiB, not 2 MiB (config "overcommit", --ram-overcommit),
+    // advised against huge pages (THP "always" would give them otherwise).
     at = hugePageBytesAdvised();
+    const against = noHugePageBytesAdvised();
     const over = new RamBackend(64 * MiB, undefined, 0, false);
     assert.equal(run(over, (r) => over.submitWrite(r, 0, new Uint8Array(4096), false)), 4096);
     allocateSharedRam(64 * MiB, false);
@@ -208,15 +213,18 @@ test('RAM backend: huge pages are asked for on a first write and for shared memo
     const opened = (await openBackend(nc, log)) as RamBackend;
     assert.equal(run(opened, (r) => opened.submitWrite(r, 0, new Uint8Array(4096), false)), 4096);
     assert.equal(hugePageBytesAdvised(), at, 'nothing advised for overcommitted namespaces');
+    if (thpMode() !== '') assert.ok(noHugePageBytesAdvised() - against >= 3 * 62 * MiB, 'each of the three advised against huge pages');
     const fits = (await openBackend({ ...nc, backing: { type: 'ram', size: 64 * MiB } } as NamespaceConfig, log)) as RamBackend;
     assert.equal(run(fits, (r) => fits.submitWrite(r, 0, new Uint8Array(4096), false)), 4096);
     if (thp) assert.ok(hugePageBytesAdvised() > at, 'one that fits is advised');
 
     at = hugePageBytesAdvised();
     setRamMemoryOptions({ hugePages: false });
+    const againstBefore = noHugePageBytesAdvised();
     const off = new RamBackend(64 * MiB);
     assert.equal(run(off, (r) => off.submitWrite(r, 0, new Uint8Array(4096), false)), 4096);
     assert.equal(hugePageBytesAdvised(), at, 'the switch off: nothing advised');
+    assert.equal(noHugePageBytesAdvised(), againstBefore, 'the switch off leaves the kernel default (no advice either way)');
   } finally {
     setRamMemoryOptions(before);
   }
