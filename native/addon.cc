@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "crc32c.h"
+#include "ram_memory.h"
 #include "rbd.h"
 #include "tls.h"
 #include "uring.h"
@@ -226,6 +227,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nvmetd::InitUring(env, exports);
   nvmetd::InitRbd(env, exports);
   nvmetd::InitTls(env, exports);
+  nvmetd::InitRamMemory(env, exports);
   return exports;
 }
 

@@ -20,7 +20,7 @@ export async function openBackend(ns: NamespaceConfig, log: Logger, opts: Engine
   const b = ns.backing;
   let backend: Backend;
   if (b.type === 'ram') {
-    backend = new RamBackend(b.size - (b.size % ns.blockSize), undefined, b.delayUs ?? 0);
+    backend = new RamBackend(b.size - (b.size % ns.blockSize), undefined, b.delayUs ?? 0, !b.overcommit);
   } else if (b.type === 'rbd') {
     backend = await RbdBackend.open(b, { blockSize: ns.blockSize, readOnly: ns.readOnly }, log);
   } else {

@@ -12,6 +12,7 @@
 //
 // Whether the declared size fits the machine is checked with the config (config/memory.ts).
 import type { Backend, BackendRequest } from './backend.js';
+import { adviseHugePages, copyIntoRam } from '../native/ram-memory.js';
 
 const ZEROES = new Uint8Array(1 << 20);
 const ENOMEM = 12;
@@ -36,18 +37,21 @@ interface GrowableSab extends SharedArrayBuffer {
 type SabConstructor = new (bytes: number, o?: { maxByteLength: number }) => GrowableSab;
 
 /** One shared segment of `length` bytes; a partial one may grow up to `segment` bytes. */
-function sharedSegment(length: number, segment: number): SharedArrayBuffer {
+function sharedSegment(length: number, segment: number, hugePages: boolean): SharedArrayBuffer {
   const Sab = SharedArrayBuffer as unknown as SabConstructor;
-  return length < segment ? new Sab(length, { maxByteLength: segment }) : new Sab(length);
+  const sab = length < segment ? new Sab(length, { maxByteLength: segment }) : new Sab(length);
+  // The mapping is the process's: advised here, it has huge pages in every thread that maps it.
+  adviseHugePages(new Uint8Array(sab), hugePages);
+  return sab;
 }
 
-/** SharedArrayBuffers for a shared RAM namespace of `sizeBytes`. */
-export function allocateSharedRam(sizeBytes: number): SharedArrayBuffer[] {
+/** SharedArrayBuffers for a shared RAM namespace of `sizeBytes` (hugePages: see RamBackend). */
+export function allocateSharedRam(sizeBytes: number, hugePages = true): SharedArrayBuffer[] {
   checkSize(sizeBytes);
   const seg = ramSegmentBytes(sizeBytes);
   const out: SharedArrayBuffer[] = [];
   try {
-    for (let at = 0; at < sizeBytes; at += seg) out.push(sharedSegment(Math.min(seg, sizeBytes - at), seg));
+    for (let at = 0; at < sizeBytes; at += seg) out.push(sharedSegment(Math.min(seg, sizeBytes - at), seg, hugePages));
   } catch (err) {
     throw new RangeError(`cannot reserve a shared RAM namespace of ${sizeBytes} bytes (${out.length} segments of ${seg} bytes reserved): ${(err as Error).message}`);
   }
@@ -80,9 +84,17 @@ export class RamBackend implements Backend {
 
   /** Completion delay (ms) injected after every batch; 0: completions are delivered in kick(). */
   readonly #delayMs: number;
+  /** Segments allocated or grown here get transparent huge pages (src/native/ram-memory.ts). */
+  readonly #hugePages: boolean;
 
-  constructor(sizeBytes: number, shared?: readonly SharedArrayBuffer[], delayUs = 0) {
+  /**
+   * hugePages: whether memory this backend allocates asks for transparent huge pages; false (an
+   * overcommitted namespace) asks for none, so a first write backs 4 KiB, not 2 MiB, even where THP
+   * is "always". Shared buffers are advised by allocateSharedRam.
+   */
+  constructor(sizeBytes: number, shared?: readonly SharedArrayBuffer[], delayUs = 0, hugePages = true) {
     this.#delayMs = delayUs / 1000;
+    this.#hugePages = hugePages;
     checkSize(sizeBytes);
     this.sizeBytes = sizeBytes;
     this.segmentBytes = ramSegmentBytes(sizeBytes);
@@ -152,9 +164,10 @@ export class RamBackend implements Backend {
       if (sab.byteLength < lengthAt(last)) {
         if (!sab.growable) throw new RangeError('the last shared RAM segment cannot grow');
         sab.grow(lengthAt(last));
+        adviseHugePages(new Uint8Array(sab), this.#hugePages);
       }
       for (let i = last + 1; i < count; i++) {
-        const added = sharedSegment(lengthAt(i), seg);
+        const added = sharedSegment(lengthAt(i), seg, this.#hugePages);
         this.#shares.push(added);
         this.#segments[i] = new Uint8Array(added);
         this.#allocated++;
@@ -163,6 +176,7 @@ export class RamBackend implements Backend {
       const c = this.#segments[last];
       if (c && c.length < lengthAt(last)) {
         const bigger = new Uint8Array(lengthAt(last));
+        adviseHugePages(bigger, this.#hugePages);
         bigger.set(c);
         this.#segments[last] = bigger;
       }
@@ -204,6 +218,7 @@ export class RamBackend implements Backend {
       } catch {
         return null;
       }
+      adviseHugePages(c, this.#hugePages);
       this.#segments[index] = c;
       this.#allocated++;
     }
@@ -264,7 +279,7 @@ export class RamBackend implements Backend {
       const n = Math.min(seg - start, src.length - pos);
       const c = this.#segmentFor(index);
       if (!c) return false;
-      c.set(src.subarray(pos, pos + n), start);
+      copyIntoRam(c, start, src, pos, n);
       pos += n;
     }
     return true;

@@ -34,7 +34,7 @@ export async function buildSubsystems(config: TargetConfig, log: Logger, o: Buil
         const key = nsKey(sc.nqn, nc.nsid);
         const share = o.ramShares?.[key];
         let backend: Backend;
-        if (nc.backing.type === 'ram' && share) backend = new RamBackend(nc.backing.size - (nc.backing.size % nc.blockSize), share, nc.backing.delayUs ?? 0);
+        if (nc.backing.type === 'ram' && share) backend = new RamBackend(nc.backing.size - (nc.backing.size % nc.blockSize), share, nc.backing.delayUs ?? 0, !nc.backing.overcommit);
         else backend = await openBackend(nc, log);
         const ns = new Namespace(nc, backend, o.nsStats?.[key], o.slot ?? 0);
         namespaces.push(ns);

@@ -101,7 +101,7 @@ export class WorkerPool implements QueueMover, ControllerObserver {
     for (const sc of config.subsystems) {
       for (const nc of sc.namespaces) {
         const key = nsKey(sc.nqn, nc.nsid);
-        if (nc.backing.type === 'ram') this.#ramShares[key] = allocateSharedRam(nc.backing.size - (nc.backing.size % nc.blockSize));
+        if (nc.backing.type === 'ram') this.#ramShares[key] = allocateSharedRam(nc.backing.size - (nc.backing.size % nc.blockSize), !nc.backing.overcommit);
         this.#nsStats[key] = allocateNsStats(this.#cfg.workers + 1);
       }
     }

@@ -30,8 +30,8 @@ async function openNamespace(live: LiveTarget, nc: NamespaceConfig): Promise<{ b
   const b = nc.backing;
   if (b.type === 'ram' && live.workers) {
     const size = b.size - (b.size % nc.blockSize);
-    const ramShare = allocateSharedRam(size);
-    return { backend: new RamBackend(size, ramShare, b.delayUs ?? 0), ramShare };
+    const ramShare = allocateSharedRam(size, !b.overcommit);
+    return { backend: new RamBackend(size, ramShare, b.delayUs ?? 0, !b.overcommit), ramShare };
   }
   return { backend: await openBackend(nc, live.log), ramShare: null };
 }
