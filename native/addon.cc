@@ -10,6 +10,7 @@
 
 #include "crc32c.h"
 #include "rbd.h"
+#include "sock_write.h"
 #include "tls.h"
 #include "uring.h"
 
@@ -226,6 +227,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nvmetd::InitUring(env, exports);
   nvmetd::InitRbd(env, exports);
   nvmetd::InitTls(env, exports);
+  nvmetd::InitSockWrite(env, exports);
   return exports;
 }
 
