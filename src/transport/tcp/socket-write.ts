@@ -8,11 +8,9 @@ import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { nativeWriteEnabled, writeFd } from '../../native/sock-write.js';
 
-/** The parts of net.Socket that are not in its public type. */
+/** The part of net.Socket that is not in its public type. */
 interface SocketInternals {
   _handle: { fd?: number } | null;
-  /** What socket.bytesWritten counts (besides the bytes still in the stream). */
-  _bytesDispatched?: number;
 }
 
 export class SocketWriter {
@@ -20,6 +18,11 @@ export class SocketWriter {
   /** The handle whose descriptor #fd is (looked up once per handle: its getter is a native call). */
   #handle: object | null = null;
   #fd = -1;
+  /**
+   * Bytes written directly (socket.bytesWritten counts only what went through the stream: its
+   * counter lives in the handle, out of our reach; nothing in nvmetd reads it).
+   */
+  directBytes = 0;
 
   constructor(enabled = nativeWriteEnabled) {
     this.#enabled = enabled;
@@ -36,7 +39,7 @@ export class SocketWriter {
     if (fd < 0) return streamWrite(socket, pieces, 0, n, written);
     const w = writeFd(fd, pieces, n);
     if (w === total) {
-      countWritten(socket, w);
+      this.directBytes += w;
       // A stream completion of an earlier write may still wait in the nextTick queue: this one
       // comes after it, as it would through the stream.
       if (written) process.nextTick(written);
@@ -50,7 +53,7 @@ export class SocketWriter {
       if (written) process.nextTick(written);
       return true;
     }
-    countWritten(socket, w);
+    this.directBytes += w;
     // The send buffer is full: the rest, from the first byte not taken, goes through the stream.
     let i = 0;
     let left = w;
@@ -71,11 +74,6 @@ export class SocketWriter {
     }
     return this.#fd;
   }
-}
-
-function countWritten(socket: Socket, n: number): void {
-  const s = socket as unknown as SocketInternals;
-  if (typeof s._bytesDispatched === 'number') s._bytesDispatched += n;
 }
 
 /** pieces[from, n) through the socket's stream, corked into one writev. */
