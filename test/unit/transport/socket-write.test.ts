@@ -38,20 +38,25 @@ function countStreamWrites(s: net.Socket): { n: number } {
   return c;
 }
 
-/** Collects what `s` receives from now on; `until(n)` waits for n bytes and returns all so far. */
-function collector(s: net.Socket): { until(n: number): Promise<Buffer> } {
+/**
+ * Collects what `s` receives from now on (calling `onData` after each read); `until(n)` waits for n
+ * bytes (n read again while waiting) and returns all so far.
+ */
+function collector(s: net.Socket, onData?: () => void): { until(n: number | (() => number)): Promise<Buffer> } {
   const parts: Buffer[] = [];
   let got = 0;
   s.on('data', (d: Buffer) => {
     parts.push(d);
     got += d.length;
+    onData?.();
   });
   s.resume();
   return {
-    async until(want: number): Promise<Buffer> {
+    async until(n: number | (() => number)): Promise<Buffer> {
       const end = Date.now() + 20000;
-      while (got < want) {
-        if (Date.now() > end) throw new Error(`read ${got} of ${want} bytes`);
+      const want = typeof n === 'number' ? () => n : n;
+      while (got < want()) {
+        if (Date.now() > end) throw new Error(`read ${got} of ${want()} bytes`);
         await new Promise((r) => setTimeout(r, 2));
       }
       return Buffer.concat(parts);
@@ -148,16 +153,47 @@ test('socket-write: a peer that stops reading: the rest of a partial write and l
     flush();
     assert.equal(w.directBytes, directAtStall, 'no native write while the stream holds bytes');
     assert.equal(ok, false, 'over the high-water mark: the caller is told to stop');
-    const reader = collector(client);
-    const first = await reader.until(at);
+    // The reader catches up: each read makes room in the kernel while the stream still holds bytes;
+    // a flush right then must still queue behind those bytes, not go around them.
+    let during = 24;
+    const reader = collector(client, () => {
+      if (during > 0 && server.writableLength > 0) {
+        during--;
+        flush();
+      }
+    });
+    const first = await reader.until(() => at);
     assert.deepEqual(first, src.subarray(0, at), 'every byte in order');
     if (server.writableLength > 0) await once(server, 'drain');
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(order, Array.from({ length: flushes }, (_, i) => i), 'callbacks in flush order');
     // Drained: the next flush is native again, and its bytes follow the streamed ones.
     flush();
+    assert.ok(during < 24, 'flushes ran while the stream held bytes');
     assert.equal(w.directBytes, directAtStall + (1 << 20), 'native again once the stream is empty');
     assert.deepEqual(await reader.until(at), src.subarray(0, at));
+  } finally {
+    close();
+  }
+});
+
+test('socket-write: bytes the stream has not handed to the kernel yet are never overtaken', async () => {
+  const { client, server, close } = await pair();
+  try {
+    // The stream's write reaches the kernel a little later (as one waiting for a writable socket
+    // would), so the kernel has room while the stream holds bytes.
+    const s = server as unknown as { _writeGeneric: (...a: unknown[]) => unknown };
+    const orig = s._writeGeneric.bind(server);
+    s._writeGeneric = (...a: unknown[]) => void setTimeout(() => orig(...a), 20);
+    const src = source(3000);
+    server.write(src.subarray(0, 1000));
+    assert.ok(server.writableLength > 0);
+    const w = new SocketWriter(true);
+    let called = false;
+    w.write(server, [src.subarray(1000, 1024), src.subarray(1024, 3000)], 2, 2000, () => (called = true));
+    assert.equal(w.directBytes, 0, 'queued behind the stream');
+    assert.deepEqual(await readAll(client, 3000), src, 'in order');
+    assert.equal(called, true);
   } finally {
     close();
   }
