@@ -28,5 +28,5 @@ node -e "const r=require('$out/$name.json');const u=($u1-$u0)*1e4/r.ios,s=($s1-$
 if command -v strace >/dev/null; then
   run 1 "$@"
   ios=$(node -e "console.log(require('$out/$name.json').ios)")
-  awk -v ios="$ios" '$NF ~ /^(writev|write|read|epoll_pwait|epoll_wait|io_uring_enter)$/ {printf "  %-14s %.3f per command (under strace)\n", $NF, $4/ios}' "$out/$name.strace"
+  awk -v ios="$ios" '$NF ~ /^(writev|write|sendmsg|read|epoll_pwait|epoll_wait|io_uring_enter)$/ {printf "  %-14s %.3f per command (under strace)\n", $NF, $4/ios}' "$out/$name.strace"
 fi

@@ -11,6 +11,7 @@
 #include "crc32c.h"
 #include "ram_memory.h"
 #include "rbd.h"
+#include "sock_write.h"
 #include "tls.h"
 #include "uring.h"
 
@@ -228,6 +229,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   nvmetd::InitRbd(env, exports);
   nvmetd::InitTls(env, exports);
   nvmetd::InitRamMemory(env, exports);
+  nvmetd::InitSockWrite(env, exports);
   return exports;
 }
 

@@ -23,6 +23,12 @@ export interface NativeAddon {
   dupFd(fd: number): number;
   /** Kernel thread id of the calling thread. */
   gettid(): number;
+  /**
+   * sendmsg of pieces[0, count) to a socket descriptor without blocking (MSG_DONTWAIT|MSG_NOSIGNAL):
+   * the bytes taken (fewer than all when its send buffer filled), or a negated errno when an error
+   * came before any byte was taken.
+   */
+  writeFd(fd: number, pieces: Uint8Array[], count: number): number;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

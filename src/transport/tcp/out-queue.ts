@@ -1,4 +1,4 @@
-// Outgoing bytes of one connection, gathered per batch and written with one corked writev.
+// Outgoing bytes of one connection, gathered per batch and written with one sendmsg (socket-write.ts).
 //
 // PDU headers are carved from an append-only arena chunk: adjacent headers merge into one piece, so a
 // batch of 32 responses is one 768-byte write. Regions handed to the socket are never reused (the
@@ -7,6 +7,7 @@
 // computed together, in one native call, just before the bytes they cover go out.
 import type { Socket } from 'node:net';
 import { DigestBatch } from '../../native/digest-batch.js';
+import { SocketWriter } from './socket-write.js';
 
 const ARENA_SIZE = 64 * 1024;
 
@@ -19,6 +20,12 @@ export class OutQueue {
   #count = 0;
   #bytes = 0;
   readonly #digests = new DigestBatch();
+  readonly #writer: SocketWriter;
+
+  /** `nativeWrite` false: every flush goes through the socket's stream (default: NVMETD_NATIVE_WRITE). */
+  constructor(nativeWrite?: boolean) {
+    this.#writer = new SocketWriter(nativeWrite);
+  }
 
   /** Reserves n bytes of header space; write the fields into `buf` at the returned offset. */
   header(n: number): number {
@@ -81,7 +88,8 @@ export class OutQueue {
 
   /**
    * Writes everything queued; returns false when the socket's buffer is over its high-water mark.
-   * `written` (optional) runs once the socket has handed these bytes to the kernel.
+   * `written` (optional) runs once these bytes are handed to the kernel: never synchronously, and in
+   * order with earlier flushes' callbacks.
    */
   flush(socket: Socket, written?: () => void): boolean {
     this.#digests.run(this.#chunk);
@@ -91,15 +99,7 @@ export class OutQueue {
       if (written) socket.write(EMPTY, written);
       return true;
     }
-    let ok = true;
-    if (n === 1) {
-      ok = written ? socket.write(this.#pieces[0]!, written) : socket.write(this.#pieces[0]!);
-    } else {
-      socket.cork();
-      for (let i = 0; i < n - 1; i++) socket.write(this.#pieces[i]!);
-      ok = written ? socket.write(this.#pieces[n - 1]!, written) : socket.write(this.#pieces[n - 1]!);
-      socket.uncork();
-    }
+    const ok = this.#writer.write(socket, this.#pieces, n, this.#bytes, written);
     for (let i = 0; i < n; i++) this.#pieces[i] = EMPTY;
     this.#count = 0;
     this.#bytes = 0;

@@ -1,0 +1,88 @@
+// Writing one flush's pieces to a socket. A plain TCP socket with nothing waiting in its stream is
+// written directly: all pieces in one sendmsg on its descriptor (native writeFd), with none of the
+// stream layer's per-write cost. Whatever the kernel does not take then (a full send buffer), and
+// every write to a socket whose stream still holds bytes, goes through socket.write, so bytes stay in
+// order: once the stream holds some, later flushes queue behind them until it drains. TLS sockets
+// (no descriptor of their own) always take the stream path. NVMETD_NATIVE_WRITE=0 turns it off.
+import type { Socket } from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import { nativeWriteEnabled, writeFd } from '../../native/sock-write.js';
+
+/** The part of net.Socket that is not in its public type. */
+interface SocketInternals {
+  _handle: { fd?: number } | null;
+}
+
+export class SocketWriter {
+  readonly #enabled: boolean;
+  /** The handle whose descriptor #fd is (looked up once per handle: its getter is a native call). */
+  #handle: object | null = null;
+  #fd = -1;
+  /**
+   * Bytes written directly (socket.bytesWritten counts only what went through the stream: its
+   * counter lives in the handle, out of our reach; nothing in nvmetd reads it).
+   */
+  directBytes = 0;
+
+  constructor(enabled = nativeWriteEnabled) {
+    this.#enabled = enabled;
+  }
+
+  /**
+   * Writes pieces[0, n) (`total` bytes in all) to `socket`. Returns false when the socket's stream is
+   * over its high-water mark (socket.write's answer). `written` runs once the kernel has taken the
+   * bytes, never before this returns, and in order with the completions of earlier writes.
+   * Pieces in the array may be replaced (the caller clears it after the flush).
+   */
+  write(socket: Socket, pieces: Uint8Array[], n: number, total: number, written?: () => void): boolean {
+    const fd = this.#directFd(socket);
+    if (fd < 0) return streamWrite(socket, pieces, 0, n, written);
+    const w = writeFd(fd, pieces, n);
+    if (w === total) {
+      this.directBytes += w;
+      // A stream completion of an earlier write may still wait in the nextTick queue: this one
+      // comes after it, as it would through the stream.
+      if (written) process.nextTick(written);
+      return true;
+    }
+    if (w < 0) {
+      // As a failed stream write does: the socket is destroyed with the system error, and the
+      // callback still runs (the caller releases what the bytes referenced).
+      const code = getSystemErrorName(w);
+      socket.destroy(Object.assign(new Error(`write ${code}`), { errno: w, code, syscall: 'write' }));
+      if (written) process.nextTick(written);
+      return true;
+    }
+    this.directBytes += w;
+    // The send buffer is full: the rest, from the first byte not taken, goes through the stream.
+    let i = 0;
+    let left = w;
+    while (left >= pieces[i]!.length) left -= pieces[i++]!.length;
+    if (left > 0) pieces[i] = pieces[i]!.subarray(left);
+    return streamWrite(socket, pieces, i, n, written);
+  }
+
+  /** The descriptor to write to directly now, or -1 (not a plain TCP socket, or its stream holds bytes). */
+  #directFd(socket: Socket): number {
+    if (!this.#enabled) return -1;
+    const h = (socket as unknown as SocketInternals)._handle;
+    if (h == null || socket.writableLength !== 0 || socket.writableCorked !== 0 || socket.connecting || !socket.writable) return -1;
+    if (h !== this.#handle) {
+      const fd = h.fd;
+      this.#handle = h;
+      this.#fd = typeof fd === 'number' && fd >= 0 ? fd : -1;
+    }
+    return this.#fd;
+  }
+}
+
+/** pieces[from, n) through the socket's stream, corked into one writev. */
+function streamWrite(socket: Socket, pieces: Uint8Array[], from: number, n: number, written?: () => void): boolean {
+  const last = pieces[n - 1]!;
+  if (n - from === 1) return written ? socket.write(last, written) : socket.write(last);
+  socket.cork();
+  for (let i = from; i < n - 1; i++) socket.write(pieces[i]!);
+  const ok = written ? socket.write(last, written) : socket.write(last);
+  socket.uncork();
+  return ok;
+}
