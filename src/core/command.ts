@@ -15,6 +15,15 @@ export interface Command extends BackendRequest {
   readonly dataLen: number;
   /** Host-to-controller data, complete when the command executes (write-direction commands). */
   inData: Uint8Array | null;
+  /**
+   * inData is lent: a view of the transport's receive buffer, valid only until the execute() call
+   * that started the command returns. A write hands it to a backend that consumes it during
+   * submitWrite(); before anything that keeps it longer (a wait, a backend that holds the buffer
+   * until its completion) it calls keepInData().
+   */
+  inLent: boolean;
+  /** Copies lent inData into a buffer of the command's own (inLent becomes false). */
+  keepInData(): void;
   /** Controller-to-host data: sent before the completion. */
   outData: Uint8Array | null;
   /**

@@ -5,6 +5,7 @@ import type { Command } from './command.js';
 import type { TargetContext } from './context.js';
 import { NsStat, type Namespace } from './namespace.js';
 import { errnoToNvmeStatus } from '../backend/errno.js';
+import { RamBackend } from '../backend/ram.js';
 import { holdShared, park } from './range-hold.js';
 import { CopyCmd, Dsm, IoOpc, IoSqe } from '../spec/opcodes.js';
 import { SQE, sqeCdw10, sqeCdw11, sqeCdw12, sqeCid, sqeFua, sqeNlb, sqeNsid, sqeOpcode, sqeSlba, sqeSlbaBig } from '../spec/sqe.js';
@@ -181,7 +182,14 @@ function write(cmd: Command, ns: Namespace, ctx: TargetContext): void {
 function startWrite(cmd: Command): void {
   const ns = cmd.ns!;
   const slba = sqeSlba(cmd.sqe);
-  if (!holdShared(cmd, ns, slba, sqeNlb(cmd.sqe))) return park(cmd, startWrite);
+  if (!holdShared(cmd, ns, slba, sqeNlb(cmd.sqe))) {
+    // Lent data does not outlive this call: the write waits with a copy of its own.
+    if (cmd.inLent) cmd.keepInData();
+    return park(cmd, startWrite);
+  }
+  // Only a RAM namespace copies the source during submitWrite(); any other backend keeps the buffer
+  // until its completion.
+  if (cmd.inLent && !(ns.backend instanceof RamBackend)) cmd.keepInData();
   const data = cmd.inData!;
   ns.stats[NsStat.WRITES]++;
   ns.stats[NsStat.WRITTEN_512] += data.length / 512;

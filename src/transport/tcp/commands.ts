@@ -9,7 +9,7 @@ import type { AuthTransaction } from '../../core/auth/transaction.js';
 import type { TargetContext } from '../../core/context.js';
 import type { Backend } from '../../backend/backend.js';
 import { execute } from '../../core/dispatch.js';
-import { AdminOpc } from '../../spec/opcodes.js';
+import { AdminOpc, IoOpc } from '../../spec/opcodes.js';
 import { CAPSULE_SQE_OFFSET, CH, DATA, FES, PduFlags } from '../../spec/pdu.js';
 import { SQE, sqeCid } from '../../spec/sqe.js';
 import { Generic, S_INTERNAL_ERROR, S_SGL_LENGTH_INVALID, SCT, status } from '../../spec/status.js';
@@ -20,6 +20,7 @@ import type { DataPool } from './quota.js';
 import { CapsulePlan, planCapsule } from './capsule.js';
 import type { BufferGrants } from './grants.js';
 import { writeR2T } from './pdu-writer.js';
+import { LEND_CHUNK } from './pdu-reader.js';
 import { FusedPairing } from './fused.js';
 import { releaseRange } from '../../core/range-hold.js';
 import type { Responder } from './responder.js';
@@ -35,6 +36,8 @@ export const NO_DATA = new Uint8Array(0);
 let nextQueueId = 1;
 
 export abstract class CommandPath implements RequestOwner {
+  /** Lend in-capsule write data from the socket's chunk (off: always copy; tests and measurements turn it off). */
+  static lendWrites = true;
   readonly id = nextQueueId++;
   readonly port: PortConfig;
   readonly ctx: TargetContext;
@@ -76,6 +79,11 @@ export abstract class CommandPath implements RequestOwner {
   /** The header object copySqe() saw last, and the word view of its SQE (null: not word-aligned). */
   protected hdrOf: Buffer | null = null;
   protected hdrWords: Int32Array | null = null;
+  /**
+   * In-capsule write data may be a view of the received chunk (TcpConnection: not under TLS). The
+   * view is valid only until the push() that delivered it returns; see run().
+   */
+  protected lendsChunks = false;
 
   constructor(port: PortConfig, ctx: TargetContext, pool: DataPool, log: Logger) {
     this.port = port;
@@ -169,7 +177,21 @@ export abstract class CommandPath implements RequestOwner {
       this.log.warn({ cid: req.cid, dataLen, limit }, 'in-capsule data larger than offered');
       return Buffer.allocUnsafe(dataLen);
     }
+    // A plain Write (not half of a fused pair) on an I/O queue: its data may stay in the chunk when it
+    // is all there (the reader decides; lendRefused() otherwise). run() executes it before the chunk
+    // can change, and the I/O path copies it out before anything that would outlive that call.
+    if (this.lendsChunks && this.qid > 0 && req.sqe[SQE.opcode] === IoOpc.Write && (req.sqe[SQE.flags]! & 3) === 0 && CommandPath.lendWrites) {
+      req.inLent = true;
+      return LEND_CHUNK;
+    }
     // The PDU reader fills all dataLen bytes before the command can run.
+    return req.own(this.pool.acquire(dataLen), dataLen);
+  }
+
+  /** The capsule's data is not all in the chunk after all: a pooled buffer, as for any capsule. */
+  lendRefused(dataLen: number): Uint8Array {
+    const req = this.capsuleReq!;
+    req.inLent = false;
     return req.own(this.pool.acquire(dataLen), dataLen);
   }
 
@@ -251,6 +273,9 @@ export abstract class CommandPath implements RequestOwner {
   }
 
   protected run(req: Request): void {
+    // Lent data (a view of the chunk being parsed) is used by execute() below or copied out by it
+    // (Command.inLent); anything else that would keep the command past this call takes a copy here.
+    if (req.inLent && (req.fuse !== 0 || !this.inBatch)) req.keepInData();
     if (req.fuse !== 0) {
       // Half of a fused pair: it runs with its partner, once both have their data.
       this.fused.ready(req);
@@ -269,6 +294,9 @@ export abstract class CommandPath implements RequestOwner {
         this.completeRequest(req);
       }
     }
+    // The chunk is not ours past this point: the backend consumed the view at submit (only its
+    // length is read later, for statistics), or the I/O path copied it out before waiting.
+    req.inLent = false;
     if (!this.inBatch) this.kickBackends();
   }
 

@@ -26,6 +26,7 @@ import { ADMIN_INLINE, CommandPath, NO_DATA } from './commands.js';
 import { BufferGrants } from './grants.js';
 import { moveToWorker, type HandoffSource, type QueueHandoff, type QueueMover } from './handoff.js';
 import { icreqTimedOut } from './icreq-timeouts.js';
+import { TlsSocket } from '../../native/tls-socket.js';
 import { receiveIntoThreadBuffer, useThreadBuffer } from './user-buffer.js';
 import { PduReader, type PduSink } from './pdu-reader.js';
 import { writeC2HTermReq, writeICResp } from './pdu-writer.js';
@@ -118,6 +119,8 @@ export class TcpConnection extends CommandPath implements PduSink, HandoffSource
     });
     this.stats.f[StatField.QUEUES]++;
     socket.setNoDelay(true);
+    // Under TLS the chunk is the TLS engine's plaintext buffer: in-capsule data is always copied there.
+    this.lendsChunks = o.tlsPeer === undefined && !(socket instanceof TlsSocket);
     // H2CData (and in-capsule data) still missing after a read is read straight into its command's
     // buffer: the reader names it only once the PDU's header passed onHeader().
     const reader = this.#reader;

@@ -38,6 +38,11 @@ export interface PduSink {
    * it is valid only during the call and the matching onPdu.
    */
   onHeader(hdr: Buffer, dataLen: number): Uint8Array | null;
+  /**
+   * onHeader() returned LEND_CHUNK but the data does not lie wholly in the current chunk (or a direct
+   * read is about to be set up): the buffer to copy the data into after all.
+   */
+  lendRefused?(dataLen: number): Uint8Array;
   /** The whole PDU has arrived. `ddgstOk` is false when the data digest did not match. */
   onPdu(hdr: Buffer, data: Uint8Array | null, ddgstOk: boolean): void;
   /** A fatal transport error: the caller should send a TermReq (fes, fei, offending header) and close. */
@@ -53,6 +58,9 @@ export interface ReaderOptions {
 
 const MAX_HEADER = 128 + DIGEST_LEN;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** onHeader()'s answer "hand me a view of the chunk if the data is all there" (see the file's head). */
+export const LEND_CHUNK: Uint8Array = new Uint8Array(0);
 
 /** The least PDU data still missing that earns a socket read of its own straight into its destination. */
 export const DIRECT_MIN = 16 * 1024;
@@ -139,8 +147,21 @@ export class PduReader {
           break;
         }
         case RecvState.DATA: {
+          let dst = this.#data!;
+          if (dst === LEND_CHUNK) {
+            // #dataHave is 0 here. The data and its digest in this chunk: onPdu() runs in this push().
+            const len = this.#dataLen;
+            if (end - pos >= len + (this.#hasDdgst ? DIGEST_LEN : 0)) {
+              this.#data = new Uint8Array(chunk.buffer, chunk.byteOffset + pos, len);
+              if (this.#hasDdgst) this.#crc = crc32cUpdate(this.#crc, chunk, pos, len);
+              this.#dataHave = len;
+              pos += len;
+              this.#afterData();
+              break;
+            }
+            dst = this.#unlend();
+          }
           const n = Math.min(this.#dataLen - this.#dataHave, end - pos);
-          const dst = this.#data!;
           // A plain Uint8Array view of the piece: a Buffer subarray costs a FastBuffer construction more.
           dst.set(pos === 0 && n === chunk.length ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + pos, n), this.#dataHave);
           if (this.#hasDdgst) this.#crc = crc32cUpdate(this.#crc, chunk, pos, n);
@@ -174,9 +195,16 @@ export class PduReader {
     if (this.state !== RecvState.DATA || this.#detaching) return null;
     const left = this.#dataLen - this.#dataHave;
     if (left < PduReader.directMin) return null;
-    const dst = this.#data!;
+    const dst = this.#data === LEND_CHUNK ? this.#unlend() : this.#data!;
     this.#direct = this.#dataHave === 0 && dst.length === left ? dst : dst.subarray(this.#dataHave, this.#dataLen);
     return this.#direct;
+  }
+
+  /** The sink's buffer for data it asked to borrow from a chunk that does not hold it all. */
+  #unlend(): Uint8Array {
+    const b = this.#sink.lendRefused!(this.#dataLen);
+    this.#data = b;
+    return b;
   }
 
   /** True while a view from directTarget() is outstanding. */

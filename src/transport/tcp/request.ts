@@ -75,6 +75,8 @@ export class Request implements Command {
   dir = XferDir.NONE;
   dataLen = 0;
   inData: Uint8Array | null = null;
+  /** inData is a view of the received chunk, valid only during execute() (Command.inLent). */
+  inLent = false;
   outData: Uint8Array | null = null;
   outShared = false;
   auxData: Uint8Array | null = null;
@@ -144,6 +146,7 @@ export class Request implements Command {
     this.dir = XferDir.NONE;
     this.dataLen = 0;
     this.inData = null;
+    this.inLent = false;
     this.outData = null;
     this.outShared = false;
     this.auxData = null;
@@ -168,6 +171,15 @@ export class Request implements Command {
   own(buf: Buffer, n: number): Uint8Array {
     this.owned.push(buf);
     return buf.length === n ? buf : buf.subarray(0, n);
+  }
+
+  /** Lent in-capsule data into a pooled buffer of this command's own (it may now outlive the chunk). */
+  keepInData(): void {
+    const src = this.inData!;
+    this.inLent = false;
+    const b = this.own(this.queue.pool.acquire(src.length), src.length);
+    b.set(src);
+    this.inData = b;
   }
 
   /** A zeroed buffer of n bytes (admin data, anything the handler may fill only in part). */

@@ -77,6 +77,7 @@ export class FakeQueue implements HostQueue {
 export class FakeCommand implements Command {
   readonly sqe = Buffer.alloc(64);
   inData: Uint8Array | null = null;
+  inLent = false;
   outData: Uint8Array | null = null;
   outShared = false;
   auxData: Uint8Array | null = null;
@@ -95,6 +96,10 @@ export class FakeCommand implements Command {
     readonly queue: HostQueue,
     public dataLen = 0,
   ) {}
+  keepInData(): void {
+    this.inData = Uint8Array.from(this.inData!);
+    this.inLent = false;
+  }
   buffer(n: number): Uint8Array {
     return Buffer.alloc(n);
   }
