@@ -25,6 +25,12 @@ export interface Backend {
   submitRead(req: BackendRequest, offset: number, dst: Uint8Array): void;
   /** fua: the data is durable when backendDone is called. */
   submitWrite(req: BackendRequest, offset: number, src: Uint8Array, fua: boolean): void;
+  /**
+   * True when submitWrite is done with `src` by the time it returns (copied, or refused), so the
+   * caller may reuse that memory at once (in-capsule data lent from a socket's read buffer).
+   * Absent or false: `src` must stay unchanged until the completion (io_uring, librbd).
+   */
+  readonly writeSourceReleasedOnSubmit?: boolean;
   submitFlush(req: BackendRequest): void;
   submitDiscard(req: BackendRequest, offset: number, length: number): void;
   /** fua: the zeroes are durable when backendDone is called. */

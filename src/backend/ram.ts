@@ -306,6 +306,9 @@ export class RamBackend implements Backend {
     this.#done(req, dst.length);
   }
 
+  /** submitWrite copies (or refuses) before it returns, whatever the delay injected. */
+  readonly writeSourceReleasedOnSubmit = true;
+
   submitWrite(req: BackendRequest, offset: number, src: Uint8Array, _fua: boolean): void {
     const bad = this.#bad(offset, src.length);
     if (bad) return this.#done(req, bad);

@@ -5,7 +5,6 @@ import type { Command } from './command.js';
 import type { TargetContext } from './context.js';
 import { NsStat, type Namespace } from './namespace.js';
 import { errnoToNvmeStatus } from '../backend/errno.js';
-import { RamBackend } from '../backend/ram.js';
 import { holdShared, park } from './range-hold.js';
 import { CopyCmd, Dsm, IoOpc, IoSqe } from '../spec/opcodes.js';
 import { SQE, sqeCdw10, sqeCdw11, sqeCdw12, sqeCid, sqeFua, sqeNlb, sqeNsid, sqeOpcode, sqeSlba, sqeSlbaBig } from '../spec/sqe.js';
@@ -187,9 +186,9 @@ function startWrite(cmd: Command): void {
     if (cmd.inLent) cmd.keepInData();
     return park(cmd, startWrite);
   }
-  // Only a RAM namespace copies the source during submitWrite(); any other backend keeps the buffer
-  // until its completion.
-  if (cmd.inLent && !(ns.backend instanceof RamBackend)) cmd.keepInData();
+  // Only a backend that is done with the source when submitWrite() returns (RAM) may read lent
+  // data; any other keeps the buffer until its completion.
+  if (cmd.inLent && ns.backend.writeSourceReleasedOnSubmit !== true) cmd.keepInData();
   const data = cmd.inData!;
   ns.stats[NsStat.WRITES]++;
   ns.stats[NsStat.WRITTEN_512] += data.length / 512;
