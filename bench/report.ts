@@ -73,6 +73,8 @@ export const OTHER_GEN_KEY = 'floor-other-gen';
 
 /** The generator must be able to issue at least this many times the commands nvmetd served. */
 export const HEADROOM_GOAL = 1.5;
+/** nvmetd at this share of the floor's IOPS or more, at a generator-limited point: the generator caps both. */
+export const CAPS_BOTH = 0.9;
 
 /**
  * How much harder the generator could have driven nvmetd at a point, from three measurements of the
@@ -102,6 +104,12 @@ export interface Headroom {
   idleRatio: number;
   headroom: number;
   shownBy: 'same point' | 'same size' | 'generator idle';
+  /**
+   * 'free': headroom >= HEADROOM_GOAL (or QD1), nvmetd's number is nvmetd's; 'caps both': less, but
+   * nvmetd kept within CAPS_BOTH of the floor at this point, so the generator limited both targets and
+   * no gap of nvmetd's is hidden (compare CPU per command there); 'low': neither.
+   */
+  verdict: 'free' | 'caps both' | 'low';
   /** CPU microseconds per command of that nvmetd target, and of the generator driving it. */
   targetUsPerIo: number;
   genUsPerIo: number;
@@ -143,6 +151,7 @@ export function headroom(r: BenchResults): Headroom[] {
     out.push({
       point: p.id, depth: p.qd * p.connections, floorIops: f.iops, target: best[0], targetIops: v.iops, sameRatio,
       familyPoint: fam[0], familyIops: fam[1], familyRatio, genBusy: busyShare(f), genBusyOnTarget: busy, idleRatio, headroom: h, shownBy,
+      verdict: p.qd * p.connections === 1 || h >= HEADROOM_GOAL ? 'free' : v.iops >= CAPS_BOTH * f.iops ? 'caps both' : 'low',
       targetUsPerIo: v.targetCpuUsPerIo, genUsPerIo: v.genCpuUsPerIo, cpuRatio: ratio(v.targetCpuUsPerIo, v.genCpuUsPerIo),
     });
   }
@@ -220,16 +229,21 @@ export function markdown(r: BenchResults): string {
   out.push('');
   out.push(`| goal | ${others.map((t) => t.label).join(' | ')} |`);
   out.push(`|---|${others.map(() => '---').join('|')}|`);
+  const verdicts = new Map(headroom(r).map((h) => [h.point, h.verdict]));
   for (const g of r.goals) {
-    const cell = (v: GoalResult['results'][string]): string => (v ? `${x(v.ratio)} / ${x(v.median)} ${v.pass ? 'met' : '**missed**'}` : '-');
+    // At a point the generator capped, "met" holds at the generator's pace: CPU per command says more.
+    const capped = verdicts.get(g.point) === 'caps both' ? ' (generator-capped point)' : '';
+    const cell = (v: GoalResult['results'][string]): string => (v ? `${x(v.ratio)} / ${x(v.median)} ${v.pass ? `met${capped}` : '**missed**'}` : '-');
     out.push(`| ${g.text} | ${others.map((t) => cell(g.results[t.name] ?? null)).join(' | ')} |`);
   }
   out.push('');
   const hr = headroom(r);
   if (hr.length) {
     const deep = hr.filter((h) => h.depth > 1);
-    const worst = deep.reduce<Headroom | null>((w, h) => (w === null || h.headroom < w.headroom ? h : w), null);
-    const held = deep.filter((h) => h.headroom >= HEADROOM_GOAL).length;
+    const low = deep.filter((h) => h.verdict === 'low');
+    const capped = deep.filter((h) => h.verdict === 'caps both');
+    const worst = low.reduce<Headroom | null>((w, h) => (w === null || h.headroom < w.headroom ? h : w), null);
+    const held = deep.filter((h) => h.verdict === 'free').length;
     out.push('## Generator headroom: how much harder the generator could have driven nvmetd');
     out.push('');
     out.push(
@@ -237,10 +251,11 @@ export function markdown(r: BenchResults): string {
         `at >= ${HEADROOM_GOAL}x shows the generator was not what limited nvmetd's number: the generator drove the C floor ` +
         `that many times faster at the same point; or at the same workload and I/O size with another connection count (the same ` +
         `generator thread); or its thread was busy (on a CPU or waiting for one) only 1/x of the window while it drove nvmetd, ` +
-        `waiting for nvmetd the rest. At QD1 the ratios compare latencies, not capacity. ` +
-        (worst
-          ? `**${held} of ${deep.length} points with more than one command outstanding at >= ${HEADROOM_GOAL}x**; the lowest ${x(worst.headroom)} (${worst.point}).`
-          : ''),
+        `waiting for nvmetd the rest. At QD1 the ratios compare latencies, not capacity. Below ${HEADROOM_GOAL}x, where nvmetd ` +
+        `still reached ${CAPS_BOTH}x of the floor or more, the generator capped both targets ("caps both"): no gap of nvmetd's is ` +
+        `hidden there, and CPU per command is the comparison. ` +
+        `**Of ${deep.length} points with more than one command outstanding: ${held} at >= ${HEADROOM_GOAL}x, ${capped.length} where the generator caps both` +
+        `${capped.length ? ` (${capped.map((h) => h.point).join(', ')})` : ''}, ${low.length} low${worst ? ` (lowest ${x(worst.headroom)}, ${worst.point})` : ''}.**`,
     );
     out.push('');
     const cmp = r.settings.compareGens;
@@ -254,7 +269,7 @@ export function markdown(r: BenchResults): string {
       const o = r.points.find((p) => p.id === h.point)?.results[OTHER_GEN_KEY];
       const extra = cmp ? (o && !o.failed ? ` ${k(o.iops)} | ${Math.round(o.perfElu * 100)}% | ${x(ratio(h.floorIops, o.iops))} |` : ' - | - | - |') : '';
       const fam = h.familyPoint === h.point ? '(same)' : `${k(h.familyIops)} (${h.familyPoint})`;
-      const mark = h.depth > 1 && h.headroom < HEADROOM_GOAL ? ' **low**' : '';
+      const mark = h.verdict === 'low' ? ' **low**' : h.verdict === 'caps both' ? ' caps both' : '';
       out.push(
         `| ${h.point} | ${h.target} | ${k(h.targetIops)} | ${k(h.floorIops)} | ${x(h.sameRatio)} | ${fam} | ${x(h.familyRatio)} | ` +
           `${Math.round(h.genBusyOnTarget * 100)}% | ${x(h.idleRatio)} | ${x(h.headroom)}${mark} | ${cus(h.targetUsPerIo)} / ${cus(h.genUsPerIo)} |${extra}`,

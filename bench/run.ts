@@ -349,7 +349,7 @@ async function main(): Promise<void> {
   }
   for (const h of results.headroom) {
     log(
-      `headroom: ${h.point}: ${h.headroom}x (${h.shownBy})${h.depth > 1 && h.headroom < HEADROOM_GOAL ? ` BELOW ${HEADROOM_GOAL}x` : ''}: ` +
+      `headroom: ${h.point}: ${h.headroom}x (${h.shownBy})${h.verdict === 'low' ? ` BELOW ${HEADROOM_GOAL}x` : h.verdict === 'caps both' ? ` (the generator caps nvmetd and the floor alike)` : ''}: ` +
         `floor ${h.floorIops} IOPS / ${h.target} ${h.targetIops} = ${h.sameRatio}x, same size ${h.familyIops} (${h.familyPoint}) = ${h.familyRatio}x, ` +
         `generator busy ${Math.round(h.genBusyOnTarget * 100)}% driving nvmetd = ${h.idleRatio}x; CPU per command nvmetd ${h.targetUsPerIo} us / generator ${h.genUsPerIo} us`,
     );

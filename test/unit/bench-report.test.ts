@@ -53,7 +53,7 @@ test('headroom: the largest of same point, same size and generator idle; QD1 onl
     // Floor hardly faster, but the generator sat idle most of the time driving nvmetd.
     'randwrite 4k qd32 dgst': { ram: res(100, { perfElu: 0.3, genRunDelayPct: 10 }), floor: res(110) },
     // Nothing shows headroom: flagged.
-    'write 128k qd16 dgst': { ram: res(100, { perfElu: 0.8 }), floor: res(110) },
+    'write 128k qd16 dgst': { ram: res(100, { perfElu: 0.8 }), floor: res(120) },
     'randread 4k qd1': { ram: res(10, { perfElu: 0.9 }), floor: res(11) },
     'randread 4k qd32 4conn': { ram: res(500), floor: res(600) },
   });
@@ -67,7 +67,23 @@ test('headroom: the largest of same point, same size and generator idle; QD1 onl
   // A deep point of another size is no evidence for QD1.
   assert.equal(h.get('randread 4k qd1')!.familyPoint, 'randread 4k qd1');
   assert.equal(h.get('randread 4k qd1')!.headroom, 1.11);
+  assert.equal(h.get('write 128k qd16 dgst')!.verdict, 'low');
   const md = markdown({ ...r, headroom: headroom(r) });
-  assert.match(md, /\*\*4 of 5 points with more than one command outstanding at >= 1\.5x\*\*; the lowest 1\.25x \(write 128k qd16 dgst\)/);
+  assert.match(md, /Of 5 points with more than one command outstanding: 4 at >= 1\.5x, 0 where the generator caps both, 1 low \(lowest 1\.25x, write 128k qd16 dgst\)/);
   assert.match(md, /\| write 128k qd16 dgst \|.*1\.25x \*\*low\*\*/);
+});
+
+test('headroom: a saturated generator with nvmetd at the floor\'s pace caps both; short of it, low', () => {
+  const r = results({
+    'write 128k qd16 4conn': { ram: res(372, { perfElu: 0.98 }), floor: res(365, { perfElu: 0.99 }) },
+    'write 128k qd16': { ram: res(298, { perfElu: 0.91 }), floor: res(323, { perfElu: 0.97 }) },
+    'randwrite 4k qd32 dgst': { ram: res(200, { perfElu: 0.95 }), floor: res(250) },
+  });
+  const h = new Map(headroom(r).map((x) => [x.point, x]));
+  assert.equal(h.get('write 128k qd16 4conn')!.verdict, 'caps both');
+  // 298 of 323 is 0.92 of the floor: capped; the family's 372 k is not the floor's and plays no part.
+  assert.equal(h.get('write 128k qd16')!.verdict, 'caps both');
+  assert.equal(h.get('randwrite 4k qd32 dgst')!.verdict, 'low');
+  const md = markdown({ ...r, headroom: headroom(r) });
+  assert.match(md, /0 at >= 1\.5x, 2 where the generator caps both \(write 128k qd16, write 128k qd16 4conn\), 1 low/);
 });
