@@ -234,9 +234,9 @@ async function measureOnce(t: RunningTarget, p: Point, a: Args, gen: Generator, 
 }
 
 function logLine(id: string, label: string, r: PointResult): string {
-  if (r.failed) return `${id.padEnd(28)} ${label.padEnd(16)} FAILED ${r.failed}`;
+  if (r.failed) return `${id.padEnd(28)} ${label.padEnd(20)} FAILED ${r.failed}`;
   return (
-    `${id.padEnd(28)} ${label.padEnd(16)} ${String(r.iops).padStart(7)} IOPS ${r.mibps.toFixed(1).padStart(8)} MiB/s  ` +
+    `${id.padEnd(28)} ${label.padEnd(20)} ${String(r.iops).padStart(7)} IOPS ${r.mibps.toFixed(1).padStart(8)} MiB/s  ` +
     `${String(r.targetCpuUsPerIo).padStart(5)} us CPU/IO  lat avg ${r.latAvgUs.toFixed(1)} p99 ${r.latP99Us.toFixed(0)} us  ` +
     `cpu target ${r.targetCpuPct}% (top thread ${r.targetTopThreadPct}%, waited ${r.targetRunDelayPct}%) ` +
     `gen ${r.perfCpuPct}% busy ${Math.round(r.perfElu * 100)}%${Number.isFinite(r.genRunDelayPct) ? ` waited ${r.genRunDelayPct}%` : ''}`
