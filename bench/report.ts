@@ -68,6 +68,13 @@ export interface BenchResults {
   durationSec: number;
 }
 
+/**
+ * The C null target's names, not nvmetd: the floor (data discarded, reads from a static buffer) and
+ * floor-mem (the same with -m: a RAM namespace that stores the data). Ratios are to the floor; goals
+ * and headroom are about nvmetd targets only.
+ */
+export const isFloor = (name: string): boolean => name === 'floor' || name === 'floor-mem';
+
 /** Key of the floor's runs with the other generator in a point's results (--compare-gens). */
 export const OTHER_GEN_KEY = 'floor-other-gen';
 
@@ -130,7 +137,7 @@ export function headroom(r: BenchResults): Headroom[] {
     let best: [string, PointResult] | null = null;
     for (const t of r.targets) {
       const v = p.results[t.name];
-      if (t.name === 'floor' || !v || v.failed) continue;
+      if (isFloor(t.name) || !v || v.failed) continue;
       if (best === null || v.iops > best[1].iops) best = [t.label, v];
     }
     if (best === null) continue;
@@ -188,7 +195,7 @@ export function evaluateGoals(r: BenchResults): GoalResult[] {
     const basePt = g.base === undefined ? pt : r.points.find((p) => p.id === g.base);
     const results: GoalResult['results'] = {};
     for (const t of r.targets) {
-      if (t.name === 'floor') continue;
+      if (isFloor(t.name)) continue;
       const a = pt?.results[t.name];
       const f = g.base === undefined ? basePt?.results.floor : basePt?.results[t.name];
       if (!a || !f || a.failed || f.failed) {
@@ -210,7 +217,9 @@ const genName = (g: 'c' | 'node' | undefined): string => (g === 'node' ? '`nvmet
 const x = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}x` : '-');
 
 export function markdown(r: BenchResults): string {
+  // Columns with a ratio to the floor: nvmetd's targets and the RAM-backed floor (what storing the data costs a C target).
   const others = r.targets.filter((t) => t.name !== 'floor');
+  const nvmetd = r.targets.filter((t) => !isFloor(t.name));
   const out: string[] = [];
   out.push(`# nvmetd benchmark, ${r.date.slice(0, 10)}`);
   out.push('');
@@ -218,7 +227,8 @@ export function markdown(r: BenchResults): string {
     `${r.host.cpus} CPU(s) (${r.host.cpuModel}), Linux ${r.host.kernel}, Node ${r.host.node}; loopback only. ` +
       `Each point: ${r.settings.warmup} s warmup + ${r.settings.time} s measured with ${genName(r.settings.generator)}, best of ${r.settings.repeat} run(s) per target, ` +
       `namespace ${r.settings.nsSize / 1048576} MiB. Load average at start ${r.host.loadavgStart.map((v) => v.toFixed(2)).join(' ')} ` +
-      `(other work on the machine shows up as noise). Ratios are nvmetd / floor, measured in the same run, point by point.`,
+      `(other work on the machine shows up as noise). Ratios are nvmetd / floor, measured in the same run, point by point` +
+      `${r.targets.some((t) => t.name === 'floor-mem') ? '; the RAM-backed floor\'s ratio to the floor (its namespace is memory that keeps the data: reads are sent from it, writes copied into it, as in nvmetd\'s RAM namespace) is what storing the data costs a C target' : ''}.`,
   );
   out.push('');
   out.push(`Reproduce: \`${r.settings.command}\``);
@@ -227,14 +237,14 @@ export function markdown(r: BenchResults): string {
   out.push('');
   out.push(`Ratios best against best, then median against median (${r.settings.repeat} run(s) per target and point); met or missed by the best.`);
   out.push('');
-  out.push(`| goal | ${others.map((t) => t.label).join(' | ')} |`);
-  out.push(`|---|${others.map(() => '---').join('|')}|`);
+  out.push(`| goal | ${nvmetd.map((t) => t.label).join(' | ')} |`);
+  out.push(`|---|${nvmetd.map(() => '---').join('|')}|`);
   const verdicts = new Map(headroom(r).map((h) => [h.point, h.verdict]));
   for (const g of r.goals) {
     // At a point the generator capped, "met" holds at the generator's pace: CPU per command says more.
     const capped = verdicts.get(g.point) === 'caps both' ? ' (generator-capped point)' : '';
     const cell = (v: GoalResult['results'][string]): string => (v ? `${x(v.ratio)} / ${x(v.median)} ${v.pass ? `met${capped}` : '**missed**'}` : '-');
-    out.push(`| ${g.text} | ${others.map((t) => cell(g.results[t.name] ?? null)).join(' | ')} |`);
+    out.push(`| ${g.text} | ${nvmetd.map((t) => cell(g.results[t.name] ?? null)).join(' | ')} |`);
   }
   out.push('');
   const hr = headroom(r);
@@ -368,7 +378,7 @@ export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-const COLORS: Record<string, string> = { ram: '#2f6fb0', file: '#6aa84f', 'file-direct': '#b5651d', floor: '#999999' };
+const COLORS: Record<string, string> = { ram: '#2f6fb0', file: '#6aa84f', 'file-direct': '#b5651d', floor: '#999999', 'floor-mem': '#5b5b5b' };
 
 /**
  * Two panels side by side: IOPS and mean latency per point, one bar per target. Bars are scaled to

@@ -1,5 +1,6 @@
 // `npm run bench`: the standard matrix against nvmetd (RAM namespace), nvmetd (file namespace) and
-// the C null target (the floor), point by point so each ratio compares numbers taken moments apart.
+// the C null target (the floor; and floor-mem, the same with a RAM namespace that stores the data),
+// point by point so each ratio compares numbers taken moments apart.
 // Writes bench/results/latest.{json,md,svg}.
 //
 // Each point runs --repeat times on each target (targets interleaved) and the best run counts: other
@@ -11,7 +12,7 @@
 //
 // Options (or environment): --time S (BENCH_TIME, default 2), --warmup S (BENCH_WARMUP, default 0.5),
 // --repeat N (BENCH_REPEAT, default 3), --only TEXT (points whose id contains TEXT),
-// --targets ram,file,file-direct,floor (default ram,file,floor), --no-profile, --out DIR (default bench/results),
+// --targets ram,file,file-direct,floor,floor-mem (default ram,file,floor,floor-mem), --no-profile, --out DIR (default bench/results),
 // --gen c|node (BENCH_GEN, default c: the C generator; node: `nvmetd perf`), --gen-cpus LIST
 // (BENCH_GEN_CPUS: pin the C generator's threads), --compare-gens (also drive the floor with the
 // other generator, to show what each can push), --floor-poll (the floor busy-polls: takes a core).
@@ -21,7 +22,7 @@ import path from 'node:path';
 import type { PerfReport } from '../src/perf/run.js';
 import { MATRIX, GOALS, type Point } from './matrix.js';
 import { newestProfile, summarizeProfile } from './profile.js';
-import { HEADROOM_GOAL, OTHER_GEN_KEY, evaluateGoals, headroom, markdown, svg, type BenchResults, type PointResult } from './report.js';
+import { HEADROOM_GOAL, OTHER_GEN_KEY, evaluateGoals, headroom, isFloor, markdown, svg, type BenchResults, type PointResult } from './report.js';
 import {
   BUILD_DIR, NQN, ROOT, buildFloor, buildGen, busiestThread, makeBackingFile, runLoad, runQueueWait, paths, snapshotBuild, startTarget,
   type RunningTarget, type TargetSpec, type ThreadCpu,
@@ -36,8 +37,11 @@ const ALL_TARGETS: TargetSpec[] = [
   // The same file with O_DIRECT (nvmetd's default for files): measures the disk under the temp dir.
   { name: 'file-direct', label: 'nvmetd file O_DIRECT' },
   { name: 'floor', label: 'C floor' },
+  // The floor with -m: 256 MiB of memory that reads are sent from and writes copied into, as nvmetd's RAM
+  // namespace does; its ratio to the floor is what storing the data costs a C target.
+  { name: 'floor-mem', label: 'C floor, RAM-backed' },
 ];
-const DEFAULT_TARGETS = ['ram', 'file', 'floor'];
+const DEFAULT_TARGETS = ['ram', 'file', 'floor', 'floor-mem'];
 
 /** Profiled after the matrix: what limits nvmetd at the goal points and at the slowest ratios. */
 const PROFILES: { point: string; target: string }[] = [
@@ -230,9 +234,9 @@ async function measureOnce(t: RunningTarget, p: Point, a: Args, gen: Generator, 
 }
 
 function logLine(id: string, label: string, r: PointResult): string {
-  if (r.failed) return `${id.padEnd(28)} ${label.padEnd(16)} FAILED ${r.failed}`;
+  if (r.failed) return `${id.padEnd(28)} ${label.padEnd(20)} FAILED ${r.failed}`;
   return (
-    `${id.padEnd(28)} ${label.padEnd(16)} ${String(r.iops).padStart(7)} IOPS ${r.mibps.toFixed(1).padStart(8)} MiB/s  ` +
+    `${id.padEnd(28)} ${label.padEnd(20)} ${String(r.iops).padStart(7)} IOPS ${r.mibps.toFixed(1).padStart(8)} MiB/s  ` +
     `${String(r.targetCpuUsPerIo).padStart(5)} us CPU/IO  lat avg ${r.latAvgUs.toFixed(1)} p99 ${r.latP99Us.toFixed(0)} us  ` +
     `cpu target ${r.targetCpuPct}% (top thread ${r.targetTopThreadPct}%, waited ${r.targetRunDelayPct}%) ` +
     `gen ${r.perfCpuPct}% busy ${Math.round(r.perfElu * 100)}%${Number.isFinite(r.genRunDelayPct) ? ` waited ${r.genRunDelayPct}%` : ''}`
@@ -253,7 +257,7 @@ async function main(): Promise<void> {
 
   if (process.env.BENCH_NO_SNAPSHOT !== '1') snapshotBuild();
   let floorBin: string | undefined;
-  if (specs.some((s) => s.name === 'floor')) {
+  if (specs.some((s) => isFloor(s.name))) {
     floorBin = buildFloor();
     log(`built ${path.relative(ROOT, floorBin)}`);
   }

@@ -1,11 +1,14 @@
 // The targets a benchmark run drives, each a child process on its own loopback port: nvmetd with a
-// RAM namespace, nvmetd with a file namespace, and the C null target (the floor), built here with cc.
+// RAM namespace, nvmetd with a file namespace, and the C null target (the floor), built here with cc:
+// as is (data discarded, reads from a static buffer) and with -m (floor-mem: its namespace is memory
+// that holds the data, like nvmetd's RAM namespace).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isFloor } from './report.js';
 
 /** Repository root (this file runs from dist/bench/). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -31,7 +34,7 @@ export function snapshotBuild(): void {
 export const NQN = 'nqn.2026-11.io.nvmetd:default';
 
 export interface TargetSpec {
-  /** Short name used in tables: ram, file (buffered, page cache), file-direct (O_DIRECT), floor. */
+  /** Short name used in tables: ram, file (buffered, page cache), file-direct (O_DIRECT), floor, floor-mem (the floor with -m). */
   name: string;
   label: string;
   /** CPU profile directory when profiling (nvmetd only). */
@@ -197,9 +200,10 @@ export async function startTarget(spec: TargetSpec, args: { size: number; file?:
   const port = await freePort();
   let child: ChildProcess;
   const stderr: string[] = [];
-  if (spec.name === 'floor') {
+  if (isFloor(spec.name)) {
     const poll = args.floorPoll ? ['-P'] : [];
-    child = spawn(args.floorBin!, ['-a', '127.0.0.1', '-p', String(port), '-s', String(args.size), '-n', NQN, ...poll], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const mem = spec.name === 'floor-mem' ? ['-m'] : [];
+    child = spawn(args.floorBin!, ['-a', '127.0.0.1', '-p', String(port), '-s', String(args.size), '-n', NQN, ...poll, ...mem], { stdio: ['ignore', 'ignore', 'pipe'] });
   } else {
     const node = spec.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${spec.profileDir}`] : [];
     let how: string[];

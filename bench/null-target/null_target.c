@@ -8,14 +8,22 @@
  *   (controller, namespace, active namespace list, empty descriptor list), Set/Get Features
  *   (Number of Queues), Keep Alive, Get Log Page (zeros); on I/O queues Connect, Read (C2HData from a
  *   static buffer), Write (in-capsule, or R2T + H2CData; the data is discarded), Flush.
+ * With -m the namespace is memory (the RAM-backed floor: what storing the data costs a C target): an
+ * anonymous private mapping of NS_BYTES with MADV_HUGEPAGE, not touched up front (so, like nvmetd's
+ * RAM namespace, unwritten ranges read as zeroes from a hot page and a first write faults its pages
+ * in). Reads send the bytes at SLBA x block size straight from the mapping (an iovec into it, no
+ * copy); writes copy the data into place: in-capsule data from the capsule, H2CData from the receive
+ * buffer it arrived in. A range past the end gets LBA Out of Range.
  * Digests are computed for every PDU, as a real target must, with the SSE4.2 crc32 instruction
  * (bench/gen/crc32c.h; a slicing-by-8 table on CPUs without it, or with CRC32C_FORCE_TABLE=1).
  * It does not check much: it is a measuring stick, not a target.
  *
  * Build: cc -O2 -o null_target null_target.c
- * Usage: null_target [-a ADDR] [-p PORT] [-s NS_BYTES] [-b BLOCK_SIZE] [-n NQN] [-P]
+ * Usage: null_target [-a ADDR] [-p PORT] [-s NS_BYTES] [-b BLOCK_SIZE] [-n NQN] [-P] [-m]
  *   prints "listening ADDR:PORT" on stdout once ready; SIGINT/SIGTERM stop it.
  *   -P: busy poll (epoll_wait with a zero timeout: the thread never sleeps; it takes a whole core).
+ *   -m: the namespace is memory that holds the data (see above); without it reads return a static
+ *       buffer and writes are discarded.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -30,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -65,6 +74,7 @@ static inline void p64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static uint8_t read_buf[READ_BUF];   /* what every read returns */
 static uint64_t ns_bytes = 256ull << 20;
 static uint32_t block_size = 512;
+static uint8_t *ns_mem;              /* -m: the namespace's memory; NULL: reads from read_buf, writes discarded */
 static const char *subnqn = "nqn.2026-11.io.nvmetd:null";
 static volatile sig_atomic_t stopping;
 
@@ -85,6 +95,9 @@ struct conn {
   int want_out;
   /* writes waiting for H2CData, by CID: bytes still expected (0 = none) */
   uint32_t h2c_left[65536];
+  /* -m: where each such write's data goes in ns_mem, and its length */
+  uint64_t h2c_off[65536];
+  uint32_t h2c_len[65536];
 };
 
 static struct conn *conns[MAX_CONNS];
@@ -284,20 +297,42 @@ static void fabrics_cmd(struct conn *c, uint16_t cid, const uint8_t *sqe) {
 }
 
 /* ---- I/O commands ---- */
+/* -m: the byte offset of the command's SLBA, or UINT64_MAX when SLBA + `len` bytes run past the end. */
+static uint64_t ns_offset(const uint8_t *sqe, uint32_t len) {
+  uint64_t slba = g64(sqe + 40);
+  if (slba >= ns_bytes / block_size) return UINT64_MAX;
+  uint64_t off = slba * block_size;
+  return len <= ns_bytes - off ? off : UINT64_MAX;
+}
+
 static void io_cmd(struct conn *c, uint16_t cid, const uint8_t *sqe, const uint8_t *icd, uint32_t icd_len) {
   uint8_t opc = sqe[0];
   uint32_t sgl_len = g32(sqe + 24 + 8);
   uint8_t sgl_id = sqe[24 + 15];
+  uint64_t off = 0;
+  if (ns_mem && (opc == 0x01 || opc == 0x02) && (off = ns_offset(sqe, sgl_len)) == UINT64_MAX) {
+    capsule_resp(c, cid, 0x80, 0, 0); /* LBA Out of Range */
+    return;
+  }
   switch (opc) {
   case 0x02: { /* Read */
     uint32_t len = sgl_len;
     if (len > READ_BUF) { capsule_resp(c, cid, 0x02, 0, 0); return; }
-    c2h_data(c, cid, read_buf, len);
+    c2h_data(c, cid, ns_mem ? ns_mem + off : read_buf, len);
     return;
   }
   case 0x01: /* Write */
-    if (sgl_id == SGL_IN_CAPSULE || sgl_len == 0) { (void)icd; (void)icd_len; capsule_resp(c, cid, 0, 0, 0); }
-    else r2t(c, cid, sgl_len);
+    if (sgl_id == SGL_IN_CAPSULE || sgl_len == 0) {
+      if (ns_mem) {
+        if (icd_len < sgl_len) { capsule_resp(c, cid, 0x02, 0, 0); return; } /* Invalid Field */
+        memcpy(ns_mem + off, icd, sgl_len);
+      }
+      capsule_resp(c, cid, 0, 0, 0);
+    } else {
+      c->h2c_off[cid] = off;
+      c->h2c_len[cid] = sgl_len;
+      r2t(c, cid, sgl_len);
+    }
     return;
   default: capsule_resp(c, cid, 0, 0, 0); return; /* Flush and the rest: done */
   }
@@ -337,6 +372,11 @@ static int on_pdu(struct conn *c, uint8_t *p, uint32_t plen) {
     uint16_t cid = g16(p + 8);
     uint32_t datal = g32(p + 16);
     if (c->h2c_left[cid] < datal) return -1;
+    if (ns_mem) {
+      uint32_t datao = g32(p + 12);
+      if (dlen < datal || datao > c->h2c_len[cid] || datal > c->h2c_len[cid] - datao) return -1;
+      memcpy(ns_mem + c->h2c_off[cid] + datao, p + dstart, datal);
+    }
     c->h2c_left[cid] -= datal;
     if (c->h2c_left[cid] == 0) capsule_resp(c, cid, 0, 0, 0);
     return 0;
@@ -388,16 +428,26 @@ static void on_signal(int s) { (void)s; stopping = 1; }
 
 int main(int argc, char **argv) {
   const char *addr = "127.0.0.1";
-  int port = 4420;
+  int port = 4420, mem = 0;
   for (int i = 1; i < argc; i += 2) {
     if (!strcmp(argv[i], "-P")) { busy_poll = 1; i--; continue; }
+    if (!strcmp(argv[i], "-m")) { mem = 1; i--; continue; }
     if (i + 1 >= argc) { fprintf(stderr, "%s needs a value\n", argv[i]); return 2; }
     if (!strcmp(argv[i], "-a")) addr = argv[i + 1];
     else if (!strcmp(argv[i], "-p")) port = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "-s")) ns_bytes = strtoull(argv[i + 1], NULL, 0);
     else if (!strcmp(argv[i], "-b")) block_size = (uint32_t)atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "-n")) subnqn = argv[i + 1];
-    else { fprintf(stderr, "usage: %s [-a ADDR] [-p PORT] [-s NS_BYTES] [-b BLOCK_SIZE] [-n NQN] [-P]\n", argv[0]); return 2; }
+    else { fprintf(stderr, "usage: %s [-a ADDR] [-p PORT] [-s NS_BYTES] [-b BLOCK_SIZE] [-n NQN] [-P] [-m]\n", argv[0]); return 2; }
+  }
+  if (block_size < 512 || (block_size & (block_size - 1)) || ns_bytes < block_size) { fprintf(stderr, "bad -s or -b\n"); return 2; }
+  if (mem) {
+    /* Not touched here: like nvmetd's RAM namespace, a page is backed when first written. */
+    ns_mem = mmap(NULL, ns_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (ns_mem == MAP_FAILED) die("mmap");
+#ifdef MADV_HUGEPAGE
+    madvise(ns_mem, ns_bytes, MADV_HUGEPAGE);
+#endif
   }
   crc32c_init();
   for (size_t i = 0; i < READ_BUF; i++) read_buf[i] = (uint8_t)(i * 7 + 1);

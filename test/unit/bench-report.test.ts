@@ -2,7 +2,7 @@
 // same target's own point) and the generator headroom taken from three measurements.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateGoals, headroom, markdown, type BenchResults, type PointResult } from '../../bench/report.js';
+import { evaluateGoals, headroom, markdown, svg, type BenchResults, type PointResult } from '../../bench/report.js';
 import { MATRIX } from '../../bench/matrix.js';
 
 function res(iops: number, extra: Partial<PointResult> = {}): PointResult {
@@ -13,12 +13,12 @@ function res(iops: number, extra: Partial<PointResult> = {}): PointResult {
   };
 }
 
-function results(points: Record<string, { ram: PointResult; floor: PointResult }>): BenchResults {
+function results(points: Record<string, Record<string, PointResult>>, targets = [{ name: 'ram', label: 'nvmetd RAM' }, { name: 'floor', label: 'C floor' }]): BenchResults {
   return {
     date: '2026-11-30T00:00:00Z',
     host: { cpus: 2, cpuModel: 'x', node: 'v20', kernel: '6', loadavgStart: [0, 0, 0], loadavgEnd: [0, 0, 0] },
     settings: { time: 2, warmup: 0.5, repeat: 3, nsSize: 1 << 28, generator: 'c', compareGens: false, genCpus: null, floorPoll: false, command: 'npm run bench' },
-    targets: [{ name: 'ram', label: 'nvmetd RAM' }, { name: 'floor', label: 'C floor' }],
+    targets,
     points: MATRIX.filter((p) => points[p.id]).map((p) => ({ ...p, results: points[p.id]! })),
     goals: [],
     headroom: [],
@@ -86,4 +86,34 @@ test('headroom: a saturated generator with nvmetd at the floor\'s pace caps both
   assert.equal(h.get('randwrite 4k qd32 dgst')!.verdict, 'low');
   const md = markdown({ ...r, headroom: headroom(r) });
   assert.match(md, /0 at >= 1\.5x, 2 where the generator caps both \(write 128k qd16, write 128k qd16 4conn\), 1 low/);
+});
+
+test('the RAM-backed floor is a floor: never the fastest nvmetd, no goal verdicts; its ratio to the floor is shown', () => {
+  const targets = [{ name: 'ram', label: 'nvmetd RAM' }, { name: 'floor', label: 'C floor' }, { name: 'floor-mem', label: 'C floor, RAM-backed' }];
+  const r = results(
+    {
+      // floor-mem faster than nvmetd everywhere: were it taken for nvmetd, it would be "the fastest".
+      'randwrite 4k qd32': { ram: res(100), floor: res(200), 'floor-mem': res(160) },
+      'read 128k qd16': { ram: res(50), floor: res(100), 'floor-mem': res(80) },
+    },
+    targets,
+  );
+  const h = headroom(r);
+  assert.equal(h.length, 2);
+  for (const x of h) {
+    assert.equal(x.target, 'nvmetd RAM');
+    assert.equal(x.sameRatio, 2);
+  }
+  const goals = evaluateGoals(r);
+  for (const g of goals) assert.deepEqual(Object.keys(g.results), ['ram']);
+  assert.equal(goals.find((g) => g.point === 'randwrite 4k qd32')!.results.ram!.ratio, 0.5);
+  const md = markdown({ ...r, goals, headroom: h });
+  // Goals: nvmetd's columns only; throughput: the RAM-backed floor's ratio to the floor.
+  assert.match(md, /\| goal \| nvmetd RAM \|\n/);
+  assert.match(md, /\| randwrite 4k qd32 \| 200 .*\| 100 .*\| 0\.50x \| 160 .*\| 0\.80x \|/);
+  // Only a floor at all: no nvmetd target, no headroom row.
+  assert.equal(headroom(results({ 'randwrite 4k qd32': { floor: res(200), 'floor-mem': res(160) } }, targets.slice(1))).length, 0);
+  const chart = svg(r);
+  assert.match(chart, /C floor, RAM-backed/);
+  assert.match(chart, /^<svg[\s\S]*<\/svg>\n$/);
 });
