@@ -33,6 +33,8 @@ test('ring: a producer thread and a consumer thread exchange 200000 records with
     }
   `;
   const w = new Worker(src, { eval: true, workerData: { sab: r.sab, total } });
+  // Listen before draining: the producer can finish and exit while the loop below awaits.
+  const exited = new Promise((res) => w.once('exit', res));
   let expect = 0;
   let bad = 0;
   while (expect < total) {
@@ -42,7 +44,7 @@ test('ring: a producer thread and a consumer thread exchange 200000 records with
     });
     if (expect < total) await new Promise((res) => setImmediate(res));
   }
-  await new Promise((res) => w.once('exit', res));
+  await exited;
   assert.equal(bad, 0);
   assert.equal(expect, total);
 });
