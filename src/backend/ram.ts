@@ -241,16 +241,22 @@ export class RamBackend implements Backend {
     return this.#inRange(offset, length) ? 0 : -EINVAL;
   }
 
-  view(offset: number, length: number): Uint8Array | null {
+  viewable(offset: number, length: number): boolean {
     // With an injected delay every read goes through submitRead, so it waits like the rest.
-    if (this.#delayMs > 0 || this.#closed || !this.#inRange(offset, length)) return null;
+    if (this.#delayMs > 0 || this.#closed || !this.#inRange(offset, length)) return false;
     const seg = this.segmentBytes;
     const index = Math.floor(offset / seg);
-    const start = offset - index * seg;
-    if (start + length > seg) return null;
+    if (offset - index * seg + length > seg) return false;
+    return this.#segments[index] !== undefined || length <= ZEROES.length;
+  }
+
+  view(offset: number, length: number): Uint8Array | null {
+    // One test for both: view() answers exactly when viewable() says it would.
+    if (!this.viewable(offset, length)) return null;
+    const index = Math.floor(offset / this.segmentBytes);
+    const start = offset - index * this.segmentBytes;
     const c = this.#segments[index];
-    if (c) return c.subarray(start, start + length);
-    return length <= ZEROES.length ? ZEROES.subarray(0, length) : null;
+    return c ? c.subarray(start, start + length) : ZEROES.subarray(0, length);
   }
 
   #copyOut(offset: number, dst: Uint8Array): void {

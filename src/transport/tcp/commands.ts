@@ -11,7 +11,7 @@ import type { Backend } from '../../backend/backend.js';
 import { execute } from '../../core/dispatch.js';
 import { AdminOpc, IoOpc } from '../../spec/opcodes.js';
 import { CAPSULE_SQE_OFFSET, CH, DATA, FES, PduFlags } from '../../spec/pdu.js';
-import { SQE, sqeCid } from '../../spec/sqe.js';
+import { SQE, sqeCid, sqeNlb, sqeNsid, sqeSlba } from '../../spec/sqe.js';
 import { Generic, S_INTERNAL_ERROR, S_SGL_LENGTH_INVALID, SCT, status } from '../../spec/status.js';
 import type { Logger } from '../../util/log.js';
 import { StatField, threadStats } from '../../runtime/stats.js';
@@ -236,8 +236,29 @@ export abstract class CommandPath implements RequestOwner {
       case CapsulePlan.SEND_C2H:
         // Admin responses are small and built in zeroed buffers by their handlers: nothing to grant.
         if (req.dir !== XferDir.H2C && this.qid === 0) return this.run(req);
+        // A Read its namespace answers from memory needs no buffer: it runs now, ungranted.
+        if (req.dir === XferDir.C2H && this.answeredInPlace(req)) return this.run(req);
         return this.grants.request(req);
     }
+  }
+
+  /**
+   * A plain Read (not fused: a fused command waits for its partner) whose data the backend will send
+   * as a view of its own memory (RAM): read() in the core asks backend.view() for the same range
+   * within this same call (run() executes it at once), so the answer cannot change in between.
+   * Not with data digests: the responder then copies the view into the granted buffer (responder.ts).
+   * Anything else (a range the backend cannot view, a command that will fail its checks, another
+   * backend) is granted a buffer as before.
+   */
+  protected answeredInPlace(req: Request): boolean {
+    const sqe = req.sqe;
+    if (sqe[SQE.opcode] !== IoOpc.Read || (sqe[SQE.flags]! & 3) !== 0 || this.tx.ddgst) return false;
+    const ns = this.ioCtrl?.namespaces.get(sqeNsid(sqe));
+    if (ns === undefined || ns.backend.viewable === undefined) return false;
+    const slba = sqeSlba(sqe);
+    const nlb = sqeNlb(sqe);
+    if (slba + nlb > ns.nlb || nlb << ns.lbaShift !== req.dataLen) return false;
+    return ns.backend.viewable(slba * ns.blockSize, req.dataLen);
   }
 
   /** A command's data buffer was granted: fetch the host's data (R2T) or execute the read. */
