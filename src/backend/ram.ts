@@ -241,9 +241,9 @@ export class RamBackend implements Backend {
     return this.#inRange(offset, length) ? 0 : -EINVAL;
   }
 
+  /** Whether view() would give a view (the same tests; nothing allocated). */
   viewable(offset: number, length: number): boolean {
-    // With an injected delay every read goes through submitRead, so it waits like the rest.
-    if (this.#delayMs > 0 || this.#closed || !this.#inRange(offset, length)) return false;
+    if (this.#delayMs > 0 || this.#closed || !(offset >= 0 && length >= 0 && offset + length <= this.sizeBytes)) return false;
     const seg = this.segmentBytes;
     const index = Math.floor(offset / seg);
     if (offset - index * seg + length > seg) return false;
@@ -251,12 +251,16 @@ export class RamBackend implements Backend {
   }
 
   view(offset: number, length: number): Uint8Array | null {
-    // One test for both: view() answers exactly when viewable() says it would.
-    if (!this.viewable(offset, length)) return null;
-    const index = Math.floor(offset / this.segmentBytes);
-    const start = offset - index * this.segmentBytes;
+    // With an injected delay every read goes through submitRead, so it waits like the rest.
+    // viewable() makes the same tests: keep the two in step.
+    if (this.#delayMs > 0 || this.#closed || !this.#inRange(offset, length)) return null;
+    const seg = this.segmentBytes;
+    const index = Math.floor(offset / seg);
+    const start = offset - index * seg;
+    if (start + length > seg) return null;
     const c = this.#segments[index];
-    return c ? c.subarray(start, start + length) : ZEROES.subarray(0, length);
+    if (c) return c.subarray(start, start + length);
+    return length <= ZEROES.length ? ZEROES.subarray(0, length) : null;
   }
 
   #copyOut(offset: number, dst: Uint8Array): void {
