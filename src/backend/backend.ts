@@ -41,6 +41,11 @@ export interface Backend {
    * contiguously (RAM), so a read can be sent without a copy; null otherwise.
    */
   view(offset: number, length: number): Uint8Array | null;
+  /**
+   * Whether view(offset, length) would return a view now, without making one (nothing allocated):
+   * the transport asks it before a read to know that no data buffer is needed. Absent: never.
+   */
+  viewable?(offset: number, length: number): boolean;
 
   /** Submits everything queued since the last kick (one system call for an io_uring engine). */
   kick(): void;

@@ -241,8 +241,18 @@ export class RamBackend implements Backend {
     return this.#inRange(offset, length) ? 0 : -EINVAL;
   }
 
+  /** Whether view() would give a view (the same tests; nothing allocated). */
+  viewable(offset: number, length: number): boolean {
+    if (this.#delayMs > 0 || this.#closed || !(offset >= 0 && length >= 0 && offset + length <= this.sizeBytes)) return false;
+    const seg = this.segmentBytes;
+    const index = Math.floor(offset / seg);
+    if (offset - index * seg + length > seg) return false;
+    return this.#segments[index] !== undefined || length <= ZEROES.length;
+  }
+
   view(offset: number, length: number): Uint8Array | null {
     // With an injected delay every read goes through submitRead, so it waits like the rest.
+    // viewable() makes the same tests: keep the two in step.
     if (this.#delayMs > 0 || this.#closed || !this.#inRange(offset, length)) return null;
     const seg = this.segmentBytes;
     const index = Math.floor(offset / seg);

@@ -125,3 +125,30 @@ test('RAM backend: a shared namespace grows in place; another thread adopts the 
   assert.equal(run(third, (r) => third.submitRead(r, 0, back)), 4096, 'a thread started later maps the shrunk namespace (its buffer is longer than the segment)');
   assert.ok(back.equals(data));
 });
+
+test('RAM backend: viewable() says exactly when view() gives a view (delay, segment boundary, unwritten past ZEROES, out of range, closed)', async () => {
+  const seg = 2 ** 30;
+  const b = new RamBackend(2 * seg + 4 * MiB);
+  run(b, (r) => b.submitWrite(r, seg - 4096, Buffer.alloc(8192, 1), false)); // segments 0 and 1 written
+  const cases: [number, number, boolean][] = [
+    [0, 4096, true], // a written segment
+    [seg - 8192, 8192, true], // up to the boundary
+    [seg - 4096, 8192, false], // across it
+    [2 * seg, MiB, true], // unwritten segment, within ZEROES
+    [2 * seg, 2 * MiB, false], // unwritten segment, larger than ZEROES
+    [seg, 2 * MiB, true], // written segment: any length
+    [2 * seg + 4 * MiB - 4096, 4096, true], // the last block
+    [2 * seg + 4 * MiB - 4096, 8192, false], // past the end
+    [-512, 512, false],
+  ];
+  for (const [offset, length, expected] of cases) {
+    assert.equal(b.viewable(offset, length), expected, `viewable(${offset}, ${length})`);
+    assert.equal(b.view(offset, length) !== null, expected, `view(${offset}, ${length})`);
+  }
+  const delayed = new RamBackend(MiB, undefined, 100);
+  assert.equal(delayed.viewable(0, 4096), false, 'an injected delay: every read goes through submitRead');
+  assert.equal(delayed.view(0, 4096), null);
+  await b.close();
+  assert.equal(b.viewable(0, 4096), false, 'closed');
+  assert.equal(b.view(0, 4096), null);
+});

@@ -11,7 +11,7 @@ import type { Backend } from '../../backend/backend.js';
 import { execute } from '../../core/dispatch.js';
 import { AdminOpc, IoOpc } from '../../spec/opcodes.js';
 import { CAPSULE_SQE_OFFSET, CH, DATA, FES, PduFlags } from '../../spec/pdu.js';
-import { SQE, sqeCid } from '../../spec/sqe.js';
+import { SQE, sqeCid, sqeNsid, sqeSlba } from '../../spec/sqe.js';
 import { Generic, S_INTERNAL_ERROR, S_SGL_LENGTH_INVALID, SCT, status } from '../../spec/status.js';
 import type { Logger } from '../../util/log.js';
 import { StatField, threadStats } from '../../runtime/stats.js';
@@ -236,8 +236,26 @@ export abstract class CommandPath implements RequestOwner {
       case CapsulePlan.SEND_C2H:
         // Admin responses are small and built in zeroed buffers by their handlers: nothing to grant.
         if (req.dir !== XferDir.H2C && this.qid === 0) return this.run(req);
+        // A Read its namespace answers from memory needs no buffer: it runs now, ungranted.
+        if (req.dir === XferDir.C2H && this.answeredInPlace(req)) return this.run(req);
         return this.grants.request(req);
     }
+  }
+
+  /**
+   * A plain Read (not fused: a fused command waits for its partner) whose range the backend will
+   * send as a view of its own memory (RAM). read() in the core runs within this same call (run()
+   * executes it at once) and either fails before it needs data (no controller, ANA, reservation,
+   * range, length: a status, no data) or asks backend.view() for exactly this range: SLBA x block
+   * size, req.dataLen bytes (its length check makes NLB agree). viewable() answers as view() would,
+   * and nothing can change in between, so a read let through here always gets its view.
+   * Not with data digests: the responder then copies the view into the granted buffer (responder.ts).
+   */
+  protected answeredInPlace(req: Request): boolean {
+    const sqe = req.sqe;
+    if (sqe[SQE.opcode] !== IoOpc.Read || (sqe[SQE.flags]! & 3) !== 0 || this.tx.ddgst) return false;
+    const ns = this.ioCtrl?.namespaces.get(sqeNsid(sqe));
+    return ns !== undefined && ns.backend.viewable?.(sqeSlba(sqe) * ns.blockSize, req.dataLen) === true;
   }
 
   /** A command's data buffer was granted: fetch the host's data (R2T) or execute the read. */

@@ -81,8 +81,9 @@ export class Request implements Command {
   outShared = false;
   auxData: Uint8Array | null = null;
   /**
-   * The pooled buffer granted before execution (reads), not yet used: dataBuffer() takes it; when the
-   * command completes without it (a RAM namespace answers from its own memory) it goes back at once.
+   * The pooled buffer granted before execution (reads), not yet used: dataBuffer() takes it, or the
+   * responder copies a view into it (data digests); otherwise it goes back when the command completes.
+   * A Read answered from the namespace's memory (a RAM view) without data digests is granted none.
    */
   granted: Buffer | null = null;
   status = 0;

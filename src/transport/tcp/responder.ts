@@ -65,8 +65,12 @@ export class Responder {
       let copyOf: Uint8Array | null = null;
       if (this.ddgst && req.outShared) {
         // Shared memory may change before the socket takes it: send a copy that cannot, digested
-        // over exactly its bytes (copied and digested in one pass at the flush).
-        const copy = this.#pool.acquire(sent);
+        // over exactly its bytes (copied and digested in one pass at the flush). The copy goes into
+        // the buffer granted for the read within the memory budget (commands.ts grants one to every
+        // Read when data digests are on); acquire() is left for a read that has none.
+        let copy = req.granted;
+        if (copy !== null && copy.length >= sent) req.granted = null;
+        else copy = this.#pool.acquire(sent);
         this.hold(copy);
         copyOf = view;
         view = copy.length === sent ? copy : copy.subarray(0, sent);

@@ -53,8 +53,12 @@ test('connection: a write waits for the memory budget (WAIT_BUFFER, receive paus
   assert.equal(io.conn.stateCounts[ReqState.FREE], io.conn.stateCounts.reduce((a, b) => a + b, 0), 'every slot free again');
 });
 
-test('connection: reads wait for the budget too, and run in arrival order', async () => {
-  const ctx = makeContext();
+test('connection: reads that need a buffer wait for the budget too, and run in arrival order', async () => {
+  // A RAM namespace with an injected delay answers no read from its memory: each needs a buffer
+  // (a read it answers with a view is granted none: read-grant.test.ts).
+  const cfg = makeConfig();
+  (cfg.subsystems[0]!.namespaces[0]!.backing as { delayUs?: number }).delayUs = 100;
+  const ctx = makeContext(cfg);
   const pool = new GatedPool();
   const admin = await connectAdmin(ctx);
   const io = await connectIo(ctx, admin.cntlid, 1, { pool });

@@ -133,8 +133,9 @@ test('per-command: a write\'s in-capsule buffer goes back to the pool at complet
   assert.equal(cqes(io)[0]!.status, 0);
   // A read from a backend without views is answered from a pooled buffer: held until written.
   const ns = ctx.subsystems.values().next().value!.namespaces.get(1)!;
-  const backend = ns.backend as unknown as { view: unknown };
+  const backend = ns.backend as unknown as { view: unknown; viewable: unknown };
   backend.view = (): null => null;
+  backend.viewable = (): boolean => false;
   const rsqe = prepareSqe(S.readWrite(Buffer.alloc(64), IoOpc.Read, 1, 0, NLB), 2, { transport: NLB * 512 });
   // The socket takes the bytes but reports them written only when the test says so.
   const written: (() => void)[] = [];
