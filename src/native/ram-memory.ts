@@ -3,9 +3,7 @@
 //   NVMETD_RAM_HUGEPAGES=0   no madvise(MADV_HUGEPAGE): namespace memory in 4 KiB pages
 //   NVMETD_RAM_STREAMING=0   every copy into namespace memory is a plain one
 // A missing addon, or one built without these functions, means plain copies and no huge pages.
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { optionalAddon } from './addon-optional.js';
 
 interface RamNative {
   ramCopy(dst: Uint8Array, dstOffset: number, src: Uint8Array, srcOffset: number, length: number, streaming: boolean): void;
@@ -21,19 +19,7 @@ interface RamNative {
  */
 export const STREAMING_MIN = 8192;
 
-function ramNative(): RamNative | null {
-  let n: Partial<RamNative>;
-  try {
-    // dist/src/native -> project root, as in addon.ts; loaded without throwing (see runtime/slab-memory.ts).
-    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-    n = createRequire(import.meta.url)(path.join(root, 'build', 'Release', 'nvmetd_native.node')) as Partial<RamNative>;
-  } catch {
-    return null;
-  }
-  return typeof n.ramCopy === 'function' && typeof n.ramAdviseHuge === 'function' && typeof n.ramStreamingStores === 'function' ? (n as RamNative) : null;
-}
-
-const n = ramNative();
+const n = optionalAddon<RamNative>(['ramCopy', 'ramAdviseHuge', 'ramStreamingStores']);
 
 /** What the switches and the addon allow now (read once; tests may change them through setRamMemoryOptions). */
 const options = {

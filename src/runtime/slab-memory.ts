@@ -2,9 +2,7 @@
 // the addon (so every buffer carved at a multiple of 4 KiB is aligned for O_DIRECT), given back to the
 // system with MADV_DONTNEED when a pool trims it. A missing addon, or one built without these functions,
 // falls back to ordinary (unaligned) ArrayBuffers, given back when collected (O_DIRECT then bounces).
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { optionalAddon } from '../native/addon-optional.js';
 
 export interface SlabSource {
   /** Whether slabs start on a 4 KiB boundary. */
@@ -23,19 +21,6 @@ interface SlabNative {
   residentBytes(ab: ArrayBuffer): number;
 }
 
-/** The addon (the one src/native/addon.ts loads; the same module object), or null when it does not load. */
-function slabNative(): SlabNative | null {
-  let n: Partial<SlabNative>;
-  try {
-    // dist/src/runtime -> project root, as in src/native/addon.ts; loaded here without throwing, so that
-    // importing the pool (or the io_uring engine) never fails on a missing addon.
-    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-    n = createRequire(import.meta.url)(path.join(root, 'build', 'Release', 'nvmetd_native.node')) as Partial<SlabNative>;
-  } catch {
-    return null;
-  }
-  return typeof n.allocSlab === 'function' && typeof n.discardSlab === 'function' && typeof n.residentBytes === 'function' ? (n as SlabNative) : null;
-}
 
 /** Page-aligned mappings from the addon. */
 export class NativeSlabSource implements SlabSource {
@@ -75,7 +60,7 @@ let defaultSource: SlabSource | undefined;
 /** The addon's aligned slabs where the addon has them, else heap slabs. */
 export function defaultSlabSource(): SlabSource {
   if (!defaultSource) {
-    const n = slabNative();
+    const n = optionalAddon<SlabNative>(['allocSlab', 'discardSlab', 'residentBytes']);
     defaultSource = n ? new NativeSlabSource(n) : new HeapSlabSource();
   }
   return defaultSource;
