@@ -21,6 +21,7 @@ import {
   type NativeTlsEngine,
 } from '../../src/native/tls-engine.js';
 import { read, take } from './tls-engine-io.js';
+import { tlsLoopbackPair } from './tls-pair.js';
 
 const ID = 'NVMe0R01 nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555 nqn.2026-11.io.nvmetd:handoff';
 
@@ -150,23 +151,11 @@ async function until(what: string, cond: () => boolean, ms = 10000): Promise<voi
   }
 }
 
-/** A client and a server TlsSocket over one loopback TCP connection, handshake done (SHA-256 PSK). */
-async function loopbackPair(psk: Buffer): Promise<{ client: TlsSocket; server: TlsSocket }> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const accepted = once(srv, 'connection') as Promise<[net.Socket]>;
-  const client = new TlsSocket(net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1'), tlsClientEngine(ID, psk, 1), false);
-  const [raw] = await accepted;
-  srv.close();
-  const server = new TlsSocket(raw, tlsServerEngine(() => ({ psk: Buffer.from(psk), hash: 1 })), true);
-  await Promise.all([once(server, 'secure'), once(client, 'secureConnect')]);
-  return { client, server };
-}
 
 test('tls-handoff: a TlsSocket frozen with decrypted bytes unread and records in TCP hands off; a socket over a duplicate of its descriptor and the adopted engine reads everything in order', async () => {
   const before = tlsSessionCounts();
   const psk = crypto.randomBytes(32);
-  const { client, server } = await loopbackPair(psk);
+  const { client, server } = await tlsLoopbackPair(ID, psk, 1);
   let moved: TlsSocket | null = null;
   try {
     // The server reads nothing: decrypted bytes pile up in its buffer, then records in raw and TCP.
@@ -211,7 +200,7 @@ test('tls-handoff: a TlsSocket frozen with decrypted bytes unread and records in
 
 test('tls-handoff: a handoff called off (thaw after freeze) loses nothing: the records fed while frozen decrypt afterwards, in order', async () => {
   const psk = crypto.randomBytes(32);
-  const { client, server } = await loopbackPair(psk);
+  const { client, server } = await tlsLoopbackPair(ID, psk, 1);
   try {
     server.pause();
     const a = crypto.randomBytes(1024 * 1024);

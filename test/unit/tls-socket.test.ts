@@ -9,20 +9,14 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { tlsClientEngine, tlsServerEngine } from '../../src/native/tls-engine.js';
 import { TlsSocket } from '../../src/native/tls-socket.js';
+import { tlsLoopbackPair } from './tls-pair.js';
 
 const ID = 'NVMe0R02 nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555 nqn.2026-11.io.nvmetd:socket';
 const PSK = crypto.randomBytes(48);
 
 /** A connected pair over the loopback (SHA-384 PSK), both secured. */
 async function pair(): Promise<{ client: TlsSocket; server: TlsSocket; close(): void }> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const accepted = once(srv, 'connection') as Promise<[net.Socket]>;
-  const client = new TlsSocket(net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1'), tlsClientEngine(ID, PSK, 2), false);
-  const [raw] = await accepted;
-  srv.close();
-  const server = new TlsSocket(raw, tlsServerEngine(() => ({ psk: Buffer.from(PSK), hash: 2 })), true);
-  await Promise.all([once(server, 'secure'), once(client, 'secureConnect')]);
+  const { client, server } = await tlsLoopbackPair(ID, PSK, 2);
   return { client, server, close: () => (client.destroy(), server.destroy()) };
 }
 

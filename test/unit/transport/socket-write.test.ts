@@ -12,8 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { SocketWriter } from '../../../src/transport/tcp/socket-write.js';
 import { OutQueue } from '../../../src/transport/tcp/out-queue.js';
 import { native } from '../../../src/native/addon.js';
-import { tlsClientEngine, tlsServerEngine } from '../../../src/native/tls-engine.js';
-import { TlsSocket } from '../../../src/native/tls-socket.js';
+import { tlsLoopbackPair } from '../tls-pair.js';
 
 /** A connected loopback pair; the server side does not read until told (pauseOnConnect). */
 async function pair(): Promise<{ client: net.Socket; server: net.Socket; close(): void }> {
@@ -278,16 +277,8 @@ test('socket-write: NVMETD_NATIVE_WRITE=0 turns the native path off; unset or an
 
 test('socket-write: a TLS socket is written through its stream (records), never to the descriptor under it', async () => {
   const id = 'NVMe0R02 nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555 nqn.2026-11.io.nvmetd:sockwrite';
-  const psk = crypto.randomBytes(48);
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const accepted = once(srv, 'connection') as Promise<[net.Socket]>;
-  const client = new TlsSocket(net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1'), tlsClientEngine(id, psk, 2), false);
-  const [raw] = await accepted;
-  srv.close();
-  const server = new TlsSocket(raw, tlsServerEngine(() => ({ psk: Buffer.from(psk), hash: 2 })), true);
+  const { client, server } = await tlsLoopbackPair(id, crypto.randomBytes(48), 2);
   try {
-    await Promise.all([once(server, 'secure'), once(client, 'secureConnect')]);
     const w = new SocketWriter(true);
     const src = source(4096);
     const streamWrites = countStreamWrites(server);
