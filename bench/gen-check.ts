@@ -65,6 +65,10 @@ const CASES: [string, string[]][] = [
   ['4 KiB random writes (in-capsule)', ['-w', 'randwrite']],
   ['128 KiB sequential writes (R2T + H2CData)', ['-w', 'write', '-o', '128k', '-q', '8']],
   ['128 KiB sequential reads with digests', ['-w', 'read', '-o', '128k', '-q', '8', '--hdgst', '--ddgst']],
+  // Without --verify the write data digests come from the connection's cache (send.c, data_digest):
+  // nvmetd checks every one of them (the floor checks none).
+  ['4 KiB random writes with digests (in-capsule)', ['-w', 'randwrite', '-q', '8', '--hdgst', '--ddgst']],
+  ['1 MiB sequential writes with digests (H2CData split at MAXH2CDATA)', ['-w', 'write', '-o', '1m', '-q', '4', '--hdgst', '--ddgst']],
   ['128 KiB random reads, payloads dropped in the kernel (MSG_TRUNC)', ['-w', 'randread', '-o', '128k', '-q', '8']],
   ['128 KiB random reads, payloads copied (--copy-data)', ['-w', 'randread', '-o', '128k', '-q', '8', '--copy-data']],
   // --verify keeps outstanding commands on disjoint blocks: nvmetd (at this commit) can send a read's
@@ -119,6 +123,26 @@ test('commands a stopped target never answers are reported as failed, not left o
     assert.equal(code, 1);
   } finally {
     process.kill(t.pid, 'SIGCONT');
+    await t.stop();
+  }
+});
+
+test('a target that goes away mid-run: the report says when, why and how many commands were lost (dropped)', async () => {
+  const t = await startTarget({ name: 'floor', label: 'C floor (killed)' }, { size: SIZE, floorBin: buildFloor() });
+  try {
+    const child = spawn(gen, ['-s', String(t.port), '-n', NQN, '-t', '2', '--warmup', '0', '--json', '-q', '8'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => setTimeout(r, 400));
+    process.kill(t.pid, 'SIGKILL');
+    await new Promise<number | null>((r) => child.on('exit', r));
+    const r = JSON.parse(out) as Report & { dropped: { atSec: number; reason: string; lost: number } | null };
+    assert.ok(r.dropped, 'no dropped connection reported');
+    assert.ok(r.dropped.atSec > 0.1 && r.dropped.atSec < 2, `dropped at ${r.dropped.atSec} s`);
+    assert.match(r.dropped.reason, /I\/O queue 1: /);
+    assert.ok(r.dropped.lost <= 8, `${r.dropped.lost} lost`);
+    assert.ok(r.errors >= 1);
+  } finally {
     await t.stop();
   }
 });

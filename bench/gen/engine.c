@@ -51,12 +51,22 @@ int ioq_prepare(struct ioq *q, const struct opts *o, const struct layout *l, uin
   q->free_cids = calloc((size_t)q->depth, sizeof *q->free_cids);
   q->slot_cursor = calloc((size_t)q->depth, sizeof *q->slot_cursor);
   if (!q->slots || !q->free_cids || !q->slot_cursor) return -1;
+  if (!o->verify) {
+    q->shared_buf = aligned_alloc(4096, align_up(l->io_size, 4096));
+    if (!q->shared_buf) return -1;
+    uint32_t *u = (uint32_t *)q->shared_buf;
+    for (uint32_t w = 0; w < l->io_size / 4; w++) u[w] = w * 0x01000193u + (uint32_t)index; /* non-zero pattern */
+  }
   for (int i = 0; i < q->depth; i++) {
     struct slot *s = &q->slots[i];
-    s->buf = aligned_alloc(4096, align_up(l->io_size, 4096));
-    if (!s->buf) return -1;
-    uint32_t *u = (uint32_t *)s->buf;
-    for (uint32_t w = 0; w < l->io_size / 4; w++) u[w] = w * 0x01000193u + (uint32_t)i; /* non-zero pattern */
+    if (q->shared_buf) {
+      s->buf = q->shared_buf;
+    } else {
+      s->buf = aligned_alloc(4096, align_up(l->io_size, 4096));
+      if (!s->buf) return -1;
+      uint32_t *u = (uint32_t *)s->buf;
+      for (uint32_t w = 0; w < l->io_size / 4; w++) u[w] = w * 0x01000193u + (uint32_t)i; /* non-zero pattern */
+    }
     q->free_cids[i] = (uint16_t)(q->depth - 1 - i);
   }
   q->nfree = q->depth;
@@ -85,7 +95,9 @@ int ioq_prepare(struct ioq *q, const struct opts *o, const struct layout *l, uin
 void ioq_free(struct ioq *q) {
   if (q->fd > 0) close(q->fd);
   q->fd = -1;
-  if (q->slots) for (int i = 0; i < q->depth; i++) free(q->slots[i].buf);
+  if (q->slots && !q->shared_buf) for (int i = 0; i < q->depth; i++) free(q->slots[i].buf);
+  free(q->shared_buf);
+  q->shared_buf = NULL;
   free(q->slots);
   free(q->free_cids);
   free(q->slot_cursor);

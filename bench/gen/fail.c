@@ -27,6 +27,11 @@ void q_fail(struct thread *t, struct ioq *q, const char *why) {
   if (q->dead) return;
   char msg[200];
   snprintf(msg, sizeof msg, "I/O queue %d: %s", q->qid, why);
+  if (!t->st.drop_ns) {
+    t->st.drop_ns = now_ns();
+    snprintf(t->st.drop_reason, sizeof t->st.drop_reason, "%s", msg);
+  }
+  t->st.lost += (uint64_t)q->inflight;
   if (q->inflight == 0) error_once(t, msg);
   for (int i = 0; i < q->inflight; i++) error_once(t, msg);
   q->inflight = 0;

@@ -116,7 +116,8 @@ enum block_check check_block(const uint32_t *u32, uint32_t words, uint64_t lba, 
 
 /* ---- one connection (setup.c brings it up, engine.c runs it) ---- */
 struct slot {
-  uint8_t *buf;     /* io_size bytes: write data, or read data with --verify */
+  uint8_t *buf;     /* io_size bytes: write data, or read data with --verify (without --verify one
+                     * buffer shared by all slots of the connection: ioq.shared_buf) */
   uint64_t start;   /* submit time, ns */
   uint64_t unit;    /* I/O unit (io_size) of the span */
   uint32_t received;
@@ -160,6 +161,12 @@ struct ioq {
   uint8_t cur_flags;
   uint32_t cur_datal;
   uint64_t prefill_next, prefill_end; /* --verify of read workloads: units still to write once */
+  /* Without --verify the write data never changes after set-up: every slot sends the connection's
+   * one buffer (shared_buf, io_size bytes, which stays in cache), and the data digests of the ranges
+   * it sends are computed once (dcache, keyed by offset and length). */
+  uint8_t *shared_buf;
+  struct { uint32_t off, len, crc; } dcache[8];
+  int dcache_used;
   /* send: headers in the arena, data as views of slot buffers, one writev per pass */
   uint8_t *arena;
   uint32_t arena_pos, arena_cap;
@@ -202,6 +209,8 @@ struct thread_stats {
   char first_verify_error[256];
   double elapsed_sec, cpu_sec;   /* this thread's measured window, and its CPU time in it */
   double run_delay_sec;          /* time in the window it was runnable but waited for a CPU */
+  uint64_t drop_ns, lost;        /* the first connection lost (q_fail): when, and commands lost */
+  char drop_reason[200];
   struct hist hist;
 };
 
@@ -225,6 +234,7 @@ struct thread {
 
 extern volatile int g_phase;
 extern volatile int g_ready;
+extern uint64_t g_io_start_ns; /* when I/O started (warm-up included): the origin of "dropped" */
 uint64_t now_ns(void);
 /* The I/O loop of one thread (engine.c): returns when the run ends. */
 

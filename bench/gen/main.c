@@ -24,6 +24,7 @@
 #define MAX_VERIFY_UNITS (64ull * 1024 * 1024)
 
 volatile int g_phase = PH_SETUP;
+uint64_t g_io_start_ns;
 volatile int g_ready = 0;
 static volatile sig_atomic_t g_interrupted;
 
@@ -142,6 +143,7 @@ int main(int argc, char **argv) {
 
   int markers = getenv("NVMETD_PERF_MARKERS") && !strcmp(getenv("NVMETD_PERF_MARKERS"), "1");
   uint64_t t0 = now_ns(), last_t = t0, last_ios = 0, last_bytes = 0;
+  g_io_start_ns = t0;
   __atomic_store_n(&g_phase, o.warmup > 0 ? PH_WARMUP : PH_MEASURE, __ATOMIC_RELEASE);
   wait_until(&o, ts, t0, t0 + (uint64_t)(o.warmup * 1e9), "warmup ", &last_t, &last_ios, &last_bytes);
   if (markers) { fputs("@window-start\n", stderr); fflush(stderr); }

@@ -131,6 +131,22 @@ void print_report(FILE *f, const struct opts *o, struct thread *ts, int n, doubl
   }
   fprintf(f, "\n  ],\n  \"errors\": %llu,\n  \"firstError\": ", (unsigned long long)errors);
   json_str(f, first_error);
+  /* As `nvmetd perf`: the first connection lost, seconds after I/O started, and the commands lost. */
+  const struct thread_stats *drop = NULL;
+  uint64_t lost = 0;
+  for (int i = 0; i < n; i++) {
+    lost += ts[i].st.lost;
+    if (ts[i].st.drop_ns && (!drop || ts[i].st.drop_ns < drop->drop_ns)) drop = &ts[i].st;
+  }
+  fprintf(f, ",\n  \"dropped\": ");
+  if (drop) {
+    double at = drop->drop_ns > g_io_start_ns && g_io_start_ns ? (double)(drop->drop_ns - g_io_start_ns) / 1e9 : 0;
+    fprintf(f, "{ \"atSec\": %.3f, \"reason\": ", at);
+    json_str(f, drop->drop_reason);
+    fprintf(f, ", \"lost\": %llu }", (unsigned long long)lost);
+  } else {
+    fprintf(f, "null");
+  }
   fprintf(f, ",\n  \"verifiedBlocks\": %llu,\n  \"verifyErrors\": %llu,\n  \"firstVerifyError\": ", (unsigned long long)vblocks, (unsigned long long)verrs);
   json_str(f, first_verify);
   fprintf(f, ",\n  \"generator\": {\n    \"name\": \"nvme_tcp_gen\",\n    \"crc32c\": \"%s\",\n    \"poll\": %s,\n    \"spinUs\": %d,\n    \"discardData\": %s,\n    \"cpus\": [", gen_crc_impl(),
