@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,8 +52,19 @@ int ioq_prepare(struct ioq *q, const struct opts *o, const struct layout *l, uin
   q->free_cids = calloc((size_t)q->depth, sizeof *q->free_cids);
   q->slot_cursor = calloc((size_t)q->depth, sizeof *q->slot_cursor);
   if (!q->slots || !q->free_cids || !q->slot_cursor) return -1;
+  q->shared_fd = -1;
   if (!o->verify) {
-    q->shared_buf = aligned_alloc(4096, align_up(l->io_size, 4096));
+    q->shared_len = align_up(l->io_size, 4096);
+    if (!o->copy_sends && l->io_size >= SENDFILE_MIN) {
+      /* A memfd, so that sendfile can hand its pages to the socket without a copy. */
+      q->shared_fd = memfd_create("nvme_tcp_gen", MFD_CLOEXEC);
+      if (q->shared_fd < 0 || ftruncate(q->shared_fd, q->shared_len) != 0) return -1;
+      void *m = mmap(NULL, q->shared_len, PROT_READ | PROT_WRITE, MAP_SHARED, q->shared_fd, 0);
+      if (m == MAP_FAILED) return -1;
+      q->shared_buf = m;
+    } else {
+      q->shared_buf = aligned_alloc(4096, q->shared_len);
+    }
     if (!q->shared_buf) return -1;
     uint32_t *u = (uint32_t *)q->shared_buf;
     for (uint32_t w = 0; w < l->io_size / 4; w++) u[w] = w * 0x01000193u + (uint32_t)index; /* non-zero pattern */
@@ -96,8 +108,14 @@ void ioq_free(struct ioq *q) {
   if (q->fd > 0) close(q->fd);
   q->fd = -1;
   if (q->slots && !q->shared_buf) for (int i = 0; i < q->depth; i++) free(q->slots[i].buf);
-  free(q->shared_buf);
+  if (q->shared_buf && q->shared_fd > 0) {
+    munmap(q->shared_buf, q->shared_len);
+    close(q->shared_fd);
+  } else {
+    free(q->shared_buf);
+  }
   q->shared_buf = NULL;
+  q->shared_fd = -1;
   free(q->slots);
   free(q->free_cids);
   free(q->slot_cursor);

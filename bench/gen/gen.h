@@ -45,6 +45,8 @@ enum workload { W_READ, W_WRITE, W_RANDREAD, W_RANDWRITE, W_RANDRW, W_RW };
 extern const char *const WORKLOAD_NAMES[6];
 
 #define MAX_CPUS 256
+/* Write payload pieces of at least this many bytes go out by sendfile when they can (ioq.shared_fd). */
+#define SENDFILE_MIN (16u * 1024u)
 
 struct opts {
   const char *address;
@@ -72,6 +74,8 @@ struct opts {
   int spin_us;
   /* Receive every payload byte into user space even when nothing looks at it (no MSG_TRUNC discard). */
   int copy_data;
+  /* Copy every write payload into the socket (writev) even when nothing checks it (no sendfile). */
+  int copy_sends;
 };
 
 /* Exits with code 2 and a message on bad usage. */
@@ -165,6 +169,10 @@ struct ioq {
    * one buffer (shared_buf, io_size bytes, which stays in cache), and the data digests of the ranges
    * it sends are computed once (dcache, keyed by offset and length). */
   uint8_t *shared_buf;
+  uint32_t shared_len;   /* its mapped size */
+  int shared_fd;         /* >= 0: shared_buf is this memfd, mapped, and its pieces of at least
+                          * SENDFILE_MIN bytes are sent by reference (sendfile), as a kernel host
+                          * sends page-cache pages; -1: copied by writev like everything else */
   struct { uint32_t off, len, crc; } dcache[8];
   int dcache_used;
   /* send: headers in the arena, data as views of slot buffers, one writev per pass */

@@ -123,7 +123,9 @@ static const char *HELP =
     "  --poll                 busy poll instead of sleeping in epoll_wait\n"
     "  --spin-us N            poll N microseconds after the last event before sleeping (0)\n"
     "  --copy-data            read every payload byte (by default reads of 16 KiB and more whose data\n"
-    "                         nothing checks, no --verify and no --ddgst, are dropped in the kernel)\n";
+    "                         nothing checks, no --verify and no --ddgst, are dropped in the kernel)\n"
+    "  --copy-sends           copy every write payload into the socket (by default, without --verify,\n"
+    "                         write data of 16 KiB and more is sent by reference with sendfile)\n";
 
 static int opt_is(const char *a, const char *s1, const char *s2) { return !strcmp(a, s1) || (s2 && !strcmp(a, s2)); }
 
@@ -181,6 +183,7 @@ void parse_options(int argc, char **argv, struct opts *o) {
     else if (VAL("--cpus", NULL)) parse_cpus(o, v);
     else if (FLAG("--poll")) o->poll = 1;
     else if (FLAG("--copy-data")) o->copy_data = 1;
+    else if (FLAG("--copy-sends")) o->copy_sends = 1;
     else if (VAL("--spin-us", NULL)) o->spin_us = (int)whole("--spin-us", v, 0, 1000000);
     else usage_error("unknown option %s (see --help)", a);
 #undef FLAG

@@ -7,6 +7,8 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "gen.h"
@@ -44,22 +46,39 @@ static void set_out_interest(struct thread *t, struct ioq *q, int want) {
   epoll_ctl(t->ep, EPOLL_CTL_MOD, q->fd, &ev);
 }
 
-/* Sends what is queued; what the socket does not take waits for EPOLLOUT. The connection is still
- * read meanwhile (the target may itself wait for us to read before it reads again), but nothing new
- * is added to the batch: no new commands, and R2Ts wait on their slots (on_r2t). */
+/* A piece of the batch that sendfile can send: write data of the connection's memfd. */
+static inline int by_reference(const struct ioq *q, const struct iovec *v) {
+  return q->shared_fd > 0 && v->iov_len >= SENDFILE_MIN && (uint8_t *)v->iov_base >= q->shared_buf &&
+         (uint8_t *)v->iov_base < q->shared_buf + q->shared_len;
+}
+
+/* Sends what is queued: runs of copied pieces with one sendmsg each (MSG_MORE while a piece sent by
+ * reference follows, so headers share segments with the data), pieces of the memfd with sendfile.
+ * What the socket does not take waits for EPOLLOUT. The connection is still read meanwhile (the
+ * target may itself wait for us to read before it reads again), but nothing new is added to the
+ * batch: no new commands, and R2Ts wait on their slots (on_r2t). */
 void q_flush(struct thread *t, struct ioq *q) {
   while (q->iov_at < q->iov_n) {
-    int cnt = q->iov_n - q->iov_at;
-    if (cnt > IOV_MAX) cnt = IOV_MAX;
-    ssize_t w = writev(q->fd, q->iov + q->iov_at, cnt);
+    struct iovec *v = &q->iov[q->iov_at];
+    ssize_t w;
+    if (by_reference(q, v)) {
+      off_t off = (uint8_t *)v->iov_base - q->shared_buf;
+      w = sendfile(q->fd, q->shared_fd, &off, v->iov_len);
+    } else {
+      int cnt = 1;
+      while (cnt < IOV_MAX && q->iov_at + cnt < q->iov_n && !by_reference(q, &q->iov[q->iov_at + cnt])) cnt++;
+      struct msghdr m = {.msg_iov = v, .msg_iovlen = (size_t)cnt};
+      w = sendmsg(q->fd, &m, MSG_NOSIGNAL | (q->iov_at + cnt < q->iov_n ? MSG_MORE : 0));
+    }
     if (w < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) { set_out_interest(t, q, 1); return; }
       if (errno == EINTR) continue;
       q_fail(t, q, strerror(errno));
       return;
     }
+    if (w == 0) { q_fail(t, q, "the socket took no bytes"); return; }
     while (w > 0) {
-      struct iovec *v = &q->iov[q->iov_at];
+      v = &q->iov[q->iov_at];
       if ((size_t)w >= v->iov_len) { w -= (ssize_t)v->iov_len; q->iov_at++; }
       else { v->iov_base = (uint8_t *)v->iov_base + w; v->iov_len -= (size_t)w; w = 0; }
     }
