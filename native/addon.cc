@@ -71,91 +71,14 @@ inline void PutLE32(uint8_t* p, uint32_t v) {
 }
 
 // crc32cBatch(arena: Uint8Array, jobs: Uint32Array, count: number, buffers: Uint8Array[]): void
-// Fills every digest an out queue recorded for one batch, in one call. Job i is the eight words
-// jobs[8i .. 8i+7] = kind, x, xOff, len, y, yOff, dst, 0; its digest goes little-endian into
-// arena[dst, dst+4):
-//   0: the digest of arena[xOff, xOff+len) (a PDU header);
-//   1: the digest of buffers[x][xOff, xOff+len) (PDU data);
-//   2: copies buffers[y][yOff, yOff+len) into buffers[x][xOff, xOff+len) and digests the copy (PDU
-//      data that may change under us: the digest is over exactly the bytes that go out).
-// Data is named by a buffer (a view over a whole backing store, usually one of a few per batch)
-// and a range, so each buffer's memory is looked up once per call, not once per job. Every index
-// and range is checked; a bad job throws a RangeError (the jobs before it are done).
-constexpr uint32_t kBatchWords = 8;
-constexpr uint32_t kBufferCache = 32;
-
+// Fills every digest an out queue recorded for one batch, in one call (nvmetd::FillDigests).
 Napi::Value Crc32cBatch(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  uint8_t* arena;
-  size_t arenaLen;
-  size_t jobsLen;
-  napi_typedarray_type jobsType;
-  void* jobsData = nullptr;
-  if (info.Length() < 4 || !ByteView(env, info[0], &arena, &arenaLen) || !info[2].IsNumber() || !info[3].IsArray() ||
-      napi_get_typedarray_info(env, info[1], &jobsType, &jobsLen, &jobsData, nullptr, nullptr) != napi_ok ||
-      jobsType != napi_uint32_array) {
+  if (info.Length() < 4 || !info[2].IsNumber()) {
     Napi::TypeError::New(env, "crc32cBatch: expected (Uint8Array, Uint32Array, count, Uint8Array[])").ThrowAsJavaScriptException();
     return Napi::Value();
   }
-  const uint32_t* jobs = static_cast<const uint32_t*>(jobsData);
-  uint32_t count = info[2].As<Napi::Number>().Uint32Value();
-  napi_value buffers = info[3];
-  uint32_t nbuffers = 0;
-  napi_get_array_length(env, buffers, &nbuffers);
-  if (count > jobsLen / kBatchWords) {
-    Napi::RangeError::New(env, "crc32cBatch: more jobs than the job array holds").ThrowAsJavaScriptException();
-    return Napi::Value();
-  }
-  uint8_t* cached[kBufferCache] = {};
-  size_t cachedLen[kBufferCache] = {};
-  // The memory of buffers[idx][off, off+len), or null when there is no such range.
-  auto range = [&](uint32_t idx, uint32_t off, uint32_t len) -> uint8_t* {
-    uint8_t* p = nullptr;
-    size_t n = 0;
-    if (idx < kBufferCache && cached[idx] != nullptr) {
-      p = cached[idx];
-      n = cachedLen[idx];
-    } else {
-      napi_value v;
-      if (idx >= nbuffers || napi_get_element(env, buffers, idx, &v) != napi_ok || !ByteView(env, v, &p, &n)) return nullptr;
-      if (idx < kBufferCache) {
-        cached[idx] = p;
-        cachedLen[idx] = n;
-      }
-    }
-    if (p == nullptr || off > n || len > n - off) return nullptr;
-    return p + off;
-  };
-  for (uint32_t i = 0; i < count; i++) {
-    const uint32_t* j = jobs + kBatchWords * i;
-    const uint32_t kind = j[0], x = j[1], xOff = j[2], len = j[3], y = j[4], yOff = j[5], dst = j[6];
-    if (dst > arenaLen || arenaLen - dst < 4) {
-      Napi::RangeError::New(env, "crc32cBatch: digest outside the arena").ThrowAsJavaScriptException();
-      return Napi::Value();
-    }
-    uint32_t crc;
-    if (len == 0 && kind <= 2) {
-      crc = 0;
-    } else if (kind == 0) {
-      if (xOff > arenaLen || len > arenaLen - xOff) {
-        Napi::RangeError::New(env, "crc32cBatch: header outside the arena").ThrowAsJavaScriptException();
-        return Napi::Value();
-      }
-      crc = nvmetd::crc32c(arena + xOff, len);
-    } else if (kind == 1 || kind == 2) {
-      uint8_t* p = range(x, xOff, len);
-      const uint8_t* from = kind == 2 ? range(y, yOff, len) : nullptr;
-      if (p == nullptr || (kind == 2 && from == nullptr)) {
-        Napi::RangeError::New(env, "crc32cBatch: data outside its buffer").ThrowAsJavaScriptException();
-        return Napi::Value();
-      }
-      crc = kind == 2 ? nvmetd::crc32c_copy_update(0xFFFFFFFFu, p, from, len) ^ 0xFFFFFFFFu : nvmetd::crc32c(p, len);
-    } else {
-      Napi::RangeError::New(env, "crc32cBatch: unknown job kind").ThrowAsJavaScriptException();
-      return Napi::Value();
-    }
-    PutLE32(arena + dst, crc);
-  }
+  nvmetd::FillDigests(env, info[0], info[1], info[2].As<Napi::Number>().Uint32Value(), info[3]);
   return Napi::Value();
 }
 
@@ -234,5 +157,106 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace
+
+namespace nvmetd {
+
+// Job i of a digest batch is the eight words jobs[8i .. 8i+7] = kind, x, xOff, len, y, yOff, dst, a;
+// its digest goes little-endian into A[dst, dst+4), where A is `arena` when a is 0 and buffers[a-1]
+// otherwise (an arena chunk the out queue has left behind while the batch was built):
+//   0: the digest of A[xOff, xOff+len) (a PDU header);
+//   1: the digest of buffers[x][xOff, xOff+len) (PDU data);
+//   2: copies buffers[y][yOff, yOff+len) into buffers[x][xOff, xOff+len) and digests the copy (PDU
+//      data that may change under us: the digest is over exactly the bytes that go out).
+// Data is named by a buffer (a view over a whole backing store, usually one of a few per batch)
+// and a range, so each buffer's memory is looked up once per call, not once per job. Every index
+// and range is checked; a bad job throws a RangeError (the jobs before it are done) and this
+// returns false.
+constexpr uint32_t kBatchWords = 8;
+constexpr uint32_t kBufferCache = 32;
+
+bool FillDigests(napi_env env, napi_value arenaV, napi_value jobsV, uint32_t count, napi_value buffers) {
+  uint8_t* arena;
+  size_t arenaLen;
+  size_t jobsLen;
+  napi_typedarray_type jobsType;
+  void* jobsData = nullptr;
+  bool isArray = false;
+  if (!ByteView(env, arenaV, &arena, &arenaLen) || napi_is_array(env, buffers, &isArray) != napi_ok || !isArray ||
+      napi_get_typedarray_info(env, jobsV, &jobsType, &jobsLen, &jobsData, nullptr, nullptr) != napi_ok ||
+      jobsType != napi_uint32_array) {
+    napi_throw_type_error(env, nullptr, "crc32cBatch: expected (Uint8Array, Uint32Array, count, Uint8Array[])");
+    return false;
+  }
+  const uint32_t* jobs = static_cast<const uint32_t*>(jobsData);
+  uint32_t nbuffers = 0;
+  napi_get_array_length(env, buffers, &nbuffers);
+  if (count > jobsLen / kBatchWords) {
+    napi_throw_range_error(env, nullptr, "crc32cBatch: more jobs than the job array holds");
+    return false;
+  }
+  uint8_t* cached[kBufferCache] = {};
+  size_t cachedLen[kBufferCache] = {};
+  // The memory of buffers[idx] (false when there is no such buffer).
+  auto whole = [&](uint32_t idx, uint8_t** p, size_t* n) -> bool {
+    if (idx < kBufferCache && cached[idx] != nullptr) {
+      *p = cached[idx];
+      *n = cachedLen[idx];
+      return true;
+    }
+    napi_value v;
+    if (idx >= nbuffers || napi_get_element(env, buffers, idx, &v) != napi_ok || !ByteView(env, v, p, n) || *p == nullptr) return false;
+    if (idx < kBufferCache) {
+      cached[idx] = *p;
+      cachedLen[idx] = *n;
+    }
+    return true;
+  };
+  // The memory of buffers[idx][off, off+len), or null when there is no such range.
+  auto range = [&](uint32_t idx, uint32_t off, uint32_t len) -> uint8_t* {
+    uint8_t* p = nullptr;
+    size_t n = 0;
+    if (!whole(idx, &p, &n) || off > n || len > n - off) return nullptr;
+    return p + off;
+  };
+  for (uint32_t i = 0; i < count; i++) {
+    const uint32_t* j = jobs + kBatchWords * i;
+    const uint32_t kind = j[0], x = j[1], xOff = j[2], len = j[3], y = j[4], yOff = j[5], dst = j[6], a = j[7];
+    uint8_t* base = arena;
+    size_t baseLen = arenaLen;
+    if (a != 0 && !whole(a - 1, &base, &baseLen)) {
+      napi_throw_range_error(env, nullptr, "crc32cBatch: no such arena buffer");
+      return false;
+    }
+    if (dst > baseLen || baseLen - dst < 4) {
+      napi_throw_range_error(env, nullptr, "crc32cBatch: digest outside the arena");
+      return false;
+    }
+    uint32_t crc;
+    if (len == 0 && kind <= 2) {
+      crc = 0;
+    } else if (kind == 0) {
+      if (xOff > baseLen || len > baseLen - xOff) {
+        napi_throw_range_error(env, nullptr, "crc32cBatch: header outside the arena");
+        return false;
+      }
+      crc = nvmetd::crc32c(base + xOff, len);
+    } else if (kind == 1 || kind == 2) {
+      uint8_t* p = range(x, xOff, len);
+      const uint8_t* from = kind == 2 ? range(y, yOff, len) : nullptr;
+      if (p == nullptr || (kind == 2 && from == nullptr)) {
+        napi_throw_range_error(env, nullptr, "crc32cBatch: data outside its buffer");
+        return false;
+      }
+      crc = kind == 2 ? nvmetd::crc32c_copy_update(0xFFFFFFFFu, p, from, len) ^ 0xFFFFFFFFu : nvmetd::crc32c(p, len);
+    } else {
+      napi_throw_range_error(env, nullptr, "crc32cBatch: unknown job kind");
+      return false;
+    }
+    PutLE32(base + dst, crc);
+  }
+  return true;
+}
+
+}  // namespace nvmetd
 
 NODE_API_MODULE(nvmetd_native, Init)

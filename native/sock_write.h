@@ -4,4 +4,7 @@
 
 namespace nvmetd {
 void InitSockWrite(Napi::Env env, Napi::Object exports);
+// Fills the digests of one out-queue batch (addon.cc, crc32cBatch's jobs); false with a JavaScript
+// exception pending when a job or argument is bad.
+bool FillDigests(napi_env env, napi_value arena, napi_value jobs, uint32_t count, napi_value buffers);
 }

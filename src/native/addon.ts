@@ -8,8 +8,8 @@ export interface NativeAddon {
   crc32c(view: Uint8Array, offset?: number, length?: number, seed?: number): number;
   /**
    * Fills the digests of one batch in one call: job i is jobs[8i..8i+7] = kind, x, xOff, len, y,
-   * yOff, dst, 0, its digest written little-endian at arena[dst]. Kind 0: digest of
-   * arena[xOff, xOff+len); 1: digest of buffers[x][xOff, +len); 2: copies buffers[y][yOff, +len) into
+   * yOff, dst, a, its digest written little-endian at A[dst], A being arena when a is 0, else
+   * buffers[a-1]. Kind 0: digest of A[xOff, xOff+len); 1: digest of buffers[x][xOff, +len); 2: copies buffers[y][yOff, +len) into
    * buffers[x][xOff, +len) and digests the copy. Throws RangeError on a job outside its buffers.
    */
   crc32cBatch(arena: Uint8Array, jobs: Uint32Array, count: number, buffers: Uint8Array[]): void;
@@ -29,6 +29,11 @@ export interface NativeAddon {
    * came before any byte was taken.
    */
   writeFd(fd: number, pieces: Uint8Array[], count: number): number;
+  /**
+   * crc32cBatch(arena, jobs, jobCount, buffers), then writeFd(fd, pieces, count), in one call: no
+   * JavaScript runs between the digests and the sendmsg. A bad job throws before anything is written.
+   */
+  writeFdDigests(fd: number, pieces: Uint8Array[], count: number, arena: Uint8Array, jobs: Uint32Array, jobCount: number, buffers: Uint8Array[]): number;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,6 +1,7 @@
 // Digests recorded while a batch of PDUs is built and filled in one native call before the batch is
 // written: header digests, data digests, and data copied and digested in the same call. One call per
-// batch instead of one per digest (each call into the addon costs about as much as digesting 4 KiB).
+// batch instead of one per digest (each call into the addon costs about as much as digesting 4 KiB);
+// send() fills them and writes the batch to a socket descriptor in that same call.
 import { native } from './addon.js';
 
 const enum Kind {
@@ -12,7 +13,7 @@ const enum Kind {
   Copy = 2,
 }
 
-/** Words per job (kind, x, xOff, len, y, yOff, dst, unused): see native crc32cBatch. */
+/** Words per job (kind, x, xOff, len, y, yOff, dst, arena): see native FillDigests (addon.cc). */
 const WORDS = 8;
 /** Whole-buffer views kept across batches (pool slabs, a namespace's memory), replaced round robin. */
 const KNOWN = 16;
@@ -59,6 +60,34 @@ export class DigestBatch {
     } finally {
       this.clear();
     }
+  }
+
+  /**
+   * Computes every recorded digest into `arena`, then writes pieces[0, n) to the socket descriptor
+   * `fd`, in one native call (writeFdDigests): no JavaScript runs between the two. Returns what
+   * writeFd returns (bytes taken, or a negated errno); starts over.
+   */
+  send(arena: Uint8Array, fd: number, pieces: Uint8Array[], n: number): number {
+    if (this.#count === 0) return native.writeFd(fd, pieces, n);
+    try {
+      return native.writeFdDigests(fd, pieces, n, arena, this.#jobs, this.#count, this.#used);
+    } finally {
+      this.clear();
+    }
+  }
+
+  /**
+   * The arena the offsets of the jobs recorded so far refer to is being left behind for a new one
+   * (`old` stays alive: the batch's pieces reference it): those jobs name it as a buffer from now on,
+   * so run()/send() with the new arena still fill them in `old`. Nothing is computed early.
+   */
+  retarget(old: Uint8Array): void {
+    const n = this.#count;
+    if (n === 0) return;
+    if (old.byteOffset !== 0 || old.byteLength !== old.buffer.byteLength) throw new RangeError('digest batch: an arena must be a whole buffer');
+    const a = this.#buffer(old.buffer) + 1;
+    const j = this.#jobs;
+    for (let at = 7; at < WORDS * n; at += WORDS) if (j[at] === 0) j[at] = a;
   }
 
   /** Drops what was recorded (the batch will not be written). */
@@ -109,5 +138,6 @@ export class DigestBatch {
     j[at + 4] = y;
     j[at + 5] = yOff;
     j[at + 6] = dst;
+    j[at + 7] = 0;
   }
 }

@@ -122,3 +122,24 @@ test('digest-batch: a copy within one buffer, overlapping or not, leaves the sou
     assert.equal(arena.readUInt32LE(0), crc32c(want), `digest of copy ${from} -> ${to}`);
   }
 });
+
+test('digest-batch: retarget() keeps the jobs recorded so far on the arena left behind; run() with the new one fills both, nothing early', () => {
+  const old = random(1024, 11);
+  const fresh = random(1024, 12);
+  const data = random(4096, 13);
+  const b = new DigestBatch();
+  b.header(0, 24, 24);
+  b.data(data, 28);
+  b.retarget(old);
+  assert.equal(old.readUInt32LE(24), random(1024, 11).readUInt32LE(24), 'nothing computed at the retarget');
+  data.fill(9, 0, 100); // changed after the retarget: the digest is over the bytes at the run
+  b.header(100, 72, 172);
+  b.run(fresh);
+  assert.equal(old.readUInt32LE(24), crc32c(old, 0, 24), 'the old arena got its header digest');
+  assert.equal(old.readUInt32LE(28), crc32c(data), 'and its data digest, over the bytes at the run');
+  assert.equal(fresh.readUInt32LE(172), crc32c(fresh, 100, 72), 'the new arena its own');
+  b.retarget(Buffer.alloc(8).subarray(2)); // nothing pending: a no-op, even for a view that is not a whole buffer
+  b.data(data, 0);
+  assert.throws(() => b.retarget(Buffer.alloc(8).subarray(2)), RangeError, 'an arena must be a whole buffer');
+  b.clear();
+});

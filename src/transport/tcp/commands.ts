@@ -249,13 +249,16 @@ export abstract class CommandPath implements RequestOwner {
    * range, length: a status, no data) or asks backend.view() for exactly this range: SLBA x block
    * size, req.dataLen bytes (its length check makes NLB agree). viewable() answers as view() would,
    * and nothing can change in between, so a read let through here always gets its view.
-   * Not with data digests: the responder then copies the view into the granted buffer (responder.ts).
+   * With data digests, not when the namespace's memory is shared with other threads (I/O workers):
+   * the responder then copies the view into the granted buffer (responder.ts). Memory of this
+   * thread's own is sent as is, digested in the same native call as the write (out-queue.ts).
    */
   protected answeredInPlace(req: Request): boolean {
     const sqe = req.sqe;
-    if (sqe[SQE.opcode] !== IoOpc.Read || (sqe[SQE.flags]! & 3) !== 0 || this.tx.ddgst) return false;
+    if (sqe[SQE.opcode] !== IoOpc.Read || (sqe[SQE.flags]! & 3) !== 0) return false;
     const ns = this.ioCtrl?.namespaces.get(sqeNsid(sqe));
-    return ns !== undefined && ns.backend.viewable?.(sqeSlba(sqe) * ns.blockSize, req.dataLen) === true;
+    if (ns === undefined || ns.backend.viewable?.(sqeSlba(sqe) * ns.blockSize, req.dataLen) !== true) return false;
+    return !this.tx.ddgst || (ns.backend as { shares?: unknown }).shares == null;
   }
 
   /** A command's data buffer was granted: fetch the host's data (R2T) or execute the read. */

@@ -4,7 +4,20 @@
 // batch of 32 responses is one 768-byte write. Regions handed to the socket are never reused (the
 // socket may still hold them); a fresh 64 KiB chunk replaces a full one. Payloads (read data) are
 // queued as views, not copied. Digests (header and data) are recorded as the PDUs are built and
-// computed together, in one native call, just before the bytes they cover go out.
+// computed together just before the bytes they cover go out: on the direct path (socket-write.ts)
+// in the same native call as the sendmsg.
+//
+// Volatile data (dataWithDigest(view, null, true): a view of a RAM namespace's memory that only this
+// thread writes) is sent without a copy even with a data digest. The digest must match the bytes the
+// host gets, and a later command of this connection (or another on this thread) may write those
+// blocks. Nothing can change them between the digest and the sendmsg: both happen in one native call
+// (writeFdDigests), no JavaScript runs in between, and no other thread writes that memory (a
+// namespace shared with I/O workers lives in a SharedArrayBuffer: the responder copies its views into
+// a buffer of ours before they are digested, as before). The kernel copies what sendmsg takes into its
+// own buffers before returning (a plain TCP send, no MSG_ZEROCOPY). What it does not take (a full send
+// buffer), and a whole flush that takes the stream path, are copied into a buffer of ours right after
+// the digests, before control returns to anything that could write: the stream then holds bytes that
+// match their digests whatever happens to the namespace.
 import type { Socket } from 'node:net';
 import { DigestBatch } from '../../native/digest-batch.js';
 import { SocketWriter } from './socket-write.js';
@@ -20,6 +33,8 @@ export class OutQueue {
   #count = 0;
   #bytes = 0;
   readonly #digests = new DigestBatch();
+  /** pieces[0, #volatileEnd) hold the last volatile piece queued (0: none in this batch). */
+  #volatileEnd = 0;
   readonly #writer: SocketWriter;
 
   /** `nativeWrite` false: every flush goes through the socket's stream (default: NVMETD_NATIVE_WRITE). */
@@ -30,8 +45,9 @@ export class OutQueue {
   /** Reserves n bytes of header space; write the fields into `buf` at the returned offset. */
   header(n: number): number {
     if (this.#pos + n > ARENA_SIZE) {
-      // The digests recorded so far point into this chunk: fill them before it is left behind.
-      this.#digests.run(this.#chunk);
+      // The digests recorded so far point into this chunk: they name it as a buffer from now on
+      // (filled at the flush, with the rest: a volatile piece's digest must not be computed early).
+      this.#digests.retarget(this.#chunk);
       this.#closePiece();
       this.#chunk = Buffer.allocUnsafe(ARENA_SIZE);
       this.#pos = 0;
@@ -66,10 +82,13 @@ export class OutQueue {
   /**
    * Queues a payload view followed by its 4-byte data digest. With `from`, `view` is a buffer of our
    * own that receives a copy of `from` when the digest is computed: the digest is over the very
-   * bytes that go out even if `from` changes meanwhile.
+   * bytes that go out even if `from` changes meanwhile. `volatile`: `view` is memory this thread may
+   * write before the bytes are written (a RAM namespace's, never shared with another thread): sent
+   * without a copy where the digest and the write are one native call, copied otherwise (see above).
    */
-  dataWithDigest(view: Uint8Array, from: Uint8Array | null = null): void {
+  dataWithDigest(view: Uint8Array, from: Uint8Array | null = null, volatile = false): void {
     this.data(view);
+    if (volatile) this.#volatileEnd = this.#count;
     const d = this.header(4);
     if (from === null) this.#digests.data(view, d);
     else this.#digests.copy(view, from, d);
@@ -92,17 +111,23 @@ export class OutQueue {
    * order with earlier flushes' callbacks.
    */
   flush(socket: Socket, written?: () => void): boolean {
-    this.#digests.run(this.#chunk);
     this.#closePiece();
     const n = this.#count;
     if (n === 0) {
+      this.#digests.run(this.#chunk);
       if (written) socket.write(EMPTY, written);
       return true;
     }
-    const ok = this.#writer.write(socket, this.#pieces, n, this.#bytes, written);
-    for (let i = 0; i < n; i++) this.#pieces[i] = EMPTY;
-    this.#count = 0;
-    this.#bytes = 0;
+    const volatileEnd = this.#volatileEnd;
+    this.#volatileEnd = 0;
+    let ok: boolean;
+    try {
+      ok = this.#writer.write(socket, this.#pieces, n, this.#bytes, written, this.#digests, this.#chunk, volatileEnd);
+    } finally {
+      for (let i = 0; i < n; i++) this.#pieces[i] = EMPTY;
+      this.#count = 0;
+      this.#bytes = 0;
+    }
     return ok;
   }
 }

@@ -68,7 +68,8 @@ export function writeCapsuleResp(
  * flags: DATA_LAST and/or DATA_SUCCESS. `align` is the host's PDU data alignment ((HPDA + 1) * 4):
  * the data starts at the first multiple of it after the header, zero padded. With `copyOf`, `data`
  * is a buffer of ours that receives a copy of `copyOf` (the same length) before it goes out; with a
- * data digest the copy is made in the same pass as the digest.
+ * data digest the copy is made in the same pass as the digest. `volatile` (with a data digest):
+ * `data` is memory only this thread writes but may write before the flush (OutQueue.dataWithDigest).
  */
 export function writeC2HData(
   q: OutQueue,
@@ -80,6 +81,7 @@ export function writeC2HData(
   data: Uint8Array,
   flags: number,
   copyOf: Uint8Array | null = null,
+  volatile = false,
 ): void {
   const hlen = HLEN[PduType.C2HData];
   const hdrTotal = hlen + (hdgst ? DIGEST_LEN : 0);
@@ -104,7 +106,7 @@ export function writeC2HData(
   u32(buf, at + 20, 0);
   if (hdgst) q.headerDigest(at, hlen);
   if (ddgst) {
-    q.dataWithDigest(data, copyOf);
+    q.dataWithDigest(data, copyOf, volatile);
   } else {
     if (copyOf !== null) data.set(copyOf);
     q.data(data);

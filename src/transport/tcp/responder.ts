@@ -63,19 +63,28 @@ export class Responder {
     if (sent > 0) {
       let view = sent === data!.length ? data! : data!.subarray(0, sent);
       let copyOf: Uint8Array | null = null;
+      let volatile = false;
       if (this.ddgst && req.outShared) {
-        // Shared memory may change before the socket takes it: send a copy that cannot, digested
-        // over exactly its bytes (copied and digested in one pass at the flush). The copy goes into
-        // the buffer granted for the read within the memory budget (commands.ts grants one to every
-        // Read when data digests are on); acquire() is left for a read that has none.
-        let copy = req.granted;
-        if (copy !== null && copy.length >= sent) req.granted = null;
-        else copy = this.#pool.acquire(sent);
-        this.hold(copy);
-        copyOf = view;
-        view = copy.length === sent ? copy : copy.subarray(0, sent);
+        if (!(view.buffer instanceof SharedArrayBuffer)) {
+          // Memory only this thread writes (a RAM namespace of its own): sent as is, digested in the
+          // same native call as the write, copied by the out queue only if it cannot be written at
+          // once (out-queue.ts says why that is enough).
+          volatile = true;
+        } else {
+          // Memory I/O workers share: another thread may write it at any time, even between the
+          // digest and the kernel's copy. Send a copy that cannot change, digested over exactly its
+          // bytes (copied and digested in one pass at the flush). The copy goes into the buffer
+          // granted for the read within the memory budget (commands.ts grants one to a Read of such
+          // a namespace when data digests are on); acquire() is left for a read that has none.
+          let copy = req.granted;
+          if (copy !== null && copy.length >= sent) req.granted = null;
+          else copy = this.#pool.acquire(sent);
+          this.hold(copy);
+          copyOf = view;
+          view = copy.length === sent ? copy : copy.subarray(0, sent);
+        }
       }
-      writeC2HData(this.out, this.hdgst, this.ddgst, this.hpdaAlign, req.cid, 0, view, PduFlags.DATA_LAST | (sqflowDisabled ? PduFlags.DATA_SUCCESS : 0), copyOf);
+      writeC2HData(this.out, this.hdgst, this.ddgst, this.hpdaAlign, req.cid, 0, view, PduFlags.DATA_LAST | (sqflowDisabled ? PduFlags.DATA_SUCCESS : 0), copyOf, volatile);
       // With SQ flow control disabled, C2HData SUCCESS is the completion.
       if (!sqflowDisabled) writeCapsuleResp(this.out, this.hdgst, req.dw0, req.dw1, sqhd, qid, req.cid, 0);
     } else {

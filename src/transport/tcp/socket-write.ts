@@ -4,9 +4,13 @@
 // every write to a socket whose stream still holds bytes, goes through socket.write, so bytes stay in
 // order: once the stream holds some, later flushes queue behind them until it drains. TLS sockets
 // (no descriptor of their own) always take the stream path. NVMETD_NATIVE_WRITE=0 turns it off.
+// The flush's digests are filled in the same native call as the direct write (DigestBatch.send), or
+// just before the stream write; pieces that must not stay referenced after this call (volatile ones,
+// see out-queue.ts) are copied, with everything after them, when they are not all taken directly.
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { nativeWriteEnabled, writeFd } from '../../native/sock-write.js';
+import type { DigestBatch } from '../../native/digest-batch.js';
 
 /** The part of net.Socket that is not in its public type. */
 interface SocketInternals {
@@ -33,11 +37,28 @@ export class SocketWriter {
    * over its high-water mark (socket.write's answer). `written` runs once the kernel has taken the
    * bytes, never before this returns, and in order with the completions of earlier writes.
    * Pieces in the array may be replaced (the caller clears it after the flush).
+   * `digests` (with `arena`, the buffer its offsets refer to) are filled first: in the same native
+   * call as the direct write, else just before the stream write. pieces[0, volatileEnd) hold pieces
+   * that may change once this returns: whatever of them is not taken directly goes to the stream as
+   * a copy (made before anything else runs, so it matches the digests), with every piece after it.
    */
-  write(socket: Socket, pieces: Uint8Array[], n: number, total: number, written?: () => void): boolean {
+  write(
+    socket: Socket,
+    pieces: Uint8Array[],
+    n: number,
+    total: number,
+    written?: () => void,
+    digests: DigestBatch | null = null,
+    arena: Uint8Array | null = null,
+    volatileEnd = 0,
+  ): boolean {
     const fd = this.#directFd(socket);
-    if (fd < 0) return streamWrite(socket, pieces, 0, n, written);
-    const w = writeFd(fd, pieces, n);
+    if (fd < 0) {
+      if (digests !== null) digests.run(arena!);
+      if (volatileEnd > 0) return streamWriteCopy(socket, pieces, 0, 0, n, total, written);
+      return streamWrite(socket, pieces, 0, n, written);
+    }
+    const w = digests !== null && digests.pending ? digests.send(arena!, fd, pieces, n) : writeFd(fd, pieces, n);
     if (w === total) {
       this.directBytes += w;
       // A stream completion of an earlier write may still wait in the nextTick queue: this one
@@ -58,6 +79,7 @@ export class SocketWriter {
     let i = 0;
     let left = w;
     while (left >= pieces[i]!.length) left -= pieces[i++]!.length;
+    if (i < volatileEnd) return streamWriteCopy(socket, pieces, i, left, n, total - w, written);
     if (left > 0) pieces[i] = pieces[i]!.subarray(left);
     return streamWrite(socket, pieces, i, n, written);
   }
@@ -74,6 +96,24 @@ export class SocketWriter {
     }
     return this.#fd;
   }
+}
+
+/**
+ * pieces[from, n), less the first `skip` bytes of pieces[from] (`bytes` in all), copied into one
+ * buffer of ours and written through the socket's stream: none of the pieces is referenced after
+ * this returns. Only for what the direct path left (a full send buffer) or a flush that cannot take
+ * it, when volatile pieces are among them: one allocation per such flush, not per command.
+ */
+function streamWriteCopy(socket: Socket, pieces: Uint8Array[], from: number, skip: number, n: number, bytes: number, written?: () => void): boolean {
+  const copy = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (let i = from; i < n; i++) {
+    const p = i === from && skip > 0 ? pieces[i]!.subarray(skip) : pieces[i]!;
+    copy.set(p, at);
+    at += p.length;
+  }
+  if (at !== bytes) throw new RangeError(`socket write: ${at} bytes to copy, ${bytes} expected`);
+  return written ? socket.write(copy, written) : socket.write(copy);
 }
 
 /** pieces[from, n) through the socket's stream, corked into one writev. */

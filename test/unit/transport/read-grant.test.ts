@@ -1,7 +1,9 @@
 // Issue 14: a Read that a RAM namespace answers from its own memory (a view) is granted no pool
 // buffer; every read the backend cannot answer so (an injected delay, a range over a segment
-// boundary, another backend) is granted one within the memory budget as before, and with data digests
-// the view is copied into the read's granted buffer, not into a second one taken past the budget.
+// boundary, another backend) is granted one within the memory budget as before. With data digests a
+// RAM namespace only this thread writes is sent from its memory as well (digested in the same native
+// call as the write), while a namespace shared with I/O workers is copied into the read's granted
+// buffer, not into a second one taken past the budget.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as S from '../../../src/initiator/sqe-build.js';
@@ -17,6 +19,8 @@ import { Cc, Prop } from '../../../src/spec/properties.js';
 import { FakeSocket } from './fake-socket.js';
 import { HOSTID, LINK, connectAdmin, connectIo, cqes, makeContext, until, type Side } from './session.js';
 import { HOSTNQN, SUBNQN, makeConfig } from '../core/fakes.js';
+import { Namespace } from '../../../src/core/namespace.js';
+import { RamBackend, allocateSharedRam } from '../../../src/backend/ram.js';
 
 const MiB = 1 << 20;
 const NLB = 8; // 4 KiB of 512-byte blocks
@@ -24,9 +28,12 @@ const NLB = 8; // 4 KiB of 512-byte blocks
 const BUDGET = 8 * MiB;
 const pool = initThreadBufferPool({ maxSize: MiB, budget: BUDGET, trimIdleMs: 0 });
 
-/** Namespace 1: plain RAM; 3: RAM with an injected completion delay (no views); 4: 2 GiB RAM. */
+/**
+ * Namespace 1: plain RAM; 3: RAM with an injected completion delay (no views); 4: 2 GiB RAM; 5: RAM
+ * in shared memory, as when I/O workers share it.
+ */
 function context(): ReturnType<typeof makeContext> {
-  return makeContext(
+  const ctx = makeContext(
     makeConfig({
       subsystems: [
         {
@@ -36,11 +43,16 @@ function context(): ReturnType<typeof makeContext> {
             { nsid: 1, backing: { type: 'ram', size: MiB }, blockSize: 512 },
             { nsid: 3, backing: { type: 'ram', size: MiB, delayUs: 200 }, blockSize: 512 },
             { nsid: 4, backing: { type: 'ram', size: 2 * 1024 * MiB + MiB }, blockSize: 512 },
+            { nsid: 5, backing: { type: 'ram', size: MiB }, blockSize: 512 },
           ],
         },
       ],
     }),
   );
+  const sub = ctx.subsystems.get(SUBNQN)!;
+  const ns5 = sub.namespaces.get(5)!;
+  sub.namespaces.set(5, new Namespace(ns5.config, new RamBackend(MiB, allocateSharedRam(MiB))));
+  return ctx;
 }
 
 function pattern(i: number, n = NLB * 512): Buffer {
@@ -178,8 +190,7 @@ test('read grant: with the memory budget full, RAM reads are answered at once wh
 const DIGESTS: LinkParams = { hdgst: false, ddgst: true, cpda: 0 };
 
 /** An admin and an I/O queue that negotiated data digests. */
-async function digestQueue(): Promise<Side> {
-  const ctx = context();
+async function digestQueue(ctx = context()): Promise<Side> {
   const open = (): Side => {
     const sock = new FakeSocket({ ddgst: true });
     const conn = new TcpConnection(sock.asSocket, ctx.config.ports[0]!, ctx, { onClose: () => undefined });
@@ -203,8 +214,9 @@ async function digestQueue(): Promise<Side> {
   return io;
 }
 
-test('read grant: with data digests a RAM read is copied into its granted buffer (one buffer, within the budget), digest and data right', async () => {
-  const io = await digestQueue();
+test('read grant: with data digests a RAM read of memory only this thread writes takes no buffer; data and digest right, and a write to the same blocks after the flush changes nothing sent', async () => {
+  const ctx = context();
+  const io = await digestQueue(ctx);
   const data = pattern(7);
   const sqe = prepareSqe(S.readWrite(Buffer.alloc(64), IoOpc.Write, 1, 64, NLB), 5, { inCapsule: data.length });
   io.sock.send(buildCapsuleCmd(sqe, data, DIGESTS));
@@ -212,7 +224,32 @@ test('read grant: with data digests a RAM read is copied into its granted buffer
   assert.equal(cqes(io)[0]!.status, 0);
   const calls = countCalls(io.conn.pool);
   const held = io.conn.pool as unknown as { held: number };
+  const writesBefore = io.sock.writes.length;
   read(io, 1, 64, NLB, 6, DIGESTS);
+  assert.equal(calls.tryAcquire, 0, 'no grant: nothing is copied into a pool buffer');
+  assert.equal(calls.acquire, 0, 'no buffer taken past the budget');
+  assert.equal(held.held, 0, 'nothing held until the write');
+  await until(() => cqes(io).length === 2, 'the read');
+  assert.equal(cqes(io)[1]!.status, 0);
+  const pdu = io.sock.ofType(PduType.C2HData)[0]!;
+  assert.ok(pdu.ddgstOk, 'the data digest matches');
+  assert.ok(pdu.data!.equals(data));
+  // A socket without a descriptor takes the stream path: the flush went out as a copy of ours, not
+  // as a view the stream would hold while later writes change the namespace.
+  const nsMemory = ctx.subsystems.get(SUBNQN)!.namespaces.get(1)!.backend.view(64 * 512, 1)!.buffer;
+  for (const w of io.sock.writes.slice(writesBefore)) assert.notEqual(w.chunk.buffer, nsMemory, 'no written chunk is a view of the namespace');
+});
+
+test('read grant: with data digests a RAM read of memory shared with I/O workers is copied into its granted buffer (one buffer, within the budget), digest and data right', async () => {
+  const io = await digestQueue();
+  const data = pattern(7);
+  const sqe = prepareSqe(S.readWrite(Buffer.alloc(64), IoOpc.Write, 5, 64, NLB), 5, { inCapsule: data.length });
+  io.sock.send(buildCapsuleCmd(sqe, data, DIGESTS));
+  await until(() => cqes(io).length === 1, 'the write');
+  assert.equal(cqes(io)[0]!.status, 0);
+  const calls = countCalls(io.conn.pool);
+  const held = io.conn.pool as unknown as { held: number };
+  read(io, 5, 64, NLB, 6, DIGESTS);
   assert.equal(calls.tryAcquire, 1, 'granted a buffer (the copy goes there)');
   assert.equal(calls.acquire, 0, 'no second buffer taken past the budget for the copy');
   assert.equal(held.held, 4096, 'one 4 KiB buffer held until the socket took the copy');
