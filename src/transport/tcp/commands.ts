@@ -59,6 +59,8 @@ export abstract class CommandPath implements RequestOwner {
   protected grants!: BufferGrants;
   /** Backends touched during this batch, kicked once at its end. */
   protected readonly touched = new Set<Backend>();
+  /** The backend run() added to `touched` last (null once kickBackends() emptied the set). */
+  private lastTouched: Backend | null = null;
   /** kickBackends()'s list of the backends to kick now (reused; empty between calls). */
   private readonly kickList: Backend[] = [];
   /** True while a received chunk is being processed: responses are flushed at its end. */
@@ -147,6 +149,7 @@ export abstract class CommandPath implements RequestOwner {
       const list = this.kickList;
       for (const b of this.touched) list.push(b);
       this.touched.clear();
+      this.lastTouched = null;
       for (let b = list.pop(); b !== undefined; b = list.pop()) b.kick();
     }
   }
@@ -303,8 +306,15 @@ export abstract class CommandPath implements RequestOwner {
     req.setState(ReqState.EXECUTING);
     try {
       execute(req, this.ctx);
-      if (req.ns) this.touched.add(req.ns.backend);
-      else if (req.sqe[SQE.opcode] === AdminOpc.Fabrics && this.qid > 0) this.afterIoConnect();
+      const ns = req.ns;
+      if (ns !== null) {
+        // The usual batch touches one backend: Set.add only when it is not the one added last.
+        const b = ns.backend;
+        if (b !== this.lastTouched) {
+          this.touched.add(b);
+          this.lastTouched = b;
+        }
+      } else if (req.sqe[SQE.opcode] === AdminOpc.Fabrics && this.qid > 0) this.afterIoConnect();
     } catch (err) {
       this.log.error({ err, cid: req.cid }, 'internal error executing a command');
       if (req.state === ReqState.EXECUTING) {

@@ -112,6 +112,9 @@ export class PduReader {
     if (this.#direct !== null) return this.#landed(chunk, length);
     let pos = 0;
     const end = length;
+    // chunk.buffer, read once per push: the getter is a call into the runtime, and a chunk holding
+    // many PDUs with data would otherwise read it for each.
+    let chunkBuffer: ArrayBufferLike | null = null;
     while (pos < end) {
       if (this.#detaching && this.state === RecvState.HEADER && this.#hdrHave === 0) {
         const rest = chunk.subarray(pos, end);
@@ -152,7 +155,7 @@ export class PduReader {
             // #dataHave is 0 here. The data and its digest in this chunk: onPdu() runs in this push().
             const len = this.#dataLen;
             if (end - pos >= len + (this.#hasDdgst ? DIGEST_LEN : 0)) {
-              this.#data = new Uint8Array(chunk.buffer, chunk.byteOffset + pos, len);
+              this.#data = new Uint8Array((chunkBuffer ??= chunk.buffer), chunk.byteOffset + pos, len);
               if (this.#hasDdgst) this.#crc = crc32cUpdate(this.#crc, chunk, pos, len);
               this.#dataHave = len;
               pos += len;
@@ -163,7 +166,7 @@ export class PduReader {
           }
           const n = Math.min(this.#dataLen - this.#dataHave, end - pos);
           // A plain Uint8Array view of the piece: a Buffer subarray costs a FastBuffer construction more.
-          dst.set(pos === 0 && n === chunk.length ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + pos, n), this.#dataHave);
+          dst.set(pos === 0 && n === chunk.length ? chunk : new Uint8Array((chunkBuffer ??= chunk.buffer), chunk.byteOffset + pos, n), this.#dataHave);
           if (this.#hasDdgst) this.#crc = crc32cUpdate(this.#crc, chunk, pos, n);
           this.#dataHave += n;
           pos += n;
