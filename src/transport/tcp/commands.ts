@@ -2,6 +2,7 @@
 // (capsule.ts), its data buffer is granted within the memory budget (grants.ts), host data is
 // fetched with R2T, the command runs in the core, and its answer is queued (responder.ts) and the
 // slot freed. TcpConnection (connection.ts) adds the socket, the PDU stream and the session states.
+import { performance } from 'node:perf_hooks';
 import type { PortConfig } from '../../config/types.js';
 import type { IoController } from '../../core/command.js';
 import type { Controller } from '../../core/controller.js';

@@ -65,6 +65,11 @@ export const LEND_CHUNK: Uint8Array = new Uint8Array(0);
 /** The least PDU data still missing that earns a socket read of its own straight into its destination. */
 export const DIRECT_MIN = 16 * 1024;
 
+/** A view's ArrayBuffer: one property access site for every caller (its type feedback is shared). */
+function bufferOf(chunk: Uint8Array): ArrayBufferLike {
+  return chunk.buffer;
+}
+
 export class PduReader {
   /** DIRECT_MIN; the fuzzer lowers it so that the small transfers it makes take the direct path too. */
   static directMin = DIRECT_MIN;
@@ -112,9 +117,11 @@ export class PduReader {
     if (this.#direct !== null) return this.#landed(chunk, length);
     let pos = 0;
     const end = length;
-    // chunk.buffer, read once per push: the getter is a call into the runtime, and a chunk holding
-    // many PDUs with data would otherwise read it for each.
+    // chunk.buffer, read once per push (the getter is a call into the runtime, and a chunk holding
+    // many PDUs with data would otherwise read it for each), through one load site (bufferOf) that
+    // every path with data trains; byteOffset read here, where every push passes.
     let chunkBuffer: ArrayBufferLike | null = null;
+    const chunkOffset = chunk.byteOffset;
     while (pos < end) {
       if (this.#detaching && this.state === RecvState.HEADER && this.#hdrHave === 0) {
         const rest = chunk.subarray(pos, end);
@@ -155,7 +162,7 @@ export class PduReader {
             // #dataHave is 0 here. The data and its digest in this chunk: onPdu() runs in this push().
             const len = this.#dataLen;
             if (end - pos >= len + (this.#hasDdgst ? DIGEST_LEN : 0)) {
-              this.#data = new Uint8Array((chunkBuffer ??= chunk.buffer), chunk.byteOffset + pos, len);
+              this.#data = new Uint8Array((chunkBuffer ??= bufferOf(chunk)), chunkOffset + pos, len);
               if (this.#hasDdgst) this.#crc = crc32cUpdate(this.#crc, chunk, pos, len);
               this.#dataHave = len;
               pos += len;
@@ -166,7 +173,7 @@ export class PduReader {
           }
           const n = Math.min(this.#dataLen - this.#dataHave, end - pos);
           // A plain Uint8Array view of the piece: a Buffer subarray costs a FastBuffer construction more.
-          dst.set(pos === 0 && n === chunk.length ? chunk : new Uint8Array((chunkBuffer ??= chunk.buffer), chunk.byteOffset + pos, n), this.#dataHave);
+          dst.set(pos === 0 && n === chunk.length ? chunk : new Uint8Array((chunkBuffer ??= bufferOf(chunk)), chunkOffset + pos, n), this.#dataHave);
           if (this.#hasDdgst) this.#crc = crc32cUpdate(this.#crc, chunk, pos, n);
           this.#dataHave += n;
           pos += n;
