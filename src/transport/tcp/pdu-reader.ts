@@ -101,6 +101,9 @@ export class PduReader {
   #leftover: Buffer | null = null;
   /** The view directTarget() handed out: the next push() must be exactly the read that landed in it. */
   #direct: Uint8Array | null = null;
+  /** The chunk #wordsOf() saw last, and its word view (null until it is seen again). */
+  #wordsChunk: Uint8Array | null = null;
+  #chunkWords: Int32Array | null = null;
 
   constructor(sink: PduSink, options: ReaderOptions) {
     this.#sink = sink;
@@ -137,9 +140,17 @@ export class PduReader {
           let i = 0;
           const words = this.#hdrWords;
           if (words !== null && (at & 3) === 0) {
-            for (; i + 4 <= n; i += 4) {
-              const p = pos + i;
-              words[(at + i) >> 2] = chunk[p]! | (chunk[p + 1]! << 8) | (chunk[p + 2]! << 16) | (chunk[p + 3]! << 24);
+            const src = ((chunkOffset + pos) & 3) === 0 ? this.#wordsOf(chunk, chunkOffset) : null;
+            if (src !== null) {
+              // The chunk's bytes are word-aligned here too: one load per word.
+              const from = pos >> 2;
+              const to = at >> 2;
+              for (; i + 4 <= n; i += 4) words[to + (i >> 2)] = src[from + (i >> 2)]!;
+            } else {
+              for (; i + 4 <= n; i += 4) {
+                const p = pos + i;
+                words[(at + i) >> 2] = chunk[p]! | (chunk[p + 1]! << 8) | (chunk[p + 2]! << 16) | (chunk[p + 3]! << 24);
+              }
             }
           }
           const h = this.#hdr;
@@ -192,6 +203,23 @@ export class PduReader {
           return;
       }
     }
+  }
+
+  /**
+   * The chunk as little-endian words (from its first byte, which is word-aligned), for gathering
+   * headers; null the first time a chunk object is seen. A caller that reads into one buffer hands
+   * the same chunk read after read (the thread's receive buffer): its view is made once. Chunks
+   * that come once each (TLS plaintext, 'data' events) never pay for a view. A view aliases the
+   * chunk's memory, so it stays right whatever is read into that memory later.
+   */
+  #wordsOf(chunk: Uint8Array, chunkOffset: number): Int32Array | null {
+    if (chunk !== this.#wordsChunk) {
+      this.#wordsChunk = chunk;
+      this.#chunkWords = null;
+      return null;
+    }
+    if (this.#chunkWords === null && (chunkOffset & 3) === 0) this.#chunkWords = new Int32Array(bufferOf(chunk), chunkOffset, chunk.length >> 2);
+    return this.#chunkWords;
   }
 
   /**
