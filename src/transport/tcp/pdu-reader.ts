@@ -65,9 +65,12 @@ export const LEND_CHUNK: Uint8Array = new Uint8Array(0);
 /** The least PDU data still missing that earns a socket read of its own straight into its destination. */
 export const DIRECT_MIN = 16 * 1024;
 
-/** A view's ArrayBuffer: one property access site for every caller (its type feedback is shared). */
+/** A view's ArrayBuffer and byte offset: one property access site each for every caller (shared type feedback). */
 function bufferOf(chunk: Uint8Array): ArrayBufferLike {
   return chunk.buffer;
+}
+function offsetOf(chunk: Uint8Array): number {
+  return chunk.byteOffset;
 }
 
 export class PduReader {
@@ -101,9 +104,11 @@ export class PduReader {
   #leftover: Buffer | null = null;
   /** The view directTarget() handed out: the next push() must be exactly the read that landed in it. */
   #direct: Uint8Array | null = null;
-  /** The chunk #wordsOf() saw last, and its word view (null until it is seen again). */
+  /** The chunk #wordsOf() saw last, and its word view (null until it is seen again, or if it is not word-aligned). */
   #wordsChunk: Uint8Array | null = null;
   #chunkWords: Int32Array | null = null;
+  /** #wordsOf() looked at #wordsChunk's alignment already (it makes the view, or not, once). */
+  #wordsTried = false;
 
   constructor(sink: PduSink, options: ReaderOptions) {
     this.#sink = sink;
@@ -120,11 +125,11 @@ export class PduReader {
     if (this.#direct !== null) return this.#landed(chunk, length);
     let pos = 0;
     const end = length;
-    // chunk.buffer, read once per push (the getter is a call into the runtime, and a chunk holding
-    // many PDUs with data would otherwise read it for each), through one load site (bufferOf) that
-    // every path with data trains; byteOffset read here, where every push passes.
+    // chunk.buffer and chunk.byteOffset, read at most once per push and only when data needs them
+    // (in optimized code both are generic loads, `buffer` a call into the runtime; a chunk holding
+    // many PDUs with data would otherwise read them for each, and a push of headers only never does).
     let chunkBuffer: ArrayBufferLike | null = null;
-    const chunkOffset = chunk.byteOffset;
+    let chunkOffset = -1;
     while (pos < end) {
       if (this.#detaching && this.state === RecvState.HEADER && this.#hdrHave === 0) {
         const rest = chunk.subarray(pos, end);
@@ -140,7 +145,7 @@ export class PduReader {
           let i = 0;
           const words = this.#hdrWords;
           if (words !== null && (at & 3) === 0) {
-            const src = ((chunkOffset + pos) & 3) === 0 ? this.#wordsOf(chunk, chunkOffset) : null;
+            const src = (pos & 3) === 0 ? this.#wordsOf(chunk) : null;
             if (src !== null) {
               // The chunk's bytes are word-aligned here too: one load per word.
               const from = pos >> 2;
@@ -173,6 +178,7 @@ export class PduReader {
             // #dataHave is 0 here. The data and its digest in this chunk: onPdu() runs in this push().
             const len = this.#dataLen;
             if (end - pos >= len + (this.#hasDdgst ? DIGEST_LEN : 0)) {
+              if (chunkOffset < 0) chunkOffset = offsetOf(chunk);
               this.#data = new Uint8Array((chunkBuffer ??= bufferOf(chunk)), chunkOffset + pos, len);
               if (this.#hasDdgst) this.#crc = crc32cUpdate(this.#crc, chunk, pos, len);
               this.#dataHave = len;
@@ -184,7 +190,11 @@ export class PduReader {
           }
           const n = Math.min(this.#dataLen - this.#dataHave, end - pos);
           // A plain Uint8Array view of the piece: a Buffer subarray costs a FastBuffer construction more.
-          dst.set(pos === 0 && n === chunk.length ? chunk : new Uint8Array((chunkBuffer ??= bufferOf(chunk)), chunkOffset + pos, n), this.#dataHave);
+          if (pos === 0 && n === chunk.length) dst.set(chunk, this.#dataHave);
+          else {
+            if (chunkOffset < 0) chunkOffset = offsetOf(chunk);
+            dst.set(new Uint8Array((chunkBuffer ??= bufferOf(chunk)), chunkOffset + pos, n), this.#dataHave);
+          }
           if (this.#hasDdgst) this.#crc = crc32cUpdate(this.#crc, chunk, pos, n);
           this.#dataHave += n;
           pos += n;
@@ -212,13 +222,18 @@ export class PduReader {
    * that come once each (TLS plaintext, 'data' events) never pay for a view. A view aliases the
    * chunk's memory, so it stays right whatever is read into that memory later.
    */
-  #wordsOf(chunk: Uint8Array, chunkOffset: number): Int32Array | null {
+  #wordsOf(chunk: Uint8Array): Int32Array | null {
     if (chunk !== this.#wordsChunk) {
       this.#wordsChunk = chunk;
       this.#chunkWords = null;
+      this.#wordsTried = false;
       return null;
     }
-    if (this.#chunkWords === null && (chunkOffset & 3) === 0) this.#chunkWords = new Int32Array(bufferOf(chunk), chunkOffset, chunk.length >> 2);
+    if (!this.#wordsTried) {
+      this.#wordsTried = true;
+      const at = offsetOf(chunk);
+      if ((at & 3) === 0) this.#chunkWords = new Int32Array(bufferOf(chunk), at, chunk.length >> 2);
+    }
     return this.#chunkWords;
   }
 
