@@ -15,6 +15,12 @@ import type { Backend, BackendRequest } from './backend.js';
 import { adviseHugePages, copyIntoRam } from '../native/ram-memory.js';
 
 const ZEROES = new Uint8Array(1 << 20);
+/**
+ * TypedArray.prototype.subarray on a constant, for view() (every read): optimized code calls it
+ * directly, where `c.subarray` was a generic inline-cache load (segments come in more than one kind of
+ * typed array: private, shared, growable shared).
+ */
+const typedArraySubarray = Uint8Array.prototype.subarray;
 const ENOMEM = 12;
 const EINVAL = 22;
 const EBADF = 9;
@@ -259,8 +265,8 @@ export class RamBackend implements Backend {
     const start = offset - index * seg;
     if (start + length > seg) return null;
     const c = this.#segments[index];
-    if (c) return c.subarray(start, start + length);
-    return length <= ZEROES.length ? ZEROES.subarray(0, length) : null;
+    if (c) return typedArraySubarray.call(c, start, start + length);
+    return length <= ZEROES.length ? typedArraySubarray.call(ZEROES, 0, length) : null;
   }
 
   #copyOut(offset: number, dst: Uint8Array): void {

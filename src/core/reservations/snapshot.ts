@@ -72,7 +72,9 @@ export class ReservationSnapshot {
    * with the reservation. One word read while the namespace has no reservation.
    */
   conflicts(opcode: number, host: { readonly hostIndex: number }): boolean {
-    if (Atomics.load(this.#w, TYPE) === 0) return false;
+    // A plain load for the usual "no reservation" answer (Atomics.load is a call into a builtin from
+    // optimized code, once per command); a reservation being published is read under the sequence below.
+    if (this.#w[TYPE] === 0) return false;
     const group = GROUP[opcode & 0xff]!;
     if (group === 0) return false;
     const index = host.hostIndex;

@@ -2,6 +2,7 @@
 // (capsule.ts), its data buffer is granted within the memory budget (grants.ts), host data is
 // fetched with R2T, the command runs in the core, and its answer is queued (responder.ts) and the
 // slot freed. TcpConnection (connection.ts) adds the socket, the PDU stream and the session states.
+import { performance } from 'node:perf_hooks';
 import type { PortConfig } from '../../config/types.js';
 import type { IoController } from '../../core/command.js';
 import type { Controller } from '../../core/controller.js';
@@ -59,6 +60,8 @@ export abstract class CommandPath implements RequestOwner {
   protected grants!: BufferGrants;
   /** Backends touched during this batch, kicked once at its end. */
   protected readonly touched = new Set<Backend>();
+  /** The backend run() added to `touched` last (null once kickBackends() emptied the set). */
+  private lastTouched: Backend | null = null;
   /** kickBackends()'s list of the backends to kick now (reused; empty between calls). */
   private readonly kickList: Backend[] = [];
   /** True while a received chunk is being processed: responses are flushed at its end. */
@@ -147,6 +150,7 @@ export abstract class CommandPath implements RequestOwner {
       const list = this.kickList;
       for (const b of this.touched) list.push(b);
       this.touched.clear();
+      this.lastTouched = null;
       for (let b = list.pop(); b !== undefined; b = list.pop()) b.kick();
     }
   }
@@ -306,8 +310,15 @@ export abstract class CommandPath implements RequestOwner {
     req.setState(ReqState.EXECUTING);
     try {
       execute(req, this.ctx);
-      if (req.ns) this.touched.add(req.ns.backend);
-      else if (req.sqe[SQE.opcode] === AdminOpc.Fabrics && this.qid > 0) this.afterIoConnect();
+      const ns = req.ns;
+      if (ns !== null) {
+        // The usual batch touches one backend: Set.add only when it is not the one added last.
+        const b = ns.backend;
+        if (b !== this.lastTouched) {
+          this.touched.add(b);
+          this.lastTouched = b;
+        }
+      } else if (req.sqe[SQE.opcode] === AdminOpc.Fabrics && this.qid > 0) this.afterIoConnect();
     } catch (err) {
       this.log.error({ err, cid: req.cid }, 'internal error executing a command');
       if (req.state === ReqState.EXECUTING) {

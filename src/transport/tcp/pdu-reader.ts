@@ -65,6 +65,14 @@ export const LEND_CHUNK: Uint8Array = new Uint8Array(0);
 /** The least PDU data still missing that earns a socket read of its own straight into its destination. */
 export const DIRECT_MIN = 16 * 1024;
 
+/** A view's ArrayBuffer and byte offset: one property access site each for every caller (shared type feedback). */
+function bufferOf(chunk: Uint8Array): ArrayBufferLike {
+  return chunk.buffer;
+}
+function offsetOf(chunk: Uint8Array): number {
+  return chunk.byteOffset;
+}
+
 export class PduReader {
   /** DIRECT_MIN; the fuzzer lowers it so that the small transfers it makes take the direct path too. */
   static directMin = DIRECT_MIN;
@@ -96,6 +104,11 @@ export class PduReader {
   #leftover: Buffer | null = null;
   /** The view directTarget() handed out: the next push() must be exactly the read that landed in it. */
   #direct: Uint8Array | null = null;
+  /** The chunk #wordsOf() saw last, and its word view (null until it is seen again, or if it is not word-aligned). */
+  #wordsChunk: Uint8Array | null = null;
+  #chunkWords: Int32Array | null = null;
+  /** #wordsOf() looked at #wordsChunk's alignment already (it makes the view, or not, once). */
+  #wordsTried = false;
 
   constructor(sink: PduSink, options: ReaderOptions) {
     this.#sink = sink;
@@ -112,6 +125,11 @@ export class PduReader {
     if (this.#direct !== null) return this.#landed(chunk, length);
     let pos = 0;
     const end = length;
+    // chunk.buffer and chunk.byteOffset, read at most once per push and only when data needs them
+    // (in optimized code both are generic loads, `buffer` a call into the runtime; a chunk holding
+    // many PDUs with data would otherwise read them for each, and a push of headers only never does).
+    let chunkBuffer: ArrayBufferLike | null = null;
+    let chunkOffset = -1;
     while (pos < end) {
       if (this.#detaching && this.state === RecvState.HEADER && this.#hdrHave === 0) {
         const rest = chunk.subarray(pos, end);
@@ -127,9 +145,17 @@ export class PduReader {
           let i = 0;
           const words = this.#hdrWords;
           if (words !== null && (at & 3) === 0) {
-            for (; i + 4 <= n; i += 4) {
-              const p = pos + i;
-              words[(at + i) >> 2] = chunk[p]! | (chunk[p + 1]! << 8) | (chunk[p + 2]! << 16) | (chunk[p + 3]! << 24);
+            const src = (pos & 3) === 0 ? this.#wordsOf(chunk) : null;
+            if (src !== null) {
+              // The chunk's bytes are word-aligned here too: one load per word.
+              const from = pos >> 2;
+              const to = at >> 2;
+              for (; i + 4 <= n; i += 4) words[to + (i >> 2)] = src[from + (i >> 2)]!;
+            } else {
+              for (; i + 4 <= n; i += 4) {
+                const p = pos + i;
+                words[(at + i) >> 2] = chunk[p]! | (chunk[p + 1]! << 8) | (chunk[p + 2]! << 16) | (chunk[p + 3]! << 24);
+              }
             }
           }
           const h = this.#hdr;
@@ -152,7 +178,8 @@ export class PduReader {
             // #dataHave is 0 here. The data and its digest in this chunk: onPdu() runs in this push().
             const len = this.#dataLen;
             if (end - pos >= len + (this.#hasDdgst ? DIGEST_LEN : 0)) {
-              this.#data = new Uint8Array(chunk.buffer, chunk.byteOffset + pos, len);
+              if (chunkOffset < 0) chunkOffset = offsetOf(chunk);
+              this.#data = new Uint8Array((chunkBuffer ??= bufferOf(chunk)), chunkOffset + pos, len);
               if (this.#hasDdgst) this.#crc = crc32cUpdate(this.#crc, chunk, pos, len);
               this.#dataHave = len;
               pos += len;
@@ -163,7 +190,11 @@ export class PduReader {
           }
           const n = Math.min(this.#dataLen - this.#dataHave, end - pos);
           // A plain Uint8Array view of the piece: a Buffer subarray costs a FastBuffer construction more.
-          dst.set(pos === 0 && n === chunk.length ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + pos, n), this.#dataHave);
+          if (pos === 0 && n === chunk.length) dst.set(chunk, this.#dataHave);
+          else {
+            if (chunkOffset < 0) chunkOffset = offsetOf(chunk);
+            dst.set(new Uint8Array((chunkBuffer ??= bufferOf(chunk)), chunkOffset + pos, n), this.#dataHave);
+          }
           if (this.#hasDdgst) this.#crc = crc32cUpdate(this.#crc, chunk, pos, n);
           this.#dataHave += n;
           pos += n;
@@ -182,6 +213,28 @@ export class PduReader {
           return;
       }
     }
+  }
+
+  /**
+   * The chunk as little-endian words (from its first byte, which is word-aligned), for gathering
+   * headers; null the first time a chunk object is seen. A caller that reads into one buffer hands
+   * the same chunk read after read (the thread's receive buffer): its view is made once. Chunks
+   * that come once each (TLS plaintext, 'data' events) never pay for a view. A view aliases the
+   * chunk's memory, so it stays right whatever is read into that memory later.
+   */
+  #wordsOf(chunk: Uint8Array): Int32Array | null {
+    if (chunk !== this.#wordsChunk) {
+      this.#wordsChunk = chunk;
+      this.#chunkWords = null;
+      this.#wordsTried = false;
+      return null;
+    }
+    if (!this.#wordsTried) {
+      this.#wordsTried = true;
+      const at = offsetOf(chunk);
+      if ((at & 3) === 0) this.#chunkWords = new Int32Array(bufferOf(chunk), at, chunk.length >> 2);
+    }
+    return this.#chunkWords;
   }
 
   /**
