@@ -24,11 +24,6 @@ enum { RX_HDR, RX_DATA, RX_DDGST };
 #define DISCARD_MIN_IO (16u * 1024u)
 #define STOP_DRAIN_NS (5ull * 1000000000ull)
 
-uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static double thread_cpu_sec(void) {
   struct timespec ts;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/uio.h>
+#include <time.h>
 
 /* ---- protocol constants (NVMe/TCP 1.0, NVMe base 2.0) ---- */
 enum { PDU_ICREQ = 0x00, PDU_ICRESP = 0x01, PDU_H2C_TERM = 0x02, PDU_C2H_TERM = 0x03, PDU_CAPSULE_CMD = 0x04,
@@ -243,7 +244,12 @@ struct thread {
 extern volatile int g_phase;
 extern volatile int g_ready;
 extern uint64_t g_io_start_ns; /* when I/O started (warm-up included): the origin of "dropped" */
-uint64_t now_ns(void);
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 /* The I/O loop of one thread (engine.c): returns when the run ends. */
 
 void engine_run(struct thread *t);
