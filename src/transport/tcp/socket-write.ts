@@ -1,10 +1,11 @@
 // Writing one flush's pieces to a socket. A plain TCP socket with nothing waiting in its stream is
-// written directly: all pieces in one sendmsg on its descriptor (native writeFd), with none of the
-// stream layer's per-write cost. Whatever the kernel does not take then (a full send buffer), and
+// written directly: all pieces in one sendmsg on its descriptor (native writeFd, or writeFdTable for
+// an out queue's pieces named by buffer and range), with none of the stream layer's per-write cost. Whatever the kernel does not take then (a full send buffer), and
 // every write to a socket whose stream still holds bytes, goes through socket.write, so bytes stay in
 // order: once the stream holds some, later flushes queue behind them until it drains. TLS sockets
 // (no descriptor of their own) always take the stream path. NVMETD_NATIVE_WRITE=0 turns it off.
-// The flush's digests are filled in the same native call as the direct write (DigestBatch.send), or
+// The flush's digests are filled in the same native call as the direct write (DigestBatch.send or
+// sendTable), or
 // just before the stream write; pieces that must not stay referenced after this call (volatile ones,
 // see out-queue.ts) are copied, with everything after them, when they are not all taken directly.
 import type { Socket } from 'node:net';
