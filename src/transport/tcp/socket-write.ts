@@ -5,9 +5,9 @@
 // order: once the stream holds some, later flushes queue behind them until it drains. TLS sockets
 // (no descriptor of their own) always take the stream path. NVMETD_NATIVE_WRITE=0 turns it off.
 // The flush's digests are filled in the same native call as the direct write (DigestBatch.send or
-// sendTable), or
-// just before the stream write; pieces that must not stay referenced after this call (volatile ones,
-// see out-queue.ts) are copied, with everything after them, when they are not all taken directly.
+// sendTable), or just before the stream write; pieces that must not stay referenced after this call
+// (volatile ones, see out-queue.ts) are copied, with everything after them, when they are not all
+// taken directly.
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { nativeWriteEnabled, writeFd } from '../../native/sock-write.js';
