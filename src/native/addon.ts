@@ -34,6 +34,14 @@ export interface NativeAddon {
    * JavaScript runs between the digests and the sendmsg. A bad job throws before anything is written.
    */
   writeFdDigests(fd: number, pieces: Uint8Array[], count: number, arena: Uint8Array, jobs: Uint32Array, jobCount: number, buffers: Uint8Array[]): number;
+  /**
+   * writeFd of the pieces a table names: table[3i, 3i+3) = (index into buffers, offset, length);
+   * `buffers` are views over whole backing stores, each looked up once. A piece outside its buffer
+   * throws a RangeError before anything is written.
+   */
+  writeFdTable(fd: number, table: Uint32Array, count: number, buffers: Uint8Array[]): number;
+  /** crc32cBatch(arena, jobs, jobCount, buffers), then writeFdTable(fd, table, count, buffers), in one call. */
+  writeFdTableDigests(fd: number, table: Uint32Array, count: number, buffers: Uint8Array[], arena: Uint8Array, jobs: Uint32Array, jobCount: number): number;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,7 +1,9 @@
 // Outgoing bytes of one connection, gathered per batch and written with one sendmsg (socket-write.ts).
 //
 // PDU headers are carved from an append-only arena chunk: adjacent headers merge into one piece, so a
-// batch of 32 responses is one 768-byte write. Regions handed to the socket are never reused (the
+// batch of 32 responses is one 768-byte write. Pieces are named by buffer and range in a word table
+// (buffer index, offset, length), not one view each: the addon reads the table as plain words and
+// looks each buffer up once (native writeFdTable); views are made only for the stream path. Regions handed to the socket are never reused (the
 // socket may still hold them); a fresh 64 KiB chunk replaces a full one. Payloads (read data) are
 // queued as views, not copied. Digests (header and data) are recorded as the PDUs are built and
 // computed together just before the bytes they cover go out: on the direct path (socket-write.ts)
@@ -19,7 +21,7 @@
 // the digests, before control returns to anything that could write: the stream then holds bytes that
 // match their digests whatever happens to the namespace.
 import type { Socket } from 'node:net';
-import { DigestBatch } from '../../native/digest-batch.js';
+import { BatchBuffers, DigestBatch } from '../../native/digest-batch.js';
 import { SocketWriter } from './socket-write.js';
 
 const ARENA_SIZE = 64 * 1024;
@@ -29,11 +31,15 @@ export class OutQueue {
   #pos = 0;
   /** Start of the header piece being extended, or -1 when none is open. */
   #openStart = -1;
-  readonly #pieces: Uint8Array[] = [];
+  /** Index of #chunk in #buffers for this batch (-1: not added yet). */
+  #arenaIdx = -1;
+  /** Piece i is #buffers.list[t[3i]][t[3i+1], +t[3i+2]). */
+  #table = new Uint32Array(3 * 256);
   #count = 0;
   #bytes = 0;
-  readonly #digests = new DigestBatch();
-  /** pieces[0, #volatileEnd) hold the last volatile piece queued (0: none in this batch). */
+  readonly #buffers = new BatchBuffers();
+  readonly #digests = new DigestBatch(this.#buffers);
+  /** Pieces [0, #volatileEnd) hold the last volatile piece queued (0: none in this batch). */
   #volatileEnd = 0;
   readonly #writer: SocketWriter;
 
@@ -51,6 +57,7 @@ export class OutQueue {
       this.#closePiece();
       this.#chunk = Buffer.allocUnsafe(ARENA_SIZE);
       this.#pos = 0;
+      this.#arenaIdx = -1;
     }
     if (this.#openStart < 0) this.#openStart = this.#pos;
     const at = this.#pos;
@@ -67,8 +74,9 @@ export class OutQueue {
   /** Queues a payload view (not copied: it must stay unchanged until written). */
   data(view: Uint8Array): void {
     this.#closePiece();
-    this.#pieces[this.#count++] = view;
-    this.#bytes += view.length;
+    const len = view.length;
+    this.#push(this.#buffers.index(view.buffer), view.byteOffset, len);
+    this.#bytes += len;
   }
 
   /**
@@ -87,18 +95,40 @@ export class OutQueue {
    * without a copy where the digest and the write are one native call, copied otherwise (see above).
    */
   dataWithDigest(view: Uint8Array, from: Uint8Array | null = null, volatile = false): void {
-    this.data(view);
+    this.#closePiece();
+    const len = view.length;
+    const off = view.byteOffset;
+    const x = this.#buffers.index(view.buffer);
+    this.#push(x, off, len);
+    this.#bytes += len;
     if (volatile) this.#volatileEnd = this.#count;
     const d = this.header(4);
-    if (from === null) this.#digests.data(view, d);
+    if (from === null) this.#digests.dataAt(x, off, len, d);
     else this.#digests.copy(view, from, d);
   }
 
   #closePiece(): void {
-    if (this.#openStart >= 0) {
-      this.#pieces[this.#count++] = this.#chunk.subarray(this.#openStart, this.#pos);
+    const start = this.#openStart;
+    if (start >= 0) {
+      let a = this.#arenaIdx;
+      if (a < 0) this.#arenaIdx = a = this.#buffers.index(this.#chunk.buffer);
+      this.#push(a, start, this.#pos - start);
       this.#openStart = -1;
     }
+  }
+
+  #push(x: number, off: number, len: number): void {
+    let t = this.#table;
+    const at = 3 * this.#count++;
+    if (at + 3 > t.length) {
+      // Grows once to the largest batch seen; steady state allocates nothing.
+      const bigger = new Uint32Array(t.length * 2);
+      bigger.set(t);
+      this.#table = t = bigger;
+    }
+    t[at] = x;
+    t[at + 1] = off;
+    t[at + 2] = len;
   }
 
   get pendingBytes(): number {
@@ -115,6 +145,8 @@ export class OutQueue {
     const n = this.#count;
     if (n === 0) {
       this.#digests.run(this.#chunk);
+      this.#buffers.clear();
+      this.#arenaIdx = -1;
       if (written) socket.write(EMPTY, written);
       return true;
     }
@@ -122,9 +154,10 @@ export class OutQueue {
     this.#volatileEnd = 0;
     let ok: boolean;
     try {
-      ok = this.#writer.write(socket, this.#pieces, n, this.#bytes, written, this.#digests, this.#chunk, volatileEnd);
+      ok = this.#writer.writeTable(socket, this.#table, n, this.#buffers.list, this.#bytes, written, this.#digests, this.#chunk, volatileEnd);
     } finally {
-      for (let i = 0; i < n; i++) this.#pieces[i] = EMPTY;
+      this.#buffers.clear();
+      this.#arenaIdx = -1;
       this.#count = 0;
       this.#bytes = 0;
     }

@@ -168,7 +168,7 @@ test('pdu-writer: C2HData with copyOf sends our buffer holding the source bytes 
     q.flush(sock.asSocket);
     // The source changing after the flush changes nothing that was sent.
     source.fill(0);
-    assert.ok(sock.writes.some((w) => w.chunk === ours), `${ddgst ? 'digest' : 'no digest'}: our buffer is what goes out`);
+    assert.ok(sock.writes.some((w) => w.chunk.buffer === ours.buffer && w.chunk.byteOffset === ours.byteOffset && w.chunk.length === ours.length), `${ddgst ? 'digest' : 'no digest'}: our buffer is what goes out`);
     assert.deepEqual(ours, want, 'it holds the source bytes');
     assert.equal(sock.pdus.length, 1);
     assert.deepEqual(sock.pdus[0]!.data, want);
