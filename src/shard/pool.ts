@@ -25,6 +25,7 @@ import { CTRL_SLOTS, RingMsg } from './messages.js';
 import { SpscRing } from './ring.js';
 import { RemoteQueue, controllerStateWord } from './remote.js';
 import { ThreadStats, type ThreadStatsSnapshot } from '../runtime/stats.js';
+import { sizeWorkerYoungGeneration } from '../runtime/worker-heap.js';
 import { S_INVALID_NS, S_SEQUENCE_ERROR } from '../spec/status.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
@@ -217,6 +218,8 @@ export class WorkerPool implements QueueMover, ControllerObserver {
       memoryBudget: this.#budget,
       anaState: this.#ctx.ana.sab,
     };
+    // Before the thread's heap is configured: its young generation as large as the main thread's.
+    sizeWorkerYoungGeneration();
     const worker = new Worker(fileURLToPath(WORKER_URL), { workerData: init, name: `nvmetd-io-${index}` });
     let resolveReady!: () => void;
     let rejectReady!: (e: Error) => void;
