@@ -16,34 +16,28 @@ namespace {
 
 constexpr uint32_t kIovMax = IOV_MAX;
 
-// Writes pieces[0 .. count) to fd in order. Returns the bytes the kernel took (less than the total
-// when the send buffer filled: EAGAIN), or a negated errno when it took nothing because of an error
-// (EPIPE, ECONNRESET, ...). An error after some bytes were taken returns those bytes: the caller
-// writes the rest through the stream, which meets the error again and reports it. Sets *threw (a
-// JavaScript exception pending) when a piece is not a byte view.
-double SendPieces(napi_env env, int fd, napi_value pieces, uint32_t count, bool* threw) {
+// Writes pieces 0 .. count) to fd in order, up to IOV_MAX per sendmsg; piece(i, &p, &len) names
+// piece i (empty pieces are skipped) or returns false with a JavaScript exception pending (then
+// *threw is set and nothing more is written). Returns the bytes the kernel took (less than the
+// total when the send buffer filled: EAGAIN), or a negated errno when it took nothing because of an
+// error (EPIPE, ECONNRESET, ...). An error after some bytes were taken returns those bytes: the
+// caller writes the rest through the stream, which meets the error again and reports it.
+template <typename Piece>
+double SendInOrder(int fd, uint32_t count, Piece piece, bool* threw) {
   struct iovec iov[kIovMax];
   double total = 0;
   uint32_t i = 0;
   *threw = false;
   while (i < count) {
-    // Gather up to IOV_MAX non-empty pieces.
     uint32_t k = 0;
     size_t want = 0;
     while (i < count && k < kIovMax) {
-      napi_value v;
-      napi_typedarray_type type;
+      uint8_t* p = nullptr;
       size_t len = 0;
-      void* p = nullptr;
-      if (napi_get_element(env, pieces, i, &v) != napi_ok ||
-          napi_get_typedarray_info(env, v, &type, &len, &p, nullptr, nullptr) != napi_ok ||
-          (type != napi_uint8_array && type != napi_int8_array && type != napi_uint8_clamped_array) ||
-          (p == nullptr && len != 0)) {
-        napi_throw_type_error(env, nullptr, "writeFd: a piece is not a byte view");
+      if (!piece(i++, &p, &len)) {
         *threw = true;
         return 0;
       }
-      i++;
       if (len == 0) continue;
       iov[k].iov_base = p;
       iov[k].iov_len = len;
@@ -67,6 +61,27 @@ double SendPieces(napi_env env, int fd, napi_value pieces, uint32_t count, bool*
     if (static_cast<size_t>(w) < want) break;  // the send buffer is full
   }
   return total;
+}
+
+// pieces[0 .. count), each a byte view (else a TypeError), written as SendInOrder does.
+double SendPieces(napi_env env, int fd, napi_value pieces, uint32_t count, bool* threw) {
+  return SendInOrder(
+      fd, count,
+      [&](uint32_t i, uint8_t** p, size_t* len) {
+        napi_value v;
+        napi_typedarray_type type;
+        void* data = nullptr;
+        if (napi_get_element(env, pieces, i, &v) != napi_ok ||
+            napi_get_typedarray_info(env, v, &type, len, &data, nullptr, nullptr) != napi_ok ||
+            (type != napi_uint8_array && type != napi_int8_array && type != napi_uint8_clamped_array) ||
+            (data == nullptr && *len != 0)) {
+          napi_throw_type_error(env, nullptr, "writeFd: a piece is not a byte view");
+          return false;
+        }
+        *p = static_cast<uint8_t*>(data);
+        return true;
+      },
+      threw);
 }
 
 // fd, pieces and count from info[0..2]; false (an exception pending) when they are not usable.
@@ -122,7 +137,7 @@ Napi::Value WriteFdDigests(const Napi::CallbackInfo& info) {
 // slabs; a few per batch). Each buffer's memory is looked up once per call, and the table is read
 // as plain words: two N-API calls per buffer instead of two per piece, and no view object per
 // header piece. Every index and range is checked (a bad one throws a RangeError, nothing written).
-// Returns as SendPieces does.
+// Returns as SendInOrder does.
 constexpr uint32_t kTableWords = 3;
 constexpr uint32_t kTableBuffers = 32;
 
@@ -183,40 +198,19 @@ double SendTable(napi_env env, int fd, napi_value tableV, uint32_t count, napi_v
       return 0;
     }
   }
-  struct iovec iov[kIovMax];
-  double total = 0;
-  uint32_t i = 0;
-  while (i < count) {
-    uint32_t k = 0;
-    size_t want = 0;
-    while (i < count && k < kIovMax) {
-      const uint32_t* e = t + kTableWords * i++;
-      if (e[2] == 0) continue;
-      uint8_t* p;
-      size_t n;
-      whole(e[0], &p, &n);  // checked above
-      iov[k].iov_base = p + e[1];
-      iov[k].iov_len = e[2];
-      want += e[2];
-      k++;
-    }
-    if (k == 0) break;
-    struct msghdr msg = {};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = k;
-    ssize_t w;
-    do {
-      w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (w < 0 && errno == EINTR);
-    if (w < 0) {
-      const int e = errno;
-      if (e == EAGAIN || e == EWOULDBLOCK || total > 0) return total;
-      return -e;
-    }
-    total += static_cast<double>(w);
-    if (static_cast<size_t>(w) < want) break;  // the send buffer is full
-  }
-  return total;
+  return SendInOrder(
+      fd, count,
+      [&](uint32_t i, uint8_t** p, size_t* len) {
+        const uint32_t* e = t + kTableWords * i;
+        *len = e[2];
+        if (e[2] == 0) return true;
+        uint8_t* base = nullptr;
+        size_t n = 0;
+        whole(e[0], &base, &n);  // checked above
+        *p = base + e[1];
+        return true;
+      },
+      threw);
 }
 
 // writeFdTable(fd, table: Uint32Array, count, buffers: Uint8Array[]): number (see SendTable)
