@@ -5,46 +5,14 @@
 // into that memory after the flush.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import type net from 'node:net';
 import { once } from 'node:events';
 import { OutQueue } from '../../../src/transport/tcp/out-queue.js';
 import { writeC2HData, writeCapsuleResp } from '../../../src/transport/tcp/pdu-writer.js';
 import { PduFlags } from '../../../src/spec/pdu.js';
 import { crc32c } from '../../../src/native/crc32c.js';
 import { FakeSocket } from './fake-socket.js';
-
-/** A connected loopback pair; the client side does not read until `read` is called. */
-async function pair(): Promise<{ client: net.Socket; server: net.Socket; close(): void }> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const accepted = once(srv, 'connection') as Promise<[net.Socket]>;
-  const client = net.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1' });
-  client.pause();
-  const [server] = await accepted;
-  await once(client, 'connect').catch(() => undefined);
-  srv.close();
-  return { client, server, close: () => (client.destroy(), server.destroy()) };
-}
-
-/** Reads n bytes from `s` (resumed now). */
-async function readAll(s: net.Socket, n: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let got = 0;
-  const done = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`read ${got} of ${n} bytes`)), 30000);
-    s.on('data', (d: Buffer) => {
-      parts.push(d);
-      got += d.length;
-      if (got >= n) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  s.resume();
-  await done;
-  return Buffer.concat(parts);
-}
+import { tcpPair as pair, readAll } from './tcp-pair.js';
 
 function random(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);

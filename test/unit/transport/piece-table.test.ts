@@ -6,46 +6,13 @@
 // copy when volatile), in order behind what the kernel took.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { once } from 'node:events';
 import { OutQueue } from '../../../src/transport/tcp/out-queue.js';
 import { writeC2HData, writeCapsuleResp } from '../../../src/transport/tcp/pdu-writer.js';
 import { PduFlags } from '../../../src/spec/pdu.js';
 import { crc32c } from '../../../src/native/crc32c.js';
 import { native } from '../../../src/native/addon.js';
-
-/** A connected loopback pair; the client side does not read until readAll is called. */
-async function pair(): Promise<{ client: net.Socket; server: net.Socket; fd: number; close(): void }> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const accepted = once(srv, 'connection') as Promise<[net.Socket]>;
-  const client = net.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1' });
-  client.pause();
-  const [server] = await accepted;
-  await once(client, 'connect').catch(() => undefined);
-  srv.close();
-  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
-  return { client, server, fd, close: () => (client.destroy(), server.destroy()) };
-}
-
-async function readAll(s: net.Socket, n: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let got = 0;
-  const done = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`read ${got} of ${n} bytes`)), 30000);
-    s.on('data', (d: Buffer) => {
-      parts.push(d);
-      got += d.length;
-      if (got >= n) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  s.resume();
-  await done;
-  return Buffer.concat(parts);
-}
+import { tcpPair as pair, readAll } from './tcp-pair.js';
 
 /** n bytes of their own backing store, different for each seed. */
 function random(n: number, seed: number): Uint8Array {
