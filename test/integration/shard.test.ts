@@ -8,8 +8,8 @@ import { createLogger } from '../../src/util/log.js';
 import { Controller } from '../../src/initiator/controller.js';
 import { SUBNQN, testConfig } from './helpers.js';
 import type { ShardConfig } from '../../src/config/types.js';
-import { Worker } from 'node:worker_threads';
 import { WORKER_SEMI_SPACE_MB } from '../../src/runtime/worker-heap.js';
+import { freshWorkerNewSpace } from '../unit/fresh-worker.js';
 
 async function withShardedTarget(shard: Partial<ShardConfig>, fn: (t: Target, port: number) => Promise<void>): Promise<void> {
   const config = testConfig({ namespaces: [{ size: 64 * 1024 * 1024 }, { size: 16 * 1024 * 1024, blockSize: 4096 }] });
@@ -44,19 +44,6 @@ async function verifyAllQueues(c: Controller, queues: number, round: number): Pr
     }),
   );
   return ok;
-}
-
-/** new_space capacity (bytes) of a fresh worker thread of this process. */
-function freshWorkerNewSpace(): Promise<number> {
-  const code = `require('node:worker_threads').parentPort.postMessage(require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size);`;
-  return new Promise((resolve, reject) => {
-    const w = new Worker(code, { eval: true });
-    w.once('message', (n: number) => {
-      resolve(n);
-      void w.terminate();
-    });
-    w.once('error', reject);
-  });
 }
 
 // First in this file: no worker pool has started in this process before it.

@@ -3,25 +3,8 @@
 // starts with V8's small default; the pool applies it before its first worker.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker } from 'node:worker_threads';
 import { WORKER_SEMI_SPACE_MB, sizeWorkerYoungGeneration } from '../../src/runtime/worker-heap.js';
-
-/** new_space capacity (bytes; both semi-spaces) of a fresh worker thread, read before it allocates much. */
-function freshWorkerNewSpace(): Promise<number> {
-  const code = `
-    const { parentPort } = require('node:worker_threads');
-    const v8 = require('node:v8');
-    parentPort.postMessage(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size);
-  `;
-  return new Promise((resolve, reject) => {
-    const w = new Worker(code, { eval: true });
-    w.once('message', (n: number) => {
-      resolve(n);
-      void w.terminate();
-    });
-    w.once('error', reject);
-  });
-}
+import { freshWorkerNewSpace } from './fresh-worker.js';
 
 test('worker heap: workers created after sizeWorkerYoungGeneration() start with the semi-space floor', async () => {
   const floor = WORKER_SEMI_SPACE_MB * 1024 * 1024;

@@ -13,6 +13,7 @@ import { PduFlags } from '../../../src/spec/pdu.js';
 import { crc32c } from '../../../src/native/crc32c.js';
 import { FakeSocket } from './fake-socket.js';
 import { tcpPair as pair, readAll } from './tcp-pair.js';
+import { parseResponses } from './response-stream.js';
 
 function random(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);
@@ -36,35 +37,6 @@ function countStreamWrites(s: net.Socket): { n: number; chunks: Uint8Array[] } {
     return orig(...a);
   };
   return c;
-}
-
-interface Pdu {
-  type: number;
-  cid: number;
-  data: Buffer | null;
-}
-
-/** Parses C2HData and CapsuleResp PDUs with both digests, checking every digest. */
-function parse(b: Buffer): Pdu[] {
-  const out: Pdu[] = [];
-  let at = 0;
-  while (at < b.length) {
-    const type = b[at]!;
-    const hlen = b[at + 2]!;
-    const pdo = b[at + 3]!;
-    const plen = b.readUInt32LE(at + 4);
-    assert.equal(b.readUInt32LE(at + hlen), crc32c(b, at, hlen), `header digest of the PDU at ${at}`);
-    if (type === 7) {
-      const len = plen - pdo - 4;
-      const data = b.subarray(at + pdo, at + pdo + len);
-      assert.equal(b.readUInt32LE(at + pdo + len), crc32c(data), `data digest of the PDU at ${at}`);
-      out.push({ type, cid: b.readUInt16LE(at + 8), data: Buffer.from(data) });
-    } else {
-      out.push({ type, cid: b.readUInt16LE(at + 8 + 12), data: null });
-    }
-    at += plen;
-  }
-  return out;
 }
 
 /** C2HData (both digests) of memory[i*len, +len) for i < count, each followed by its CapsuleResp. */
@@ -101,7 +73,7 @@ test('digest-send: one native call fills the digests and writes the batch; its b
     const want = Buffer.concat(rec.writes.map((w) => w.chunk));
     assert.equal(got.length, want.length);
     assert.ok(got.equals(want), 'the same bytes as digests filled first, then written through the stream');
-    const pdus = parse(got);
+    const pdus = parseResponses(got, true);
     assert.equal(pdus.length, 128);
     for (let i = 0; i < 64; i++) assert.ok(pdus[2 * i]!.data!.equals(memory.subarray(i * 4096, (i + 1) * 4096)), `read ${i}: its bytes`);
   } finally {
@@ -126,7 +98,7 @@ test('digest-send: a short native write of volatile views: the rest goes to the 
     // Later commands write the same blocks before the host has read anything.
     memory.fill(0xa5);
     const got = await readAll(client, total);
-    const pdus = parse(got); // checks every header and data digest
+    const pdus = parseResponses(got, true); // checks every header and data digest
     assert.equal(pdus.length, 2 * count);
     for (let i = 0; i < count; i++) assert.ok(pdus[2 * i]!.data!.equals(original.subarray(i * len, (i + 1) * len)), `read ${i}: the bytes at the flush`);
     assert.ok(streamed > 0, 'the kernel took only part: the stream held the rest');

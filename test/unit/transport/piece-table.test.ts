@@ -10,9 +10,9 @@ import { once } from 'node:events';
 import { OutQueue } from '../../../src/transport/tcp/out-queue.js';
 import { writeC2HData, writeCapsuleResp } from '../../../src/transport/tcp/pdu-writer.js';
 import { PduFlags } from '../../../src/spec/pdu.js';
-import { crc32c } from '../../../src/native/crc32c.js';
 import { native } from '../../../src/native/addon.js';
 import { tcpPair as pair, readAll } from './tcp-pair.js';
+import { parseResponses } from './response-stream.js';
 
 /** n bytes of their own backing store, different for each seed. */
 function random(n: number, seed: number): Uint8Array {
@@ -25,29 +25,6 @@ function random(n: number, seed: number): Uint8Array {
     b[i] = x;
   }
   return b;
-}
-
-/** Parses C2HData and CapsuleResp PDUs (digests as given), checking every digest; returns [cid, data] of each C2HData. */
-function parse(b: Buffer, digests: boolean): [number, Buffer][] {
-  const out: [number, Buffer][] = [];
-  let at = 0;
-  while (at < b.length) {
-    const type = b[at]!;
-    const hlen = b[at + 2]!;
-    const pdo = b[at + 3]!;
-    const plen = b.readUInt32LE(at + 4);
-    if (digests) assert.equal(b.readUInt32LE(at + hlen), crc32c(b, at, hlen), `header digest of the PDU at ${at}`);
-    if (type === 7) {
-      const len = plen - pdo - (digests ? 4 : 0);
-      const data = b.subarray(at + pdo, at + pdo + len);
-      if (digests) assert.equal(b.readUInt32LE(at + pdo + len), crc32c(data), `data digest of the PDU at ${at}`);
-      out.push([b.readUInt16LE(at + 8), Buffer.from(data)]);
-    } else {
-      assert.equal(type, 5, `PDU type at ${at}`);
-    }
-    at += plen;
-  }
-  return out;
 }
 
 test('piece-table: writeFdTable sends the ranges its table names, in order; a bad index, a range outside its buffer or more pieces than the table holds throws and writes nothing', async () => {
@@ -110,7 +87,7 @@ for (const [digests, volatile] of [
       if (volatile) for (const m of memories) m.fill(0x5a);
       const got = await readAll(client, total);
       assert.equal(got.length, total);
-      const reads = parse(got, digests);
+      const reads = parseResponses(got, digests).flatMap((r) => (r.data !== null ? [[r.cid, r.data] as [number, Buffer]] : []));
       assert.equal(reads.length, count);
       for (let i = 0; i < count; i++) {
         const [cid, data] = reads[i]!;
