@@ -70,7 +70,7 @@ const CASES: [string, string[]][] = [
   ['4 KiB random writes with digests (in-capsule)', ['-w', 'randwrite', '-q', '8', '--hdgst', '--ddgst']],
   ['1 MiB sequential writes with digests (H2CData split at MAXH2CDATA)', ['-w', 'write', '-o', '1m', '-q', '4', '--hdgst', '--ddgst']],
   ['1 MiB sequential writes with digests, payloads copied (--copy-sends)', ['-w', 'write', '-o', '1m', '-q', '4', '--hdgst', '--ddgst', '--copy-sends']],
-  ['20 KiB random writes (the last H2CData piece below the sendfile size)', ['-w', 'randwrite', '-o', '20k', '-q', '8']],
+  ['20 KiB random writes (the last H2CData piece below the by-reference size)', ['-w', 'randwrite', '-o', '20k', '-q', '8']],
   ['128 KiB random reads, payloads dropped in the kernel (MSG_TRUNC)', ['-w', 'randread', '-o', '128k', '-q', '8']],
   ['128 KiB random reads, payloads copied (--copy-data)', ['-w', 'randread', '-o', '128k', '-q', '8', '--copy-data']],
   // --verify keeps outstanding commands on disjoint blocks: nvmetd (at this commit) can send a read's
@@ -97,9 +97,9 @@ for (const [name, args] of CASES) {
       const size = o >= 0 ? parseInt(args[o + 1]!, 10) * (args[o + 1]!.endsWith('m') ? 1024 * 1024 : 1024) : 4096;
       const big = size >= 16 * 1024;
       assert.equal(g.discardData, big && !args.includes('--ddgst') && !args.includes('--verify') && !args.includes('--copy-data'), 'discardData');
-      // Write payloads go by reference (sendfile) for the same sizes, unless something checks them.
-      const g2 = r.generator as { sendfileData: boolean };
-      assert.equal(g2.sendfileData, big && !args.includes('--verify') && !args.includes('--copy-sends'), 'sendfileData');
+      // Write payloads go by reference (vmsplice + splice) for the same sizes, unless something checks them.
+      const g2 = r.generator as { dataByReference: boolean };
+      assert.equal(g2.dataByReference, big && !args.includes('--verify') && !args.includes('--copy-sends'), 'dataByReference');
     }
   });
 }

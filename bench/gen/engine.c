@@ -1,7 +1,7 @@
 /* The I/O loop of one generator thread: its connections in one epoll set (or busy-polled), every
  * socket read parsed in place by a streaming PDU parser (C2HData payloads are skipped, or copied
  * into the slot's buffer with --verify; data digests computed incrementally), completions refilled
- * at the end of the pass, and every connection's new capsules and H2CData sent with one writev (send.c).
+ * at the end of the pass, and every connection's new capsules and H2CData sent together (send.c).
  * Nothing is allocated per I/O. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,20 +46,23 @@ int ioq_prepare(struct ioq *q, const struct opts *o, const struct layout *l, uin
   q->free_cids = calloc((size_t)q->depth, sizeof *q->free_cids);
   q->slot_cursor = calloc((size_t)q->depth, sizeof *q->slot_cursor);
   if (!q->slots || !q->free_cids || !q->slot_cursor) return -1;
-  q->shared_fd = -1;
+  q->by_reference = 0;
+  q->splice_pipe[0] = q->splice_pipe[1] = -1;
+  q->pipe_bytes = 0;
   if (!o->verify) {
     q->shared_len = align_up(l->io_size, 4096);
-    if (!o->copy_sends && l->io_size >= SENDFILE_MIN) {
-      /* A memfd, so that sendfile can hand its pages to the socket without a copy. */
-      q->shared_fd = memfd_create("nvme_tcp_gen", MFD_CLOEXEC);
-      if (q->shared_fd < 0 || ftruncate(q->shared_fd, q->shared_len) != 0) return -1;
-      void *m = mmap(NULL, q->shared_len, PROT_READ | PROT_WRITE, MAP_SHARED, q->shared_fd, 0);
-      if (m == MAP_FAILED) return -1;
-      q->shared_buf = m;
-    } else {
-      q->shared_buf = aligned_alloc(4096, q->shared_len);
-    }
+    q->shared_buf = aligned_alloc(4096, q->shared_len);
     if (!q->shared_buf) return -1;
+    if (!o->copy_sends && l->io_size >= BY_REFERENCE_MIN) {
+      /* vmsplice hands the buffer's pages to a pipe and splice moves them on to the socket
+       * (send.c, send_by_reference): no copy, and on loopback less CPU per 128 KiB than sendfile
+       * from a memfd, which looks every page up in the file (docs/perf.md, "Generator headroom at
+       * 128 KiB writes"). The pipe holds the largest piece (MAXH2CDATA is at most the I/O size); a
+       * smaller one (a user's pipe quota) takes each piece in several rounds. */
+      if (pipe2(q->splice_pipe, O_CLOEXEC) != 0) return -1;
+      (void)fcntl(q->splice_pipe[1], F_SETPIPE_SZ, (int)(q->shared_len < (1u << 20) ? q->shared_len : 1u << 20));
+      q->by_reference = 1;
+    }
     uint32_t *u = (uint32_t *)q->shared_buf;
     for (uint32_t w = 0; w < l->io_size / 4; w++) u[w] = w * 0x01000193u + (uint32_t)index; /* non-zero pattern */
   }
@@ -103,14 +105,13 @@ void ioq_free(struct ioq *q) {
   if (q->fd > 0) close(q->fd);
   q->fd = -1;
   if (q->slots && !q->shared_buf) for (int i = 0; i < q->depth; i++) free(q->slots[i].buf);
-  if (q->shared_buf && q->shared_fd > 0) {
-    munmap(q->shared_buf, q->shared_len);
-    close(q->shared_fd);
-  } else {
-    free(q->shared_buf);
+  if (q->by_reference) {
+    close(q->splice_pipe[0]);
+    close(q->splice_pipe[1]);
   }
+  free(q->shared_buf);
   q->shared_buf = NULL;
-  q->shared_fd = -1;
+  q->by_reference = 0;
   free(q->slots);
   free(q->free_cids);
   free(q->slot_cursor);

@@ -46,8 +46,8 @@ enum workload { W_READ, W_WRITE, W_RANDREAD, W_RANDWRITE, W_RANDRW, W_RW };
 extern const char *const WORKLOAD_NAMES[6];
 
 #define MAX_CPUS 256
-/* Write payload pieces of at least this many bytes go out by sendfile when they can (ioq.shared_fd). */
-#define SENDFILE_MIN (16u * 1024u)
+/* Write payload pieces of at least this many bytes go out by reference when they can (ioq.by_reference). */
+#define BY_REFERENCE_MIN (16u * 1024u)
 
 struct opts {
   const char *address;
@@ -75,7 +75,7 @@ struct opts {
   int spin_us;
   /* Receive every payload byte into user space even when nothing looks at it (no MSG_TRUNC discard). */
   int copy_data;
-  /* Copy every write payload into the socket (writev) even when nothing checks it (no sendfile). */
+  /* Copy every write payload into the socket (writev) even when nothing checks it (nothing by reference). */
   int copy_sends;
 };
 
@@ -171,9 +171,11 @@ struct ioq {
    * it sends are computed once (dcache, keyed by offset and length). */
   uint8_t *shared_buf;
   uint32_t shared_len;   /* its mapped size */
-  int shared_fd;         /* >= 0: shared_buf is this memfd, mapped, and its pieces of at least
-                          * SENDFILE_MIN bytes are sent by reference (sendfile), as a kernel host
-                          * sends page-cache pages; -1: copied by writev like everything else */
+  int by_reference;      /* 1: pieces of shared_buf of at least BY_REFERENCE_MIN bytes are sent by
+                          * reference (vmsplice into splice_pipe, splice on to the socket), as a
+                          * kernel host sends page-cache pages; 0: copied by sendmsg like the rest */
+  int splice_pipe[2];
+  uint32_t pipe_bytes;   /* bytes of the piece being sent that wait in splice_pipe */
   struct { uint32_t off, len, crc; } dcache[8];
   int dcache_used;
   /* send: headers in the arena, data as views of slot buffers, one writev per pass */

@@ -125,7 +125,7 @@ static const char *HELP =
     "  --copy-data            read every payload byte (by default reads of 16 KiB and more whose data\n"
     "                         nothing checks, no --verify and no --ddgst, are dropped in the kernel)\n"
     "  --copy-sends           copy every write payload into the socket (by default, without --verify,\n"
-    "                         write data of 16 KiB and more is sent by reference with sendfile)\n";
+    "                         write data of 16 KiB and more is sent by reference: vmsplice + splice)\n";
 
 static int opt_is(const char *a, const char *s1, const char *s2) { return !strcmp(a, s1) || (s2 && !strcmp(a, s2)); }
 

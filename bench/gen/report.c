@@ -149,9 +149,9 @@ void print_report(FILE *f, const struct opts *o, struct thread *ts, int n, doubl
   }
   fprintf(f, ",\n  \"verifiedBlocks\": %llu,\n  \"verifyErrors\": %llu,\n  \"firstVerifyError\": ", (unsigned long long)vblocks, (unsigned long long)verrs);
   json_str(f, first_verify);
-  fprintf(f, ",\n  \"generator\": {\n    \"name\": \"nvme_tcp_gen\",\n    \"crc32c\": \"%s\",\n    \"poll\": %s,\n    \"spinUs\": %d,\n    \"discardData\": %s,\n    \"sendfileData\": %s,\n    \"cpus\": [", gen_crc_impl(),
+  fprintf(f, ",\n  \"generator\": {\n    \"name\": \"nvme_tcp_gen\",\n    \"crc32c\": \"%s\",\n    \"poll\": %s,\n    \"spinUs\": %d,\n    \"discardData\": %s,\n    \"dataByReference\": %s,\n    \"cpus\": [", gen_crc_impl(),
           o->poll ? "true" : "false", o->spin_us, ts[0].io && ts[0].io[0].discard ? "true" : "false",
-          ts[0].io && ts[0].io[0].shared_fd > 0 ? "true" : "false");
+          ts[0].io && ts[0].io[0].by_reference ? "true" : "false");
   for (int i = 0; i < o->ncpus; i++) fprintf(f, "%s%d", i ? ", " : "", o->cpus[i]);
   fprintf(f, "]\n  }\n}\n");
 }

@@ -1,13 +1,13 @@
 /* The send side of a generator connection: capsules for new commands (in-capsule write data when
  * it fits the controller's in-capsule size, else R2T + H2CData) and H2CData answering R2Ts, built in
- * the connection's arena with payloads as views of the slot buffers, all sent with one writev per
- * pass. Nothing is allocated per I/O. */
+ * the connection's arena with payloads as views of the slot buffers, all sent together
+ * once per pass (q_flush). Nothing is allocated per I/O. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,14 +46,49 @@ static void set_out_interest(struct thread *t, struct ioq *q, int want) {
   epoll_ctl(t->ep, EPOLL_CTL_MOD, q->fd, &ev);
 }
 
-/* A piece of the batch that sendfile can send: write data of the connection's memfd. */
+/* A piece of the batch that goes by reference: write data of the connection's shared buffer. */
 static inline int by_reference(const struct ioq *q, const struct iovec *v) {
-  return q->shared_fd > 0 && v->iov_len >= SENDFILE_MIN && (uint8_t *)v->iov_base >= q->shared_buf &&
+  return q->by_reference && v->iov_len >= BY_REFERENCE_MIN && (uint8_t *)v->iov_base >= q->shared_buf &&
          (uint8_t *)v->iov_base < q->shared_buf + q->shared_len;
 }
 
-/* Sends what is queued: runs of copied pieces with one sendmsg each (MSG_MORE while a piece sent by
- * reference follows, so headers share segments with the data), pieces of the memfd with sendfile.
+/* Consumes n bytes of the batch from iov_at on. */
+static void advance(struct ioq *q, size_t n) {
+  while (n > 0) {
+    struct iovec *v = &q->iov[q->iov_at];
+    if (n >= v->iov_len) { n -= v->iov_len; q->iov_at++; }
+    else { v->iov_base = (uint8_t *)v->iov_base + n; v->iov_len -= n; n = 0; }
+  }
+}
+
+/* A failed send: EAGAIN waits for EPOLLOUT, EINTR retries (returns 1), anything else fails the queue. */
+static int send_error(struct thread *t, struct ioq *q) {
+  if (errno == EAGAIN || errno == EWOULDBLOCK) { set_out_interest(t, q, 1); return 0; }
+  if (errno == EINTR) return 1;
+  q_fail(t, q, strerror(errno));
+  return 0;
+}
+
+/* Sends piece v by reference: its first bytes not yet in the pipe are vmspliced in (their pages, not
+ * their bytes: the buffer never changes), then the pipe is spliced into the socket. Bytes the socket
+ * did not take stay in the pipe: they are the piece's next bytes and go first on the next call.
+ * No SPLICE_F_MORE even when more follows: with it the socket held back the tail of each piece and a
+ * 128 KiB write cost the generator a third or more extra CPU (docs/perf.md). */
+static ssize_t send_by_reference(struct ioq *q, const struct iovec *v) {
+  if (q->pipe_bytes == 0) {
+    struct iovec in = *v;
+    ssize_t n = vmsplice(q->splice_pipe[1], &in, 1, SPLICE_F_NONBLOCK);
+    if (n <= 0) return n;
+    q->pipe_bytes = (uint32_t)n;
+  }
+  ssize_t w = splice(q->splice_pipe[0], NULL, q->fd, NULL, q->pipe_bytes, SPLICE_F_NONBLOCK);
+  if (w > 0) q->pipe_bytes -= (uint32_t)w;
+  return w;
+}
+
+/* Sends what is queued: runs of copied pieces with one sendmsg each (MSG_MORE while more follows, so
+ * headers share segments with their data), pieces of the shared buffer by reference
+ * (send_by_reference; the headers went through the pipe too once, and cost more: docs/perf.md).
  * What the socket does not take waits for EPOLLOUT. The connection is still read meanwhile (the
  * target may itself wait for us to read before it reads again), but nothing new is added to the
  * batch: no new commands, and R2Ts wait on their slots (on_r2t). */
@@ -62,26 +97,16 @@ void q_flush(struct thread *t, struct ioq *q) {
     struct iovec *v = &q->iov[q->iov_at];
     ssize_t w;
     if (by_reference(q, v)) {
-      off_t off = (uint8_t *)v->iov_base - q->shared_buf;
-      w = sendfile(q->fd, q->shared_fd, &off, v->iov_len);
+      w = send_by_reference(q, v);
     } else {
       int cnt = 1;
       while (cnt < IOV_MAX && q->iov_at + cnt < q->iov_n && !by_reference(q, &q->iov[q->iov_at + cnt])) cnt++;
       struct msghdr m = {.msg_iov = v, .msg_iovlen = (size_t)cnt};
       w = sendmsg(q->fd, &m, MSG_NOSIGNAL | (q->iov_at + cnt < q->iov_n ? MSG_MORE : 0));
     }
-    if (w < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) { set_out_interest(t, q, 1); return; }
-      if (errno == EINTR) continue;
-      q_fail(t, q, strerror(errno));
-      return;
-    }
+    if (w < 0) { if (send_error(t, q)) continue; return; }
     if (w == 0) { q_fail(t, q, "the socket took no bytes"); return; }
-    while (w > 0) {
-      v = &q->iov[q->iov_at];
-      if ((size_t)w >= v->iov_len) { w -= (ssize_t)v->iov_len; q->iov_at++; }
-      else { v->iov_base = (uint8_t *)v->iov_base + w; v->iov_len -= (size_t)w; w = 0; }
-    }
+    advance(q, (size_t)w);
   }
   q->iov_n = q->iov_at = 0;
   q->arena_pos = 0;

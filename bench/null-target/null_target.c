@@ -21,7 +21,8 @@
  * Build: cc -O2 -o null_target null_target.c
  * Usage: null_target [-a ADDR] [-p PORT] [-s NS_BYTES] [-b BLOCK_SIZE] [-n NQN] [-P] [-m]
  *   prints "listening ADDR:PORT" on stdout once ready; SIGINT/SIGTERM stop it.
- *   -P: busy poll (epoll_wait with a zero timeout: the thread never sleeps; it takes a whole core).
+ *   -P: busy poll while a connection is open (epoll_wait with a zero timeout: the thread never sleeps
+ *       and takes a whole core); with none open it sleeps, so an idle -P floor costs nothing.
  *   -m: the namespace is memory that holds the data (see above); without it reads return a static
  *       buffer and writes are discarded.
  */
@@ -103,6 +104,7 @@ struct conn {
 static struct conn *conns[MAX_CONNS];
 static int epfd;
 static int busy_poll;
+static int nconns; /* open connections: -P polls only while there are some */
 
 static void die(const char *what) { perror(what); exit(1); }
 
@@ -390,6 +392,7 @@ static void close_conn(struct conn *c) {
   epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
   close(c->fd);
   for (int i = 0; i < MAX_CONNS; i++) if (conns[i] == c) conns[i] = NULL;
+  nconns--;
   free(c->rx);
   free(c);
 }
@@ -474,7 +477,7 @@ int main(int argc, char **argv) {
 
   struct epoll_event evs[64];
   while (!stopping) {
-    int n = epoll_wait(epfd, evs, 64, busy_poll ? 0 : 500);
+    int n = epoll_wait(epfd, evs, 64, busy_poll && nconns > 0 ? 0 : 500);
     if (n < 0) { if (errno == EINTR) continue; die("epoll_wait"); }
     for (int i = 0; i < n; i++) {
       struct conn *c = evs[i].data.ptr;
@@ -489,6 +492,7 @@ int main(int argc, char **argv) {
           for (int k = 0; k < MAX_CONNS; k++) if (!conns[k]) { slot = k; break; }
           if (slot < 0) { close(fd); free(nc->rx); free(nc); continue; }
           conns[slot] = nc;
+          nconns++;
           struct epoll_event ev = {.events = EPOLLIN, .data.ptr = nc};
           epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
         }
