@@ -82,6 +82,13 @@ export const OTHER_GEN_KEY = 'floor-other-gen';
 export const HEADROOM_GOAL = 1.5;
 /** nvmetd at this share of the floor's IOPS or more, at a generator-limited point: the generator caps both. */
 export const CAPS_BOTH = 0.9;
+/**
+ * nvmetd's busiest thread at this much of a core or more (percent), while the generator was busy at most
+ * TARGET_BOUND_GEN_BUSY of the window: nvmetd's core was full and the generator's was not, so more load
+ * could not have raised nvmetd's number ('target-bound').
+ */
+export const TARGET_SATURATED = 95;
+export const TARGET_BOUND_GEN_BUSY = 0.9;
 
 /**
  * How much harder the generator could have driven nvmetd at a point, from three measurements of the
@@ -114,9 +121,13 @@ export interface Headroom {
   /**
    * 'free': headroom >= HEADROOM_GOAL (or QD1), nvmetd's number is nvmetd's; 'caps both': less, but
    * nvmetd kept within CAPS_BOTH of the floor at this point, so the generator limited both targets and
-   * no gap of nvmetd's is hidden (compare CPU per command there); 'low': neither.
+   * no gap of nvmetd's is hidden (compare CPU per command there); 'target-bound': less, but nvmetd's
+   * busiest thread used its whole core (TARGET_SATURATED) while the generator had time to spare
+   * (TARGET_BOUND_GEN_BUSY): nvmetd set the pace; 'low': none of these.
    */
-  verdict: 'free' | 'caps both' | 'low';
+  verdict: 'free' | 'caps both' | 'target-bound' | 'low';
+  /** The busiest thread of that nvmetd target, percent of one core. */
+  targetTopThreadPct: number;
   /** CPU microseconds per command of that nvmetd target, and of the generator driving it. */
   targetUsPerIo: number;
   genUsPerIo: number;
@@ -158,7 +169,11 @@ export function headroom(r: BenchResults): Headroom[] {
     out.push({
       point: p.id, depth: p.qd * p.connections, floorIops: f.iops, target: best[0], targetIops: v.iops, sameRatio,
       familyPoint: fam[0], familyIops: fam[1], familyRatio, genBusy: busyShare(f), genBusyOnTarget: busy, idleRatio, headroom: h, shownBy,
-      verdict: p.qd * p.connections === 1 || h >= HEADROOM_GOAL ? 'free' : v.iops >= CAPS_BOTH * f.iops ? 'caps both' : 'low',
+      verdict: p.qd * p.connections === 1 || h >= HEADROOM_GOAL ? 'free'
+        : v.iops >= CAPS_BOTH * f.iops ? 'caps both'
+        : v.targetTopThreadPct >= TARGET_SATURATED && busy <= TARGET_BOUND_GEN_BUSY ? 'target-bound'
+        : 'low',
+      targetTopThreadPct: v.targetTopThreadPct,
       targetUsPerIo: v.targetCpuUsPerIo, genUsPerIo: v.genCpuUsPerIo, cpuRatio: ratio(v.targetCpuUsPerIo, v.genCpuUsPerIo),
     });
   }
@@ -252,6 +267,7 @@ export function markdown(r: BenchResults): string {
     const deep = hr.filter((h) => h.depth > 1);
     const low = deep.filter((h) => h.verdict === 'low');
     const capped = deep.filter((h) => h.verdict === 'caps both');
+    const bound = deep.filter((h) => h.verdict === 'target-bound');
     const worst = low.reduce<Headroom | null>((w, h) => (w === null || h.headroom < w.headroom ? h : w), null);
     const held = deep.filter((h) => h.verdict === 'free').length;
     out.push('## Generator headroom: how much harder the generator could have driven nvmetd');
@@ -263,26 +279,29 @@ export function markdown(r: BenchResults): string {
         `generator thread); or its thread was busy (on a CPU or waiting for one) only 1/x of the window while it drove nvmetd, ` +
         `waiting for nvmetd the rest. At QD1 the ratios compare latencies, not capacity. Below ${HEADROOM_GOAL}x, where nvmetd ` +
         `still reached ${CAPS_BOTH}x of the floor or more, the generator capped both targets ("caps both"): no gap of nvmetd's is ` +
-        `hidden there, and CPU per command is the comparison. ` +
+        `hidden there, and CPU per command is the comparison. Below ${HEADROOM_GOAL}x, where nvmetd's busiest thread used ` +
+        `${TARGET_SATURATED}% of its core or more while the generator was busy at most ${Math.round(TARGET_BOUND_GEN_BUSY * 100)}% of the window, ` +
+        `nvmetd set the pace ("target-bound"): more load could not have raised its number. ` +
         `**Of ${deep.length} points with more than one command outstanding: ${held} at >= ${HEADROOM_GOAL}x, ${capped.length} where the generator caps both` +
-        `${capped.length ? ` (${capped.map((h) => h.point).join(', ')})` : ''}, ${low.length} low${worst ? ` (lowest ${x(worst.headroom)}, ${worst.point})` : ''}.**`,
+        `${capped.length ? ` (${capped.map((h) => h.point).join(', ')})` : ''}, ${bound.length} target-bound` +
+        `${bound.length ? ` (${bound.map((h) => h.point).join(', ')})` : ''}, ${low.length} low${worst ? ` (lowest ${x(worst.headroom)}, ${worst.point})` : ''}.**`,
     );
     out.push('');
     const cmp = r.settings.compareGens;
     const otherName = r.settings.generator === 'c' ? 'nvmetd perf' : 'nvme_tcp_gen';
     out.push(
-      `| point | fastest nvmetd | IOPS | floor, same point | ratio | floor, same size (point) | ratio | gen busy on nvmetd | 1/busy | headroom | CPU us/cmd nvmetd / gen |` +
+      `| point | fastest nvmetd | IOPS | floor, same point | ratio | floor, same size (point) | ratio | gen busy on nvmetd | 1/busy | nvmetd busiest thread | headroom | CPU us/cmd nvmetd / gen |` +
         `${cmp ? ` floor with ${otherName} | busy | ${r.settings.generator === 'c' ? 'C gen / perf' : 'perf / C gen'} |` : ''}`,
     );
-    out.push(`|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|${cmp ? '---:|---:|---:|' : ''}`);
+    out.push(`|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|${cmp ? '---:|---:|---:|' : ''}`);
     for (const h of hr) {
       const o = r.points.find((p) => p.id === h.point)?.results[OTHER_GEN_KEY];
       const extra = cmp ? (o && !o.failed ? ` ${k(o.iops)} | ${Math.round(o.perfElu * 100)}% | ${x(ratio(h.floorIops, o.iops))} |` : ' - | - | - |') : '';
       const fam = h.familyPoint === h.point ? '(same)' : `${k(h.familyIops)} (${h.familyPoint})`;
-      const mark = h.verdict === 'low' ? ' **low**' : h.verdict === 'caps both' ? ' caps both' : '';
+      const mark = h.verdict === 'low' ? ' **low**' : h.verdict === 'free' ? '' : ` ${h.verdict}`;
       out.push(
         `| ${h.point} | ${h.target} | ${k(h.targetIops)} | ${k(h.floorIops)} | ${x(h.sameRatio)} | ${fam} | ${x(h.familyRatio)} | ` +
-          `${Math.round(h.genBusyOnTarget * 100)}% | ${x(h.idleRatio)} | ${x(h.headroom)}${mark} | ${cus(h.targetUsPerIo)} / ${cus(h.genUsPerIo)} |${extra}`,
+          `${Math.round(h.genBusyOnTarget * 100)}% | ${x(h.idleRatio)} | ${Math.round(h.targetTopThreadPct)}% | ${x(h.headroom)}${mark} | ${cus(h.targetUsPerIo)} / ${cus(h.genUsPerIo)} |${extra}`,
       );
     }
     out.push('');

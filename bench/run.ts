@@ -353,7 +353,7 @@ async function main(): Promise<void> {
   }
   for (const h of results.headroom) {
     log(
-      `headroom: ${h.point}: ${h.headroom}x (${h.shownBy})${h.verdict === 'low' ? ` BELOW ${HEADROOM_GOAL}x` : h.verdict === 'caps both' ? ` (the generator caps nvmetd and the floor alike)` : ''}: ` +
+      `headroom: ${h.point}: ${h.headroom}x (${h.shownBy})${h.verdict === 'low' ? ` BELOW ${HEADROOM_GOAL}x` : h.verdict === 'caps both' ? ` (the generator caps nvmetd and the floor alike)` : h.verdict === 'target-bound' ? ` (nvmetd's busiest thread ${h.targetTopThreadPct}% of a core: nvmetd set the pace)` : ''}: ` +
         `floor ${h.floorIops} IOPS / ${h.target} ${h.targetIops} = ${h.sameRatio}x, same size ${h.familyIops} (${h.familyPoint}) = ${h.familyRatio}x, ` +
         `generator busy ${Math.round(h.genBusyOnTarget * 100)}% driving nvmetd = ${h.idleRatio}x; CPU per command nvmetd ${h.targetUsPerIo} us / generator ${h.genUsPerIo} us`,
     );

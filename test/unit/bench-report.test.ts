@@ -69,7 +69,7 @@ test('headroom: the largest of same point, same size and generator idle; QD1 onl
   assert.equal(h.get('randread 4k qd1')!.headroom, 1.11);
   assert.equal(h.get('write 128k qd16 dgst')!.verdict, 'low');
   const md = markdown({ ...r, headroom: headroom(r) });
-  assert.match(md, /Of 5 points with more than one command outstanding: 4 at >= 1\.5x, 0 where the generator caps both, 1 low \(lowest 1\.25x, write 128k qd16 dgst\)/);
+  assert.match(md, /Of 5 points with more than one command outstanding: 4 at >= 1\.5x, 0 where the generator caps both, 0 target-bound, 1 low \(lowest 1\.25x, write 128k qd16 dgst\)/);
   assert.match(md, /\| write 128k qd16 dgst \|.*1\.25x \*\*low\*\*/);
 });
 
@@ -85,7 +85,26 @@ test('headroom: a saturated generator with nvmetd at the floor\'s pace caps both
   assert.equal(h.get('write 128k qd16')!.verdict, 'caps both');
   assert.equal(h.get('randwrite 4k qd32 dgst')!.verdict, 'low');
   const md = markdown({ ...r, headroom: headroom(r) });
-  assert.match(md, /0 at >= 1\.5x, 2 where the generator caps both \(write 128k qd16, write 128k qd16 4conn\), 1 low/);
+  assert.match(md, /0 at >= 1\.5x, 2 where the generator caps both \(write 128k qd16, write 128k qd16 4conn\), 0 target-bound, 1 low/);
+});
+
+test('headroom: nvmetd\'s core full while the generator had time to spare is target-bound; a busy generator is not', () => {
+  const r = results({
+    // nvmetd 0.84x of the floor on a full core, generator 82% busy: nvmetd set the pace.
+    'write 128k qd16 4conn': { ram: res(414, { perfElu: 0.82, targetTopThreadPct: 99.5 }), floor: res(492, { perfElu: 0.99 }) },
+    // The same, with the generator 95% busy: it may have been the limit too.
+    'read 128k qd16': { ram: res(300, { perfElu: 0.95, targetTopThreadPct: 99 }), floor: res(400, { perfElu: 0.99 }) },
+    // A generator with time to spare, but nvmetd's busiest thread at 90%: neither full, low.
+    'randwrite 4k qd32 dgst': { ram: res(200, { perfElu: 0.8, targetTopThreadPct: 90 }), floor: res(250) },
+  });
+  const h = new Map(headroom(r).map((x) => [x.point, x]));
+  assert.equal(h.get('write 128k qd16 4conn')!.verdict, 'target-bound');
+  assert.equal(h.get('write 128k qd16 4conn')!.targetTopThreadPct, 99.5);
+  assert.equal(h.get('read 128k qd16')!.verdict, 'low');
+  assert.equal(h.get('randwrite 4k qd32 dgst')!.verdict, 'low');
+  const md = markdown({ ...r, headroom: headroom(r) });
+  assert.match(md, /0 at >= 1\.5x, 0 where the generator caps both, 1 target-bound \(write 128k qd16 4conn\), 2 low/);
+  assert.match(md, /\| write 128k qd16 4conn \| nvmetd RAM \|.*\| 100% \| 1\.22x target-bound \|/);
 });
 
 test('the RAM-backed floor is a floor: never the fastest nvmetd, no goal verdicts; its ratio to the floor is shown', () => {
