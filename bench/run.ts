@@ -273,7 +273,7 @@ async function main(): Promise<void> {
     host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', node: process.version, kernel: os.release(), loadavgStart: os.loadavg(), loadavgEnd: [] },
     settings: {
       time: a.time, warmup: a.warmup, repeat: a.repeat, nsSize: NS_SIZE, generator: a.gen, compareGens: a.compareGens,
-      genCpus: a.genCpus, floorPoll: a.floorPoll, command: `npm run bench -- ${process.argv.slice(2).map((v) => (/^[\w.,=/-]+$/.test(v) ? v : `"${v}"`)).join(' ')}`.trim(),
+      genCpus: a.genCpus, floorPoll: a.floorPoll, command: ['npm run bench', ...(process.argv.length > 2 ? ['--'] : []), ...process.argv.slice(2).map((v) => (/^[\w.,=/-]+$/.test(v) ? v : `"${v}"`))].join(' '),
     },
     targets: specs.map((s) => ({ name: s.name, label: s.label })),
     points: [],
