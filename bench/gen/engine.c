@@ -54,13 +54,14 @@ int ioq_prepare(struct ioq *q, const struct opts *o, const struct layout *l, uin
     q->shared_buf = aligned_alloc(4096, q->shared_len);
     if (!q->shared_buf) return -1;
     if (!o->copy_sends && l->io_size >= BY_REFERENCE_MIN) {
-      /* vmsplice hands the buffer's pages to a pipe and splice moves them on to the socket
-       * (send.c, send_by_reference): no copy, and on loopback less CPU per 128 KiB than sendfile
-       * from a memfd, which looks every page up in the file (docs/perf.md, "Generator headroom at
-       * 128 KiB writes"). The pipe holds the largest piece (MAXH2CDATA is at most the I/O size); a
-       * smaller one (a user's pipe quota) takes each piece in several rounds. */
+      /* vmsplice hands the pages of a piece's header (h2c_hdrs) and data to a pipe and splice moves
+       * them on to the socket (send.c, send_by_reference): no copy, and on loopback less CPU per 128
+       * KiB than sendfile from a memfd, which looks every page up in the file (docs/perf.md,
+       * "Generator headroom at 128 KiB writes"). The pipe holds the largest piece and its header
+       * (MAXH2CDATA is at most the I/O size); a smaller one (a user's pipe quota) takes each piece
+       * in several rounds. */
       if (pipe2(q->splice_pipe, O_CLOEXEC) != 0) return -1;
-      (void)fcntl(q->splice_pipe[1], F_SETPIPE_SZ, (int)(q->shared_len < (1u << 20) ? q->shared_len : 1u << 20));
+      (void)fcntl(q->splice_pipe[1], F_SETPIPE_SZ, (int)(q->shared_len < (1u << 19) ? 2 * q->shared_len : 1u << 20));
       q->by_reference = 1;
     }
     uint32_t *u = (uint32_t *)q->shared_buf;
@@ -95,6 +96,13 @@ int ioq_prepare(struct ioq *q, const struct opts *o, const struct layout *l, uin
   q->iov_cap = q->depth * (4 + (int)chunks * 3) + 16;
   q->iov = malloc((size_t)q->iov_cap * sizeof *q->iov);
   if (!q->rx || !q->arena || !q->iov) return -1;
+  q->h2c_hdrs = NULL;
+  if (q->by_reference) {
+    q->h2c_pieces = chunks;
+    q->h2c_hdrs_len = align_up((uint32_t)q->depth * chunks * H2C_HDR_STRIDE, 4096);
+    q->h2c_hdrs = aligned_alloc(4096, q->h2c_hdrs_len);
+    if (!q->h2c_hdrs) return -1;
+  }
   q->rst = RX_HDR;
   q->discard = !o->verify && !o->ddgst && l->io_size >= DISCARD_MIN_IO && !o->copy_data;
   int fl = fcntl(q->fd, F_GETFL);
@@ -111,6 +119,8 @@ void ioq_free(struct ioq *q) {
   }
   free(q->shared_buf);
   q->shared_buf = NULL;
+  free(q->h2c_hdrs);
+  q->h2c_hdrs = NULL;
   q->by_reference = 0;
   free(q->slots);
   free(q->free_cids);

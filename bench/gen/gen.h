@@ -48,6 +48,9 @@ extern const char *const WORKLOAD_NAMES[6];
 #define MAX_CPUS 256
 /* Write payload pieces of at least this many bytes go out by reference when they can (ioq.by_reference). */
 #define BY_REFERENCE_MIN (16u * 1024u)
+/* Bytes per H2CData header place (ioq.h2c_hdrs): the header, its digest and padding to the data
+ * offset (CPDA at most 31: 128 bytes). */
+#define H2C_HDR_STRIDE 128u
 
 struct opts {
   const char *address;
@@ -175,7 +178,12 @@ struct ioq {
                           * reference (vmsplice into splice_pipe, splice on to the socket), as a
                           * kernel host sends page-cache pages; 0: copied by sendmsg like the rest */
   int splice_pipe[2];
-  uint32_t pipe_bytes;   /* bytes of the piece being sent that wait in splice_pipe */
+  uint32_t pipe_bytes;   /* bytes of the batch in splice_pipe, not yet taken by the socket */
+  /* by_reference: the H2CData headers of pieces sent by reference, which go through the pipe with
+   * their data (their pages, like the data): one H2C_HDR_STRIDE place per slot and piece of a
+   * command, rewritten only when the slot is reused, once the target has had all of them */
+  uint8_t *h2c_hdrs;
+  uint32_t h2c_hdrs_len, h2c_pieces;
   struct { uint32_t off, len, crc; } dcache[8];
   int dcache_used;
   /* send: headers in the arena, data as views of slot buffers, one writev per pass */

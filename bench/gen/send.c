@@ -46,10 +46,12 @@ static void set_out_interest(struct thread *t, struct ioq *q, int want) {
   epoll_ctl(t->ep, EPOLL_CTL_MOD, q->fd, &ev);
 }
 
-/* A piece of the batch that goes by reference: write data of the connection's shared buffer. */
+/* A piece of the batch that goes by reference: write data of the connection's shared buffer, or the
+ * H2CData header placed for such data in h2c_hdrs. */
 static inline int by_reference(const struct ioq *q, const struct iovec *v) {
-  return q->by_reference && v->iov_len >= BY_REFERENCE_MIN && (uint8_t *)v->iov_base >= q->shared_buf &&
-         (uint8_t *)v->iov_base < q->shared_buf + q->shared_len;
+  const uint8_t *p = v->iov_base;
+  return q->by_reference && ((v->iov_len >= BY_REFERENCE_MIN && p >= q->shared_buf && p < q->shared_buf + q->shared_len) ||
+                             (p >= q->h2c_hdrs && p < q->h2c_hdrs + q->h2c_hdrs_len));
 }
 
 /* Consumes n bytes of the batch from iov_at on. */
@@ -69,15 +71,16 @@ static int send_error(struct thread *t, struct ioq *q) {
   return 0;
 }
 
-/* Sends piece v by reference: its first bytes not yet in the pipe are vmspliced in (their pages, not
- * their bytes: the buffer never changes), then the pipe is spliced into the socket. Bytes the socket
- * did not take stay in the pipe: they are the piece's next bytes and go first on the next call.
- * No SPLICE_F_MORE even when more follows: with it the socket held back the tail of each piece and a
- * 128 KiB write cost the generator a third or more extra CPU (docs/perf.md). */
-static ssize_t send_by_reference(struct ioq *q, const struct iovec *v) {
+/* Sends by reference the run at v (cnt pieces: a header in h2c_hdrs and its data, or what is left of
+ * them): the bytes not yet in the pipe are vmspliced in (their pages, not their bytes: neither changes
+ * while the target may still read them), then the pipe is spliced into the socket. Bytes the socket
+ * did not take stay in the pipe: they are the run's next bytes and go first on the next call.
+ * One header and its data per splice, without SPLICE_F_MORE: with it the socket held back the tail
+ * of each piece and a 128 KiB write cost the generator a third or more extra CPU, and whole batches
+ * per splice (headers written into the pipe) cost more too (docs/perf.md). */
+static ssize_t send_by_reference(struct ioq *q, const struct iovec *v, int cnt) {
   if (q->pipe_bytes == 0) {
-    struct iovec in = *v;
-    ssize_t n = vmsplice(q->splice_pipe[1], &in, 1, SPLICE_F_NONBLOCK);
+    ssize_t n = vmsplice(q->splice_pipe[1], v, (unsigned long)cnt, SPLICE_F_NONBLOCK);
     if (n <= 0) return n;
     q->pipe_bytes = (uint32_t)n;
   }
@@ -86,9 +89,8 @@ static ssize_t send_by_reference(struct ioq *q, const struct iovec *v) {
   return w;
 }
 
-/* Sends what is queued: runs of copied pieces with one sendmsg each (MSG_MORE while more follows, so
- * headers share segments with their data), pieces of the shared buffer by reference
- * (send_by_reference; the headers went through the pipe too once, and cost more: docs/perf.md).
+/* Sends what is queued: runs of copied pieces with one sendmsg each (MSG_MORE while more follows),
+ * pieces of the shared buffer with their H2CData headers by reference (send_by_reference).
  * What the socket does not take waits for EPOLLOUT. The connection is still read meanwhile (the
  * target may itself wait for us to read before it reads again), but nothing new is added to the
  * batch: no new commands, and R2Ts wait on their slots (on_r2t). */
@@ -96,8 +98,11 @@ void q_flush(struct thread *t, struct ioq *q) {
   while (q->iov_at < q->iov_n) {
     struct iovec *v = &q->iov[q->iov_at];
     ssize_t w;
-    if (by_reference(q, v)) {
-      w = send_by_reference(q, v);
+    if (q->pipe_bytes > 0 || by_reference(q, v)) {
+      /* A header and its data, or the data alone; or what of them waits in the pipe (the next bytes
+       * at iov_at, whatever their length now: they must not also go by sendmsg). */
+      int pair = v->iov_len < BY_REFERENCE_MIN && q->iov_at + 1 < q->iov_n && by_reference(q, v + 1);
+      w = send_by_reference(q, v, pair ? 2 : 1);
     } else {
       int cnt = 1;
       while (cnt < IOV_MAX && q->iov_at + cnt < q->iov_n && !by_reference(q, &q->iov[q->iov_at + cnt])) cnt++;
@@ -211,9 +216,16 @@ void refill(struct thread *t, struct ioq *q) {
 static void h2c_data(struct ioq *q, uint16_t cid, uint16_t ttag, uint32_t off, uint32_t end) {
   struct slot *s = &q->slots[cid];
   uint32_t hl = 24 + (q->hdgst ? 4 : 0), pdo = align_up(hl, q->cpda_align);
-  while (off < end) {
+  for (uint32_t piece = 0; off < end; piece++) {
     uint32_t n = end - off < q->maxh2cdata ? end - off : q->maxh2cdata;
-    uint8_t *d = hdr_space(q, pdo);
+    uint8_t *d;
+    if (q->h2c_hdrs && n >= BY_REFERENCE_MIN && s->buf == q->shared_buf && pdo <= H2C_HDR_STRIDE && piece < q->h2c_pieces) {
+      /* data by reference: its header too, from the slot's place for this piece (send_by_reference) */
+      d = q->h2c_hdrs + ((size_t)cid * q->h2c_pieces + piece) * H2C_HDR_STRIDE;
+      data_view(q, d, pdo);
+    } else {
+      d = hdr_space(q, pdo);
+    }
     memset(d, 0, pdo);
     d[0] = PDU_H2C_DATA;
     d[1] = (q->hdgst ? PF_HDGST : 0) | (q->ddgst ? PF_DDGST : 0) | (off + n == end ? PF_LAST : 0);
