@@ -221,8 +221,9 @@ static void h2c_data(struct ioq *q, uint16_t cid, uint16_t ttag, uint32_t off, u
     uint8_t *d;
     if (q->h2c_hdrs && !q->ddgst && n >= BY_REFERENCE_MIN && s->buf == q->shared_buf && pdo <= H2C_HDR_STRIDE && piece < q->h2c_pieces) {
       /* Data by reference: its header too, from the slot's place for this piece (send_by_reference).
-       * Not with data digests: the digest after the data still takes a sendmsg of its own, and the
-       * header there cost a 128 KiB write 50% more generator CPU than with the digest (docs/perf.md). */
+       * Not with data digests: the digest after the data still takes a sendmsg of its own, and with
+       * them a header by reference cost a 128 KiB write 50% more generator CPU than a copied one
+       * (docs/perf.md). */
       d = q->h2c_hdrs + ((size_t)cid * q->h2c_pieces + piece) * H2C_HDR_STRIDE;
       data_view(q, d, pdo);
     } else {
